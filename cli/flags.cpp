@@ -1,0 +1,118 @@
+#include "cli/flags.h"
+
+#include <charconv>
+
+namespace walstream::cli {
+
+void Flags::define(std::string name, std::string valueName, std::string defaultValue,
+                   std::string help) {
+  order_.push_back(name);
+  values_[name] = defaultValue;
+  defs_[name] = {std::move(valueName), std::move(defaultValue), std::move(help)};
+}
+
+bool Flags::parse(const std::vector<std::string>& args) {
+  bool onlyPositional = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (onlyPositional || a.size() < 2 || a[0] != '-') {
+      positional_.push_back(a);
+      continue;
+    }
+    if (a == "--") {
+      onlyPositional = true;
+      continue;
+    }
+    if (a == "-h" || a == "--help") return false;
+    std::string body = a.substr(a[1] == '-' ? 2 : 1);
+    std::string name = body, value;
+    bool hasValue = false;
+    if (auto eq = body.find('='); eq != std::string::npos) {
+      name = body.substr(0, eq);
+      value = body.substr(eq + 1);
+      hasValue = true;
+    }
+    auto it = defs_.find(name);
+    if (it == defs_.end()) throw UsageError("unknown flag --" + name);
+    if (it->second.valueName.empty()) {
+      if (hasValue && value != "true" && value != "false") {
+        throw UsageError("flag --" + name + " takes no value");
+      }
+      values_[name] = hasValue ? value : "true";
+    } else {
+      if (!hasValue) {
+        if (i + 1 >= args.size()) throw UsageError("flag --" + name + " needs a value");
+        value = args[++i];
+      }
+      values_[name] = value;
+    }
+    given_[name] = true;
+  }
+  return true;
+}
+
+std::string Flags::str(const std::string& name) const {
+  return values_.at(name);
+}
+
+bool Flags::boolean(const std::string& name) const {
+  return values_.at(name) == "true";
+}
+
+uint64_t Flags::u64(const std::string& name) const {
+  const std::string& v = values_.at(name);
+  uint64_t out = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || p != v.data() + v.size() || v.empty()) {
+    throw UsageError("invalid value \"" + v + "\" for --" + name + ": want a whole number");
+  }
+  return out;
+}
+
+std::chrono::milliseconds Flags::duration(const std::string& name) const {
+  try {
+    return parseDuration(values_.at(name));
+  } catch (const std::invalid_argument&) {
+    throw UsageError("invalid value \"" + values_.at(name) + "\" for --" + name +
+                     ": want a duration like 500ms, 10s, 1m");
+  }
+}
+
+std::string Flags::help() const {
+  std::string out;
+  for (const auto& name : order_) {
+    const Def& d = defs_.at(name);
+    std::string left = "  --" + name + (d.valueName.empty() ? "" : " " + d.valueName);
+    if (left.size() < 32)
+      left.resize(32, ' ');
+    else
+      left += "\n" + std::string(32, ' ');
+    out += left + d.help;
+    if (!d.defaultValue.empty() && !d.valueName.empty()) out += " (default " + d.defaultValue + ")";
+    out += "\n";
+  }
+  return out;
+}
+
+std::chrono::milliseconds parseDuration(const std::string& text) {
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || p == text.data()) throw std::invalid_argument(text);
+  std::string unit(p, text.data() + text.size());
+  uint64_t ms;
+  if (unit == "ms")
+    ms = n;
+  else if (unit == "s")
+    ms = n * 1000;
+  else if (unit == "m")
+    ms = n * 60'000;
+  else if (unit == "h")
+    ms = n * 3'600'000;
+  else if (unit.empty() && n == 0)
+    ms = 0;
+  else
+    throw std::invalid_argument(text);
+  return std::chrono::milliseconds(ms);
+}
+
+}  // namespace walstream::cli

@@ -1,0 +1,121 @@
+// Capture of one live SQLite database into its shadow WAL (design.md §1, reference §6).
+//
+// Threads: open(), sync() and run() belong to one capture thread, which alone uses the SQLite
+// connections. Every other public member is thread-safe and may be called from any thread, but
+// those marked "blocking" do disk or SQLite work and must not run on an event loop thread.
+//
+// Invariants:
+//  - Pin: from open() to close() the capture thread always holds a SQLite read transaction on
+//    one of two pin connections; a pin is moved forward by beginning the new one before ending
+//    the old one, and only after copying up to the old pin's mark. While any pin is held, the
+//    WAL can restart only when every frame of it has been copied (reference §6.4), so a change
+//    of WAL salts seen while pinned is a proven restart: the generation continues at index + 1.
+//  - Only frames up to the mxFrame of a validated wal-index header are copied, each checked
+//    against the salts and the running checksum chain, and only whole transactions.
+//  - A segment is published (position, iterators) only after it is durable on disk.
+//  - The application's files are opened once each (db, -wal, -shm) and closed only after every
+//    SQLite connection of this Database (reference §4.5).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "core/capture_metrics.h"
+#include "core/pos.h"
+#include "core/segment_iterator.h"
+#include "core/shadow_wal.h"
+#include "core/snapshot.h"
+#include "core/wal_format.h"
+
+namespace walstream {
+
+struct CaptureOptions {
+  std::chrono::milliseconds monitorDelay{0};  // batch changes for this long after a wake-up
+  uint32_t minCheckpointPages = 1000;         // PASSIVE checkpoint + WAL restart past this
+  uint32_t maxCheckpointPages = 10000;        // checkpoint waiting for readers past this
+  std::chrono::milliseconds checkpointInterval{60000};  // checkpoint a non-empty WAL this often
+  uint32_t shadowRetention = 32;                 // WAL indexes kept in the current generation
+  std::chrono::milliseconds pollInterval{1000};  // fallback wake-up when no inotify event comes
+  std::chrono::milliseconds busyTimeout{1000};   // bound on waits for the application's locks
+};
+
+class Database {
+ public:
+  Database(std::string path, CaptureOptions options);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string name() const;  // the file name, as served over HTTP
+  const ShadowWal& shadow() const { return shadow_; }
+  const CaptureOptions& options() const { return options_; }
+
+  // --- capture thread ---
+  // Opens the database (switching a rollback-journal database to WAL), pins the WAL, and
+  // validates the shadow WAL against it, starting a new generation when continuity is not proven.
+  void open();
+  // Copies newly committed frames into a segment and publishes it; runs checkpoints when due.
+  void sync();
+  // open(), then sync() on every change until stop is requested; errors close and reopen with
+  // a backoff. Returns after releasing every lock.
+  void run(std::stop_token stop);
+  void close();
+
+  // --- any thread ---
+  uint32_t pageSize() const;
+  Pos position() const;  // last published position; empty until open() succeeded
+  bool healthy() const;
+  std::string healthReason() const;  // why not healthy ("" when healthy)
+  CaptureMetrics& metrics() { return metrics_; }
+
+  // Every segment at or after `from` (same generation; `from` must be a segment boundary),
+  // registered so that capture appends later segments. When the generation changes, the
+  // iterator fails with "generation changed". Blocking.
+  std::shared_ptr<SegmentIterator> openIterator(const Pos& from);
+
+  // Waits until a sync that starts after this call has finished; returns the position then.
+  // nullopt on timeout or when capture is not running. Blocking.
+  std::optional<Pos> syncBarrier(std::chrono::milliseconds timeout);
+
+  // The database image at a published position (see snapshot.h). Blocking; throws Error when
+  // capture is not running or on I/O errors.
+  std::unique_ptr<SnapshotReader> openSnapshot();
+
+  // Wakes the capture thread (used by tests and by stop requests).
+  void wake();
+
+ private:
+  class Capture;  // the capture thread's state: connections, fds, pins, chain
+  friend class DatabaseSnapshotReader;
+
+  void publish(SegmentInfo info, const Pos& end);
+  void startGeneration(uint64_t gen);
+
+  const std::string path_;
+  const CaptureOptions options_;
+  ShadowWal shadow_;
+  CaptureMetrics metrics_;
+  std::unique_ptr<Capture> capture_;
+
+  // Shared with other threads, under mu_.
+  mutable std::mutex mu_;
+  std::condition_variable syncDone_;
+  Pos position_;
+  uint32_t pageSize_ = 0;
+  std::string healthReason_ = "starting";
+  bool running_ = false;
+  uint64_t syncsStarted_ = 0;
+  uint64_t syncsFinished_ = 0;
+  uint64_t wakeRequests_ = 0;
+  std::vector<std::weak_ptr<SegmentIterator>> iterators_;
+};
+
+}  // namespace walstream

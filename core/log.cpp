@@ -1,0 +1,46 @@
+#include "core/log.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <string>
+
+namespace walstream::log {
+
+namespace {
+
+void emit(std::string_view level, std::string_view message) {
+  using namespace std::chrono;
+  auto now = system_clock::now();
+  std::time_t secs = system_clock::to_time_t(now);
+  auto millis = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char stamp[80];
+  std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(millis));
+  std::string line = stamp;
+  line += level;
+  line += ' ';
+  line += message;
+  line += '\n';
+  // Best effort: a failed log write must not take the process down.
+  [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
+}  // namespace
+
+void info(std::string_view m) {
+  emit("INFO", m);
+}
+void warn(std::string_view m) {
+  emit("WARN", m);
+}
+void error(std::string_view m) {
+  emit("ERROR", m);
+}
+
+}  // namespace walstream::log

@@ -1,0 +1,13 @@
+// Log lines for people: "2026-11-22T10:15:02.123Z INFO app.db: message", one write(2) per line
+// to stderr so lines from different threads never interleave.
+#pragma once
+
+#include <string_view>
+
+namespace walstream::log {
+
+void info(std::string_view message);
+void warn(std::string_view message);
+void error(std::string_view message);
+
+}  // namespace walstream::log

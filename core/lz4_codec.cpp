@@ -1,0 +1,59 @@
+#include "core/lz4_codec.h"
+
+#include <lz4frame.h>
+
+#include <memory>
+
+#include "core/error.h"
+
+namespace walstream {
+
+std::string lz4Compress(std::span<const uint8_t> data) {
+  LZ4F_preferences_t prefs{};
+  prefs.frameInfo.contentSize = data.size();  // lets readers size their buffer up front
+  prefs.frameInfo.blockSizeID = LZ4F_max4MB;
+  std::string out(LZ4F_compressFrameBound(data.size(), &prefs), '\0');
+  size_t n = LZ4F_compressFrame(out.data(), out.size(), data.data(), data.size(), &prefs);
+  if (LZ4F_isError(n)) throw Error(std::string("lz4 compression failed: ") + LZ4F_getErrorName(n));
+  out.resize(n);
+  return out;
+}
+
+std::string lz4Decompress(std::span<const uint8_t> in, size_t maxSize) {
+  LZ4F_dctx* raw = nullptr;
+  if (LZ4F_isError(LZ4F_createDecompressionContext(&raw, LZ4F_VERSION))) {
+    throw Error("lz4: cannot create a decompression context");
+  }
+  std::unique_ptr<LZ4F_dctx, decltype(&LZ4F_freeDecompressionContext)> ctx(
+      raw, &LZ4F_freeDecompressionContext);
+  std::string out;
+  size_t inPos = 0;
+  size_t hint = 1;
+  while (inPos < in.size()) {
+    if (out.size() >= maxSize + 1) break;
+    size_t old = out.size();
+    size_t room = std::min<size_t>(std::max<size_t>(64 * 1024, old), maxSize + 1 - old);
+    out.resize(old + room);
+    size_t dstSize = room;
+    size_t srcSize = in.size() - inPos;
+    hint = LZ4F_decompress(ctx.get(), out.data() + old, &dstSize, in.data() + inPos, &srcSize,
+                           nullptr);
+    if (LZ4F_isError(hint)) {
+      throw Error(std::string("corrupt lz4 data at compressed byte ") + std::to_string(inPos) +
+                  ": " + LZ4F_getErrorName(hint));
+    }
+    inPos += srcSize;
+    out.resize(old + dstSize);
+    if (out.size() > maxSize) {
+      throw Error("lz4 data decompresses to more than " + std::to_string(maxSize) + " bytes");
+    }
+    if (hint == 0) break;  // frame complete
+  }
+  if (hint != 0) throw Error("truncated lz4 frame");
+  if (inPos != in.size()) {
+    throw Error("trailing bytes after lz4 frame at compressed byte " + std::to_string(inPos));
+  }
+  return out;
+}
+
+}  // namespace walstream

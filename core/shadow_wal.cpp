@@ -1,0 +1,151 @@
+#include "core/shadow_wal.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "core/file_util.h"
+
+namespace walstream {
+
+namespace {
+
+constexpr std::string_view kSegmentSuffix = ".wal.lz4";
+
+// Names that are not 16 hex digits (temporary files, stray files) are skipped, not fatal:
+// a tmp file left by a crash must not stop a listing.
+std::optional<uint64_t> hexName(const std::string& name, std::string_view suffix = {}) {
+  if (name.size() != 16 + suffix.size()) return std::nullopt;
+  if (name.compare(16, suffix.size(), suffix) != 0) return std::nullopt;
+  try {
+    return parseHex16(std::string_view(name).substr(0, 16), "name");
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+std::vector<uint64_t> hexNames(const std::string& dir) {
+  std::vector<uint64_t> out;
+  for (const auto& n : listDir(dir)) {
+    if (auto v = hexName(n)) out.push_back(*v);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::string ShadowWal::generationDir(uint64_t gen) const {
+  return root_ + "/generations/" + formatHex16(gen);
+}
+
+std::string ShadowWal::indexDir(uint64_t gen, uint64_t index) const {
+  return generationDir(gen) + "/wal/" + formatHex16(index);
+}
+
+std::string ShadowWal::segmentPath(const Pos& pos) const {
+  return indexDir(pos.generation, pos.index) + "/" + formatHex16(pos.offset) +
+         std::string(kSegmentSuffix);
+}
+
+std::vector<uint64_t> ShadowWal::listGenerations() const {
+  return hexNames(root_ + "/generations");
+}
+
+std::vector<uint64_t> ShadowWal::listIndexes(uint64_t gen) const {
+  return hexNames(generationDir(gen) + "/wal");
+}
+
+std::vector<SegmentInfo> ShadowWal::listSegments(uint64_t gen, uint64_t index) const {
+  std::vector<SegmentInfo> out;
+  const std::string dir = indexDir(gen, index);
+  for (const auto& n : listDir(dir)) {
+    auto off = hexName(n, kSegmentSuffix);
+    if (!off) continue;
+    SegmentInfo info;
+    info.pos = {gen, index, *off};
+    UniqueFd fd = openFileIfExists(dir + "/" + n, O_RDONLY);
+    if (!fd.valid()) continue;  // removed by retention meanwhile
+    info.size = fileSize(fd.get(), n);
+    out.push_back(std::move(info));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const SegmentInfo& a, const SegmentInfo& b) { return a.pos.offset < b.pos.offset; });
+  return out;
+}
+
+std::vector<SegmentInfo> ShadowWal::listSegmentsFrom(const Pos& from) const {
+  std::vector<SegmentInfo> out;
+  for (uint64_t index : listIndexes(from.generation)) {
+    if (index < from.index) continue;
+    for (auto& s : listSegments(from.generation, index)) {
+      if (index == from.index && s.pos.offset < from.offset) continue;
+      out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+SegmentInfo ShadowWal::writeSegment(const Pos& pos, std::string compressed,
+                                    uint64_t walBytes) const {
+  const std::string dir = indexDir(pos.generation, pos.index);
+  const std::string path = segmentPath(pos);
+  if (pos.offset == 0) makeDirs(dir);
+  const std::string tmp = path + ".tmp";
+  {
+    UniqueFd fd = openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    writeFull(fd.get(), compressed.data(), compressed.size(), tmp);
+    fsyncFd(fd.get(), tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) throwErrno("cannot rename " + tmp + " to", path);
+  fsyncDir(dir);
+  SegmentInfo info;
+  info.pos = pos;
+  info.size = compressed.size();
+  info.walBytes = walBytes;
+  info.data = std::make_shared<const std::string>(std::move(compressed));
+  return info;
+}
+
+std::string ShadowWal::readSegment(const Pos& pos) const {
+  return readFile(segmentPath(pos));
+}
+
+std::optional<uint64_t> ShadowWal::readGeneration() const {
+  const std::string path = root_ + "/generation";
+  if (!pathExists(path)) return std::nullopt;
+  std::string text = readFile(path);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  try {
+    return parseHex16(text, "generation in " + path);
+  } catch (const Error&) {
+    return std::nullopt;  // unreadable: the caller starts a new generation
+  }
+}
+
+void ShadowWal::writeGeneration(uint64_t gen) const {
+  makeDirs(root_);
+  writeFileAtomic(root_ + "/generation", formatHex16(gen) + "\n");
+}
+
+void ShadowWal::writePosition(const Pos& pos) const {
+  writeFileAtomic(root_ + "/position", pos.str() + "\n");
+}
+
+size_t ShadowWal::removeOld(uint64_t keep, uint64_t firstIndexToKeep) const {
+  size_t removed = 0;
+  for (uint64_t gen : listGenerations()) {
+    if (gen == keep) continue;
+    removeAll(generationDir(gen));
+    ++removed;
+  }
+  for (uint64_t index : listIndexes(keep)) {
+    if (index >= firstIndexToKeep) break;
+    removeAll(indexDir(keep, index));
+    ++removed;
+  }
+  return removed;
+}
+
+}  // namespace walstream

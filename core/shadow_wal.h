@@ -1,0 +1,65 @@
+// The shadow WAL on disk: what capture writes and the stream serves.
+//
+//   DB-walstream/
+//     generation                         current generation, 16 hex digits + "\n" (atomic write)
+//     position                           last published position, text form + "\n" (atomic write)
+//     generations/<gen>/wal/<index>/<offset>.wal.lz4
+//
+// A segment file holds the primary's WAL bytes [offset, next offset) of WAL file <index>,
+// LZ4-frame compressed; the segment at offset 0 begins with the 32-byte WAL header. Segment files
+// are written tmp + fsync + rename + directory fsync and never modified afterwards, so a reader
+// that sees a name can read the whole file. Segments are the authority: the position file is a
+// convenience for people and tools, and is rebuilt from the segments on start.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/pos.h"
+
+namespace walstream {
+
+struct SegmentInfo {
+  Pos pos;                // generation, index, and the WAL offset the segment starts at
+  uint64_t size = 0;      // compressed bytes
+  uint64_t walBytes = 0;  // uncompressed bytes (0 when listed from disk: unknown until read)
+  // The compressed bytes, when the segment was just published: shared by every stream tailing
+  // it, so live data is read from disk at most once. Null for segments listed from disk.
+  std::shared_ptr<const std::string> data;
+};
+
+class ShadowWal {
+ public:
+  explicit ShadowWal(std::string root) : root_(std::move(root)) {}
+
+  const std::string& root() const { return root_; }
+  std::string generationDir(uint64_t gen) const;
+  std::string indexDir(uint64_t gen, uint64_t index) const;
+  std::string segmentPath(const Pos& pos) const;
+
+  std::vector<uint64_t> listGenerations() const;                              // ascending
+  std::vector<uint64_t> listIndexes(uint64_t gen) const;                      // ascending
+  std::vector<SegmentInfo> listSegments(uint64_t gen, uint64_t index) const;  // by offset
+  // Every segment of `gen` at or after `from` (same generation), in (index, offset) order.
+  std::vector<SegmentInfo> listSegmentsFrom(const Pos& from) const;
+
+  // Writes a compressed segment durably; returns its info (with `data` set).
+  SegmentInfo writeSegment(const Pos& pos, std::string compressed, uint64_t walBytes) const;
+  std::string readSegment(const Pos& pos) const;  // compressed bytes
+
+  std::optional<uint64_t> readGeneration() const;  // nullopt when absent
+  void writeGeneration(uint64_t gen) const;
+  void writePosition(const Pos& pos) const;
+
+  // Deletes every generation other than `keep`, and indexes of `keep` below `firstIndexToKeep`.
+  // Returns how many directories were removed.
+  size_t removeOld(uint64_t keep, uint64_t firstIndexToKeep) const;
+
+ private:
+  std::string root_;
+};
+
+}  // namespace walstream

@@ -1,0 +1,29 @@
+// A snapshot: the image of the primary's database file as of a published position X.
+//
+// Built as reference/sqlite-wal.md §6.6 describes: the database file, overlaid with every frame
+// of X's WAL index up to X (taken from the shadow WAL), cut to the commit size at X. For the
+// whole life of the reader a SQLite read transaction is held whose end mark is <= X; since a
+// checkpoint never copies frames past a held reader's mark, every page of the file that can
+// change underneath is one the overlay replaces. The result is a state the primary really had.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/pos.h"
+
+namespace walstream {
+
+class SnapshotReader {
+ public:
+  virtual ~SnapshotReader() = default;
+  virtual Pos position() const = 0;  // X: the stream continues with the segment at X
+  virtual uint32_t pageSize() const = 0;
+  virtual uint64_t size() const = 0;  // bytes of the image (pages * page size)
+  // Next bytes of the image, at most maxBytes (rounded down to whole pages, at least one page);
+  // empty once all size() bytes were returned. Blocking disk I/O.
+  virtual std::string read(size_t maxBytes) = 0;
+};
+
+}  // namespace walstream

@@ -1,0 +1,70 @@
+// RAII wrappers for SQLite connections and prepared statements. Errors are thrown as
+// walstream::Error carrying the database path, the statement and SQLite's message.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace walstream {
+
+class SqliteConnection;
+
+class SqliteStatement {
+ public:
+  SqliteStatement(SqliteConnection& conn, std::string_view sql);
+  ~SqliteStatement();
+  SqliteStatement(const SqliteStatement&) = delete;
+  SqliteStatement& operator=(const SqliteStatement&) = delete;
+
+  SqliteStatement& bind(int i, int64_t v);
+  SqliteStatement& bind(int i, std::string_view text);
+  SqliteStatement& bindBlob(int i, const void* data, size_t n);
+  bool step();  // true while a row is available; throws on error
+  void reset();
+  int64_t columnInt(int i) const;
+  std::string columnText(int i) const;
+
+ private:
+  SqliteConnection& conn_;
+  sqlite3_stmt* stmt_ = nullptr;
+  std::string sql_;
+};
+
+struct CheckpointResult {
+  bool busy = false;     // SQLITE_BUSY: could not complete (readers or writers in the way)
+  int walFrames = 0;     // frames in the WAL
+  int checkpointed = 0;  // frames backfilled into the database
+};
+
+class SqliteConnection {
+ public:
+  // flags: SQLITE_OPEN_* (default read-write, no create).
+  explicit SqliteConnection(const std::string& path, int flags = 0);
+  ~SqliteConnection();
+  SqliteConnection(const SqliteConnection&) = delete;
+  SqliteConnection& operator=(const SqliteConnection&) = delete;
+
+  void exec(std::string_view sql);
+  // Runs sql and returns the first column of the first row (0 when there is no row).
+  int64_t queryInt(std::string_view sql);
+  std::string queryText(std::string_view sql);
+  void setBusyTimeout(int ms);
+  // mode: SQLITE_CHECKPOINT_PASSIVE / FULL / RESTART / TRUNCATE.
+  CheckpointResult checkpoint(int mode);
+  // Keeps the -wal file on last close (SQLITE_FCNTL_PERSIST_WAL).
+  void setPersistWal(bool on);
+
+  sqlite3* handle() const { return db_; }
+  const std::string& path() const { return path_; }
+  [[noreturn]] void fail(std::string_view what, int rc) const;
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
+}  // namespace walstream

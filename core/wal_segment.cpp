@@ -1,0 +1,68 @@
+#include "core/wal_segment.h"
+
+#include <string>
+
+#include "core/error.h"
+
+namespace walstream {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& reason, uint64_t walOffset) {
+  throw Error(reason + " at WAL offset " + std::to_string(walOffset));
+}
+
+}  // namespace
+
+size_t ParsedWalSegment::frameCount() const {
+  size_t n = 0;
+  for (const auto& t : transactions) n += t.frames.size();
+  return n;
+}
+
+ParsedWalSegment parseWalSegment(std::span<const uint8_t> bytes, uint64_t offset,
+                                 WalChainState& state) {
+  ParsedWalSegment out;
+  WalChainState st = state;
+  size_t pos = 0;
+  if (offset == 0) {
+    out.header = WalHeader::decode(bytes);
+    if (!out.header) fail("invalid WAL header (magic, page size or checksum)", 0);
+    if (out.header->version != kWalVersion) {
+      fail("unsupported WAL format version " + std::to_string(out.header->version), 0);
+    }
+    st = WalChainState::fromHeader(*out.header);
+    pos = kWalHeaderSize;
+  } else if (!st.initialized()) {
+    fail("segment does not start at offset 0 and no chain state is known", offset);
+  } else if (offset < kWalHeaderSize ||
+             (offset - kWalHeaderSize) % (st.pageSize + kWalFrameHeaderSize) != 0) {
+    fail("offset is not on a frame boundary", offset);
+  }
+  const size_t frameSize = st.pageSize + kWalFrameHeaderSize;
+  if ((bytes.size() - pos) % frameSize != 0) {
+    fail("segment holds a partial frame (" + std::to_string(bytes.size() - pos) +
+             " bytes after the header, frame size " + std::to_string(frameSize) + ")",
+         offset + pos);
+  }
+  WalTransaction txn;
+  for (; pos < bytes.size(); pos += frameSize) {
+    const uint8_t* f = bytes.data() + pos;
+    WalFrameHeader h = WalFrameHeader::decode(f);
+    if (h.salt1 != st.salt1 || h.salt2 != st.salt2) fail("frame salt mismatch", offset + pos);
+    if (h.pageNumber == 0) fail("frame with page number 0", offset + pos);
+    Checksum c = walChecksum(f, 8, st.bigEndianChecksum, st.checksum);
+    c = walChecksum(f + kWalFrameHeaderSize, st.pageSize, st.bigEndianChecksum, c);
+    if (c != h.checksum) fail("frame checksum mismatch", offset + pos);
+    st.checksum = c;
+    txn.frames.push_back({h, bytes.subspan(pos + kWalFrameHeaderSize, st.pageSize)});
+    if (h.isCommit()) out.transactions.push_back(std::move(txn)), txn = {};
+  }
+  if (!txn.frames.empty()) fail("segment does not end on a commit frame", offset + pos);
+  if (out.transactions.empty() && !out.header) fail("segment holds no frames", offset);
+  out.endOffset = offset + bytes.size();
+  state = st;
+  return out;
+}
+
+}  // namespace walstream
