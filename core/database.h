@@ -28,10 +28,12 @@
 #include <vector>
 
 #include "core/capture_metrics.h"
+#include "core/file_util.h"
 #include "core/pos.h"
 #include "core/segment_iterator.h"
 #include "core/shadow_wal.h"
 #include "core/snapshot.h"
+#include "core/wal_capture.h"
 #include "core/wal_format.h"
 
 namespace walstream {
@@ -93,17 +95,24 @@ class Database {
   void wake();
 
  private:
-  class Capture;  // the capture thread's state: connections, fds, pins, chain
   friend class DatabaseSnapshotReader;
 
-  void publish(SegmentInfo info, const Pos& end);
-  void startGeneration(uint64_t gen);
+  // Publishes what a sync or open produced: segments to iterators, then the position.
+  void publish(const CaptureSync& result);
+  void failIterators(const std::string& reason);  // requires mu_
+  void waitForChange(std::stop_token& stop, int inotifyFd);
+  void closeCapture(const std::string& reason);
 
   const std::string path_;
   const CaptureOptions options_;
   ShadowWal shadow_;
   CaptureMetrics metrics_;
-  std::unique_ptr<Capture> capture_;
+  // The application's database file, opened once and closed only after every SQLite connection
+  // of this Database, snapshot readers included (file_util.h invariant). Snapshot readers
+  // read pages through it.
+  UniqueFd dbFd_;
+  UniqueFd wakeFd_;  // eventfd: wake() and stop requests interrupt the capture thread's wait
+  std::unique_ptr<WalCapture> capture_;  // capture thread only
 
   // Shared with other threads, under mu_.
   mutable std::mutex mu_;
@@ -114,7 +123,6 @@ class Database {
   bool running_ = false;
   uint64_t syncsStarted_ = 0;
   uint64_t syncsFinished_ = 0;
-  uint64_t wakeRequests_ = 0;
   std::vector<std::weak_ptr<SegmentIterator>> iterators_;
 };
 

@@ -106,6 +106,10 @@ void SqliteStatement::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
+int SqliteStatement::columnCount() const {
+  return sqlite3_column_count(stmt_);
+}
+
 int64_t SqliteStatement::columnInt(int i) const {
   return sqlite3_column_int64(stmt_, i);
 }

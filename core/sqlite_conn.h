@@ -25,6 +25,7 @@ class SqliteStatement {
   SqliteStatement& bindBlob(int i, const void* data, size_t n);
   bool step();  // true while a row is available; throws on error
   void reset();
+  int columnCount() const;
   int64_t columnInt(int i) const;
   std::string columnText(int i) const;
 

@@ -1,0 +1,246 @@
+#include "core/database.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace walstream {
+
+Database::Database(std::string path, CaptureOptions options)
+    : path_(std::move(path)), options_(options), shadow_(path_ + "-walstream") {
+  int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) throwErrno("cannot create an eventfd for", path_);
+  wakeFd_.reset(fd);
+}
+
+Database::~Database() {
+  closeCapture("capture stopped");
+  // dbFd_ closes after this body: every SQLite connection of ours is gone by then.
+}
+
+std::string Database::name() const {
+  return baseName(path_);
+}
+
+uint32_t Database::pageSize() const {
+  std::lock_guard lock(mu_);
+  return pageSize_;
+}
+
+Pos Database::position() const {
+  std::lock_guard lock(mu_);
+  return position_;
+}
+
+bool Database::healthy() const {
+  std::lock_guard lock(mu_);
+  return running_ && healthReason_.empty();
+}
+
+std::string Database::healthReason() const {
+  std::lock_guard lock(mu_);
+  return healthReason_;
+}
+
+void Database::wake() {
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wakeFd_.get(), &one, sizeof one);
+}
+
+void Database::open() {
+  if (!dbFd_.valid()) {
+    if (!pathExists(path_)) throw Error("database " + path_ + " does not exist");
+    dbFd_ = openFile(path_, O_RDONLY);
+  }
+  makeDirs(shadow_.root());
+  auto capture = std::make_unique<WalCapture>(path_, options_, shadow_, metrics_, dbFd_.get());
+  CaptureStart start = capture->open();
+  capture_ = std::move(capture);
+  {
+    std::lock_guard lock(mu_);
+    pageSize_ = start.pageSize;
+    running_ = true;
+    healthReason_.clear();
+  }
+  if (!start.newGeneration) {
+    log::info(path_ + ": resuming generation " + formatHex16(start.catchUp.end.generation) +
+              " at " + start.catchUp.end.str());
+  }
+  publish(start.catchUp);
+}
+
+void Database::sync() {
+  {
+    std::lock_guard lock(mu_);
+    ++syncsStarted_;
+  }
+  // A sync counts as finished for syncBarrier() waiters even when it fails.
+  struct Finished {
+    Database& db;
+    ~Finished() {
+      std::lock_guard lock(db.mu_);
+      ++db.syncsFinished_;
+      db.syncDone_.notify_all();
+    }
+  } finished{*this};
+  const auto t0 = std::chrono::steady_clock::now();
+  publish(capture_->sync());
+  metrics_.syncDuration.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  metrics_.walBytes.store(fileSize(capture_->walFd(), capture_->walPath()));
+}
+
+void Database::publish(const CaptureSync& result) {
+  const Pos before = position();
+  if (result.newGenerationReason) {
+    std::lock_guard lock(mu_);
+    failIterators("generation changed");
+  }
+  {
+    std::lock_guard lock(mu_);
+    uint64_t generation = position_.generation;
+    for (const SegmentInfo& s : result.segments) {
+      if (s.pos.generation != generation) {
+        failIterators("generation changed");
+        generation = s.pos.generation;
+      }
+      std::erase_if(iterators_, [&](const std::weak_ptr<SegmentIterator>& w) {
+        auto it = w.lock();
+        if (!it || it->closed()) return true;
+        it->append(s);  // a violation fails that iterator only
+        return false;
+      });
+    }
+    position_ = result.end;
+  }
+  if (result.end != before) shadow_.writePosition(result.end);
+  if (result.newGenerationReason || before.generation != result.end.generation) {
+    shadow_.removeOld(result.end.generation, 0);
+  }
+  if (result.walRestarted) {
+    log::info(path_ + ": WAL restarted; now at " + result.end.str());
+    if (result.end.index >= options_.shadowRetention) {
+      shadow_.removeOld(result.end.generation, result.end.index - options_.shadowRetention + 1);
+    }
+  }
+}
+
+void Database::failIterators(const std::string& reason) {
+  for (auto& w : iterators_) {
+    if (auto it = w.lock()) it->fail(reason);
+  }
+  iterators_.clear();
+}
+
+std::shared_ptr<SegmentIterator> Database::openIterator(const Pos& from) {
+  std::lock_guard lock(mu_);
+  if (!running_ || position_.empty()) throw Error("capture of " + path_ + " is not running");
+  if (from.generation != position_.generation) {
+    auto it = std::make_shared<SegmentIterator>(from.generation, std::deque<SegmentInfo>{});
+    it->fail("generation changed");
+    return it;
+  }
+  // Listed under mu_, so no segment is published between the listing and the registration.
+  // Segments written but not yet published (at or after position_) are left to the append.
+  std::deque<SegmentInfo> listed;
+  for (SegmentInfo& s : shadow_.listSegmentsFrom(from)) {
+    if (sameGenerationBefore(s.pos, position_)) listed.push_back(std::move(s));
+  }
+  auto it = std::make_shared<SegmentIterator>(from.generation, std::move(listed));
+  iterators_.push_back(it);
+  return it;
+}
+
+std::optional<Pos> Database::syncBarrier(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  if (!running_) return std::nullopt;
+  const uint64_t target = syncsStarted_ + 1;
+  lock.unlock();
+  wake();
+  lock.lock();
+  if (!syncDone_.wait_for(lock, timeout, [&] { return syncsFinished_ >= target || !running_; })) {
+    return std::nullopt;
+  }
+  if (!running_) return std::nullopt;
+  return position_;
+}
+
+void Database::closeCapture(const std::string& reason) {
+  capture_.reset();
+  std::lock_guard lock(mu_);
+  running_ = false;
+  if (healthReason_.empty()) healthReason_ = reason;
+  failIterators(reason);
+  syncDone_.notify_all();
+}
+
+void Database::close() {
+  closeCapture("capture stopped");
+}
+
+void Database::waitForChange(std::stop_token& stop, int inotifyFd) {
+  pollfd fds[2] = {{wakeFd_.get(), POLLIN, 0}, {inotifyFd, POLLIN, 0}};
+  const int n = inotifyFd >= 0 ? 2 : 1;
+  int r = ::poll(fds, n, static_cast<int>(options_.pollInterval.count()));
+  if (r > 0) {
+    char buf[4096];
+    if (fds[0].revents & POLLIN) {
+      [[maybe_unused]] ssize_t x = ::read(wakeFd_.get(), buf, sizeof buf);
+    }
+    if (n == 2 && (fds[1].revents & POLLIN)) {
+      [[maybe_unused]] ssize_t x = ::read(inotifyFd, buf, sizeof buf);
+      // --monitor-delay batches a burst of commits into one sync. Only a stop request cuts
+      // the delay short.
+      if (options_.monitorDelay.count() > 0 && !stop.stop_requested()) {
+        pollfd w{wakeFd_.get(), POLLIN, 0};
+        ::poll(&w, 1, static_cast<int>(options_.monitorDelay.count()));
+      }
+    }
+  }
+}
+
+void Database::run(std::stop_token stop) {
+  std::stop_callback onStop(stop, [this] { wake(); });
+  std::string lastError;
+  auto backoff = std::chrono::milliseconds(100);
+  while (!stop.stop_requested()) {
+    UniqueFd inotify(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    try {
+      if (!capture_) {
+        open();
+        if (inotify.valid()) {
+          ::inotify_add_watch(inotify.get(), (path_ + "-wal").c_str(), IN_MODIFY | IN_CLOSE_WRITE);
+        }
+        if (!lastError.empty()) log::info(path_ + ": capture recovered");
+        lastError.clear();
+        backoff = std::chrono::milliseconds(100);
+      }
+      while (!stop.stop_requested()) {
+        sync();
+        waitForChange(stop, inotify.get());
+      }
+    } catch (const std::exception& e) {
+      const std::string msg = e.what();
+      if (msg != lastError) log::error(path_ + ": " + msg + " (retrying)");
+      lastError = msg;
+      {
+        std::lock_guard lock(mu_);
+        healthReason_ = msg;
+      }
+      closeCapture(msg);
+      pollfd w{wakeFd_.get(), POLLIN, 0};
+      ::poll(&w, 1, static_cast<int>(backoff.count()));
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+  }
+  closeCapture("capture stopped");
+}
+
+}  // namespace walstream

@@ -1,0 +1,117 @@
+// The capture thread's machinery for one database: SQLite connections that pin the WAL, the
+// application's files, and the copy of newly committed frames into shadow WAL segments.
+// Used only by Database (database.h), on its capture thread. Not thread-safe.
+//
+// Pin protocol (reference/sqlite-wal.md §6.2-§6.4, with stock SQLite read transactions):
+//   - Two pin connections; exactly one holds a read transaction ("the pin") at all times
+//     between open() and destruction. movePin() begins a read transaction on the idle one
+//     before ending the other, and is called only after copying up to the current mxFrame,
+//     so the old pin's mark is <= copied whenever a new pin begins.
+//   - Under that discipline nBackfill <= copied whenever the pin's read slot is 0, and a slot
+//     >= 1 forbids restarts outright. A WAL restart needs nBackfill == mxFrame, so a restart
+//     that happens while pinned loses no uncopied frame: new salts seen while pinned are a
+//     proven restart (index + 1).
+//   - handOff() lets the WAL restart: under the application's write lock (BEGIN IMMEDIATE on a
+//     third connection) it copies the tail, ends the pin, runs a PASSIVE checkpoint and begins
+//     the pin again, which lands on READ_LOCK(0) exactly when everything was backfilled.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/capture_metrics.h"
+#include "core/file_util.h"
+#include "core/pos.h"
+#include "core/shadow_wal.h"
+#include "core/sqlite_conn.h"
+#include "core/wal_index.h"
+#include "core/wal_segment.h"
+
+namespace walstream {
+
+struct CaptureOptions;
+
+struct CaptureSync {
+  std::vector<SegmentInfo> segments;               // written durably, in order
+  Pos end;                                         // position after the last segment
+  bool walRestarted = false;                       // the index advanced (proven restart)
+  std::optional<std::string> newGenerationReason;  // continuity lost: a new generation began
+};
+
+struct CaptureStart {
+  uint32_t pageSize = 0;
+  bool newGeneration = false;
+  std::string reason;   // why a new generation was started, for the log
+  CaptureSync catchUp;  // frames copied while opening; catchUp.end is where capture stands
+};
+
+class WalCapture {
+ public:
+  WalCapture(const std::string& path, const CaptureOptions& options, const ShadowWal& shadow,
+             CaptureMetrics& metrics, int dbFd);
+  ~WalCapture();
+  WalCapture(const WalCapture&) = delete;
+  WalCapture& operator=(const WalCapture&) = delete;
+
+  // Opens and pins the WAL, then resumes the shadow WAL's generation when its tail matches the
+  // WAL, or starts a new generation. The first pin is begun before anything is copied, so it
+  // could sit on READ_LOCK(0) with uncopied frames; the catch-up copy therefore runs under the
+  // application's write lock, which excludes restarts until the pin has been moved.
+  CaptureStart open();
+
+  // Copies committed frames up to the validated mxFrame into segments, moves the pin forward,
+  // and runs a checkpoint (with a hand-off) when a threshold or the interval says so.
+  CaptureSync sync();
+
+  int walFd() const { return walFd_.get(); }
+  const std::string& walPath() const { return walPath_; }
+
+ private:
+  struct Tail;  // shadow WAL tail found on disk
+
+  Pos endPosition() const;
+  WalIndexHeader readIndexHeader();
+  std::optional<WalHeader> readWalHeader();
+  void beginPin(int which);
+  void movePin();
+  // Copies frames (copied, mxFrame]; appends written segments to `out`.
+  void copyCommitted(CaptureSync& out);
+  // copyCommitted(), starting a new generation when the WAL does not continue the shadow WAL.
+  void copyOrStartGeneration(CaptureSync& out);
+  void startGeneration(const std::string& reason, CaptureSync* out);
+  bool handOff(CheckpointMode mode, CaptureSync& out);
+  void maybeCheckpoint(CaptureSync& out);
+  std::optional<Tail> readShadowTail();
+
+  const std::string path_;
+  const std::string walPath_;
+  const std::string shmPath_;
+  const CaptureOptions& options_;
+  const ShadowWal& shadow_;
+  CaptureMetrics& metrics_;
+  const int dbFd_;
+
+  // Declared before the connections so they are closed after them (file_util.h invariant).
+  UniqueFd walFd_;
+  UniqueFd shmFd_;
+  ShmMapping shm_;
+
+  std::unique_ptr<SqliteConnection> checkpointer_;
+  std::unique_ptr<SqliteConnection> writer_;  // takes the write lock for the hand-off
+  std::unique_ptr<SqliteConnection> pins_[2];
+  int pinned_ = -1;  // which pin connection holds the read transaction
+
+  // Copy state of the current WAL index.
+  uint64_t generation_ = 0;
+  uint64_t index_ = 0;
+  uint32_t pageSize_ = 0;
+  std::optional<WalChainState> chain_;  // chain at `copiedFrames_`; nullopt: WAL not seen yet
+  uint32_t copiedFrames_ = 0;
+  bool indexHasSegments_ = false;
+  std::chrono::steady_clock::time_point lastCheckpoint_;
+};
+
+}  // namespace walstream

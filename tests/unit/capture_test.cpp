@@ -1,0 +1,296 @@
+// Capture (core/database.h) beside real SQLite writers, on real files.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "core/database.h"
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/lz4_codec.h"
+#include "core/sqlite_conn.h"
+#include "tests/support/shadow_replay.h"
+#include "tests/support/temp_dir.h"
+
+using namespace walstream;
+using namespace walstream::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+void createAppDb(const std::string& path, int pageSize = 4096) {
+  SqliteConnection c(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  c.exec("PRAGMA page_size=" + std::to_string(pageSize));
+  c.exec("PRAGMA journal_mode=WAL");
+  c.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB, n INTEGER)");
+  c.exec("CREATE TABLE counter(k INTEGER PRIMARY KEY, n INTEGER)");
+  c.exec("INSERT INTO counter VALUES(1, 0)");
+}
+
+// Commits `count` transactions; every 50th is a multi-page one, and the application runs its
+// own PASSIVE and TRUNCATE checkpoints now and then, as real applications do.
+void writeTransactions(const std::string& path, int count, unsigned seed,
+                       bool appCheckpoints = true) {
+  SqliteConnection c(path);
+  c.setBusyTimeout(5000);
+  if (!appCheckpoints) c.exec("PRAGMA wal_autocheckpoint=0");
+  std::mt19937 rng(seed);
+  SqliteStatement ins(c, "INSERT INTO t(v, n) VALUES(randomblob(?), ?)");
+  for (int i = 0; i < count; ++i) {
+    c.exec("BEGIN IMMEDIATE");
+    const int rows = i % 50 == 0 ? 40 : 1;
+    for (int r = 0; r < rows; ++r) {
+      ins.bind(1, int64_t{static_cast<int>(rng() % 3000) + 10}).bind(2, int64_t{i});
+      ins.step();
+      ins.reset();
+    }
+    c.exec("UPDATE counter SET n = n + 1 WHERE k = 1");
+    c.exec("COMMIT");
+    if (appCheckpoints && i % 400 == 399) c.checkpoint(SQLITE_CHECKPOINT_TRUNCATE);
+    if (appCheckpoints && i % 170 == 169) c.checkpoint(SQLITE_CHECKPOINT_PASSIVE);
+  }
+}
+
+CaptureOptions smallThresholds() {
+  CaptureOptions o;
+  o.minCheckpointPages = 40;
+  o.maxCheckpointPages = 400;
+  o.pollInterval = 50ms;
+  o.busyTimeout = 500ms;
+  return o;
+}
+
+// Runs capture on a thread for the lifetime of the object.
+struct CaptureThread {
+  Database db;
+  std::jthread thread;
+  CaptureThread(const std::string& path, CaptureOptions o)
+      : db(path, o), thread([this](std::stop_token st) { db.run(st); }) {}
+  // Waits (bounded) for a sync that started after this call; capture may still be opening
+  // or retrying, in which case the barrier reports "not running" at once.
+  Pos caughtUp() {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (auto p = db.syncBarrier(2s)) return *p;
+      std::this_thread::sleep_for(10ms);
+    }
+    FAIL("capture never completed a sync: " << db.healthReason());
+    return {};
+  }
+};
+
+void truncateCheckpoint(const std::string& path) {
+  SqliteConnection c(path);
+  c.setBusyTimeout(5000);
+  c.checkpoint(SQLITE_CHECKPOINT_TRUNCATE);
+}
+
+}  // namespace
+
+TEST_CASE("capture beside a concurrent writer replays to exactly the application's content") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createAppDb(app);
+  truncateCheckpoint(app);
+  const std::string base = dir.file("base.db");
+  std::filesystem::copy_file(app, base);
+
+  uint64_t generation = 0;
+  {
+    CaptureThread cap(app, smallThresholds());
+    const Pos start = cap.caughtUp();
+    generation = start.generation;
+    std::thread w1([&] { writeTransactions(app, 1500, 1); });
+    std::thread w2([&] { writeTransactions(app, 1500, 2); });
+    w1.join();
+    w2.join();
+    const Pos end = cap.caughtUp();
+    CHECK(end.generation == generation);
+    CHECK(end.index > 3);  // hand-offs let the WAL restart several times
+    CHECK(cap.db.metrics().walRestarts.load() == end.index);
+    CHECK(cap.db.metrics().checkpoints[0].load() > 0);
+  }
+  ReplayResult r = replayGeneration(app + "-walstream", generation, base);
+  CHECK(r.transactions >= 3000);
+  CHECK(dumpDatabase(base) == dumpDatabase(app));
+  SqliteConnection check(base, SQLITE_OPEN_READONLY);
+  CHECK(check.queryText("PRAGMA integrity_check") == "ok");
+  CHECK(check.queryInt("SELECT n FROM counter") == 3000);
+}
+
+TEST_CASE("a restarted capture continues its generation") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createAppDb(app);
+  truncateCheckpoint(app);
+  const std::string base = dir.file("base.db");
+  std::filesystem::copy_file(app, base);
+  // The application stays up (its connection keeps the WAL from being deleted) and nothing
+  // checkpoints while capture is down, so the WAL still continues the shadow WAL.
+  SqliteConnection appConnection(app);
+  appConnection.exec("PRAGMA wal_autocheckpoint=0");
+  appConnection.queryInt("SELECT count(*) FROM t");  // from now on it holds its shared lock
+  CaptureOptions noCheckpoints = smallThresholds();
+  noCheckpoints.minCheckpointPages = noCheckpoints.maxCheckpointPages = 1'000'000;
+  noCheckpoints.checkpointInterval = std::chrono::hours(1);
+  Pos first;
+  {
+    CaptureThread cap(app, noCheckpoints);
+    cap.caughtUp();
+    writeTransactions(app, 300, 3, false);
+    first = cap.caughtUp();
+  }
+  writeTransactions(app, 5, 4, false);  // while capture is down
+  Pos second;
+  {
+    CaptureThread cap(app, noCheckpoints);
+    second = cap.caughtUp();
+    writeTransactions(app, 300, 5, false);
+    second = cap.caughtUp();
+  }
+  CHECK(second.generation == first.generation);
+  CHECK_FALSE(sameGenerationBefore(second, first));
+  replayGeneration(app + "-walstream", second.generation, base);
+  CHECK(dumpDatabase(base) == dumpDatabase(app));
+}
+
+TEST_CASE("each cause of a generation break starts a new generation") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createAppDb(app);
+  auto generationAfter = [&](auto&& whileDown) {
+    whileDown();
+    CaptureThread cap(app, smallThresholds());
+    Pos p = cap.caughtUp();
+    writeTransactions(app, 20, 9);
+    return cap.caughtUp().generation == p.generation ? p.generation : 0;
+  };
+  const uint64_t g0 = generationAfter([] {});
+  REQUIRE(g0 != 0);
+
+  SUBCASE("the application checkpointed and restarted the WAL while capture was down") {
+    const uint64_t g1 = generationAfter([&] {
+      truncateCheckpoint(app);
+      writeTransactions(app, 10, 10);
+    });
+    CHECK(g1 != g0);
+  }
+  SUBCASE("the WAL was deleted") {
+    const uint64_t g1 = generationAfter([&] {
+      truncateCheckpoint(app);
+      std::filesystem::remove(app + "-wal");
+      std::filesystem::remove(app + "-shm");
+    });
+    CHECK(g1 != g0);
+  }
+  SUBCASE("the shadow tail does not match the WAL") {
+    const uint64_t g1 = generationAfter([&] {
+      // Rewrite the last shadow segment with one changed page byte (a checksum that no longer
+      // matches the WAL's).
+      ShadowWal shadow(app + "-walstream");
+      auto idx = shadow.listIndexes(g0);
+      auto segs = shadow.listSegments(g0, idx.back());
+      std::string raw = lz4Decompress(asBytes(shadow.readSegment(segs.back().pos)), 1 << 30);
+      raw[raw.size() - 30] ^= 0x5a;
+      raw[raw.size() - 4096 - 24 + 16] ^= 0x01;  // the stored checksum of the last frame
+      writeFileAtomic(shadow.segmentPath(segs.back().pos), lz4Compress(asBytes(raw)));
+    });
+    CHECK(g1 != g0);
+  }
+  SUBCASE("the page size changed") {
+    const uint64_t g1 = generationAfter([&] {
+      SqliteConnection c(app);
+      c.exec("PRAGMA journal_mode=DELETE");
+      c.exec("PRAGMA page_size=1024");
+      c.exec("VACUUM");
+      c.exec("PRAGMA journal_mode=WAL");
+      c.exec("INSERT INTO counter VALUES(2, 2)");
+    });
+    CHECK(g1 != g0);
+    ShadowWal shadow(app + "-walstream");
+    CHECK(shadow.listGenerations() == std::vector<uint64_t>{g1});  // older ones deleted
+  }
+}
+
+TEST_CASE("a rollback-journal database is switched to WAL mode") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  {
+    SqliteConnection c(app, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    c.exec("CREATE TABLE t(x)");
+    c.exec("INSERT INTO t VALUES(1)");
+  }
+  CaptureThread cap(app, smallThresholds());
+  cap.caughtUp();
+  SqliteConnection c(app);
+  CHECK(c.queryText("PRAGMA journal_mode") == "wal");
+}
+
+TEST_CASE("a missing database is an error naming the file, and capture keeps retrying") {
+  TempDir dir;
+  Database db(dir.file("missing.db"), smallThresholds());
+  CHECK_THROWS_WITH_AS(db.open(), doctest::Contains("missing.db"), Error);
+  CHECK_FALSE(db.healthy());
+}
+
+TEST_CASE("iterators receive live segments, and fail when the generation changes") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createAppDb(app);
+  CaptureThread cap(app, smallThresholds());
+  const Pos start = cap.caughtUp();
+  auto it = cap.db.openIterator(start);
+  std::atomic<int> wakeups{0};
+  REQUIRE(it->armNotify([&] { ++wakeups; }));
+  writeTransactions(app, 3, 11);
+  const Pos end = cap.caughtUp();
+  CHECK(wakeups.load() == 1);
+  Pos expect = start;
+  int segments = 0;
+  while (auto s = it->next()) {
+    CHECK(s->pos == expect);
+    REQUIRE(s->data);
+    std::string raw = lz4Decompress(asBytes(*s->data), 1 << 30);
+    expect.offset += raw.size();
+    ++segments;
+  }
+  CHECK(segments >= 1);
+  CHECK(expect == end);
+
+  // A reopened iterator lists the same segments from disk.
+  auto again = cap.db.openIterator(start);
+  CHECK(again->pending() == static_cast<size_t>(segments));
+
+  // An iterator of an older generation fails at once.
+  auto stale = cap.db.openIterator({end.generation ^ 1, 0, 0});
+  CHECK(stale->error().value_or("") == "generation changed");
+}
+
+TEST_CASE("a snapshot is the application's content at its position") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createAppDb(app);
+  CaptureThread cap(app, smallThresholds());
+  writeTransactions(app, 200, 12);
+  cap.caughtUp();
+  auto snap = cap.db.openSnapshot();
+  const std::string image = dir.file("image.db");
+  {
+    UniqueFd fd = openFile(image, O_WRONLY | O_CREAT | O_TRUNC);
+    uint64_t total = 0;
+    for (std::string chunk; !(chunk = snap->read(64 * 1024)).empty();) {
+      writeFull(fd.get(), chunk.data(), chunk.size(), image);
+      total += chunk.size();
+    }
+    CHECK(total == snap->size());
+  }
+  CHECK(snap->position() == cap.db.position());
+  snap.reset();
+  CHECK(dumpDatabase(image) == dumpDatabase(app));
+  SqliteConnection check(image, SQLITE_OPEN_READONLY);
+  CHECK(check.queryText("PRAGMA integrity_check") == "ok");
+}
