@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <memory>
 
 #include "core/error.h"
 
@@ -107,12 +108,18 @@ void fsyncDir(const std::string& dir) {
 
 void writeFileAtomic(const std::string& path, std::string_view data) {
   const std::string tmp = path + ".tmp";
-  {
-    UniqueFd fd = openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  UniqueFd fd = openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  try {
     writeFull(fd.get(), data.data(), data.size(), tmp);
     fsyncFd(fd.get(), tmp);
+    fd.reset();
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      throwErrno("cannot rename " + tmp + " to", path);
+    }
+  } catch (const Error&) {
+    ::unlink(tmp.c_str());  // a failed write leaves nothing behind; the old file is untouched
+    throw;
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) throwErrno("cannot rename " + tmp + " to", path);
   fsyncDir(dirName(path));
 }
 
@@ -130,16 +137,24 @@ void removeAll(const std::string& path) {
 
 std::vector<std::string> listDir(const std::string& dir) {
   std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
+  struct DirCloser {
+    void operator()(DIR* d) const { ::closedir(d); }
+  };
+  std::unique_ptr<DIR, DirCloser> d(::opendir(dir.c_str()));
   if (!d) {
     if (errno == ENOENT) return names;
     throwErrno("cannot list directory", dir);
   }
-  while (dirent* e = ::readdir(d)) {
+  for (;;) {
+    errno = 0;  // readdir reports errors only through errno
+    dirent* e = ::readdir(d.get());
+    if (!e) {
+      if (errno != 0) throwErrno("cannot list directory", dir);
+      break;
+    }
     std::string name = e->d_name;
     if (name != "." && name != "..") names.push_back(std::move(name));
   }
-  ::closedir(d);
   return names;
 }
 

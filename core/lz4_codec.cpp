@@ -2,6 +2,8 @@
 
 #include <lz4frame.h>
 
+#include <algorithm>
+#include <limits>
 #include <memory>
 
 #include "core/error.h"
@@ -12,6 +14,8 @@ std::string lz4Compress(std::span<const uint8_t> data) {
   LZ4F_preferences_t prefs{};
   prefs.frameInfo.contentSize = data.size();  // lets readers size their buffer up front
   prefs.frameInfo.blockSizeID = LZ4F_max4MB;
+  // Without a content checksum a flipped bit in a literal run decodes silently to wrong bytes.
+  prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
   std::string out(LZ4F_compressFrameBound(data.size(), &prefs), '\0');
   size_t n = LZ4F_compressFrame(out.data(), out.size(), data.data(), data.size(), &prefs);
   if (LZ4F_isError(n)) throw Error(std::string("lz4 compression failed: ") + LZ4F_getErrorName(n));
@@ -26,13 +30,14 @@ std::string lz4Decompress(std::span<const uint8_t> in, size_t maxSize) {
   }
   std::unique_ptr<LZ4F_dctx, decltype(&LZ4F_freeDecompressionContext)> ctx(
       raw, &LZ4F_freeDecompressionContext);
+  // Output is allowed to grow to one byte past maxSize, which proves it is too large.
+  const size_t cap = maxSize == std::numeric_limits<size_t>::max() ? maxSize : maxSize + 1;
   std::string out;
   size_t inPos = 0;
   size_t hint = 1;
   while (inPos < in.size()) {
-    if (out.size() >= maxSize + 1) break;
     size_t old = out.size();
-    size_t room = std::min<size_t>(std::max<size_t>(64 * 1024, old), maxSize + 1 - old);
+    size_t room = std::min<size_t>(std::max<size_t>(64 * 1024, old), cap - old);
     out.resize(old + room);
     size_t dstSize = room;
     size_t srcSize = in.size() - inPos;

@@ -8,6 +8,7 @@
 
 namespace walstream {
 
+// One frame carrying the content size and a content checksum (so corruption is detected).
 std::string lz4Compress(std::span<const uint8_t> data);
 
 // Decompresses one LZ4 frame. Throws Error on corrupt or truncated input, trailing bytes, or

@@ -20,7 +20,9 @@ bool SegmentIterator::append(SegmentInfo info) {
   if (error_ || closed_) return false;
   std::string problem;
   if (info.pos.generation != generation_) {
-    problem = "generation changed";
+    problem = "generation changed: appended segment of generation " +
+              formatHex16(info.pos.generation) + " to an iterator of generation " +
+              formatHex16(generation_);
   } else if (last_) {
     const Pos& l = *last_;
     if (info.pos.index < l.index) {
@@ -29,6 +31,9 @@ bool SegmentIterator::append(SegmentInfo info) {
     } else if (info.pos.index > l.index + 1) {
       problem = "appended index " + formatHex16(info.pos.index) + " skips index " +
                 formatHex16(l.index + 1);
+    } else if (info.pos.index == l.index + 1 && info.pos.offset != 0) {
+      problem = "appended segment " + info.pos.str() + " starts index " +
+                formatHex16(info.pos.index) + " past offset 0";
     } else if (info.pos.index == l.index && info.pos.offset <= l.offset) {
       problem = "appended offset " + info.pos.str() + " is not after the last offset " + l.str();
     }

@@ -2,8 +2,10 @@
 //
 // It starts with the segments listed from disk and accepts appends while a reader is parked on
 // it. Appends must continue the sequence: an index never goes below the last one, never skips
-// one (index+1 starts a new WAL file), and within an index offsets strictly increase. A violation
-// fails the iterator: its consumer sees the error and ends the stream rather than sending a gap.
+// one (index+1 starts a new WAL file, so at offset 0), and within an index offsets strictly
+// increase; the first append to an iterator that knows no segment is checked only for its
+// generation. A violation fails the iterator: its consumer sees the error and ends the stream
+// rather than sending a gap.
 //
 // Thread-safety: every member may be called from any thread. Capture appends from its thread;
 // the stream session consumes on its executor. Notification is a one-shot callback armed with

@@ -1,8 +1,12 @@
 #include "core/shadow_wal.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 
 #include "core/error.h"
 #include "core/file_util.h"
@@ -23,6 +27,18 @@ std::optional<uint64_t> hexName(const std::string& name, std::string_view suffix
   } catch (const Error&) {
     return std::nullopt;
   }
+}
+
+// mkdir -p that also fsyncs the parent of every directory it creates: a segment made durable in
+// a new directory is only reachable after a crash if the directory's own entry is durable too.
+void makeDirsDurable(const std::string& path) {
+  if (pathExists(path)) return;
+  const std::string parent = dirName(path);
+  if (parent != path) makeDirsDurable(parent);
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    throwErrno("cannot create directory", path);
+  }
+  fsyncDir(parent);
 }
 
 std::vector<uint64_t> hexNames(const std::string& dir) {
@@ -65,9 +81,10 @@ std::vector<SegmentInfo> ShadowWal::listSegments(uint64_t gen, uint64_t index) c
     if (!off) continue;
     SegmentInfo info;
     info.pos = {gen, index, *off};
-    UniqueFd fd = openFileIfExists(dir + "/" + n, O_RDONLY);
+    const std::string path = dir + "/" + n;
+    UniqueFd fd = openFileIfExists(path, O_RDONLY);
     if (!fd.valid()) continue;  // removed by retention meanwhile
-    info.size = fileSize(fd.get(), n);
+    info.size = fileSize(fd.get(), path);
     out.push_back(std::move(info));
   }
   std::sort(out.begin(), out.end(),
@@ -91,14 +108,20 @@ SegmentInfo ShadowWal::writeSegment(const Pos& pos, std::string compressed,
                                     uint64_t walBytes) const {
   const std::string dir = indexDir(pos.generation, pos.index);
   const std::string path = segmentPath(pos);
-  if (pos.offset == 0) makeDirs(dir);
+  makeDirsDurable(dir);
   const std::string tmp = path + ".tmp";
-  {
-    UniqueFd fd = openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  UniqueFd fd = openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  try {
     writeFull(fd.get(), compressed.data(), compressed.size(), tmp);
     fsyncFd(fd.get(), tmp);
+    fd.reset();
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      throwErrno("cannot rename " + tmp + " to", path);
+    }
+  } catch (const Error&) {
+    ::unlink(tmp.c_str());
+    throw;
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) throwErrno("cannot rename " + tmp + " to", path);
   fsyncDir(dir);
   SegmentInfo info;
   info.pos = pos;
@@ -118,14 +141,16 @@ std::optional<uint64_t> ShadowWal::readGeneration() const {
   std::string text = readFile(path);
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   try {
-    return parseHex16(text, "generation in " + path);
+    uint64_t gen = parseHex16(text, "generation in " + path);
+    if (gen == 0) return std::nullopt;  // 0 means "no generation" (pos.h)
+    return gen;
   } catch (const Error&) {
     return std::nullopt;  // unreadable: the caller starts a new generation
   }
 }
 
 void ShadowWal::writeGeneration(uint64_t gen) const {
-  makeDirs(root_);
+  makeDirsDurable(root_);
   writeFileAtomic(root_ + "/generation", formatHex16(gen) + "\n");
 }
 

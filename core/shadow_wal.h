@@ -50,7 +50,8 @@ class ShadowWal {
   SegmentInfo writeSegment(const Pos& pos, std::string compressed, uint64_t walBytes) const;
   std::string readSegment(const Pos& pos) const;  // compressed bytes
 
-  std::optional<uint64_t> readGeneration() const;  // nullopt when absent
+  // nullopt when the file is absent, not 16 lowercase hex digits, or 0 ("no generation").
+  std::optional<uint64_t> readGeneration() const;
   void writeGeneration(uint64_t gen) const;
   void writePosition(const Pos& pos) const;
 

@@ -82,6 +82,9 @@ std::optional<WalIndexHeader> readWalIndexHeader(const uint8_t* block0) {
   loadWords(copy0, block0, kWalIndexHeaderSize);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   loadWords(copy1, block0 + kWalIndexHeaderSize, kWalIndexHeaderSize);
+  // Pairs with the fence at the start of publishWalIndexHeader: hash-table entries read after
+  // this header are at least as new as the header.
+  std::atomic_thread_fence(std::memory_order_acquire);
   if (std::memcmp(copy0, copy1, kWalIndexHeaderSize) != 0) return std::nullopt;
   return WalIndexHeader::decode(copy0);
 }
@@ -90,6 +93,9 @@ void publishWalIndexHeader(uint8_t* block0, WalIndexHeader h) {
   h.isInit = 1;
   h.version = kWalVersion;
   auto bytes = h.encode();
+  // Everything stored before (frames' hash-table entries) becomes visible no later than the
+  // header that covers it, also on weakly ordered CPUs.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   storeWords(block0 + kWalIndexHeaderSize, bytes.data(), kWalIndexHeaderSize);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   storeWords(block0, bytes.data(), kWalIndexHeaderSize);

@@ -14,6 +14,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  if (std::getenv("WALSTREAM_KEEP_TEST_DIRS")) return;  // for debugging a failed test
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }

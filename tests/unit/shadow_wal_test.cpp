@@ -1,0 +1,210 @@
+#include <doctest/doctest.h>
+
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/lz4_codec.h"
+#include "core/shadow_wal.h"
+#include "tests/support/temp_dir.h"
+
+using namespace walstream;
+using namespace walstream::test;
+
+namespace {
+
+constexpr uint64_t kGen = 0x00000000000000abULL;
+
+std::vector<Pos> positions(const std::vector<SegmentInfo>& infos) {
+  std::vector<Pos> out;
+  for (const auto& i : infos) out.push_back(i.pos);
+  return out;
+}
+
+std::string payload(const Pos& p) {
+  return "segment " + p.str();
+}
+
+// Writes a segment whose (uncompressed) content names its position.
+SegmentInfo put(const ShadowWal& shadow, const Pos& p) {
+  std::string raw = payload(p);
+  return shadow.writeSegment(p, lz4Compress(asBytes(raw)), raw.size());
+}
+
+}  // namespace
+
+TEST_CASE("shadow WAL paths and names are as documented") {
+  TempDir dir;
+  ShadowWal shadow(dir.file("app.db-walstream"));
+  const std::string root = dir.file("app.db-walstream");
+  CHECK(shadow.root() == root);
+  CHECK(shadow.generationDir(kGen) == root + "/generations/00000000000000ab");
+  CHECK(shadow.indexDir(kGen, 3) == root + "/generations/00000000000000ab/wal/0000000000000003");
+  CHECK(shadow.segmentPath({kGen, 3, 0x1f60}) ==
+        root + "/generations/00000000000000ab/wal/0000000000000003/0000000000001f60.wal.lz4");
+  CHECK(shadow.segmentPath({0xffffffffffffffffULL, 0, 0}) ==
+        root + "/generations/ffffffffffffffff/wal/0000000000000000/0000000000000000.wal.lz4");
+
+  shadow.writeGeneration(kGen);
+  CHECK(readFile(root + "/generation") == "00000000000000ab\n");
+  shadow.writePosition({kGen, 3, 0x1f60});
+  CHECK(readFile(root + "/position") == "00000000000000ab/0000000000000003:0000000000001f60\n");
+  CHECK_FALSE(pathExists(root + "/generation.tmp"));
+  CHECK_FALSE(pathExists(root + "/position.tmp"));
+}
+
+TEST_CASE("written segments are listed in (index, offset) order with their sizes") {
+  TempDir dir;
+  ShadowWal shadow(dir.file("app.db-walstream"));
+  // Written out of order, and with offsets whose text order differs from numeric order only if
+  // they were not zero padded.
+  const std::vector<Pos> written = {{kGen, 2, 0},       {kGen, 2, 0x1038}, {kGen, 1, 0},
+                                    {kGen, 1, 0x20a0},  {kGen, 1, 0x1038}, {kGen, 10, 0},
+                                    {kGen, 2, 0x100000}};
+  for (const Pos& p : written) {
+    SegmentInfo info = put(shadow, p);
+    CHECK(info.pos == p);
+    REQUIRE(info.data != nullptr);
+    CHECK(info.size == info.data->size());
+    CHECK(info.walBytes == payload(p).size());
+    CHECK(readFile(shadow.segmentPath(p)) == *info.data);
+    CHECK_FALSE(pathExists(shadow.segmentPath(p) + ".tmp"));
+  }
+  // A second generation, to show listings stay inside one.
+  put(shadow, {kGen + 1, 1, 0});
+
+  CHECK(shadow.listGenerations() == std::vector<uint64_t>{kGen, kGen + 1});
+  CHECK(shadow.listIndexes(kGen) == std::vector<uint64_t>{1, 2, 10});
+  std::vector<SegmentInfo> index1 = shadow.listSegments(kGen, 1);
+  CHECK(positions(index1) == std::vector<Pos>{{kGen, 1, 0}, {kGen, 1, 0x1038}, {kGen, 1, 0x20a0}});
+  for (const auto& s : index1) {
+    CHECK(s.data == nullptr);
+    CHECK(s.walBytes == 0);
+    std::string compressed = shadow.readSegment(s.pos);
+    CHECK(s.size == compressed.size());
+    CHECK(lz4Decompress(asBytes(compressed), 1000) == payload(s.pos));
+  }
+  CHECK(shadow.listSegments(kGen, 3).empty());
+  CHECK(shadow.listSegments(kGen + 7, 1).empty());
+
+  CHECK(positions(shadow.listSegmentsFrom({kGen, 0, 0})) == std::vector<Pos>{{kGen, 1, 0},
+                                                                             {kGen, 1, 0x1038},
+                                                                             {kGen, 1, 0x20a0},
+                                                                             {kGen, 2, 0},
+                                                                             {kGen, 2, 0x1038},
+                                                                             {kGen, 2, 0x100000},
+                                                                             {kGen, 10, 0}});
+  CHECK(positions(shadow.listSegmentsFrom({kGen, 1, 0x1038})) ==
+        std::vector<Pos>{{kGen, 1, 0x1038},
+                         {kGen, 1, 0x20a0},
+                         {kGen, 2, 0},
+                         {kGen, 2, 0x1038},
+                         {kGen, 2, 0x100000},
+                         {kGen, 10, 0}});
+  CHECK(positions(shadow.listSegmentsFrom({kGen, 2, 0x1039})) ==
+        std::vector<Pos>{{kGen, 2, 0x100000}, {kGen, 10, 0}});
+  CHECK(positions(shadow.listSegmentsFrom({kGen, 11, 0})).empty());
+  CHECK(positions(shadow.listSegmentsFrom({kGen + 1, 0, 0})) == std::vector<Pos>{{kGen + 1, 1, 0}});
+}
+
+TEST_CASE("a segment at a non-zero offset of a new index gets its directory") {
+  TempDir dir;
+  ShadowWal shadow(dir.file("app.db-walstream"));
+  put(shadow, {kGen, 4, 0x1038});
+  CHECK(positions(shadow.listSegments(kGen, 4)) == std::vector<Pos>{{kGen, 4, 0x1038}});
+}
+
+TEST_CASE("a segment that cannot be written leaves no .tmp and names the path") {
+  TempDir dir;
+  ShadowWal shadow(dir.file("app.db-walstream"));
+  const Pos p{kGen, 1, 0x1038};
+  makeDirs(shadow.segmentPath(p) + "/in-the-way");  // a directory where the segment goes
+  try {
+    put(shadow, p);
+    FAIL("writeSegment succeeded over a directory");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()) == "cannot rename " + shadow.segmentPath(p) + ".tmp to " +
+                                       shadow.segmentPath(p) + ": Is a directory");
+  }
+  CHECK_FALSE(pathExists(shadow.segmentPath(p) + ".tmp"));
+}
+
+TEST_CASE("stray files in the shadow WAL are ignored by listings") {
+  TempDir dir;
+  ShadowWal shadow(dir.file("app.db-walstream"));
+  put(shadow, {kGen, 1, 0});
+  put(shadow, {kGen, 1, 0x1038});
+  const std::string idx = shadow.indexDir(kGen, 1);
+  // A crash between write and rename leaves a .tmp; people leave other things.
+  for (const char* junk :
+       {"0000000000002070.wal.lz4.tmp", "0000000000002070.wal", "0000000000002070",
+        "000000000000207.wal.lz4", "00000000000020700.wal.lz4", "000000000000207G.wal.lz4",
+        "00000000000020A0.wal.lz4", "notes.txt", ".hidden"}) {
+    writeFileAtomic(idx + "/" + junk, "junk");
+  }
+  makeDirs(idx + "/0000000000003000.wal.lz4.d");
+  makeDirs(shadow.generationDir(kGen) + "/wal/zzzz");
+  makeDirs(shadow.generationDir(kGen) + "/wal/00000000000000FF");
+  writeFileAtomic(shadow.generationDir(kGen) + "/wal/0000000000000009.tmp", "junk");
+  makeDirs(shadow.root() + "/generations/not-a-generation");
+  makeDirs(shadow.root() + "/generations/00000000000000AB");
+
+  CHECK(positions(shadow.listSegments(kGen, 1)) ==
+        std::vector<Pos>{{kGen, 1, 0}, {kGen, 1, 0x1038}});
+  CHECK(shadow.listIndexes(kGen) == std::vector<uint64_t>{1});
+  CHECK(shadow.listGenerations() == std::vector<uint64_t>{kGen});
+  CHECK(positions(shadow.listSegmentsFrom({kGen, 0, 0})) ==
+        std::vector<Pos>{{kGen, 1, 0}, {kGen, 1, 0x1038}});
+  // Nothing at all on disk yet: empty listings, not errors.
+  ShadowWal none(dir.file("missing"));
+  CHECK(none.listGenerations().empty());
+  CHECK(none.listIndexes(kGen).empty());
+  CHECK(none.listSegmentsFrom({kGen, 0, 0}).empty());
+}
+
+TEST_CASE("readGeneration: missing, valid, garbage") {
+  TempDir dir;
+  ShadowWal shadow(dir.file("app.db-walstream"));
+  CHECK_FALSE(shadow.readGeneration().has_value());
+  shadow.writeGeneration(0xfedcba9876543210ULL);
+  CHECK(shadow.readGeneration() == 0xfedcba9876543210ULL);
+
+  const std::string file = shadow.root() + "/generation";
+  writeFileAtomic(file, "00000000000000ab");  // no newline is fine
+  CHECK(shadow.readGeneration() == kGen);
+  for (const char* garbage : {"", "\n", "hello\n", "00000000000000AB\n", "00000000000000ab0\n",
+                              "ab\n", "0000000000000000\n", "\x01\x02garbage\xff"}) {
+    CAPTURE(garbage);
+    writeFileAtomic(file, garbage);
+    CHECK_FALSE(shadow.readGeneration().has_value());
+  }
+  CHECK_THROWS_AS(shadow.readSegment({kGen, 1, 0}), Error);
+}
+
+TEST_CASE("removeOld removes other generations and indexes below the bound") {
+  TempDir dir;
+  ShadowWal shadow(dir.file("app.db-walstream"));
+  for (uint64_t index : {1, 2, 3, 4}) {
+    put(shadow, {kGen, index, 0});
+    put(shadow, {kGen, index, 0x1038});
+  }
+  put(shadow, {kGen - 1, 7, 0});
+  put(shadow, {kGen + 1, 1, 0});
+  shadow.writeGeneration(kGen);
+  makeDirs(shadow.root() + "/generations/not-a-generation");
+
+  CHECK(shadow.removeOld(kGen, 3) == 2 + 2);
+  CHECK(shadow.listGenerations() == std::vector<uint64_t>{kGen});
+  CHECK(shadow.listIndexes(kGen) == std::vector<uint64_t>{3, 4});
+  CHECK_FALSE(pathExists(shadow.generationDir(kGen - 1)));
+  CHECK_FALSE(pathExists(shadow.indexDir(kGen, 2)));
+  CHECK(pathExists(shadow.root() + "/generations/not-a-generation"));  // not ours to remove
+  CHECK(shadow.readGeneration() == kGen);
+  CHECK(positions(shadow.listSegmentsFrom({kGen, 0, 0})) ==
+        std::vector<Pos>{{kGen, 3, 0}, {kGen, 3, 0x1038}, {kGen, 4, 0}, {kGen, 4, 0x1038}});
+  CHECK(lz4Decompress(asBytes(shadow.readSegment({kGen, 4, 0x1038})), 1000) ==
+        payload({kGen, 4, 0x1038}));
+
+  CHECK(shadow.removeOld(kGen, 3) == 0);  // idempotent
+  CHECK(shadow.removeOld(kGen, 100) == 2);
+  CHECK(shadow.listIndexes(kGen).empty());
+  CHECK(shadow.listGenerations() == std::vector<uint64_t>{kGen});
+}
