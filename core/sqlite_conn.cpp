@@ -50,6 +50,15 @@ void SqliteConnection::setBusyTimeout(int ms) {
 CheckpointResult SqliteConnection::checkpoint(int mode) {
   CheckpointResult r;
   int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, mode, &r.walFrames, &r.checkpointed);
+  if (rc == SQLITE_OK && r.walFrames < 0) {
+    // SQLite 3.40 checkpoints only through a connection that has opened the WAL, which happens
+    // on its first read; before that the call does nothing and still reports success.
+    queryInt("SELECT count(*) FROM sqlite_master");
+    rc = sqlite3_wal_checkpoint_v2(db_, nullptr, mode, &r.walFrames, &r.checkpointed);
+    if (rc == SQLITE_OK && r.walFrames < 0) {
+      throw Error("cannot checkpoint " + path_ + ": the database is not in WAL mode");
+    }
+  }
   if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
     r.busy = true;
   } else if (rc != SQLITE_OK) {
