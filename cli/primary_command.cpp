@@ -1,12 +1,179 @@
+// walstream primary [FLAGS] DB [DB ...]: capture each database into its shadow WAL, and serve
+// the streams over HTTP when --http is given.
+#include <pthread.h>
+#include <signal.h>
+
 #include <cstdio>
+#include <limits>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <thread>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
+#include "core/database.h"
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/log.h"
+#include "server/primary_server.h"
 
 namespace walstream::cli {
 
-int runPrimary(const std::vector<std::string>&) {
-  std::fputs("walstream primary: not available in this build yet\n", stderr);
-  return 1;
+namespace {
+
+constexpr const char* kPrimaryUsage =
+    "Usage: walstream primary [FLAGS] DB [DB ...]\n"
+    "\n"
+    "Captures each SQLite database's WAL into DB-walstream/ and, with --http, serves it to\n"
+    "replicas: GET /stream?db=NAME&pos=POS, /status, /metrics, /healthz. Each database is\n"
+    "served under its file name. Stops on SIGINT or SIGTERM.\n"
+    "\n"
+    "Flags:\n";
+
+uint32_t u32Flag(const Flags& flags, const std::string& name, uint32_t min) {
+  uint64_t v = flags.u64(name);
+  if (v < min || v > std::numeric_limits<uint32_t>::max()) {
+    throw UsageError("invalid value \"" + flags.str(name) + "\" for --" + name + ": want " +
+                     std::to_string(min) + " to " +
+                     std::to_string(std::numeric_limits<uint32_t>::max()));
+  }
+  return static_cast<uint32_t>(v);
+}
+
+struct PrimaryArgs {
+  std::vector<std::string> databases;
+  std::string http;  // empty: capture only
+  CaptureOptions capture;
+};
+
+PrimaryArgs parseArgs(const Flags& flags) {
+  PrimaryArgs out;
+  out.databases = flags.positional();
+  if (out.databases.empty()) throw UsageError("no database given (want DB [DB ...])");
+  std::set<std::string> names;
+  for (const auto& path : out.databases) {
+    const std::string name = baseName(path);
+    if (!names.insert(name).second) {
+      throw UsageError("two databases named " + name +
+                       " were given; each is served under its file name, which must be unique");
+    }
+  }
+  out.http = flags.str("http");
+  if (flags.given("http")) {
+    try {
+      server::parseListenAddress(out.http);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("--http: ") + e.what());
+    }
+  }
+  CaptureOptions& c = out.capture;
+  c.monitorDelay = flags.duration("monitor-delay");
+  c.minCheckpointPages = u32Flag(flags, "min-checkpoint-pages", 1);
+  c.maxCheckpointPages = u32Flag(flags, "max-checkpoint-pages", 1);
+  if (c.maxCheckpointPages < c.minCheckpointPages) {
+    throw UsageError("--max-checkpoint-pages (" + std::to_string(c.maxCheckpointPages) +
+                     ") must not be below --min-checkpoint-pages (" +
+                     std::to_string(c.minCheckpointPages) + ")");
+  }
+  c.checkpointInterval = flags.duration("checkpoint-interval");
+  c.shadowRetention = u32Flag(flags, "shadow-retention", 1);
+  c.busyTimeout = flags.duration("busy-timeout");
+  return out;
+}
+
+// SIGINT and SIGTERM stay blocked in every thread but the one that waits for them, so capture
+// and worker threads (which inherit the mask) are never interrupted by them.
+sigset_t stopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+}  // namespace
+
+int runPrimary(const std::vector<std::string>& args) {
+  Flags flags;
+  flags.define("http", "ADDR", "",
+               "serve HTTP on ADDR (:9090, 127.0.0.1:9090, [::1]:9090; port 0: any free "
+               "port); without it, capture only");
+  flags.define("monitor-delay", "DURATION", "0", "batch WAL changes for this long after a wake-up");
+  flags.define("min-checkpoint-pages", "N", "1000",
+               "PASSIVE checkpoint and WAL restart once the WAL holds N pages");
+  flags.define("max-checkpoint-pages", "N", "10000",
+               "checkpoint waiting for readers (RESTART) once the WAL holds N pages");
+  flags.define("checkpoint-interval", "DURATION", "1m", "checkpoint a non-empty WAL this often");
+  flags.define("shadow-retention", "N", "32",
+               "WAL indexes of shadow WAL kept for resuming replicas");
+  flags.define("busy-timeout", "DURATION", "1s", "bound on waits for the application's locks");
+
+  PrimaryArgs parsed;
+  try {
+    if (!flags.parse(args)) {
+      std::fputs(kPrimaryUsage, stdout);
+      std::fputs(flags.help().c_str(), stdout);
+      return 0;
+    }
+    parsed = parseArgs(flags);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "walstream primary: %s\n", e.what());
+    return 2;
+  }
+
+  const sigset_t signals = stopSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::vector<std::unique_ptr<Database>> databases;
+  std::vector<Database*> served;
+  for (const auto& path : parsed.databases) {
+    databases.push_back(std::make_unique<Database>(path, parsed.capture));
+    served.push_back(databases.back().get());
+  }
+
+  std::unique_ptr<server::PrimaryServer> server;
+  if (!parsed.http.empty()) {
+    try {
+      server::ServerOptions options;
+      options.listenAddress = parsed.http;
+      server = std::make_unique<server::PrimaryServer>(served, options);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "walstream primary: cannot serve HTTP on %s: %s\n", parsed.http.c_str(),
+                   e.what());
+      return 1;
+    }
+    log::info("listening on http://" + server->boundAddress());
+  }
+
+  std::vector<std::jthread> captures;
+  for (auto& db : databases) {
+    captures.emplace_back([&db = *db](std::stop_token stop) {
+      try {
+        db.run(stop);
+      } catch (const std::exception& e) {
+        log::error(db.path() + ": capture stopped: " + e.what());
+      }
+    });
+  }
+
+  if (server) {
+    // The server's signal handlers are installed; let this thread, its event loop, take them.
+    pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+    server->run();
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    server.reset();  // every session, snapshot reader and iterator is gone before capture stops
+  } else {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    log::info(std::string("received ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
+  }
+
+  for (auto& t : captures) t.request_stop();
+  for (auto& db : databases) db->wake();
+  for (auto& t : captures) t.join();
+  log::info("stopped");
+  return 0;
 }
 
 }  // namespace walstream::cli

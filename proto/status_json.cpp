@@ -1,0 +1,67 @@
+#include "proto/status_json.h"
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+
+namespace walstream::proto {
+
+std::string encodeStatusJson(const PrimaryStatusJson& status) {
+  nlohmann::json dbs = nlohmann::json::array();
+  for (const auto& d : status.databases) {
+    nlohmann::json streams = nlohmann::json::array();
+    for (const auto& s : d.streams) {
+      streams.push_back({{"remote", s.remote}, {"pos", s.pos}, {"connected_at", s.connectedAt}});
+    }
+    dbs.push_back({{"name", d.name},
+                   {"path", d.path},
+                   {"page_size", d.pageSize},
+                   {"generation", d.generation},
+                   {"pos", d.pos},
+                   {"wal_bytes", d.walBytes},
+                   {"healthy", d.healthy},
+                   {"streams", std::move(streams)}});
+  }
+  return nlohmann::json{{"databases", std::move(dbs)}}.dump();
+}
+
+PrimaryStatusJson decodeStatusJson(std::string_view text) {
+  try {
+    const nlohmann::json j = nlohmann::json::parse(text);
+    PrimaryStatusJson out;
+    for (const auto& d : j.at("databases")) {
+      DatabaseStatusJson db;
+      db.name = d.at("name").get<std::string>();
+      db.path = d.at("path").get<std::string>();
+      db.pageSize = d.at("page_size").get<uint32_t>();
+      db.generation = d.at("generation").get<std::string>();
+      db.pos = d.at("pos").get<std::string>();
+      db.walBytes = d.at("wal_bytes").get<uint64_t>();
+      db.healthy = d.at("healthy").get<bool>();
+      for (const auto& s : d.at("streams")) {
+        db.streams.push_back({s.at("remote").get<std::string>(), s.at("pos").get<std::string>(),
+                              s.at("connected_at").get<std::string>()});
+      }
+      out.databases.push_back(std::move(db));
+    }
+    return out;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("malformed /status JSON: ") + e.what());
+  }
+}
+
+std::string formatRfc3339(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  const std::time_t secs = system_clock::to_time_t(t);
+  const auto millis = duration_cast<milliseconds>(t.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[80];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(millis));
+  return buf;
+}
+
+}  // namespace walstream::proto

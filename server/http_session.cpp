@@ -1,0 +1,158 @@
+#include "server/http_session.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "core/log.h"
+#include "server/http_error.h"
+#include "server/query.h"
+#include "server/stream_session.h"
+
+namespace walstream::server {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+// Idle keep-alive connections and slow request senders are closed after this.
+constexpr std::chrono::seconds kRequestTimeout{60};
+constexpr size_t kMaxRequestBody = 16 * 1024;
+
+std::string endpointText(const net::ip::tcp::socket& socket) {
+  beast::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return "unknown";
+  const auto address = ep.address();
+  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return host + ":" + std::to_string(ep.port());
+}
+
+}  // namespace
+
+HttpSession::HttpSession(net::ip::tcp::socket socket, ServerContext& ctx)
+    : stream_(std::move(socket)), ctx_(ctx), remote_(endpointText(stream_.socket())) {}
+
+void HttpSession::run() {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    self->registryId_ = self->ctx_.registry.add(self->weak_from_this());
+    if (!self->registryId_) {
+      self->end();
+      return;
+    }
+    self->readRequest();
+  });
+}
+
+void HttpSession::close() {
+  net::post(stream_.get_executor(), [self = shared_from_this()] { self->end(); });
+}
+
+void HttpSession::readRequest() {
+  parser_.emplace();
+  parser_->body_limit(kMaxRequestBody);
+  stream_.expires_after(kRequestTimeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
+}
+
+void HttpSession::onRead(beast::error_code ec) {
+  if (ended_) return;
+  if (ec) {
+    // A closed or idle connection is normal; a malformed request gets a 400 before closing.
+    const bool malformed = ec.category() == beast::error_code(http::error::bad_target).category() &&
+                           ec != http::error::end_of_stream && ec != http::error::partial_message;
+    if (malformed) {
+      send(makeJsonError(400, "malformed HTTP request: " + ec.message(), 11, false));
+      return;
+    }
+    end();
+    return;
+  }
+  route(parser_->get());
+}
+
+void HttpSession::route(const http::request<http::string_body>& req) {
+  const std::string_view rawTarget(req.target().data(), req.target().size());
+  const RequestTarget target = splitTarget(rawTarget);
+  const unsigned version = req.version();
+  // Answers carry a body even to HEAD (only GET is served): close after them so the body
+  // cannot be mistaken for the next response.
+  const bool keepAlive = req.keep_alive() && req.method() != http::verb::head;
+  const bool known = target.path == "/stream" || target.path == "/status" ||
+                     target.path == "/metrics" || target.path == "/healthz";
+  if (!known) {
+    send(makeJsonError(404, "no such path: " + std::string(target.path), version, keepAlive));
+    return;
+  }
+  if (req.method() != http::verb::get) {
+    StringResponse res =
+        makeJsonError(405,
+                      "method " + std::string(req.method_string()) + " not allowed on " +
+                          std::string(target.path) + "; use GET",
+                      version, keepAlive);
+    res.set(http::field::allow, "GET");
+    send(std::move(res));
+    return;
+  }
+
+  if (target.path == "/stream") {
+    StreamQuery query;
+    try {
+      query = parseStreamQuery(target.query, ctx_.names);
+    } catch (const HttpError& e) {
+      send(makeJsonError(static_cast<unsigned>(e.status()), e.what(), version, keepAlive,
+                         e.retryable()));
+      return;
+    }
+    // The socket now belongs to the stream; this session ends without touching it again.
+    ended_ = true;
+    if (registryId_) ctx_.registry.remove(*registryId_);
+    ServedDatabase& db = *ctx_.databases[query.database];
+    auto stream = std::make_shared<StreamSession>(stream_.release_socket(), ctx_, db,
+                                                  std::move(query), remote_);
+    stream->start();
+    return;
+  }
+  if (target.path == "/status") {
+    send(makeResponse(200, "application/json", proto::encodeStatusJson(ctx_.status()) + "\n",
+                      version, keepAlive));
+  } else if (target.path == "/metrics") {
+    send(makeResponse(200, "text/plain; version=0.0.4; charset=utf-8", ctx_.metricsText(), version,
+                      keepAlive));
+  } else {
+    const std::string reasons = ctx_.unhealthyReasons();
+    if (reasons.empty()) {
+      send(makeResponse(200, "application/json", "{\"status\":\"ok\"}\n", version, keepAlive));
+    } else {
+      send(makeJsonError(503, reasons, version, keepAlive, true));
+    }
+  }
+}
+
+void HttpSession::send(StringResponse response) {
+  auto res = std::make_shared<StringResponse>(std::move(response));
+  stream_.expires_after(kRequestTimeout);
+  http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+    if (self->ended_) return;
+    if (ec || !res->keep_alive()) {
+      self->end();
+      return;
+    }
+    self->readRequest();
+  });
+}
+
+void HttpSession::end() {
+  if (ended_) return;
+  ended_ = true;
+  beast::error_code ignored;
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+  stream_.close();
+  if (registryId_) ctx_.registry.remove(*registryId_);
+}
+
+}  // namespace walstream::server

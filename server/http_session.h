@@ -1,0 +1,43 @@
+// One accepted connection: reads HTTP/1.1 requests (keep-alive) and answers /status, /metrics,
+// /healthz and errors itself; a valid /stream request hands the socket to a StreamSession.
+#pragma once
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "server/http_response.h"
+#include "server/server_context.h"
+#include "server/session_registry.h"
+
+namespace walstream::server {
+
+class HttpSession : public Session, public std::enable_shared_from_this<HttpSession> {
+ public:
+  // `socket` must have a strand as its executor.
+  HttpSession(boost::asio::ip::tcp::socket socket, ServerContext& ctx);
+
+  void run();
+  void close() override;
+
+ private:
+  void readRequest();
+  void onRead(boost::beast::error_code ec);
+  void route(const boost::beast::http::request<boost::beast::http::string_body>& req);
+  void send(StringResponse response);
+  void end();
+
+  boost::beast::tcp_stream stream_;
+  ServerContext& ctx_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::string remote_;
+  std::optional<uint64_t> registryId_;
+  bool ended_ = false;
+};
+
+}  // namespace walstream::server

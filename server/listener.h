@@ -1,0 +1,30 @@
+// Accepts connections and starts an HttpSession, on its own strand, for each.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+
+#include "server/server_context.h"
+
+namespace walstream::server {
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  // Binds and listens at once; throws walstream::Error naming the endpoint when it cannot.
+  Listener(ServerContext& ctx, const boost::asio::ip::tcp::endpoint& endpoint);
+
+  boost::asio::ip::tcp::endpoint localEndpoint() const;
+  void run();
+  void close();  // call on the loop thread
+
+ private:
+  void accept();
+
+  ServerContext& ctx_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer retryTimer_;  // backs off after accept errors such as EMFILE
+  bool closed_ = false;
+};
+
+}  // namespace walstream::server

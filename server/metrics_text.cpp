@@ -1,0 +1,130 @@
+#include "server/metrics_text.h"
+
+#include <cstdio>
+#include <functional>
+
+namespace walstream::server {
+
+namespace {
+
+std::string formatDouble(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+class Writer {
+ public:
+  explicit Writer(const std::vector<DatabaseMetricsSample>& dbs) : dbs_(dbs) {}
+
+  // One family with one sample per database.
+  void family(const char* name, const char* type, const char* help,
+              const std::function<std::string(const DatabaseMetricsSample&)>& value) {
+    header(name, type, help);
+    for (const auto& d : dbs_)
+      out_ += std::string(name) + "{" + dbLabel(d) + "} " + value(d) + "\n";
+  }
+
+  // One family with one sample per database and checkpoint mode.
+  void perMode(const char* name, const char* help,
+               const std::function<std::string(const DatabaseMetricsSample&, size_t)>& value) {
+    header(name, "counter", help);
+    for (const auto& d : dbs_) {
+      for (size_t m = 0; m < kCheckpointModeNames.size(); ++m) {
+        out_ += std::string(name) + "{" + dbLabel(d) + ",mode=\"" + kCheckpointModeNames[m] +
+                "\"} " + value(d, m) + "\n";
+      }
+    }
+  }
+
+  void histogram(const char* name, const char* help,
+                 const std::function<const DurationHistogram&(const DatabaseMetricsSample&)>& get) {
+    header(name, "histogram", help);
+    for (const auto& d : dbs_) {
+      const DurationHistogram& h = get(d);
+      const std::string label = dbLabel(d);
+      for (size_t i = 0; i < DurationHistogram::kBoundsSeconds.size(); ++i) {
+        out_ += std::string(name) + "_bucket{" + label + ",le=\"" +
+                formatDouble(DurationHistogram::kBoundsSeconds[i]) + "\"} " +
+                std::to_string(h.bucketCount(i)) + "\n";
+      }
+      out_ += std::string(name) + "_bucket{" + label + ",le=\"+Inf\"} " +
+              std::to_string(h.count()) + "\n";
+      out_ += std::string(name) + "_sum{" + label + "} " + formatDouble(h.sumSeconds()) + "\n";
+      out_ += std::string(name) + "_count{" + label + "} " + std::to_string(h.count()) + "\n";
+    }
+  }
+
+  std::string take() { return std::move(out_); }
+
+ private:
+  void header(const char* name, const char* type, const char* help) {
+    out_ += std::string("# HELP ") + name + " " + help + "\n";
+    out_ += std::string("# TYPE ") + name + " " + type + "\n";
+  }
+  static std::string dbLabel(const DatabaseMetricsSample& d) {
+    return "db=\"" + escapeLabelValue(d.name) + "\"";
+  }
+
+  const std::vector<DatabaseMetricsSample>& dbs_;
+  std::string out_;
+};
+
+std::string u64(uint64_t v) {
+  return std::to_string(v);
+}
+
+}  // namespace
+
+std::string escapeLabelValue(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string renderMetrics(const std::vector<DatabaseMetricsSample>& dbs) {
+  Writer w(dbs);
+  w.family("walstream_capture_healthy", "gauge", "1 while the database is being captured.",
+           [](const auto& d) { return u64(d.healthy ? 1 : 0); });
+  w.family("walstream_wal_bytes_copied_total", "counter", "WAL bytes copied into the shadow WAL.",
+           [](const auto& d) { return u64(d.capture->walBytesCopied.load()); });
+  w.family("walstream_segments_written_total", "counter", "Shadow WAL segments written.",
+           [](const auto& d) { return u64(d.capture->segmentsWritten.load()); });
+  w.family("walstream_generations_started_total", "counter", "Generations started.",
+           [](const auto& d) { return u64(d.capture->generationsStarted.load()); });
+  w.family("walstream_wal_restarts_total", "counter",
+           "WAL restarts followed without losing continuity (index + 1).",
+           [](const auto& d) { return u64(d.capture->walRestarts.load()); });
+  w.perMode("walstream_checkpoints_total", "Checkpoints run by walstream, by mode.",
+            [](const auto& d, size_t m) { return u64(d.capture->checkpoints[m].load()); });
+  w.perMode("walstream_checkpoint_seconds_total", "Time spent in checkpoints, by mode.",
+            [](const auto& d, size_t m) {
+              return formatDouble(static_cast<double>(d.capture->checkpointMicros[m].load()) / 1e6);
+            });
+  w.family("walstream_wal_size_bytes", "gauge", "Size of the -wal file at the last sync.",
+           [](const auto& d) { return u64(d.capture->walBytes.load()); });
+  w.family("walstream_wal_index", "gauge", "Current WAL index of the published position.",
+           [](const auto& d) { return u64(d.pos.index); });
+  w.family("walstream_wal_offset", "gauge", "Current WAL offset of the published position.",
+           [](const auto& d) { return u64(d.pos.offset); });
+  w.histogram("walstream_sync_duration_seconds", "Duration of capture syncs.",
+              [](const auto& d) -> const DurationHistogram& { return d.capture->syncDuration; });
+  w.family("walstream_streams_connected", "gauge", "Connected /stream clients.",
+           [](const auto& d) { return u64(d.streams); });
+  w.family("walstream_streams_started_total", "counter", "/stream responses begun.",
+           [](const auto& d) { return u64(d.streamsStarted); });
+  w.family("walstream_stream_bytes_sent_total", "counter", "Bytes sent to /stream clients.",
+           [](const auto& d) { return u64(d.bytesSent); });
+  return w.take();
+}
+
+}  // namespace walstream::server

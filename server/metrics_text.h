@@ -1,0 +1,30 @@
+// The Prometheus text exposition of GET /metrics.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/capture_metrics.h"
+#include "core/pos.h"
+
+namespace walstream::server {
+
+// What /metrics reports about one database, read at request time.
+struct DatabaseMetricsSample {
+  std::string name;
+  const CaptureMetrics* capture = nullptr;
+  Pos pos;
+  bool healthy = false;
+  uint64_t streams = 0;         // connected /stream clients
+  uint64_t streamsStarted = 0;  // /stream responses begun
+  uint64_t bytesSent = 0;       // /stream body bytes written
+};
+
+// Families are grouped with one HELP/TYPE header each; every sample carries db="<name>".
+std::string renderMetrics(const std::vector<DatabaseMetricsSample>& databases);
+
+// Escapes a label value (backslash, double quote, newline).
+std::string escapeLabelValue(const std::string& value);
+
+}  // namespace walstream::server

@@ -1,0 +1,133 @@
+#include "server/primary_server.h"
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <csignal>
+#include <set>
+#include <stdexcept>
+
+#include "core/database.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "server/listener.h"
+#include "server/server_context.h"
+
+namespace walstream::server {
+
+namespace net = boost::asio;
+using net::ip::tcp;
+
+namespace {
+
+tcp::endpoint resolveEndpoint(net::io_context& io, const std::string& text) {
+  ListenAddress address;
+  try {
+    address = parseListenAddress(text);
+  } catch (const std::invalid_argument& e) {
+    throw Error(e.what());
+  }
+  if (address.host.empty()) return {tcp::v6(), address.port};
+  boost::system::error_code ec;
+  auto ip = net::ip::make_address(address.host, ec);
+  if (!ec) return {ip, address.port};
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(address.host, std::to_string(address.port), ec);
+  if (ec || results.empty()) {
+    throw Error("cannot resolve \"" + address.host +
+                "\": " + (ec ? ec.message() : std::string("no address")));
+  }
+  return results.begin()->endpoint();
+}
+
+std::string endpointText(const tcp::endpoint& ep) {
+  const auto a = ep.address();
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
+}  // namespace
+
+// Member order is destruction order reversed, and it matters: the io_context is destroyed first
+// (pending handlers release their sessions, which use the context and the workers), then the
+// context, then the worker pool.
+struct PrimaryServer::Impl {
+  Impl(std::vector<Database*> dbs, ServerOptions opts)
+      : options(std::move(opts)),
+        workers(std::max<size_t>(1, options.workerThreads)),
+        ctx{io, workers, gate, options.limits, {}, {}, {}},
+        io(),
+        signals(io, SIGINT, SIGTERM) {
+    std::set<std::string> names;
+    for (Database* db : dbs) {
+      ServedName n{db->name(), db->path(), absoluteNormalPath(db->path())};
+      if (!names.insert(n.name).second) {
+        throw Error("two databases are named " + n.name + "; each must have its own file name");
+      }
+      ctx.names.push_back(n);
+      ctx.databases.push_back(std::make_unique<ServedDatabase>(*db, std::move(n)));
+    }
+    tcp::endpoint endpoint = resolveEndpoint(io, options.listenAddress);
+    try {
+      listener = std::make_shared<Listener>(ctx, endpoint);
+    } catch (const Error&) {
+      // ":PORT" prefers a dual-stack socket; without IPv6, take every IPv4 interface.
+      if (!(endpoint.address().is_v6() && endpoint.address().is_unspecified())) throw;
+      listener = std::make_shared<Listener>(ctx, tcp::endpoint(tcp::v4(), endpoint.port()));
+    }
+  }
+
+  ~Impl() {
+    gate->close();   // capture threads no longer post to the loop
+    workers.join();  // running tasks finish; their results stay queued on the loop
+  }
+
+  void shutdown() {
+    if (stopping) return;
+    stopping = true;
+    listener->close();
+    boost::system::error_code ignored;
+    signals.cancel(ignored);
+    ctx.registry.closeAll();
+  }
+
+  ServerOptions options;
+  std::shared_ptr<PostGate> gate = std::make_shared<PostGate>();
+  net::thread_pool workers;
+  ServerContext ctx;
+  net::io_context io;
+  net::signal_set signals;
+  std::shared_ptr<Listener> listener;
+  int stopSignal = 0;
+  bool stopping = false;
+};
+
+PrimaryServer::PrimaryServer(std::vector<Database*> databases, ServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(databases), std::move(options))) {}
+
+PrimaryServer::~PrimaryServer() = default;
+
+std::string PrimaryServer::boundAddress() const {
+  return endpointText(impl_->listener->localEndpoint());
+}
+
+int PrimaryServer::run() {
+  Impl& impl = *impl_;
+  impl.signals.async_wait([&impl](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    impl.stopSignal = signal;
+    log::info(std::string("received ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
+    impl.shutdown();
+  });
+  impl.listener->run();
+  impl.io.run();
+  return impl.stopSignal;
+}
+
+void PrimaryServer::stop() {
+  net::post(impl_->io, [impl = impl_.get()] { impl->shutdown(); });
+}
+
+}  // namespace walstream::server

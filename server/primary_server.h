@@ -1,0 +1,79 @@
+// The primary's HTTP server: GET /stream, /status, /metrics and /healthz for a set of captured
+// databases.
+//
+// Threads: one event loop thread (the caller of run()) does all network I/O and never blocks on
+// disk, fsync or SQLite; that work runs on a small worker pool and hands its results back to
+// the session's executor. Capture threads reach the loop only through SegmentIterator notify
+// callbacks, which post and return.
+//
+// This header is included by the CLI and keeps Boost.Asio/Beast out (pimpl).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace walstream {
+class Database;
+}
+
+namespace walstream::server {
+
+// Bounds that keep one slow client from costing the others (or capture) anything.
+struct StreamLimits {
+  // Live segment bytes queued for one client (shared with other clients, but kept alive by a
+  // slow one). Past this the client is disconnected and resumes later from its position.
+  // Raised per database to two full WALs (2 x max-checkpoint-pages frames), because one sync
+  // may publish a whole WAL at once even to a client that keeps up.
+  size_t maxPendingBytes = 64 * 1024 * 1024;
+  size_t maxPendingSegments = 10000;  // live segments queued for one client
+  // A write that makes no progress for this long disconnects the client.
+  std::chrono::milliseconds writeStallTimeout{30000};
+  size_t snapshotChunkBytes = 256 * 1024;  // snapshot bytes read per worker task
+};
+
+struct ServerOptions {
+  std::string listenAddress;  // ":9090", "127.0.0.1:9090", "[::1]:9090"; port 0 = ephemeral
+  size_t workerThreads = 4;
+  StreamLimits limits;
+};
+
+struct ListenAddress {
+  std::string host;  // "" = every interface
+  uint16_t port = 0;
+};
+
+// Parses ":9090", "host:9090", "[v6]:9090". Throws std::invalid_argument with a reason.
+ListenAddress parseListenAddress(std::string_view text);
+
+class PrimaryServer {
+ public:
+  // Databases are served under their file names, which must be distinct; they must outlive the
+  // server. Binds the address at once; throws walstream::Error when it cannot.
+  PrimaryServer(std::vector<Database*> databases, ServerOptions options);
+  ~PrimaryServer();
+  PrimaryServer(const PrimaryServer&) = delete;
+  PrimaryServer& operator=(const PrimaryServer&) = delete;
+
+  // The bound address as "127.0.0.1:40123" or "[::1]:40123" (the real port when 0 was asked).
+  std::string boundAddress() const;
+
+  // Serves on the calling thread until SIGINT or SIGTERM (or stop()), then closes every
+  // connection and returns once no session is left. Returns the signal number that stopped it,
+  // or 0 after stop(). The server installs its signal handlers when constructed; a caller that
+  // blocked those signals should unblock them on this thread just before calling run().
+  int run();
+
+  // Asks run() to return; callable from any thread.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace walstream::server

@@ -1,0 +1,32 @@
+// Facts about where a stored shadow WAL segment ends, for resume checks and heartbeats.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "core/pos.h"
+#include "core/shadow_wal.h"
+#include "core/wal_format.h"
+
+namespace walstream::server {
+
+struct SegmentTail {
+  uint64_t walBytes = 0;  // uncompressed length: the segment ends at offset + walBytes
+  Checksum checksum;      // the WAL running checksum after its last frame
+};
+
+// Decompresses the stored segment starting at `start` as a stream, keeping only its last frame
+// header, so memory stays bounded by one page whatever the segment's size. Blocking disk I/O.
+// Throws Error naming the segment when it is missing, corrupt, or not whole frames.
+SegmentTail readSegmentTail(const ShadowWal& shadow, const Pos& start, uint32_t pageSize);
+
+// The WAL running checksum at `pos`, taken from the stored segment that ends exactly there.
+// nullopt when there is none: `pos` is at offset 0, the segment was removed, or `pos` is not a
+// segment end. Blocking disk I/O; throws Error when that segment is corrupt.
+std::optional<Checksum> checksumAt(const ShadowWal& shadow, const Pos& pos, uint32_t pageSize);
+
+// The uncompressed size an LZ4 frame records in its header, when it does.
+std::optional<uint64_t> lz4ContentSize(std::span<const uint8_t> frame);
+
+}  // namespace walstream::server

@@ -1,0 +1,36 @@
+// What every session of the server shares: the event loop, the worker pool, the served
+// databases, limits and the session registry. Owned by PrimaryServer; outlives every session.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proto/status_json.h"
+#include "server/post_gate.h"
+#include "server/primary_server.h"
+#include "server/query.h"
+#include "server/served_database.h"
+#include "server/session_registry.h"
+
+namespace walstream::server {
+
+struct ServerContext {
+  boost::asio::io_context& io;
+  boost::asio::thread_pool& workers;  // all disk, fsync and SQLite work of sessions runs here
+  std::shared_ptr<PostGate> gate;
+  StreamLimits limits;
+  std::vector<std::unique_ptr<ServedDatabase>> databases;
+  std::vector<ServedName> names;  // same order as databases
+  SessionRegistry registry;
+
+  // Bodies of GET /status, /metrics and /healthz. Never block: they read atomics and positions.
+  proto::PrimaryStatusJson status() const;
+  std::string metricsText() const;
+  // Empty when every database is being captured; otherwise one reason per line.
+  std::string unhealthyReasons() const;
+};
+
+}  // namespace walstream::server

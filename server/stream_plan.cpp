@@ -1,0 +1,108 @@
+#include "server/stream_plan.h"
+
+#include "core/error.h"
+#include "core/log.h"
+#include "server/http_error.h"
+#include "server/segment_tail.h"
+
+namespace walstream::server {
+
+namespace {
+
+std::string checksumText(const Checksum& c) {
+  return formatHex16((uint64_t{c.s0} << 32) | c.s1);
+}
+
+// Why the client cannot resume at `requested`; "" when it can try.
+std::string resumeObstacle(const Pos& requested, const Pos& end) {
+  if (requested.empty()) return "no position given";
+  if (requested.generation != end.generation) {
+    return "position " + requested.str() + " is of another generation (current " +
+           formatHex16(end.generation) + ")";
+  }
+  if (sameGenerationBefore(end, requested)) {
+    return "position " + requested.str() + " is beyond the primary's end " + end.str();
+  }
+  return "";
+}
+
+}  // namespace
+
+std::optional<Pos> resumePoint(const Database& db, const Pos& requested, const Pos& end) {
+  if (requested == end) return requested;
+  const ShadowWal& shadow = db.shadow();
+  auto segments = shadow.listSegments(requested.generation, requested.index);
+  for (const auto& s : segments) {
+    if (s.pos.offset == requested.offset) return requested;
+  }
+  // The exact end of a finished index continues at the next index's start.
+  if (requested.index < end.index && !segments.empty() &&
+      segments.back().pos.offset < requested.offset) {
+    SegmentTail tail = readSegmentTail(shadow, segments.back().pos, db.pageSize());
+    if (segments.back().pos.offset + tail.walBytes == requested.offset) {
+      auto next = shadow.listSegments(requested.generation, requested.index + 1);
+      if (!next.empty() && next.front().pos.offset == 0) {
+        return Pos{requested.generation, requested.index + 1, 0};
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Checksum>& checksum) {
+  const Pos end = db.position();
+  if (end.empty() || !db.healthy()) {
+    std::string reason = db.healthReason();
+    throw HttpError(
+        503, db.name() + ": capture is not ready" + (reason.empty() ? "" : ": " + reason), true);
+  }
+
+  std::string reason = resumeObstacle(requested, end);
+  if (reason.empty()) {
+    try {
+      std::optional<Pos> from = resumePoint(db, requested, end);
+      std::optional<Checksum> ours;
+      if (from && checksum) ours = checksumAt(db.shadow(), requested, db.pageSize());
+      if (!from) {
+        reason =
+            "position " + requested.str() + " is not a segment boundary of the retained shadow WAL";
+      } else if (ours && *ours != *checksum) {
+        reason = "checksum mismatch at " + requested.str() + ": client " + checksumText(*checksum) +
+                 ", primary " + checksumText(*ours);
+      } else {
+        StreamPlan plan;
+        plan.iterator = db.openIterator(*from);
+        plan.first = plan.iterator->next();
+        // A segment removed by retention between the check and the listing would leave a gap:
+        // the first segment must start exactly where the client is, unless nothing follows yet.
+        const bool contiguous =
+            plan.first ? plan.first->pos == *from
+                       : (plan.iterator->error().has_value() || db.position() == *from);
+        if (contiguous) {
+          plan.start = *from;
+          plan.pageSize = db.pageSize();
+          return plan;
+        }
+        plan.iterator->close();
+        reason = "segments at " + from->str() + " were removed meanwhile";
+      }
+    } catch (const Error& e) {
+      reason = std::string("cannot resume: ") + e.what();
+      log::warn(db.name() + ": " + reason);
+    }
+  }
+
+  StreamPlan plan;
+  try {
+    plan.snapshot = db.openSnapshot();
+  } catch (const Error& e) {
+    throw HttpError(503, db.name() + ": cannot take a snapshot: " + e.what(), true);
+  }
+  plan.start = plan.snapshot->position();
+  plan.pageSize = plan.snapshot->pageSize();
+  plan.iterator = db.openIterator(plan.start);
+  plan.snapshotReason = reason;
+  return plan;
+}
+
+}  // namespace walstream::server

@@ -1,0 +1,36 @@
+// Where a /stream starts (design.md §3): at the requested position with no snapshot when that is
+// exactly a segment boundary of the current generation that is still retained (and, when the
+// client sent one, its checksum matches ours); with a snapshot otherwise.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/database.h"
+#include "core/pos.h"
+#include "core/segment_iterator.h"
+#include "core/snapshot.h"
+#include "core/wal_format.h"
+
+namespace walstream::server {
+
+struct StreamPlan {
+  std::unique_ptr<SnapshotReader> snapshot;   // set: the stream starts with this snapshot
+  std::shared_ptr<SegmentIterator> iterator;  // every segment after the start, then live ones
+  std::optional<SegmentInfo> first;           // already taken from the iterator
+  Pos start;                                  // the snapshot's position, or where it resumes
+  uint32_t pageSize = 0;
+  std::string snapshotReason;  // why a snapshot was chosen, for the log
+};
+
+// Blocking (disk and SQLite): run it on the worker pool. Throws HttpError(503, retryable) while
+// capture has no position or cannot produce a snapshot.
+StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Checksum>& checksum);
+
+// The segment start at which a stream for a client at `requested` continues, if it can resume
+// there: `requested` itself when a retained segment starts there or it is the current end, or
+// the next index's offset 0 when `requested` is exactly the end of a finished index. Blocking.
+std::optional<Pos> resumePoint(const Database& db, const Pos& requested, const Pos& end);
+
+}  // namespace walstream::server

@@ -1,0 +1,629 @@
+#include "server/stream_session.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/write.hpp>
+#include <type_traits>
+
+#include "core/byte_order.h"
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/log.h"
+#include "core/lz4_codec.h"
+#include "proto/status_json.h"
+#include "server/http_error.h"
+#include "server/http_response.h"
+#include "server/segment_tail.h"
+
+namespace walstream::server {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+using boost::system::error_code;
+
+namespace {
+
+// Largest HTTP chunk written at once: the stall timer then bounds the time per piece.
+constexpr size_t kMaxWritePiece = 1024 * 1024;
+// How long a stopping server waits for the final chunk of an idle stream.
+constexpr std::chrono::milliseconds kStopWriteTimeout{2000};
+
+bool isGenerationChange(const std::string& error) {
+  return error.find("generation changed") != std::string::npos;
+}
+
+}  // namespace
+
+StreamSession::StreamSession(Socket socket, ServerContext& ctx, ServedDatabase& db,
+                             StreamQuery query, std::string remote)
+    : socket_(std::move(socket)),
+      executor_(socket_.get_executor()),
+      ctx_(ctx),
+      db_(db),
+      query_(std::move(query)),
+      remote_(std::move(remote)),
+      connectedAt_(proto::formatRfc3339(std::chrono::system_clock::now())),
+      writeTimer_(executor_),
+      heartbeatTimer_(executor_),
+      sentPos_(query_.pos) {}
+
+StreamSession::~StreamSession() {
+  if (iterator_) iterator_->close();
+  disposeOnWorker(std::move(snapshot_));
+  disposeOnWorker(std::move(compressed_));
+}
+
+template <class Work, class Done>
+void StreamSession::runOnWorker(Work work, Done done) {
+  using T = std::invoke_result_t<Work&>;
+  net::post(ctx_.workers, [self = shared_from_this(), work = std::move(work),
+                           done = std::move(done)]() mutable {
+    WorkerResult<T> result;
+    try {
+      result.value.emplace(work());
+    } catch (...) {
+      result.error = std::current_exception();
+    }
+    auto executor = self->executor_;
+    net::post(executor, [self = std::move(self), done = std::move(done),
+                         result = std::move(result)]() mutable { done(std::move(result)); });
+  });
+}
+
+template <class T>
+void StreamSession::disposeOnWorker(T thing) {
+  if (!thing) return;
+  net::post(ctx_.workers, [thing = std::move(thing)]() mutable { thing = nullptr; });
+}
+
+void StreamSession::start() {
+  registryId_ = ctx_.registry.add(weak_from_this());
+  if (!registryId_) {
+    closeNow("the server is shutting down");
+    return;
+  }
+  runOnWorker([&db = db_.db, pos = query_.pos,
+               checksum = query_.checksum] { return planStream(db, pos, checksum); },
+              [this](WorkerResult<StreamPlan> r) { onPlanned(std::move(r)); });
+}
+
+void StreamSession::onPlanned(WorkerResult<StreamPlan> result) {
+  if (result.error) {
+    try {
+      std::rethrow_exception(result.error);
+    } catch (const HttpError& e) {
+      sendError(static_cast<unsigned>(e.status()), e.what(), e.retryable());
+    } catch (const Error& e) {
+      sendError(503, db_.name.name + ": " + e.what(), true);
+    } catch (const std::exception& e) {
+      log::error(db_.name.name + ": cannot start a stream for " + remote_ + ": " + e.what());
+      sendError(500, db_.name.name + ": " + e.what(), false);
+    }
+    return;
+  }
+  StreamPlan& plan = *result.value;
+  if (phase_ == Phase::kDone) {
+    if (plan.iterator) plan.iterator->close();
+    disposeOnWorker(std::move(plan.snapshot));
+    return;
+  }
+  iterator_ = std::move(plan.iterator);
+  snapshot_ = std::move(plan.snapshot);
+  // One sync can publish the whole WAL at once, and capture checkpoints it past
+  // max-checkpoint-pages: a healthy client may briefly have that much queued, twice over.
+  pendingByteLimit_ = std::max<uint64_t>(ctx_.limits.maxPendingBytes,
+                                         uint64_t{2} * db_.db.options().maxCheckpointPages *
+                                             (uint64_t{plan.pageSize} + kWalFrameHeaderSize));
+  snapshotPos_ = plan.start;
+  if (plan.first) enqueue(std::move(*plan.first));
+  db_.streamsStarted.fetch_add(1);
+  if (snapshot_) {
+    log::info(db_.name.name + ": streaming to " + remote_ + " from a snapshot at " +
+              plan.start.str() + " (" + plan.snapshotReason + ")");
+  } else {
+    log::info(db_.name.name + ": streaming to " + remote_ + " from " + plan.start.str());
+  }
+  writeResponseHeader(plan.pageSize);
+  watchClient();
+  drainIterator();
+}
+
+void StreamSession::sendError(unsigned status, const std::string& message, bool retryable) {
+  if (phase_ == Phase::kDone) return;
+  if (status >= 500) {
+    log::warn(db_.name.name + ": stream request from " + remote_ + " answered " +
+              std::to_string(status) + ": " + message);
+  }
+  auto res = std::make_shared<StringResponse>(makeJsonError(status, message, 11, false, retryable));
+  writing_ = true;
+  http::async_write(socket_, *res,
+                    [self = shared_from_this(), res, status, message](error_code, size_t) {
+                      self->writing_ = false;
+                      self->closeNow("answered " + std::to_string(status) + ": " + message);
+                    });
+}
+
+void StreamSession::writeResponseHeader(uint32_t pageSize) {
+  response_.version(11);
+  response_.result(http::status::ok);
+  response_.set(http::field::server, "walstream");
+  response_.set(http::field::content_type, "application/octet-stream");
+  response_.set(http::field::cache_control, "no-store");
+  response_.set("Walstream-Page-Size", std::to_string(pageSize));
+  response_.set("Litestream-page-size", std::to_string(pageSize));
+  response_.keep_alive(false);
+  response_.chunked(true);
+  serializer_.emplace(response_);
+  writing_ = true;
+  writeKind_ = WriteKind::kResponseHeader;
+  armWriteTimer(ctx_.limits.writeStallTimeout);
+  http::async_write_header(
+      socket_, *serializer_,
+      [self = shared_from_this()](error_code ec, size_t n) { self->onWritten(ec, n); });
+}
+
+// --- snapshot ---------------------------------------------------------------------------------
+
+void StreamSession::beginSnapshot() {
+  phase_ = Phase::kSnapshot;
+  if (!query_.compress) {
+    snapshotSize_ = snapshot_->size();
+    proto::StreamRecordHeader h;
+    h.type = static_cast<uint32_t>(proto::RecordType::kSnapshot);
+    h.generation = snapshotPos_.generation;
+    h.index = snapshotPos_.index;
+    h.offset = snapshotPos_.offset;
+    h.size = snapshotSize_;
+    writeRecord(h, nullptr, WriteKind::kSnapshotHeader);
+    return;
+  }
+  runOnWorker(
+      [snapshot = std::move(snapshot_), dir = db_.db.shadow().root(),
+       chunk = ctx_.limits.snapshotChunkBytes]() mutable {
+        auto out = std::make_shared<CompressedSnapshot>(compressSnapshot(*snapshot, dir, chunk));
+        snapshot.reset();  // ends the snapshot's read transaction as early as possible
+        return out;
+      },
+      [this](WorkerResult<std::shared_ptr<CompressedSnapshot>> r) {
+        if (phase_ == Phase::kDone) {
+          if (r.value) disposeOnWorker(std::move(*r.value));
+          return;
+        }
+        if (r.error) {
+          try {
+            std::rethrow_exception(r.error);
+          } catch (const std::exception& e) {
+            closeNow("cannot compress the snapshot at " + snapshotPos_.str() + ": " + e.what());
+          }
+          return;
+        }
+        compressed_ = std::move(*r.value);
+        snapshotSize_ = compressed_->size;
+        proto::StreamRecordHeader h;
+        h.type = static_cast<uint32_t>(proto::RecordType::kSnapshot);
+        h.flags = proto::kFlagCompressed;
+        h.generation = snapshotPos_.generation;
+        h.index = snapshotPos_.index;
+        h.offset = snapshotPos_.offset;
+        h.size = snapshotSize_;
+        writeRecord(h, nullptr, WriteKind::kSnapshotHeader);
+      });
+}
+
+void StreamSession::readSnapshotChunk() {
+  const size_t want = static_cast<size_t>(
+      std::min<uint64_t>(ctx_.limits.snapshotChunkBytes, snapshotSize_ - snapshotSent_));
+  if (compressed_) {
+    runOnWorker(
+        [file = compressed_, offset = snapshotSent_, want] {
+          std::string data(want, '\0');
+          size_t n = preadFull(file->file.get(), data.data(), want, offset, "compressed snapshot");
+          if (n != want) throw Error("compressed snapshot file is shorter than it was written");
+          return data;
+        },
+        [this](WorkerResult<std::string> r) {
+          if (phase_ == Phase::kDone) return;
+          if (r.error) {
+            try {
+              std::rethrow_exception(r.error);
+            } catch (const std::exception& e) {
+              closeNow(std::string("cannot read the compressed snapshot: ") + e.what());
+            }
+            return;
+          }
+          onSnapshotChunk(std::move(*r.value));
+        });
+    return;
+  }
+  // The reader travels to the worker and back, so exactly one thread owns it at any time.
+  runOnWorker(
+      [snapshot = std::move(snapshot_), want]() mutable {
+        std::string data = snapshot->read(want);
+        return std::make_pair(std::move(snapshot), std::move(data));
+      },
+      [this](WorkerResult<std::pair<std::unique_ptr<SnapshotReader>, std::string>> r) {
+        if (r.value) snapshot_ = std::move(r.value->first);
+        if (phase_ == Phase::kDone) {
+          disposeOnWorker(std::move(snapshot_));
+          return;
+        }
+        if (r.error) {
+          try {
+            std::rethrow_exception(r.error);
+          } catch (const std::exception& e) {
+            closeNow("cannot read the snapshot at " + snapshotPos_.str() + ": " + e.what());
+          }
+          return;
+        }
+        onSnapshotChunk(std::move(r.value->second));
+      });
+}
+
+void StreamSession::onSnapshotChunk(std::string data) {
+  if (data.empty() || data.size() > snapshotSize_ - snapshotSent_) {
+    closeNow("snapshot at " + snapshotPos_.str() + " does not match its announced size " +
+             std::to_string(snapshotSize_) + " (chunk of " + std::to_string(data.size()) +
+             " bytes after " + std::to_string(snapshotSent_) + ")");
+    return;
+  }
+  snapshotSent_ += data.size();
+  writePayload(std::make_shared<const std::string>(std::move(data)), WriteKind::kSnapshotChunk);
+}
+
+void StreamSession::snapshotDone() {
+  disposeOnWorker(std::move(snapshot_));
+  disposeOnWorker(std::move(compressed_));
+  setSentPos(snapshotPos_);
+  phase_ = Phase::kTail;
+  startHeartbeats();
+  pump();
+}
+
+// --- segments ---------------------------------------------------------------------------------
+
+std::function<void()> StreamSession::makeNotify() {
+  // Runs on a capture thread: only posts, and only while the server's loop exists.
+  return [weak = weak_from_this(), gate = ctx_.gate] {
+    gate->run([&] {
+      if (auto self = weak.lock()) {
+        auto executor = self->executor_;
+        net::post(executor, [self = std::move(self)] {
+          self->drainIterator();
+          self->pump();
+        });
+      }
+    });
+  };
+}
+
+void StreamSession::enqueue(SegmentInfo info) {
+  if (info.data) {
+    queuedLiveBytes_ += info.size;
+    ++queuedLiveSegments_;
+  }
+  queue_.push_back(std::move(info));
+}
+
+SegmentInfo StreamSession::dequeue() {
+  SegmentInfo info = std::move(queue_.front());
+  queue_.pop_front();
+  if (info.data) {
+    queuedLiveBytes_ -= info.size;
+    --queuedLiveSegments_;
+  }
+  return info;
+}
+
+void StreamSession::drainIterator() {
+  if (phase_ == Phase::kDone || !iterator_) return;
+  // Bounded by the rate of appends: it loops only when one lands between next() and armNotify().
+  for (;;) {
+    while (auto info = iterator_->next()) enqueue(std::move(*info));
+    if (queuedLiveBytes_ > pendingByteLimit_ ||
+        queuedLiveSegments_ > ctx_.limits.maxPendingSegments) {
+      closeNow("client too far behind: " + std::to_string(queuedLiveSegments_) + " segments (" +
+               std::to_string(queuedLiveBytes_) + " bytes) waiting");
+      return;
+    }
+    if (iterator_->error()) return;
+    if (iterator_->armNotify(makeNotify())) return;
+  }
+}
+
+void StreamSession::pump() {
+  for (;;) {
+    if (phase_ != Phase::kTail || writing_ || readingSegment_) return;
+    if (heartbeatDue_) {
+      writeHeartbeat();
+      return;
+    }
+    if (!queue_.empty()) {
+      SegmentInfo info = dequeue();
+      if (info.data) {
+        auto data = info.data;
+        writeSegment(info, std::move(data));
+      } else {
+        readSegmentThenWrite(std::move(info));
+      }
+      return;
+    }
+    if (auto error = iterator_->error()) {
+      if (isGenerationChange(*error)) {
+        finish("the generation changed; the client reconnects for a snapshot",
+               ctx_.limits.writeStallTimeout);
+      } else {
+        closeNow("segment iterator failed: " + *error);
+      }
+      return;
+    }
+    drainIterator();
+    if (phase_ == Phase::kDone) return;
+    if (queue_.empty() && !iterator_->error()) return;  // armed: the notify callback resumes
+  }
+}
+
+void StreamSession::readSegmentThenWrite(SegmentInfo info) {
+  readingSegment_ = true;
+  runOnWorker(
+      [&shadow = db_.db.shadow(), pos = info.pos] {
+        return std::make_shared<const std::string>(shadow.readSegment(pos));
+      },
+      [this, info = std::move(info)](WorkerResult<std::shared_ptr<const std::string>> r) {
+        readingSegment_ = false;
+        if (phase_ == Phase::kDone) return;
+        if (r.error) {
+          try {
+            std::rethrow_exception(r.error);
+          } catch (const std::exception& e) {
+            closeNow("cannot read segment " + info.pos.str() + ": " + e.what());
+          }
+          return;
+        }
+        writeSegment(info, std::move(*r.value));
+      });
+}
+
+void StreamSession::writeSegment(const SegmentInfo& info, std::shared_ptr<const std::string> data) {
+  uint64_t walBytes = info.walBytes;
+  if (walBytes == 0) walBytes = lz4ContentSize(asBytes(*data)).value_or(0);
+  pendingSentPos_ = info.pos;
+  pendingSentPos_.offset += walBytes;
+  proto::StreamRecordHeader h;
+  h.type = static_cast<uint32_t>(proto::RecordType::kWalSegment);
+  h.generation = info.pos.generation;
+  h.index = info.pos.index;
+  h.offset = info.pos.offset;
+  h.size = data->size();
+  writeRecord(h, std::move(data), WriteKind::kSegment);
+}
+
+// --- heartbeats -------------------------------------------------------------------------------
+
+void StreamSession::startHeartbeats() {
+  if (query_.heartbeat.count() == 0 || heartbeatsStarted_) return;
+  heartbeatsStarted_ = true;
+  scheduleHeartbeat();
+}
+
+void StreamSession::scheduleHeartbeat() {
+  heartbeatTimer_.expires_after(query_.heartbeat);
+  heartbeatTimer_.async_wait([self = shared_from_this()](error_code ec) {
+    if (ec || self->phase_ == Phase::kDone || self->heartbeatPreparing_) return;
+    self->heartbeatPreparing_ = true;
+    self->runOnWorker(
+        [&db = self->db_] {
+          const Pos pos = db.db.position();
+          return std::make_pair(pos,
+                                db.heartbeatChecksums.at(db.db.shadow(), pos, db.db.pageSize()));
+        },
+        [raw = self.get()](WorkerResult<std::pair<Pos, Checksum>> r) {
+          raw->heartbeatPreparing_ = false;
+          if (raw->phase_ == Phase::kDone) return;
+          if (r.error) {
+            try {
+              std::rethrow_exception(r.error);
+            } catch (const std::exception& e) {
+              log::warn(raw->db_.name.name + ": heartbeat checksum: " + e.what());
+            }
+            r.value = std::make_pair(raw->db_.db.position(), Checksum{});
+          }
+          raw->heartbeatDue_ = *r.value;
+          raw->pump();
+        });
+  });
+}
+
+void StreamSession::writeHeartbeat() {
+  const auto [pos, checksum] = *heartbeatDue_;
+  heartbeatDue_.reset();
+  std::string payload(16, '\0');
+  auto* p = reinterpret_cast<uint8_t*>(payload.data());
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  storeBE64(p, static_cast<uint64_t>(micros));
+  storeBE32(p + 8, checksum.s0);
+  storeBE32(p + 12, checksum.s1);
+  proto::StreamRecordHeader h;
+  h.type = static_cast<uint32_t>(proto::RecordType::kHeartbeat);
+  h.generation = pos.generation;
+  h.index = pos.index;
+  h.offset = pos.offset;
+  h.size = payload.size();
+  writeRecord(h, std::make_shared<const std::string>(std::move(payload)), WriteKind::kHeartbeat);
+}
+
+// --- writes -----------------------------------------------------------------------------------
+
+void StreamSession::writeRecord(const proto::StreamRecordHeader& header,
+                                std::shared_ptr<const std::string> payload, WriteKind kind) {
+  recordHeader_ = header.encode();
+  recordHeaderPending_ = true;
+  payload_ = std::move(payload);
+  payloadOffset_ = 0;
+  writeKind_ = kind;
+  writePiece();
+}
+
+void StreamSession::writePayload(std::shared_ptr<const std::string> payload, WriteKind kind) {
+  recordHeaderPending_ = false;
+  payload_ = std::move(payload);
+  payloadOffset_ = 0;
+  writeKind_ = kind;
+  writePiece();
+}
+
+void StreamSession::writePiece() {
+  std::array<net::const_buffer, 2> buffers{};
+  size_t budget = kMaxWritePiece;
+  if (recordHeaderPending_) {
+    buffers[0] = net::buffer(recordHeader_);
+    budget -= recordHeader_.size();
+    recordHeaderPending_ = false;
+  }
+  if (payload_) {
+    const size_t n = std::min(budget, payload_->size() - payloadOffset_);
+    buffers[1] = net::buffer(payload_->data() + payloadOffset_, n);
+    payloadOffset_ += n;
+  }
+  writing_ = true;
+  armWriteTimer(ctx_.limits.writeStallTimeout);
+  net::async_write(
+      socket_, http::make_chunk(buffers),
+      [self = shared_from_this()](error_code ec, size_t n) { self->onWritten(ec, n); });
+}
+
+void StreamSession::armWriteTimer(std::chrono::milliseconds timeout) {
+  const uint64_t seq = ++writeSeq_;
+  writeTimer_.expires_after(timeout);
+  writeTimer_.async_wait([self = shared_from_this(), seq, timeout](error_code ec) {
+    if (ec || self->phase_ == Phase::kDone || !self->writing_ || seq != self->writeSeq_) return;
+    self->closeNow("write stalled for more than " + std::to_string(timeout.count()) + " ms");
+  });
+}
+
+void StreamSession::onWritten(error_code ec, size_t bytes) {
+  writing_ = false;
+  writeTimer_.cancel();
+  if (phase_ == Phase::kDone) return;
+  if (ec) {
+    closeNow("write failed: " + ec.message());
+    return;
+  }
+  db_.bytesSent.fetch_add(bytes);
+  if (payload_ && payloadOffset_ < payload_->size()) {
+    writePiece();
+    return;
+  }
+  payload_.reset();
+  switch (writeKind_) {
+    case WriteKind::kResponseHeader:
+      if (snapshot_) {
+        beginSnapshot();
+      } else {
+        phase_ = Phase::kTail;
+        startHeartbeats();
+        pump();
+      }
+      break;
+    case WriteKind::kSnapshotHeader:
+    case WriteKind::kSnapshotChunk:
+      if (snapshotSent_ == snapshotSize_) {
+        snapshotDone();
+      } else {
+        readSnapshotChunk();
+      }
+      break;
+    case WriteKind::kSegment:
+      setSentPos(pendingSentPos_);
+      pump();
+      break;
+    case WriteKind::kHeartbeat:
+      scheduleHeartbeat();
+      pump();
+      break;
+    case WriteKind::kLastChunk: {
+      error_code ignored;
+      socket_.shutdown(Socket::shutdown_send, ignored);
+      closeNow(endReason_);
+      break;
+    }
+  }
+}
+
+void StreamSession::finish(std::string reason, std::chrono::milliseconds timeout) {
+  phase_ = Phase::kFinishing;
+  endReason_ = std::move(reason);
+  writing_ = true;
+  writeKind_ = WriteKind::kLastChunk;
+  armWriteTimer(timeout);
+  net::async_write(
+      socket_, http::make_chunk_last(),
+      [self = shared_from_this()](error_code ec, size_t n) { self->onWritten(ec, n); });
+}
+
+// The client sends nothing after its request; a completed read means it went away. Without this
+// an idle stream would only notice at its next write.
+void StreamSession::watchClient() {
+  socket_.async_read_some(net::buffer(clientByte_),
+                          [self = shared_from_this()](error_code ec, size_t) {
+                            if (self->phase_ == Phase::kDone) return;
+                            if (ec == net::error::eof) {
+                              self->closeNow("the client closed the connection");
+                            } else if (ec) {
+                              self->closeNow("client connection: " + ec.message());
+                            } else {
+                              self->watchClient();
+                            }
+                          });
+}
+
+void StreamSession::close() {
+  net::post(executor_, [self = shared_from_this()] {
+    // Between records the body can end properly, so the client knows to reconnect; inside a
+    // record (or before the response) the connection is simply closed.
+    if (self->phase_ == Phase::kTail && !self->writing_ && !self->readingSegment_) {
+      self->finish("the server is stopping", kStopWriteTimeout);
+    } else {
+      self->closeNow("the server is stopping");
+    }
+  });
+}
+
+void StreamSession::closeNow(const std::string& reason) {
+  if (phase_ == Phase::kDone) return;
+  const bool started = iterator_ != nullptr;  // onPlanned logged "streaming to"
+  phase_ = Phase::kDone;
+  if (started) {
+    const Pos at = streamStatus()->pos;
+    log::info(
+        db_.name.name + ": stream to " + remote_ + " ended " +
+        (at.empty() ? std::string("before its first record was complete") : "at " + at.str()) +
+        ": " + reason);
+  }
+  if (iterator_) iterator_->close();
+  error_code ignored;
+  writeTimer_.cancel();
+  heartbeatTimer_.cancel();
+  socket_.shutdown(Socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  disposeOnWorker(std::move(snapshot_));
+  disposeOnWorker(std::move(compressed_));
+  queue_.clear();
+  queuedLiveBytes_ = 0;
+  queuedLiveSegments_ = 0;
+  if (registryId_) ctx_.registry.remove(*registryId_);
+}
+
+void StreamSession::setSentPos(const Pos& pos) {
+  std::lock_guard lock(statusMu_);
+  sentPos_ = pos;
+}
+
+std::optional<StreamStatus> StreamSession::streamStatus() const {
+  std::lock_guard lock(statusMu_);
+  return StreamStatus{query_.database, remote_, sentPos_, connectedAt_};
+}
+
+}  // namespace walstream::server

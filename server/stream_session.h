@@ -1,0 +1,169 @@
+// One GET /stream response: a long-lived chunked body of stream records (proto/stream_record.h).
+//
+// Lifetime: shared_from_this; every pending operation (socket write, client watch, timers,
+// worker task, notify callback) holds the session. All members are touched only on the
+// session's strand, except streamStatus() (under statusMu_) and the notify callback (which only
+// posts, through the server's PostGate).
+//
+// Flow: plan on a worker (stream_plan.h) -> response header -> snapshot record, read chunk by
+// chunk on a worker, each read started only after the previous chunk was written -> segment
+// records as the iterator yields them, then live ones as capture publishes them. A write is
+// never started while another is in flight, so a slow client only delays itself.
+//
+// Bounds: live segments queued for this client are counted (bytes and entries) and the client
+// is disconnected past StreamLimits (the byte bound is raised to two full WALs, 2 x
+// max-checkpoint-pages frames, since one sync may publish a whole WAL at once); a write that
+// makes no progress for writeStallTimeout disconnects too. Segments listed from disk carry no
+// bytes until read, one at a time.
+#pragma once
+
+#include <array>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <chrono>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "core/segment_iterator.h"
+#include "core/snapshot.h"
+#include "proto/stream_record.h"
+#include "server/query.h"
+#include "server/server_context.h"
+#include "server/session_registry.h"
+#include "server/snapshot_compressor.h"
+#include "server/stream_plan.h"
+
+namespace walstream::server {
+
+class StreamSession : public Session, public std::enable_shared_from_this<StreamSession> {
+ public:
+  using Socket = boost::asio::ip::tcp::socket;  // its executor is the session's strand
+
+  StreamSession(Socket socket, ServerContext& ctx, ServedDatabase& db, StreamQuery query,
+                std::string remote);
+  ~StreamSession() override;
+
+  // Call on the socket's strand.
+  void start();
+  void close() override;
+  std::optional<StreamStatus> streamStatus() const override;
+
+ private:
+  enum class Phase { kPlanning, kSnapshot, kTail, kFinishing, kDone };
+  enum class WriteKind {
+    kResponseHeader,
+    kSnapshotHeader,
+    kSnapshotChunk,
+    kSegment,
+    kHeartbeat,
+    kLastChunk,
+  };
+
+  template <class T>
+  struct WorkerResult {
+    std::optional<T> value;
+    std::exception_ptr error;
+  };
+  // Runs work() on the worker pool, then done(WorkerResult) on the session's strand.
+  template <class Work, class Done>
+  void runOnWorker(Work work, Done done);
+  // Destroys `thing` on the worker pool (snapshot readers end SQLite transactions; temporary
+  // files free disk blocks).
+  template <class T>
+  void disposeOnWorker(T thing);
+
+  void onPlanned(WorkerResult<StreamPlan> result);
+  void sendError(unsigned status, const std::string& message, bool retryable);
+  void writeResponseHeader(uint32_t pageSize);
+
+  void beginSnapshot();
+  void readSnapshotChunk();
+  void onSnapshotChunk(std::string data);
+  void snapshotDone();
+
+  void drainIterator();
+  std::function<void()> makeNotify();
+  void enqueue(SegmentInfo info);
+  SegmentInfo dequeue();
+  void pump();
+  void readSegmentThenWrite(SegmentInfo info);
+  void writeSegment(const SegmentInfo& info, std::shared_ptr<const std::string> data);
+
+  void startHeartbeats();
+  void scheduleHeartbeat();
+  void writeHeartbeat();
+
+  // Record writes: the header and payload go out as HTTP chunks of at most kMaxWritePiece bytes
+  // so the stall timer measures progress, not the size of a record.
+  void writeRecord(const proto::StreamRecordHeader& header,
+                   std::shared_ptr<const std::string> payload, WriteKind kind);
+  void writePayload(std::shared_ptr<const std::string> payload, WriteKind kind);
+  void writePiece();
+  void armWriteTimer(std::chrono::milliseconds timeout);
+  void onWritten(boost::system::error_code ec, size_t bytes);
+  // Ends the body with the final zero-size chunk, then closes.
+  void finish(std::string reason, std::chrono::milliseconds timeout);
+  void watchClient();
+  void closeNow(const std::string& reason);
+  void setSentPos(const Pos& pos);
+
+  Socket socket_;
+  const boost::asio::any_io_executor executor_;
+  ServerContext& ctx_;
+  ServedDatabase& db_;
+  const StreamQuery query_;
+  const std::string remote_;
+  const std::string connectedAt_;
+  std::optional<uint64_t> registryId_;
+
+  Phase phase_ = Phase::kPlanning;
+  std::string endReason_;
+
+  // Writes.
+  bool writing_ = false;
+  WriteKind writeKind_ = WriteKind::kResponseHeader;
+  uint64_t writeSeq_ = 0;
+  boost::asio::steady_timer writeTimer_;
+  boost::beast::http::response<boost::beast::http::empty_body> response_;
+  std::optional<boost::beast::http::response_serializer<boost::beast::http::empty_body>>
+      serializer_;
+  std::array<uint8_t, proto::kStreamRecordHeaderSize> recordHeader_{};
+  bool recordHeaderPending_ = false;
+  std::shared_ptr<const std::string> payload_;
+  size_t payloadOffset_ = 0;
+  Pos pendingSentPos_;
+  std::array<char, 1> clientByte_{};
+
+  // Snapshot.
+  std::unique_ptr<SnapshotReader> snapshot_;
+  std::shared_ptr<CompressedSnapshot> compressed_;
+  Pos snapshotPos_;
+  uint64_t snapshotSize_ = 0;
+  uint64_t snapshotSent_ = 0;
+
+  // Segments.
+  std::shared_ptr<SegmentIterator> iterator_;
+  std::deque<SegmentInfo> queue_;
+  uint64_t queuedLiveBytes_ = 0;
+  uint64_t pendingByteLimit_ = 0;  // StreamLimits::maxPendingBytes, raised to two full WALs
+  size_t queuedLiveSegments_ = 0;
+  bool readingSegment_ = false;
+
+  // Heartbeats.
+  boost::asio::steady_timer heartbeatTimer_;
+  bool heartbeatsStarted_ = false;
+  bool heartbeatPreparing_ = false;
+  std::optional<std::pair<Pos, Checksum>> heartbeatDue_;
+
+  mutable std::mutex statusMu_;
+  Pos sentPos_;  // under statusMu_
+};
+
+}  // namespace walstream::server

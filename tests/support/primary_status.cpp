@@ -1,0 +1,37 @@
+#include "tests/support/primary_status.h"
+
+#include <stdexcept>
+#include <thread>
+
+#include "tests/support/http_client.h"
+
+namespace walstream::test {
+
+proto::PrimaryStatusJson fetchStatus(uint16_t port) {
+  HttpResponse r = httpRequest(port, "/status");
+  if (r.status != 200) throw std::runtime_error("/status answered " + std::to_string(r.status));
+  return proto::decodeStatusJson(r.body);
+}
+
+proto::PrimaryStatusJson waitForCapture(uint16_t port, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    proto::PrimaryStatusJson s = fetchStatus(port);
+    bool ready = !s.databases.empty();
+    for (const auto& d : s.databases) ready = ready && d.healthy && !d.pos.empty();
+    if (ready) return s;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      throw std::runtime_error("capture did not become ready: " + proto::encodeStatusJson(s));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+Pos primaryPosition(uint16_t port, const std::string& name) {
+  for (const auto& d : fetchStatus(port).databases) {
+    if (d.name == name) return parsePos(d.pos);
+  }
+  throw std::runtime_error("/status does not list " + name);
+}
+
+}  // namespace walstream::test

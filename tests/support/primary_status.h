@@ -1,0 +1,22 @@
+// Reading a running primary's GET /status from tests.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "core/pos.h"
+#include "proto/status_json.h"
+
+namespace walstream::test {
+
+proto::PrimaryStatusJson fetchStatus(uint16_t port);
+
+// Polls /status (bounded) until every database is healthy with a position; throws otherwise.
+proto::PrimaryStatusJson waitForCapture(
+    uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// The published position of database `name` (by /status).
+Pos primaryPosition(uint16_t port, const std::string& name);
+
+}  // namespace walstream::test

@@ -1,0 +1,54 @@
+#include <doctest/doctest.h>
+
+#include "server/metrics_text.h"
+
+using namespace walstream;
+using namespace walstream::server;
+
+TEST_CASE("/metrics text: one HELP/TYPE per family, a sample per database and mode") {
+  CaptureMetrics a, b;
+  a.walBytesCopied = 1234;
+  a.segmentsWritten = 7;
+  a.checkpoints[static_cast<size_t>(CheckpointMode::kRestart)] = 2;
+  a.checkpointMicros[static_cast<size_t>(CheckpointMode::kRestart)] = 1'500'000;
+  a.walBytes = 4096;
+  a.syncDuration.observe(0.0002);
+  a.syncDuration.observe(1.0);
+  const std::string text = renderMetrics({{"app.db", &a, Pos{1, 3, 0x1f60}, true, 2, 5, 999},
+                                          {"we\"ird\\name\n.db", &b, Pos{}, false, 0, 0, 0}});
+
+  auto has = [&](const std::string& line) {
+    CAPTURE(line);
+    CHECK(text.find(line + "\n") != std::string::npos);
+  };
+  has("# TYPE walstream_wal_bytes_copied_total counter");
+  has("walstream_wal_bytes_copied_total{db=\"app.db\"} 1234");
+  has("walstream_segments_written_total{db=\"app.db\"} 7");
+  has("walstream_checkpoints_total{db=\"app.db\",mode=\"restart\"} 2");
+  has("walstream_checkpoints_total{db=\"app.db\",mode=\"passive\"} 0");
+  has("walstream_checkpoint_seconds_total{db=\"app.db\",mode=\"restart\"} 1.5");
+  has("walstream_wal_size_bytes{db=\"app.db\"} 4096");
+  has("walstream_wal_index{db=\"app.db\"} 3");
+  has("walstream_wal_offset{db=\"app.db\"} 8032");
+  has("walstream_capture_healthy{db=\"app.db\"} 1");
+  has("walstream_streams_connected{db=\"app.db\"} 2");
+  has("walstream_stream_bytes_sent_total{db=\"app.db\"} 999");
+  has("walstream_streams_started_total{db=\"app.db\"} 5");
+  has("# TYPE walstream_sync_duration_seconds histogram");
+  has("walstream_sync_duration_seconds_bucket{db=\"app.db\",le=\"0.0001\"} 0");
+  has("walstream_sync_duration_seconds_bucket{db=\"app.db\",le=\"0.00025\"} 1");
+  has("walstream_sync_duration_seconds_bucket{db=\"app.db\",le=\"0.5\"} 1");
+  has("walstream_sync_duration_seconds_bucket{db=\"app.db\",le=\"2\"} 2");
+  has("walstream_sync_duration_seconds_bucket{db=\"app.db\",le=\"+Inf\"} 2");
+  has("walstream_sync_duration_seconds_count{db=\"app.db\"} 2");
+  has("walstream_sync_duration_seconds_sum{db=\"app.db\"} 1.0002");
+  // Label values are escaped.
+  has("walstream_capture_healthy{db=\"we\\\"ird\\\\name\\n.db\"} 0");
+
+  size_t families = 0;
+  for (size_t at = 0; (at = text.find("# TYPE walstream_wal_index ", at)) != std::string::npos;
+       ++at) {
+    ++families;
+  }
+  CHECK(families == 1);
+}
