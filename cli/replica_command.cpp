@@ -1,12 +1,113 @@
+// walstream replica: follow a primary's stream into a local read-only database.
+#include <signal.h>
+
 #include <cstdio>
+#include <optional>
+#include <stdexcept>
+#include <thread>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
+#include "client/replica.h"
+#include "client/status_server.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "server/primary_server.h"
 
 namespace walstream::cli {
 
-int runReplica(const std::vector<std::string>&) {
-  std::fputs("walstream replica: not available in this build yet\n", stderr);
-  return 1;
+namespace {
+
+constexpr const char* kReplicaUsage =
+    "Usage: walstream replica --upstream URL [FLAGS] LOCAL_DB\n"
+    "\n"
+    "Streams a database from the primary at URL (http://host:port) into LOCAL_DB and keeps it\n"
+    "current. Applications read LOCAL_DB with stock SQLite, read-only, at the same time: every\n"
+    "primary transaction appears atomically. LOCAL_DB is created from a snapshot when absent;\n"
+    "the applied position is kept in LOCAL_DB-walstream/position so a restart resumes.\n"
+    "SIGINT/SIGTERM stop cleanly (exit 0).\n"
+    "\n"
+    "Flags:\n";
+
+}  // namespace
+
+int runReplica(const std::vector<std::string>& args) {
+  Flags flags;
+  flags.define("upstream", "URL", "", "the primary, http://HOST:PORT (required)");
+  flags.define("db", "NAME", "",
+               "database name on the primary (default: the only one it serves, else LOCAL_DB's "
+               "file name)");
+  flags.define("http", "ADDR", "",
+               "serve /status, /metrics and /healthz on ADDR (:9091, 127.0.0.1:9091, [::1]:9091)");
+  flags.define("min-checkpoint-pages", "N", "1000",
+               "checkpoint LOCAL_DB's WAL (PASSIVE, or restart it when no reader is in it) past "
+               "N pages");
+  flags.define("max-checkpoint-pages", "N", "10000",
+               "wait briefly for readers to restart LOCAL_DB's WAL past N pages");
+  flags.define("heartbeat", "DURATION", "1s",
+               "ask the primary for a heartbeat this often; 5 missed ones (at least 3s) mean the "
+               "connection is dead");
+  client::ReplicaOptions options;
+  std::optional<server::ListenAddress> listen;
+  try {
+    if (!flags.parse(args)) {
+      std::printf("%s%s", kReplicaUsage, flags.help().c_str());
+      return 0;
+    }
+    if (!flags.given("upstream")) throw UsageError("--upstream is required");
+    if (flags.positional().size() != 1) throw UsageError("want exactly one LOCAL_DB argument");
+    try {
+      options.upstream = client::parseUpstream(flags.str("upstream"));
+    } catch (const Error& e) {
+      throw UsageError(std::string("--upstream: ") + e.what());
+    }
+    options.db = flags.str("db");
+    options.localPath = flags.positional()[0];
+    options.applier.minCheckpointPages = static_cast<uint32_t>(flags.u64("min-checkpoint-pages"));
+    options.applier.maxCheckpointPages = static_cast<uint32_t>(flags.u64("max-checkpoint-pages"));
+    options.heartbeatInterval = flags.duration("heartbeat");
+    if (options.heartbeatInterval.count() <= 0) throw UsageError("--heartbeat must be positive");
+    if (flags.given("http")) {
+      try {
+        listen = server::parseListenAddress(flags.str("http"));
+      } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("invalid value for --http: ") + e.what());
+      }
+    }
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "walstream replica: %s\n", e.what());
+    return 2;
+  }
+
+  // Signals are taken by sigwait on this thread only; every thread started below inherits the
+  // blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  try {
+    client::ReplicaState state;
+    client::Replica replica(options, state);
+    std::unique_ptr<client::StatusServer> status;
+    if (listen) {
+      status = std::make_unique<client::StatusServer>(listen->host, listen->port, state);
+      log::info("replica status: listening on " + status->address());
+    }
+    log::info(options.localPath + ": following " + options.upstream.url);
+    std::thread worker([&] { replica.run(); });
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log::info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + "; stopping");
+    replica.stop();
+    worker.join();
+    log::info(options.localPath + ": stopped");
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "walstream replica: %s\n", e.what());
+    return 1;
+  }
 }
 
 }  // namespace walstream::cli

@@ -1,0 +1,156 @@
+#include "client/http_stream.h"
+
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <optional>
+
+#include "core/error.h"
+
+namespace walstream::client {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+struct HttpStream::Impl {
+  asio::io_context ioc;
+  beast::tcp_stream stream{ioc};
+  beast::flat_buffer buffer;
+  std::optional<http::response_parser<http::buffer_body>> parser;
+  std::atomic<bool> cancelled{false};
+  std::string host;
+
+  // Runs the io_context until `done`; the operation's own deadline (tcp_stream::expires_after)
+  // bounds it.
+  void runUntil(const bool& done) {
+    ioc.restart();
+    while (!done && !ioc.stopped()) ioc.run_one();
+  }
+
+  void check(const beast::error_code& ec, const std::string& what) {
+    if (cancelled) throw Error("stream from " + host + " cancelled");
+    if (ec == beast::error::timeout) throw Error(what + " " + host + ": timed out");
+    if (ec) throw Error(what + " " + host + ": " + ec.message());
+  }
+};
+
+HttpStream::HttpStream() : impl_(std::make_unique<Impl>()) {}
+HttpStream::~HttpStream() = default;
+
+HttpResponseHead HttpStream::open(const std::string& host, const std::string& port,
+                                  const std::string& target, std::chrono::milliseconds timeout) {
+  Impl& m = *impl_;
+  m.host = host + ":" + port;
+  beast::error_code ec;
+  bool done = false;
+
+  tcp::resolver resolver(m.ioc);
+  tcp::resolver::results_type endpoints;
+  resolver.async_resolve(host, port, [&](beast::error_code e, tcp::resolver::results_type r) {
+    ec = e;
+    endpoints = std::move(r);
+    done = true;
+  });
+  m.runUntil(done);
+  m.check(ec, "cannot resolve");
+
+  done = false;
+  m.stream.expires_after(timeout);
+  m.stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) {
+    ec = e;
+    done = true;
+  });
+  m.runUntil(done);
+  m.check(ec, "cannot connect to");
+
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, host);
+  req.set(http::field::user_agent, "walstream-replica");
+  done = false;
+  m.stream.expires_after(timeout);
+  http::async_write(m.stream, req, [&](beast::error_code e, size_t) {
+    ec = e;
+    done = true;
+  });
+  m.runUntil(done);
+  m.check(ec, "cannot send the request to");
+
+  m.parser.emplace();
+  m.parser->body_limit(boost::none);  // a snapshot body can be larger than any fixed limit
+  done = false;
+  m.stream.expires_after(timeout);
+  http::async_read_header(m.stream, m.buffer, *m.parser, [&](beast::error_code e, size_t) {
+    ec = e;
+    done = true;
+  });
+  m.runUntil(done);
+  m.check(ec, "cannot read the response from");
+
+  HttpResponseHead head;
+  const auto& res = m.parser->get();
+  head.status = static_cast<int>(res.result_int());
+  for (const auto& f : res) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    head.headers[name] = std::string(f.value());
+  }
+  if (head.status != 200) {
+    // Read a bounded error body (JSON {"error": ...}) for the log.
+    uint8_t buf[4096];
+    while (head.body.size() < 16384) {
+      size_t n = 0;
+      try {
+        n = readSome(buf, sizeof buf, timeout);
+      } catch (const Error&) {
+        break;
+      }
+      if (n == 0) break;
+      head.body.append(reinterpret_cast<const char*>(buf), n);
+    }
+  }
+  return head;
+}
+
+size_t HttpStream::readSome(uint8_t* buf, size_t n, std::chrono::milliseconds timeout) {
+  Impl& m = *impl_;
+  if (!m.parser) throw Error("stream from " + m.host + " is not open");
+  // A read can complete having parsed only chunk framing; 0 is returned only at the body's end.
+  for (;;) {
+    if (m.parser->is_done()) return 0;
+    auto& body = m.parser->get().body();
+    body.data = buf;
+    body.size = n;
+    beast::error_code ec;
+    bool done = false;
+    m.stream.expires_after(timeout);
+    http::async_read_some(m.stream, m.buffer, *m.parser, [&](beast::error_code e, size_t) {
+      ec = e;
+      done = true;
+    });
+    m.runUntil(done);
+    if (ec == http::error::need_buffer) ec = {};  // our buffer is full: a normal partial read
+    m.check(ec, "stream from");
+    if (const size_t got = n - body.size; got > 0) return got;
+  }
+}
+
+void HttpStream::cancel() {
+  impl_->cancelled = true;
+  asio::post(impl_->ioc, [m = impl_.get()] {
+    beast::error_code ignored;
+    m->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    m->stream.cancel();
+  });
+}
+
+std::string HttpStream::remote() const {
+  return impl_->host;
+}
+
+}  // namespace walstream::client

@@ -1,0 +1,48 @@
+// A blocking HTTP/1.1 GET whose response body is read incrementally, with a deadline on every
+// step. For the replica's stream thread, which does nothing but receive and apply, in order.
+//
+// Each call runs a private Asio io_context on the calling thread until the operation completes
+// or its deadline passes, so timeouts are real (a silent or half-open connection fails the call)
+// without a second thread. cancel() may be called from any thread (e.g. on SIGTERM): it aborts
+// the pending or next call.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace walstream::client {
+
+struct HttpResponseHead {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;  // the (bounded) body of a non-200 response, read whole
+};
+
+class HttpStream {
+ public:
+  HttpStream();
+  ~HttpStream();
+  HttpStream(const HttpStream&) = delete;
+  HttpStream& operator=(const HttpStream&) = delete;
+
+  // Resolves, connects, sends `GET target` and reads the response head (and the whole body when
+  // the status is not 200). Throws walstream::Error naming the host and the cause.
+  HttpResponseHead open(const std::string& host, const std::string& port, const std::string& target,
+                        std::chrono::milliseconds timeout);
+
+  // Reads the next bytes of the (de-chunked) body into buf; returns 0 at the end of the body.
+  // Throws walstream::Error on a timeout, a reset connection, a malformed chunk or cancel().
+  size_t readSome(uint8_t* buf, size_t n, std::chrono::milliseconds timeout);
+
+  void cancel();  // thread-safe
+  std::string remote() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace walstream::client

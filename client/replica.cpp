@@ -1,0 +1,258 @@
+#include "client/replica.h"
+
+#include "client/backoff.h"
+#include "client/http_stream.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "proto/heartbeat.h"
+#include "proto/record_decoder.h"
+
+namespace walstream::client {
+
+namespace {
+
+std::string percentEncode(const std::string& s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// A primary that sends nothing (no data, no heartbeat) for this long is taken for dead.
+std::chrono::milliseconds silenceLimit(std::chrono::milliseconds heartbeat) {
+  return std::max<std::chrono::milliseconds>(std::chrono::seconds(3), heartbeat * 5);
+}
+
+}  // namespace
+
+int64_t ReplicaState::lagMillis() const {
+  if (!behind) return 0;
+  if (caughtUpAt == std::chrono::steady_clock::time_point{}) return -1;  // never caught up
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               caughtUpAt)
+      .count();
+}
+
+Replica::Replica(ReplicaOptions options, ReplicaState& state)
+    : options_(std::move(options)),
+      state_(state),
+      applier_(options_.localPath, options_.applier),
+      db_(options_.db) {
+  std::lock_guard lock(state_.mu);
+  state_.upstream = options_.upstream.url;
+  state_.db = db_;
+  if (applier_.position()) state_.pos = applier_.position()->pos;
+}
+
+Replica::~Replica() = default;
+
+void Replica::stop() {
+  stopping_ = true;
+  std::lock_guard lock(mu_);
+  if (stream_) stream_->cancel();
+  wake_.notify_all();
+}
+
+std::string Replica::requestTarget() const {
+  std::string t = "/stream?";
+  if (!db_.empty()) t += "db=" + percentEncode(db_) + "&";
+  const auto& p = applier_.position();
+  t += "pos=" + (p ? p->pos.str() : std::string());
+  if (p && p->chainKnown) {
+    t += "&checksum=" + formatHex16((uint64_t{p->chain.checksum.s0} << 32) | p->chain.checksum.s1);
+  }
+  t += "&heartbeat=" + std::to_string(options_.heartbeatInterval.count());
+  return t;
+}
+
+void Replica::noteError(const std::string& message) {
+  std::lock_guard lock(state_.mu);
+  if (state_.lastError != message) log::warn(options_.localPath + ": " + message);
+  state_.lastError = message;
+}
+
+void Replica::setConnected(bool connected) {
+  std::lock_guard lock(state_.mu);
+  if (state_.connected == connected) return;
+  state_.connected = connected;
+  if (connected) {
+    log::info(options_.localPath + ": connected to " + options_.upstream.url);
+  } else {
+    ++state_.reconnects;
+    log::info(options_.localPath + ": disconnected from " + options_.upstream.url);
+  }
+}
+
+void Replica::waitBackoff(std::chrono::milliseconds d) {
+  std::unique_lock lock(mu_);
+  wake_.wait_for(lock, d, [&] { return stopping_.load(); });
+}
+
+void Replica::run() {
+  Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
+  while (!stopping_) {
+    try {
+      streamOnce();
+      backoff.reset();  // a clean end (generation change): reconnect at once
+    } catch (const ReplicaModifiedError& e) {
+      setConnected(false);
+      noteError(std::string(e.what()) +
+                "; the replica is read-only: writes are discarded by a new snapshot");
+      backoff.reset();
+    } catch (const std::exception& e) {
+      setConnected(false);
+      if (stopping_) break;
+      noteError(e.what());
+      waitBackoff(backoff.next());
+    }
+  }
+  setConnected(false);
+}
+
+void Replica::streamOnce() {
+  HttpStream stream;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stream_ = &stream;
+  }
+  struct Detach {
+    Replica& r;
+    ~Detach() {
+      std::lock_guard lock(r.mu_);
+      r.stream_ = nullptr;
+    }
+  } detach{*this};
+
+  HttpResponseHead head = stream.open(options_.upstream.host, options_.upstream.port,
+                                      requestTarget(), options_.connectTimeout);
+  if (head.status == 400 && db_.empty() && head.body.find("db") != std::string::npos) {
+    // The primary serves several databases: ask for the one named like LOCAL_DB.
+    db_ = baseName(options_.localPath);
+    std::lock_guard lock(state_.mu);
+    state_.db = db_;
+    return;
+  }
+  if (head.status == 503) {
+    throw Error(options_.upstream.url + " is not ready (503): " + head.body);
+  }
+  if (head.status != 200) {
+    throw Error(options_.upstream.url + " answered " + std::to_string(head.status) + ": " +
+                head.body);
+  }
+  uint32_t pageSize = 0;
+  if (auto it = head.headers.find("walstream-page-size"); it != head.headers.end()) {
+    pageSize = static_cast<uint32_t>(std::stoul(it->second));
+  } else if (auto it2 = head.headers.find("litestream-page-size"); it2 != head.headers.end()) {
+    pageSize = static_cast<uint32_t>(std::stoul(it2->second));
+  }
+  if (!isValidPageSize(pageSize)) throw Error(options_.upstream.url + " sent no valid page size");
+  setConnected(true);
+
+  proto::RecordDecoder decoder;
+  std::vector<uint8_t> buf(256 * 1024);
+  std::vector<ReceivedSegment> pending;
+  std::optional<Pos> heartbeatPos;
+  bool inSnapshot = false;
+
+  auto applyPending = [&] {
+    if (pending.empty()) return;
+    const uint64_t n = applier_.applySegments(pending);
+    const bool checkpointed = applier_.maybeCheckpoint();
+    std::lock_guard lock(state_.mu);
+    state_.transactionsApplied += n;
+    state_.segmentsApplied += pending.size();
+    state_.pos = applier_.position()->pos;
+    if (checkpointed) ++state_.checkpoints;
+    if (!heartbeatPos || !sameGenerationBefore(state_.pos, *heartbeatPos)) {
+      state_.caughtUpAt = std::chrono::steady_clock::now();
+      state_.behind = false;
+    }
+    state_.lastError.clear();
+    pending.clear();
+  };
+
+  for (;;) {
+    if (stopping_) return;
+    const size_t n =
+        stream.readSome(buf.data(), buf.size(), silenceLimit(options_.heartbeatInterval));
+    if (n == 0) {
+      proto::StreamStatus st = decoder.finish();
+      if (!st.ok()) throw Error("stream from " + options_.upstream.url + ": " + st.message());
+      applyPending();
+      log::info(options_.localPath +
+                ": the primary ended the stream (new generation); reconnecting");
+      setConnected(false);
+      return;
+    }
+    {
+      std::lock_guard lock(state_.mu);
+      state_.bytesReceived += n;
+    }
+    decoder.feed({buf.data(), n});
+    for (bool more = true; more;) {
+      switch (decoder.next()) {
+        case proto::DecodeEvent::kNeedInput:
+          more = false;
+          break;
+        case proto::DecodeEvent::kRecordBegin: {
+          const auto& h = decoder.header();
+          if (h.type != static_cast<uint32_t>(proto::RecordType::kSnapshot)) break;
+          if (h.flags != 0) throw Error("compressed snapshots were not requested");
+          applyPending();
+          log::info(options_.localPath + ": receiving a snapshot at " + h.pos().str() + " (" +
+                    std::to_string(h.size) + " bytes)");
+          applier_.beginSnapshot(h.pos(), pageSize, h.size);
+          inSnapshot = true;
+          break;
+        }
+        case proto::DecodeEvent::kPayloadChunk:
+          if (inSnapshot) applier_.snapshotBytes(decoder.chunk());
+          break;
+        case proto::DecodeEvent::kRecordEnd:
+          if (inSnapshot) {
+            applier_.endSnapshot();
+            inSnapshot = false;
+            log::info(options_.localPath + ": snapshot applied at " + decoder.header().pos().str());
+            std::lock_guard lock(state_.mu);
+            ++state_.snapshotsApplied;
+            state_.pos = decoder.header().pos();
+          }
+          break;
+        case proto::DecodeEvent::kRecord: {
+          proto::StreamRecord r = decoder.takeRecord();
+          if (r.header.type == static_cast<uint32_t>(proto::RecordType::kWalSegment)) {
+            pending.push_back({r.header.pos(), std::move(r.payload)});
+          } else if (r.header.type == static_cast<uint32_t>(proto::RecordType::kHeartbeat)) {
+            heartbeatPos = r.header.pos();
+            std::lock_guard lock(state_.mu);
+            const bool caughtUp = heartbeatPos->generation == state_.pos.generation &&
+                                  !sameGenerationBefore(state_.pos, *heartbeatPos) &&
+                                  pending.empty();
+            if (caughtUp) {
+              state_.caughtUpAt = std::chrono::steady_clock::now();
+              state_.behind = false;
+            } else {
+              state_.behind = true;
+            }
+          }
+          break;
+        }
+        case proto::DecodeEvent::kError:
+          if (inSnapshot) applier_.abortSnapshot();
+          throw Error("stream from " + options_.upstream.url + ": " + decoder.error().message());
+      }
+    }
+    applyPending();
+  }
+}
+
+}  // namespace walstream::client

@@ -1,0 +1,62 @@
+// The replica's main loop: follow the primary's /stream and apply it into LOCAL_DB, forever.
+//
+// One stream thread runs run(): connect, request the stream at the applied position (with the
+// resume check and heartbeats), decode, check and apply, and on any failure reconnect with
+// capped exponential backoff and jitter (100 ms up to 5 s). Each state change (connected,
+// disconnected, a new error) is logged once, not once per retry. stop() may be called from any
+// thread; run() then abandons the in-flight transaction (nothing unpublished is visible to
+// readers) and returns.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+
+#include "client/replica_applier.h"
+#include "client/replica_state.h"
+#include "client/upstream.h"
+
+namespace walstream::client {
+
+class HttpStream;
+
+struct ReplicaOptions {
+  Upstream upstream;
+  std::string db;         // database name on the primary; "" = the only one it serves
+  std::string localPath;  // LOCAL_DB
+  ApplierOptions applier;
+  std::chrono::milliseconds heartbeatInterval{1000};
+  std::chrono::milliseconds connectTimeout{5000};
+};
+
+class Replica {
+ public:
+  Replica(ReplicaOptions options, ReplicaState& state);
+  ~Replica();
+
+  void run();
+  void stop();
+
+ private:
+  // One connection: returns normally when the stream ended cleanly (the primary's generation
+  // changed), throws on errors.
+  void streamOnce();
+  std::string requestTarget() const;
+  void noteError(const std::string& message);
+  void setConnected(bool connected);
+  void waitBackoff(std::chrono::milliseconds d);
+
+  ReplicaOptions options_;
+  ReplicaState& state_;
+  ReplicaApplier applier_;
+  std::string db_;  // resolved database name ("" until the primary asked for one)
+
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;  // guards stream_ and the backoff wait
+  std::condition_variable wake_;
+  HttpStream* stream_ = nullptr;  // the live connection, for stop()
+};
+
+}  // namespace walstream::client

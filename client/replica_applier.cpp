@@ -1,0 +1,262 @@
+#include "client/replica_applier.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+#include "core/byte_order.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/lz4_codec.h"
+
+namespace walstream::client {
+
+namespace {
+
+// A decompressed segment larger than this is refused (a segment holds whole transactions of at
+// most one WAL file; the primary cuts segments near 4 MiB).
+constexpr size_t kMaxSegmentBytes = size_t{1} << 31;
+
+// How long an append or snapshot install waits for SQLite's write lock on LOCAL_DB in total.
+constexpr auto kWriteLockPatience = std::chrono::seconds(30);
+
+// Checks the first segment after a snapshot taken in the middle of a WAL index, whose chain
+// seed the replica does not know: the first frame's stored checksum anchors the chain, and
+// every later frame is checked against it. WALs written on little-endian hosts (the only hosts
+// walstream runs on) use little-endian checksum words.
+ParsedWalSegment parseAnchored(std::span<const uint8_t> raw, uint64_t offset,
+                               WalChainState& chain) {
+  const size_t frameSize = chain.pageSize + kWalFrameHeaderSize;
+  if (raw.size() < frameSize || raw.size() % frameSize != 0) {
+    throw Error("segment at WAL offset " + std::to_string(offset) +
+                " is not a whole number of frames of page size " + std::to_string(chain.pageSize));
+  }
+  const WalFrameHeader first = WalFrameHeader::decode(raw.data());
+  if (first.pageNumber == 0) {
+    throw Error("frame with page number 0 at WAL offset " + std::to_string(offset));
+  }
+  WalChainState st{chain.pageSize, first.salt1, first.salt2, false, first.checksum};
+  ParsedWalSegment out;
+  WalFrameView f1{first, raw.subspan(kWalFrameHeaderSize, chain.pageSize)};
+  if (raw.size() > frameSize) {
+    out = parseWalSegment(raw.subspan(frameSize), offset + frameSize, st);
+  }
+  if (first.isCommit()) {
+    out.transactions.insert(out.transactions.begin(), WalTransaction{{f1}});
+  } else if (out.transactions.empty()) {
+    throw Error("segment does not end on a commit frame at WAL offset " + std::to_string(offset));
+  } else {
+    out.transactions.front().frames.insert(out.transactions.front().frames.begin(), f1);
+  }
+  out.endOffset = offset + raw.size();
+  chain = st;
+  return out;
+}
+
+}  // namespace
+
+ReplicaApplier::ReplicaApplier(std::string localPath, ApplierOptions options)
+    : localPath_(std::move(localPath)),
+      positionPath_(localPath_ + "-walstream/position"),
+      snapshotPath_(localPath_ + ".walstream-snapshot"),
+      options_(options) {
+  if (pathExists(localPath_)) {
+    position_ = loadReplicaPosition(positionPath_);
+    if (!position_ && pathExists(positionPath_)) {
+      log::warn(positionPath_ + " is unreadable; the replica will fetch a snapshot");
+    }
+    // Attach at once: from here on a local write is noticed by the next append.
+    if (position_) appender();
+  }
+}
+
+ReplicaApplier::~ReplicaApplier() {
+  abortSnapshot();
+}
+
+WalAppender& ReplicaApplier::appender() {
+  if (!appender_) appender_ = std::make_unique<WalAppender>(localPath_);
+  return *appender_;
+}
+
+void ReplicaApplier::savePosition() {
+  saveReplicaPosition(positionPath_, *position_);
+}
+
+void ReplicaApplier::beginSnapshot(const Pos& pos, uint32_t pageSize, uint64_t size) {
+  abortSnapshot();
+  if (!isValidPageSize(pageSize)) {
+    throw Error("snapshot at " + pos.str() + " has invalid page size " + std::to_string(pageSize));
+  }
+  if (size == 0 || size % pageSize != 0) {
+    throw Error("snapshot at " + pos.str() + " has size " + std::to_string(size) +
+                ", not a whole number of " + std::to_string(pageSize) + "-byte pages");
+  }
+  snapshotFd_ = openFile(snapshotPath_, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  snapshotPos_ = pos;
+  snapshotPageSize_ = pageSize;
+  snapshotSize_ = size;
+  snapshotReceived_ = 0;
+}
+
+void ReplicaApplier::snapshotBytes(std::span<const uint8_t> bytes) {
+  if (!snapshotFd_.valid()) throw Error("snapshot bytes arrived outside a snapshot");
+  if (snapshotReceived_ + bytes.size() > snapshotSize_) {
+    throw Error("snapshot at " + snapshotPos_.str() + " is longer than announced");
+  }
+  writeFull(snapshotFd_.get(), bytes.data(), bytes.size(), snapshotPath_);
+  snapshotReceived_ += bytes.size();
+}
+
+void ReplicaApplier::abortSnapshot() {
+  if (!snapshotFd_.valid()) return;
+  snapshotFd_.reset();
+  ::unlink(snapshotPath_.c_str());
+}
+
+void ReplicaApplier::endSnapshot() {
+  if (!snapshotFd_.valid()) throw Error("snapshot end outside a snapshot");
+  if (snapshotReceived_ != snapshotSize_) {
+    throw Error("snapshot at " + snapshotPos_.str() + " ended after " +
+                std::to_string(snapshotReceived_) + " of " + std::to_string(snapshotSize_) +
+                " bytes");
+  }
+  fsyncFd(snapshotFd_.get(), snapshotPath_);
+  uint8_t header[100];
+  if (preadFull(snapshotFd_.get(), header, sizeof header, 0, snapshotPath_) != sizeof header ||
+      std::memcmp(header, "SQLite format 3", 16) != 0) {
+    abortSnapshot();
+    throw Error("snapshot at " + snapshotPos_.str() + " is not a SQLite database image");
+  }
+  const uint32_t headerPageSize = loadBE16(header + 16) == 1 ? 65536 : loadBE16(header + 16);
+  if (headerPageSize != snapshotPageSize_ || header[18] != 2 || header[19] != 2) {
+    abortSnapshot();
+    throw Error("snapshot at " + snapshotPos_.str() +
+                " is not a WAL-mode image of the announced page size");
+  }
+  installSnapshotFile();
+  position_ = ReplicaPosition{snapshotPos_, WalChainState{}, false};
+  position_->chain.pageSize = snapshotPageSize_;
+  savePosition();
+}
+
+void ReplicaApplier::installSnapshotFile() {
+  if (!appender_ && !pathExists(localPath_)) {
+    // First start: nothing reads LOCAL_DB yet, so the complete image is moved into place.
+    // Leftover -wal/-shm files would be replayed onto the new image by SQLite: remove them.
+    ::unlink((localPath_ + "-wal").c_str());
+    ::unlink((localPath_ + "-shm").c_str());
+    snapshotFd_.reset();
+    if (::rename(snapshotPath_.c_str(), localPath_.c_str()) != 0) {
+      throwErrno("cannot move the snapshot into place as", localPath_);
+    }
+    fsyncDir(dirName(localPath_));
+    return;
+  }
+  // LOCAL_DB exists and may have readers: apply the image as one transaction.
+  WalAppender& a = appender();
+  const auto deadline = std::chrono::steady_clock::now() + kWriteLockPatience;
+  while (a.beginSnapshot(snapshotPageSize_) == AppendStatus::Busy) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw Error(localPath_ + ": SQLite's write lock stayed busy; cannot apply the snapshot");
+    }
+  }
+  try {
+    std::vector<uint8_t> buf(size_t{1} << 20);
+    for (uint64_t off = 0; off < snapshotSize_;) {
+      const size_t n =
+          preadFull(snapshotFd_.get(), buf.data(),
+                    std::min<uint64_t>(buf.size(), snapshotSize_ - off), off, snapshotPath_);
+      if (n == 0) throw Error(snapshotPath_ + " is shorter than the snapshot");
+      a.addSnapshotBytes({buf.data(), n});
+      off += n;
+    }
+    (void)a.commitSnapshot();
+  } catch (...) {
+    a.abortSnapshot();
+    throw;
+  }
+  abortSnapshot();  // removes the received file
+}
+
+uint64_t ReplicaApplier::applySegments(const std::vector<ReceivedSegment>& segments) {
+  if (segments.empty()) return 0;
+  if (!position_) throw Error("WAL segments arrived before any snapshot");
+  // Check everything before taking any lock.
+  ReplicaPosition next = *position_;
+  std::vector<std::string> raws;
+  raws.reserve(segments.size());
+  std::vector<WalTransaction> txns;
+  for (const ReceivedSegment& s : segments) {
+    const Pos& at = next.pos;
+    const bool sameIndex = s.pos.index == at.index && s.pos.offset == at.offset;
+    const bool nextIndex = s.pos.index == at.index + 1 && s.pos.offset == 0;
+    if (s.pos.generation != at.generation || !(sameIndex || nextIndex)) {
+      throw Error("segment " + s.pos.str() + " does not follow the applied position " + at.str());
+    }
+    raws.push_back(lz4Decompress(s.lz4, kMaxSegmentBytes));
+    const auto raw = asBytes(raws.back());
+    ParsedWalSegment parsed;
+    try {
+      if (s.pos.offset == 0) {
+        parsed = parseWalSegment(raw, 0, next.chain);
+      } else if (next.chainKnown) {
+        parsed = parseWalSegment(raw, s.pos.offset, next.chain);
+      } else {
+        parsed = parseAnchored(raw, s.pos.offset, next.chain);
+      }
+    } catch (const Error& e) {
+      throw Error("segment " + s.pos.str() + ": " + e.what());
+    }
+    if (next.chain.pageSize != position_->chain.pageSize) {
+      throw Error("segment " + s.pos.str() + " has page size " +
+                  std::to_string(next.chain.pageSize) + ", the replica " +
+                  std::to_string(position_->chain.pageSize));
+    }
+    next.chainKnown = true;
+    next.pos = {s.pos.generation, s.pos.index, parsed.endOffset};
+    for (auto& t : parsed.transactions) txns.push_back(std::move(t));
+  }
+
+  WalAppender& a = appender();
+  const auto deadline = std::chrono::steady_clock::now() + kWriteLockPatience;
+  try {
+    for (;;) {
+      AppendResult r = a.appendTransactions(next.chain.pageSize, txns);
+      if (r.status == AppendStatus::Applied) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        throw Error(localPath_ + ": SQLite's write lock stayed busy; cannot apply");
+      }
+    }
+  } catch (const ReplicaModifiedError&) {
+    // Forget the position: only a snapshot can bring LOCAL_DB back to a state the primary had.
+    position_.reset();
+    ::unlink(positionPath_.c_str());
+    throw;
+  }
+  position_ = next;
+  savePosition();
+  return txns.size();
+}
+
+bool ReplicaApplier::maybeCheckpoint() {
+  if (!appender_) return false;
+  const uint32_t frames = appender_->walFrameCount();
+  if (frames >= options_.maxCheckpointPages) {
+    if (appender_->checkpointTruncate(options_.truncateBusyTimeout)) return true;
+    appender_->checkpointPassive();
+    return true;
+  }
+  if (frames >= options_.minCheckpointPages) {
+    // Restarting the WAL keeps it small, and succeeds at once when no reader is inside it;
+    // otherwise a PASSIVE checkpoint copies what the readers allow.
+    if (appender_->checkpointTruncate(std::chrono::milliseconds(0))) return true;
+    appender_->checkpointPassive();
+    return true;
+  }
+  return false;
+}
+
+}  // namespace walstream::client

@@ -1,0 +1,36 @@
+// What a running replica reports on /status, /metrics and /healthz. Written by the stream
+// thread, read by the status server's thread: every member is guarded by mu.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "core/pos.h"
+
+namespace walstream::client {
+
+struct ReplicaState {
+  mutable std::mutex mu;
+  std::string upstream;
+  std::string db;
+  Pos pos;
+  bool connected = false;
+  uint64_t snapshotsApplied = 0;
+  uint64_t transactionsApplied = 0;
+  uint64_t segmentsApplied = 0;
+  uint64_t bytesReceived = 0;
+  uint64_t reconnects = 0;
+  uint64_t checkpoints = 0;
+  std::string lastError;
+  // The last moment the replica was known to hold everything the primary had (after applying
+  // the last buffered segment, or on a heartbeat at or before the applied position). lag_ms is
+  // the time since then while data is known to be pending, else 0.
+  std::chrono::steady_clock::time_point caughtUpAt{};
+  bool behind = true;
+
+  int64_t lagMillis() const;  // requires mu
+};
+
+}  // namespace walstream::client

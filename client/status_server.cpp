@@ -1,0 +1,169 @@
+#include "client/status_server.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "core/error.h"
+
+namespace walstream::client {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+http::response<http::string_body> respond(const http::request<http::string_body>& req,
+                                          const ReplicaState& state) {
+  http::response<http::string_body> res;
+  res.version(req.version());
+  res.keep_alive(false);
+  auto json = [&](http::status status, const nlohmann::json& body) {
+    res.result(status);
+    res.set(http::field::content_type, "application/json");
+    res.body() = body.dump() + "\n";
+  };
+  const std::string target(req.target());
+  const std::string path = target.substr(0, target.find('?'));
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    json(http::status::method_not_allowed, {{"error", "method not allowed"}});
+    res.set(http::field::allow, "GET, HEAD");
+  } else if (path == "/status") {
+    std::lock_guard lock(state.mu);
+    json(http::status::ok, {{"upstream", state.upstream},
+                            {"db", state.db},
+                            {"pos", state.pos.str()},
+                            {"connected", state.connected},
+                            {"snapshots_applied", state.snapshotsApplied},
+                            {"transactions_applied", state.transactionsApplied},
+                            {"lag_ms", state.lagMillis()},
+                            {"last_error", state.lastError}});
+  } else if (path == "/healthz") {
+    std::lock_guard lock(state.mu);
+    if (state.snapshotsApplied > 0 || !state.pos.empty()) {
+      json(http::status::ok, {{"status", "ok"}});
+    } else {
+      json(http::status::service_unavailable,
+           {{"error",
+             "no snapshot applied yet" + (state.lastError.empty() ? "" : ": " + state.lastError)}});
+    }
+  } else if (path == "/metrics") {
+    std::lock_guard lock(state.mu);
+    std::string m;
+    auto metric = [&](const char* name, const char* type, const char* help, auto value) {
+      m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + std::to_string(value) + "\n";
+    };
+    metric("walstream_replica_connected", "gauge", "1 while streaming from the primary.",
+           state.connected ? 1 : 0);
+    metric("walstream_replica_snapshots_applied_total", "counter", "Snapshots applied.",
+           state.snapshotsApplied);
+    metric("walstream_replica_transactions_applied_total", "counter",
+           "Primary transactions applied.", state.transactionsApplied);
+    metric("walstream_replica_segments_applied_total", "counter", "WAL segments applied.",
+           state.segmentsApplied);
+    metric("walstream_replica_received_bytes_total", "counter", "Stream bytes received.",
+           state.bytesReceived);
+    metric("walstream_replica_disconnects_total", "counter", "Stream disconnects.",
+           state.reconnects);
+    metric("walstream_replica_checkpoints_total", "counter", "Checkpoints of the local WAL.",
+           state.checkpoints);
+    metric("walstream_replica_lag_milliseconds", "gauge",
+           "Age of the newest applied data while behind (-1 before the first catch-up).",
+           state.lagMillis());
+    metric("walstream_replica_index", "gauge", "WAL index of the applied position.",
+           state.pos.index);
+    metric("walstream_replica_offset", "gauge", "WAL offset of the applied position.",
+           state.pos.offset);
+    res.result(http::status::ok);
+    res.set(http::field::content_type, "text/plain; version=0.0.4");
+    res.body() = std::move(m);
+  } else {
+    json(http::status::not_found, {{"error", "no such endpoint: " + path}});
+  }
+  res.prepare_payload();
+  if (req.method() == http::verb::head) res.body().clear();
+  return res;
+}
+
+// One request per connection (Connection: close): status requests are rare and tiny.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const ReplicaState& state)
+      : stream_(std::move(socket)), state_(state) {}
+
+  void start() {
+    stream_.expires_after(std::chrono::seconds(10));
+    http::async_read(
+        stream_, buffer_, req_, [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec) return;
+          self->res_ = respond(self->req_, self->state_);
+          http::async_write(self->stream_, self->res_, [self](beast::error_code, size_t) {
+            beast::error_code ignored;
+            self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+          });
+        });
+  }
+
+ private:
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  http::request<http::string_body> req_;
+  http::response<http::string_body> res_;
+  const ReplicaState& state_;
+};
+
+}  // namespace
+
+struct StatusServer::Impl {
+  asio::io_context ioc{1};
+  tcp::acceptor acceptor{ioc};
+  const ReplicaState& state;
+  std::thread thread;
+
+  explicit Impl(const ReplicaState& s) : state(s) {}
+
+  void accept() {
+    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket sock) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) std::make_shared<Session>(std::move(sock), state)->start();
+      accept();
+    });
+  }
+};
+
+StatusServer::StatusServer(const std::string& host, uint16_t port, const ReplicaState& state)
+    : impl_(std::make_unique<Impl>(state)) {
+  beast::error_code ec;
+  const auto addr = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+  if (ec) throw Error("invalid --http address \"" + host + "\": " + ec.message());
+  const tcp::endpoint ep(addr, port);
+  impl_->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor.bind(ep, ec);
+  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw Error("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  }
+  impl_->accept();
+  impl_->thread = std::thread([m = impl_.get()] { m->ioc.run(); });
+}
+
+StatusServer::~StatusServer() {
+  impl_->ioc.stop();
+  impl_->thread.join();
+}
+
+std::string StatusServer::address() const {
+  const auto ep = impl_->acceptor.local_endpoint();
+  const std::string host =
+      ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
+  return "http://" + host + ":" + std::to_string(ep.port());
+}
+
+}  // namespace walstream::client
