@@ -1,0 +1,24 @@
+// What one run of the benchmark suite measures against: the walstream binary under test and
+// the sizes of the workloads, full-length or shortened by --quick.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace walstream::bench {
+
+struct BenchConfig {
+  std::string walstream;                       // the binary under test
+  std::chrono::milliseconds duration{10'000};  // each timed writer phase
+  bool quick = false;
+  uint64_t bootstrapBytes = uint64_t{1} << 30;  // the large bootstrap database
+  int catchupTransactions = 100'000;
+  int fanoutReplicas = 50;
+  int concurrentReaders = 4;
+  // Pause of the visibility poller between sweeps; 0 (the default) polls in a tight loop, which
+  // keeps one core busy and can delay the processes being measured on a small machine.
+  std::chrono::microseconds pollPause{0};
+};
+
+}  // namespace walstream::bench

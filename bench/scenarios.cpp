@@ -1,0 +1,19 @@
+#include "bench/scenarios.h"
+
+namespace walstream::bench {
+
+std::vector<Scenario> allScenarios() {
+  return {
+      {"lag", "replica visibility lag, writer at 100 and 1000 tx/s", runLagScenario},
+      {"readers", "lag at 1000 tx/s with concurrent full-table readers on the replica",
+       runReadersScenario},
+      {"overhead", "writer throughput alone, with a primary, with a primary and a replica",
+       runOverheadScenario},
+      {"catchup", "a stopped replica catching up on a backlog of transactions", runCatchupScenario},
+      {"bootstrap", "a new replica from a large database, versus cp", runBootstrapScenario},
+      {"fanout", "many replicas on one primary at 1000 tx/s", runFanoutScenario},
+      {"cost", "CPU and memory of primary and replica, idle and at 1000 tx/s", runCostScenario},
+  };
+}
+
+}  // namespace walstream::bench

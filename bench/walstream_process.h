@@ -1,0 +1,62 @@
+// The walstream binary under test, run as `walstream primary` and `walstream replica` child
+// processes on 127.0.0.1 with ephemeral ports. Each object owns its process: stop() ends it
+// with SIGTERM and checks a clean exit; the destructor kills (SIGKILL) one still running.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/support/process.h"
+
+namespace walstream::bench {
+
+class WalstreamPrimary {
+ public:
+  // Starts `BINARY primary --http 127.0.0.1:0 [extraFlags] DB` and waits (bounded) until it
+  // listens and its capture has started a generation, so a replica can bootstrap at once.
+  WalstreamPrimary(const std::string& binary, const std::string& db, const std::string& logPrefix,
+                   std::vector<std::string> extraFlags = {});
+
+  pid_t pid() const { return process_.pid(); }
+  uint16_t port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // The last published position of the (single) database, from GET /status.
+  std::string publishedPos();
+  // Waits (bounded) until the published position stays the same for `quiet`: with the writer
+  // stopped, capture has copied everything there is. Returns the seconds from the call until
+  // the position last changed (0 if it never did).
+  double waitUntilCaptureIdle(std::chrono::milliseconds quiet, std::chrono::milliseconds timeout);
+  void stop();
+
+ private:
+  test::Process process_;
+  uint16_t port_ = 0;
+};
+
+class WalstreamReplica {
+ public:
+  // Starts `BINARY replica --upstream URL [--http 127.0.0.1:0] LOCAL_DB`; does not wait.
+  WalstreamReplica(const std::string& binary, const std::string& upstreamUrl,
+                   const std::string& localDb, const std::string& logPrefix, bool serveStatus);
+
+  pid_t pid() const { return process_.pid(); }
+  const std::string& localDb() const { return localDb_; }
+  // Waits (bounded) until the replica logged that a snapshot was applied.
+  void waitUntilBootstrapped(std::chrono::milliseconds timeout);
+  bool stderrContains(const std::string& text) const;
+  // With serveStatus: the replica's GET /status JSON text.
+  std::string status();
+  void stop();
+
+ private:
+  test::Process process_;
+  std::string localDb_;
+  std::optional<uint16_t> statusPort_;
+};
+
+}  // namespace walstream::bench
