@@ -58,7 +58,7 @@ if "$WALSTREAM" replica --help >/dev/null 2>&1; then
 fi
 echo "demo: press Ctrl-C to stop"
 
-count() { sqlite3 "file:$1?mode=ro" "PRAGMA busy_timeout=1000; SELECT count(*) FROM events;" 2>/dev/null || echo "-"; }
+count() { sqlite3 -cmd ".timeout 1000" "file:$1?mode=ro" "SELECT count(*) FROM events;" 2>/dev/null || echo "-"; }
 while :; do
   pos=$(cat "$DIR/app.db-walstream/position" 2>/dev/null || echo "-")
   shadow=$(du -sh "$DIR/app.db-walstream" 2>/dev/null | cut -f1)
