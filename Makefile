@@ -5,7 +5,7 @@ TEST_BUILD_DIR ?= build-test
 JOBS           ?= 2
 CMAKE_ARGS     ?=
 
-DEB_PACKAGES := g++ make cmake pkg-config ccache sqlite3 \
+DEB_PACKAGES := g++ make cmake pkg-config ccache sqlite3 lz4 \
                 libsqlite3-dev liblz4-dev libboost-dev nlohmann-json3-dev doctest-dev
 
 .PHONY: all deps build test demo bench format clean
