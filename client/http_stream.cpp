@@ -81,6 +81,9 @@ HttpResponseHead HttpStream::open(const std::string& host, const std::string& po
   m.runUntil(done);
   m.check(ec, "cannot send the request to");
 
+  // Beast sizes each socket read by the buffer's free capacity: without room, a large body
+  // (a snapshot) arrives 512 bytes per read.
+  m.buffer.reserve(256 * 1024);
   m.parser.emplace();
   m.parser->body_limit(boost::none);  // a snapshot body can be larger than any fixed limit
   done = false;

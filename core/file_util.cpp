@@ -123,6 +123,15 @@ void writeFileAtomic(const std::string& path, std::string_view data) {
   fsyncDir(dirName(path));
 }
 
+void replaceFileAtomic(const std::string& path, std::string_view data) {
+  const std::string tmp = path + ".tmp";
+  {
+    UniqueFd fd = openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    writeFull(fd.get(), data.data(), data.size(), tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) throwErrno("cannot rename " + tmp + " to", path);
+}
+
 void makeDirs(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);

@@ -52,6 +52,9 @@ bool pathExists(const std::string& path);
 std::string readFile(const std::string& path);  // whole file; throws if missing
 // Writes `data` to path durably and atomically: path.tmp, fsync, rename, fsync of the directory.
 void writeFileAtomic(const std::string& path, std::string_view data);
+// Replaces path atomically (path.tmp, rename) without fsync: readers never see a partial file,
+// but a crash may lose the update. For files that are rebuilt from durable data on start.
+void replaceFileAtomic(const std::string& path, std::string_view data);
 void fsyncDir(const std::string& dir);
 void makeDirs(const std::string& path);                    // mkdir -p
 void removeAll(const std::string& path);                   // rm -rf; missing is fine

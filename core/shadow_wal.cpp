@@ -155,7 +155,9 @@ void ShadowWal::writeGeneration(uint64_t gen) const {
 }
 
 void ShadowWal::writePosition(const Pos& pos) const {
-  writeFileAtomic(root_ + "/position", pos.str() + "\n");
+  // Segments are the authority on where capture stands (the position is rebuilt from them on
+  // start), so this file needs atomicity for people and tools, not durability.
+  replaceFileAtomic(root_ + "/position", pos.str() + "\n");
 }
 
 size_t ShadowWal::removeOld(uint64_t keep, uint64_t firstIndexToKeep) const {
