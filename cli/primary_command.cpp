@@ -103,7 +103,7 @@ int runPrimary(const std::vector<std::string>& args) {
   flags.define("min-checkpoint-pages", "N", "1000",
                "PASSIVE checkpoint and WAL restart once the WAL holds N pages");
   flags.define("max-checkpoint-pages", "N", "10000",
-               "checkpoint waiting for readers (RESTART) once the WAL holds N pages");
+               "a FULL checkpoint, waiting up to --busy-timeout for readers, past N pages");
   flags.define("checkpoint-interval", "DURATION", "1m", "checkpoint a non-empty WAL this often");
   flags.define("shadow-retention", "N", "32",
                "WAL indexes of shadow WAL kept for resuming replicas");
