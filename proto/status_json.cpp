@@ -51,17 +51,4 @@ PrimaryStatusJson decodeStatusJson(std::string_view text) {
   }
 }
 
-std::string formatRfc3339(std::chrono::system_clock::time_point t) {
-  using namespace std::chrono;
-  const std::time_t secs = system_clock::to_time_t(t);
-  const auto millis = duration_cast<milliseconds>(t.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[80];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(millis));
-  return buf;
-}
-
 }  // namespace walstream::proto

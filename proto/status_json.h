@@ -14,6 +14,8 @@
 //   }]}
 #pragma once
 
+#include "core/log.h"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -50,7 +52,7 @@ std::string encodeStatusJson(const PrimaryStatusJson& status);
 // Throws walstream::Error when the text is not JSON of this shape.
 PrimaryStatusJson decodeStatusJson(std::string_view text);
 
-// "2026-11-22T10:15:02.123Z"
-std::string formatRfc3339(std::chrono::system_clock::time_point t);
+// "2026-11-22T10:15:02.123Z" (the one formatter, shared with log lines).
+using walstream::formatRfc3339;
 
 }  // namespace walstream::proto
