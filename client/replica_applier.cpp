@@ -60,6 +60,7 @@ ParsedWalSegment parseAnchored(std::span<const uint8_t> raw, uint64_t offset,
 ReplicaApplier::ReplicaApplier(std::string localPath, ApplierOptions options)
     : localPath_(std::move(localPath)),
       positionPath_(localPath_ + "-walstream/position"),
+      positionFile_(positionPath_),
       snapshotPath_(localPath_ + ".walstream-snapshot"),
       options_(options) {
   if (pathExists(localPath_)) {
@@ -82,7 +83,8 @@ WalAppender& ReplicaApplier::appender() {
 }
 
 void ReplicaApplier::savePosition() {
-  saveReplicaPosition(positionPath_, *position_);
+  makeDirs(dirName(positionPath_));
+  positionFile_.write(formatReplicaPosition(*position_), /*durable=*/true);
 }
 
 void ReplicaApplier::beginSnapshot(const Pos& pos, uint32_t pageSize, uint64_t size) {
@@ -233,7 +235,7 @@ uint64_t ReplicaApplier::applySegments(const std::vector<ReceivedSegment>& segme
   } catch (const ReplicaModifiedError&) {
     // Forget the position: only a snapshot can bring LOCAL_DB back to a state the primary had.
     position_.reset();
-    ::unlink(positionPath_.c_str());
+    positionFile_.remove();
     throw;
   }
   position_ = next;

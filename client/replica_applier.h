@@ -21,6 +21,7 @@
 
 #include "client/replica_position.h"
 #include "core/file_util.h"
+#include "core/record_file.h"
 #include "core/wal_appender.h"
 
 namespace walstream::client {
@@ -68,6 +69,7 @@ class ReplicaApplier {
 
   const std::string localPath_;
   const std::string positionPath_;
+  RecordFile positionFile_;  // rewritten in place after every apply
   const std::string snapshotPath_;
   const ApplierOptions options_;
   std::optional<ReplicaPosition> position_;

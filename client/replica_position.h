@@ -8,8 +8,14 @@
 // segment's frame chain and let the primary detect divergence on resume (its resume check compares
 // the checksum).
 //
-// Written tmp + fsync + rename + directory fsync, and only after the data it describes is
-// durable in LOCAL_DB's WAL.
+// The line is padded with spaces to a fixed length and ends with " sum=<8 hex digits>", an
+// FNV-1a checksum of everything before it, so that the file can be rewritten in place after
+// every applied transaction (core/record_file.h) and a record torn by a crash is detected (the
+// replica then starts over from a snapshot) instead of resuming from a mix of two positions.
+// Lines without the checksum (written by older versions) are still accepted.
+//
+// Written (pwrite + fdatasync) only after the data it describes is durable in LOCAL_DB's WAL,
+// so after a crash the position is never ahead of the WAL.
 #pragma once
 
 #include <optional>
@@ -31,6 +37,5 @@ std::string formatReplicaPosition(const ReplicaPosition& p);
 std::optional<ReplicaPosition> parseReplicaPosition(const std::string& line);
 
 std::optional<ReplicaPosition> loadReplicaPosition(const std::string& path);  // missing: nullopt
-void saveReplicaPosition(const std::string& path, const ReplicaPosition& p);
 
 }  // namespace walstream::client

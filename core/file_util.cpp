@@ -83,6 +83,22 @@ void fsyncFd(int fd, std::string_view path) {
   if (::fsync(fd) != 0) throwErrno("fsync failed", path);
 }
 
+void fdatasyncFd(int fd, std::string_view path) {
+  if (::fdatasync(fd) != 0) throwErrno("fdatasync failed", path);
+}
+
+void syncFilesData(const std::vector<std::string>& paths) {
+  for (const std::string& path : paths) {
+    UniqueFd fd = openFileIfExists(path, O_RDONLY);
+    if (fd.valid()) fdatasyncFd(fd.get(), path);
+  }
+}
+
+void syncFileSystem(const std::string& path) {
+  UniqueFd fd = openFile(path, O_RDONLY);
+  if (::syncfs(fd.get()) != 0) throwErrno("syncfs failed for the file system of", path);
+}
+
 uint64_t fileSize(int fd, std::string_view path) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) throwErrno("fstat failed", path);

@@ -46,7 +46,14 @@ size_t preadFull(int fd, void* buf, size_t n, uint64_t offset, std::string_view 
 void pwriteFull(int fd, const void* buf, size_t n, uint64_t offset, std::string_view path);
 void writeFull(int fd, const void* buf, size_t n, std::string_view path);
 void fsyncFd(int fd, std::string_view path);
+// fdatasync: the data and what is needed to read it back (the size), not the timestamps, so an
+// overwrite of allocated blocks needs no file-system journal commit.
+void fdatasyncFd(int fd, std::string_view path);
 uint64_t fileSize(int fd, std::string_view path);
+// Makes the data of a few files durable (fdatasync each). Files that no longer exist are skipped.
+void syncFilesData(const std::vector<std::string>& paths);
+// syncfs(2): makes everything written to the file system holding `path` durable.
+void syncFileSystem(const std::string& path);
 
 bool pathExists(const std::string& path);
 std::string readFile(const std::string& path);  // whole file; throws if missing

@@ -23,6 +23,13 @@ constexpr off_t kDbSharedSize = 510;
 constexpr int kConnectionBusyMs = 1000;
 // Encoded frames are written in runs of about this many bytes.
 constexpr size_t kFrameBufferLimit = size_t{1} << 20;
+
+// The WAL file is extended with zeros this far ahead of the frames being appended. Appending
+// frames then overwrites allocated blocks without changing the file size, so the fsync before
+// each publish is a data flush instead of a file-system journal commit (about half the time
+// here). Zeros past the last valid frame are what SQLite itself leaves in a reused WAL: a
+// frame with the wrong salts, which recovery stops at.
+constexpr uint64_t kWalPreallocation = uint64_t{1} << 20;
 constexpr char kDbMagic[16] = {'S', 'Q', 'L', 'i', 't', 'e', ' ', 'f',
                                'o', 'r', 'm', 'a', 't', ' ', '3', '\0'};
 
@@ -259,7 +266,7 @@ WalAppender::FramePosition WalAppender::startNewWal(const WalIndexHeader& h) {
   const auto bytes = wh.encode();
   pwriteFull(walFd_.get(), bytes.data(), bytes.size(), 0, walPath_);
   // SQLite syncs the header before any frame, so a frame can never outlive its header.
-  if (options_.syncWal) fsyncFd(walFd_.get(), walPath_);
+  if (options_.syncWal) fdatasyncFd(walFd_.get(), walPath_);
   FramePosition pos;
   pos.salt = salt;
   pos.chain = wh.checksum;
@@ -285,6 +292,18 @@ void WalAppender::writeFrame(FramePosition& pos, uint32_t page, uint32_t commitS
   frameBuffer_.insert(frameBuffer_.end(), data, data + pageSize_);
   ++pos.nextFrame;
   if (frameBuffer_.size() >= kFrameBufferLimit) flushFrames(pos);
+}
+
+void WalAppender::preallocateWal(uint64_t end) {
+  const uint64_t size = fileSize(walFd_.get(), walPath_);  // a TRUNCATE checkpoint shrinks it
+  if (size >= end) return;
+  static constexpr std::array<uint8_t, 64 * 1024> kZeros{};
+  const uint64_t target = end + kWalPreallocation;
+  for (uint64_t off = size; off < target;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), target - off));
+    pwriteFull(walFd_.get(), kZeros.data(), n, off, walPath_);
+    off += n;
+  }
 }
 
 void WalAppender::flushFrames(FramePosition& pos) {
@@ -359,13 +378,14 @@ AppendResult WalAppender::appendTransactions(uint32_t pageSize,
   checkUnmodified(*h, recovered);
   frameBuffer_.clear();
   FramePosition pos = prepareWrite(*h);
+  preallocateWal(pos.bufferStart + frameCount * (uint64_t{pageSize_} + kWalFrameHeaderSize));
   for (const auto& t : transactions) {
     for (const auto& f : t.frames) {
       writeFrame(pos, f.header.pageNumber, f.header.commitSize, f.page.data());
     }
   }
   flushFrames(pos);
-  if (options_.syncWal) fsyncFd(walFd_.get(), walPath_);
+  if (options_.syncWal) fdatasyncFd(walFd_.get(), walPath_);
   uint32_t frame = pos.mxFrame;
   for (const auto& t : transactions) {
     for (const auto& f : t.frames) index_->insert(++frame, f.header.pageNumber, pos.mxFrame);
@@ -466,7 +486,7 @@ AppendResult WalAppender::commitSnapshot() {
                   " pages but its header says " + std::to_string(st.headerPageCount));
     }
     flushFrames(st.pos);
-    if (options_.syncWal) fsyncFd(walFd_.get(), walPath_);
+    if (options_.syncWal) fdatasyncFd(walFd_.get(), walPath_);
     for (uint32_t page = 1; page <= nPage; ++page) {
       index_->insert(st.pos.mxFrame + page, page, st.pos.mxFrame);
     }

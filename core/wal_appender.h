@@ -161,6 +161,8 @@ class WalAppender {
   FramePosition startNewWal(const WalIndexHeader& h);
   void writeFrame(FramePosition& pos, uint32_t page, uint32_t commitSize, const uint8_t* data);
   void flushFrames(FramePosition& pos);
+  // Extends the WAL with zeros to well past `end` when it is shorter than `end`.
+  void preallocateWal(uint64_t end);
   // Runs the test hook, then publishes the header for frames up to pos.nextFrame - 1 (written,
   // synced, and their hash-table entries stored) and remembers it.
   AppendResult publish(FramePosition& pos, WalIndexHeader h, uint32_t nPage);

@@ -101,7 +101,7 @@ TEST_CASE("a restarted replica resumes without a snapshot; a diverged one gets a
     REQUIRE(p);
     REQUIRE(p->chainKnown);
     p->chain.checksum.s0 ^= 1;
-    client::saveReplicaPosition(posFile, *p);
+    writeFileAtomic(posFile, client::formatReplicaPosition(*p));
     ReplicaProcess replica(primary.url(), rep, dir.file("replica3"));
     BankReader reader(rep);
     {

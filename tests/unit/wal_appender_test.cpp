@@ -580,8 +580,14 @@ TEST_CASE("appending continues a WAL whose checksums use big-endian words") {
   REQUIRE(h);
   CHECK(h->bigEndianChecksum == 1);
   CHECK(replicaContent(replica) == contentOf(primary.db()));
-  // The whole chain, ours included, verifies with big-endian words.
-  const auto wal = readBytes(replica + "-wal");
+  // The whole chain, ours included, verifies with big-endian words. The file goes on past the
+  // last frame (zeros the appender preallocated); the index says where the frames end.
+  auto wal = readBytes(replica + "-wal");
+  const uint64_t framesEnd = walFrameOffset(h->mxFrame + 1, 4096);
+  REQUIRE(wal.size() > framesEnd);
+  CHECK(std::all_of(wal.begin() + static_cast<std::ptrdiff_t>(framesEnd), wal.end(),
+                    [](uint8_t b) { return b == 0; }));
+  wal.resize(framesEnd);
   WalChainState chain;
   const auto parsed = parseWalSegment(wal, 0, chain);
   CHECK(chain.bigEndianChecksum);

@@ -1,0 +1,71 @@
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/record_file.h"
+#include "tests/support/temp_dir.h"
+
+using namespace walstream;
+using namespace walstream::test;
+
+namespace {
+
+ino_t inodeOf(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return st.st_ino;
+}
+
+}  // namespace
+
+TEST_CASE("a record file is created on first write and rewritten in place") {
+  TempDir dir;
+  RecordFile f(dir.file("position"));
+  CHECK_FALSE(pathExists(f.path()));
+  f.write("aaaa\n", /*durable=*/true);
+  CHECK(readFile(f.path()) == "aaaa\n");
+  const ino_t inode = inodeOf(f.path());
+  f.write("bbbb\n", /*durable=*/false);
+  CHECK(readFile(f.path()) == "bbbb\n");
+  f.write("cccc\n", /*durable=*/true);
+  CHECK(readFile(f.path()) == "cccc\n");
+  CHECK(inodeOf(f.path()) == inode);  // no tmp + rename: the same file throughout
+  CHECK_FALSE(pathExists(f.path() + ".tmp"));
+}
+
+TEST_CASE("a record file replaces content of another length left by an older writer") {
+  TempDir dir;
+  writeFileAtomic(dir.file("position"), "a much longer line from an older format\n");
+  RecordFile f(dir.file("position"));
+  f.write("short\n", /*durable=*/true);
+  CHECK(readFile(f.path()) == "short\n");
+
+  writeFileAtomic(dir.file("other"), "x\n");
+  RecordFile g(dir.file("other"));
+  g.write("longer than before\n", /*durable=*/false);
+  CHECK(readFile(g.path()) == "longer than before\n");
+}
+
+TEST_CASE("a removed record file is created again by the next write, not written unlinked") {
+  TempDir dir;
+  RecordFile f(dir.file("position"));
+  f.write("one\n", /*durable=*/true);
+  f.remove();
+  CHECK_FALSE(pathExists(f.path()));
+  f.remove();  // missing is fine
+  f.write("two\n", /*durable=*/true);
+  CHECK(readFile(f.path()) == "two\n");
+}
+
+TEST_CASE("a record file in a missing directory fails with the path") {
+  TempDir dir;
+  RecordFile f(dir.file("missing/position"));
+  try {
+    f.write("x\n", /*durable=*/true);
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("missing/position") != std::string::npos);
+  }
+}
