@@ -103,7 +103,8 @@ int runPrimary(const std::vector<std::string>& args) {
   flags.define("min-checkpoint-pages", "N", "1000",
                "PASSIVE checkpoint and WAL restart once the WAL holds N pages");
   flags.define("max-checkpoint-pages", "N", "10000",
-               "a FULL checkpoint, waiting up to --busy-timeout for readers, past N pages");
+               "past N pages, wait up to --busy-timeout for the write lock and up to 1s for "
+               "readers to restart the WAL");
   flags.define("checkpoint-interval", "DURATION", "1m", "checkpoint a non-empty WAL this often");
   flags.define("shadow-retention", "N", "32",
                "WAL indexes of shadow WAL kept for resuming replicas");

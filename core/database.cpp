@@ -4,17 +4,30 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
 
 namespace walstream {
 
+namespace {
+
+// See waitForChange.
+constexpr auto kCommitSettle = std::chrono::milliseconds(2);
+constexpr auto kCommitSettlePoll = std::chrono::microseconds(20);
+
+}  // namespace
+
 Database::Database(std::string path, CaptureOptions options)
-    : path_(std::move(path)), options_(options), shadow_(path_ + "-walstream") {
+    : path_(std::move(path)),
+      options_(options),
+      shadow_(path_ + "-walstream"),
+      positionFile_(shadow_.positionPath()) {
   int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fd < 0) throwErrno("cannot create an eventfd for", path_);
   wakeFd_.reset(fd);
@@ -94,6 +107,7 @@ void Database::sync() {
   publish(capture_->sync());
   metrics_.syncDuration.observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  capture_->prepareNextSegment();
   metrics_.walBytes.store(fileSize(capture_->walFd(), capture_->walPath()));
 }
 
@@ -120,7 +134,8 @@ void Database::publish(const CaptureSync& result) {
     }
     position_ = result.end;
   }
-  if (result.end != before) shadow_.writePosition(result.end);
+  // Every position's text form has the same length: the in-place rewrite keeps it whole.
+  if (result.end != before) positionFile_.write(result.end.str() + "\n", /*durable=*/false);
   if (result.newGenerationReason || before.generation != result.end.generation) {
     shadow_.removeOld(result.end.generation, 0);
   }
@@ -196,6 +211,16 @@ void Database::waitForChange(std::stop_token& stop, int inotifyFd) {
     }
     if (n == 2 && (fds[1].revents & POLLIN)) {
       [[maybe_unused]] ssize_t x = ::read(inotifyFd, buf, sizeof buf);
+      // SQLite writes a transaction's frames (each write an inotify event) and only then
+      // publishes the commit in the wal-index, which inotify cannot see. Woken by the last
+      // frame's write, a sync could run before that publication and then sleep until the next
+      // write or the poll interval; give the publication a moment instead. A transaction still
+      // being written (no commit yet) costs at most kCommitSettle of polling per wake-up.
+      const auto settleEnd = std::chrono::steady_clock::now() + kCommitSettle;
+      while (capture_ && !capture_->commitPending() && !stop.stop_requested() &&
+             std::chrono::steady_clock::now() < settleEnd) {
+        std::this_thread::sleep_for(kCommitSettlePoll);
+      }
       // --monitor-delay batches a burst of commits into one sync. Only a stop request cuts
       // the delay short.
       if (options_.monitorDelay.count() > 0 && !stop.stop_requested()) {
@@ -207,6 +232,9 @@ void Database::waitForChange(std::stop_token& stop, int inotifyFd) {
 }
 
 void Database::run(std::stop_token stop) {
+  // The default 50 us of timer slack would stretch every short wait of this thread (see
+  // waitForChange) several times over.
+  ::prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
   std::stop_callback onStop(stop, [this] { wake(); });
   std::string lastError;
   auto backoff = std::chrono::milliseconds(100);

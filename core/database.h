@@ -12,7 +12,9 @@
 //    of WAL salts seen while pinned is a proven restart: the generation continues at index + 1.
 //  - Only frames up to the mxFrame of a validated wal-index header are copied, each checked
 //    against the salts and the running checksum chain, and only whole transactions.
-//  - A segment is published (position, iterators) only after it is durable on disk.
+//  - A segment is published (position, iterators) only after its bytes are durable on disk;
+//    its name becomes durable before the WAL may restart (shadow_wal.h), so a power failure
+//    never loses a published frame that is not still in the WAL.
 //  - The application's files are opened once each (db, -wal, -shm) and closed only after every
 //    SQLite connection of this Database (reference §4.5).
 #pragma once
@@ -30,6 +32,7 @@
 #include "core/capture_metrics.h"
 #include "core/file_util.h"
 #include "core/pos.h"
+#include "core/record_file.h"
 #include "core/segment_iterator.h"
 #include "core/shadow_wal.h"
 #include "core/snapshot.h"
@@ -113,6 +116,7 @@ class Database {
   UniqueFd dbFd_;
   UniqueFd wakeFd_;  // eventfd: wake() and stop requests interrupt the capture thread's wait
   std::unique_ptr<WalCapture> capture_;  // capture thread only
+  RecordFile positionFile_;              // capture thread only; not durable (shadow_wal.h)
 
   // Shared with other threads, under mu_.
   mutable std::mutex mu_;

@@ -17,6 +17,9 @@ namespace {
 
 constexpr std::string_view kSegmentSuffix = ".wal.lz4";
 
+// makeDurable syncs up to this many segments file by file, more with one syncfs.
+constexpr size_t kPerFileSyncLimit = 8;
+
 // Names that are not 16 hex digits (temporary files, stray files) are skipped, not fatal:
 // a tmp file left by a crash must not stop a listing.
 std::optional<uint64_t> hexName(const std::string& name, std::string_view suffix = {}) {
@@ -104,31 +107,78 @@ std::vector<SegmentInfo> ShadowWal::listSegmentsFrom(const Pos& from) const {
   return out;
 }
 
-SegmentInfo ShadowWal::writeSegment(const Pos& pos, std::string compressed,
-                                    uint64_t walBytes) const {
+SegmentInfo ShadowWal::writeSegment(const Pos& pos, std::string compressed, uint64_t walBytes,
+                                    SpareFile* spare) const {
   const std::string dir = indexDir(pos.generation, pos.index);
   const std::string path = segmentPath(pos);
   makeDirsDurable(dir);
-  const std::string tmp = path + ".tmp";
-  UniqueFd fd = openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  SpareFile file;
+  if (spare && spare->fd.valid()) {
+    file = std::move(*spare);
+  } else {
+    file.path = path + ".tmp";
+    file.fd = openFile(file.path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  }
   try {
-    writeFull(fd.get(), compressed.data(), compressed.size(), tmp);
-    fsyncFd(fd.get(), tmp);
-    fd.reset();
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-      throwErrno("cannot rename " + tmp + " to", path);
+    writeFull(file.fd.get(), compressed.data(), compressed.size(), file.path);
+    file.fd.reset();
+    if (::rename(file.path.c_str(), path.c_str()) != 0) {
+      throwErrno("cannot rename " + file.path + " to", path);
     }
   } catch (const Error&) {
-    ::unlink(tmp.c_str());
+    ::unlink(file.path.c_str());
     throw;
   }
-  fsyncDir(dir);
   SegmentInfo info;
   info.pos = pos;
   info.size = compressed.size();
   info.walBytes = walBytes;
   info.data = std::make_shared<const std::string>(std::move(compressed));
   return info;
+}
+
+SpareFile ShadowWal::createSpare() const {
+  SpareFile spare;
+  spare.path = root_ + "/segment.tmp";
+  spare.fd = openFile(spare.path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  return spare;
+}
+
+void ShadowWal::makeDurable(const std::vector<Pos>& segments) const {
+  if (segments.empty()) return;
+  // Each fdatasync ends with a device cache flush even when the journal commit it needed was
+  // already made, so per-file syncs cost about one flush per segment (500 segments: 57 ms on
+  // the machine measured), while one syncfs writes back and commits everything at once (9 ms).
+  // syncfs also writes back other dirty data of the file system, which a few files do not
+  // justify.
+  if (segments.size() > kPerFileSyncLimit) {
+    syncFileSystem(root_);
+    return;
+  }
+  std::vector<std::string> paths;
+  paths.reserve(segments.size());
+  for (const Pos& p : segments) paths.push_back(segmentPath(p));
+  syncFilesData(paths);
+  // Then the names: one fsync per index directory involved (almost always one).
+  std::vector<std::pair<uint64_t, uint64_t>> dirs;
+  for (const Pos& p : segments) {
+    if (dirs.empty() || dirs.back() != std::pair{p.generation, p.index}) {
+      dirs.emplace_back(p.generation, p.index);
+    }
+  }
+  for (const auto& [gen, index] : dirs) {
+    const std::string dir = indexDir(gen, index);
+    if (pathExists(dir)) fsyncDir(dir);
+  }
+}
+
+void ShadowWal::removeSegmentsFrom(const Pos& from) const {
+  for (const SegmentInfo& s : listSegments(from.generation, from.index)) {
+    if (s.pos.offset < from.offset) continue;
+    const std::string path = segmentPath(s.pos);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) throwErrno("cannot remove", path);
+  }
+  fsyncDir(indexDir(from.generation, from.index));
 }
 
 std::string ShadowWal::readSegment(const Pos& pos) const {
@@ -152,12 +202,6 @@ std::optional<uint64_t> ShadowWal::readGeneration() const {
 void ShadowWal::writeGeneration(uint64_t gen) const {
   makeDirsDurable(root_);
   writeFileAtomic(root_ + "/generation", formatHex16(gen) + "\n");
-}
-
-void ShadowWal::writePosition(const Pos& pos) const {
-  // Segments are the authority on where capture stands (the position is rebuilt from them on
-  // start), so this file needs atomicity for people and tools, not durability.
-  replaceFileAtomic(root_ + "/position", pos.str() + "\n");
 }
 
 size_t ShadowWal::removeOld(uint64_t keep, uint64_t firstIndexToKeep) const {

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <thread>
+
 #include "core/error.h"
 
 namespace walstream {
@@ -45,6 +47,21 @@ std::string SqliteConnection::queryText(std::string_view sql) {
 
 void SqliteConnection::setBusyTimeout(int ms) {
   sqlite3_busy_timeout(db_, ms);
+}
+
+void SqliteConnection::setPollingBusyTimeout(std::chrono::microseconds interval,
+                                             std::chrono::milliseconds timeout) {
+  busyPolling_ = {interval, timeout, {}};
+  sqlite3_busy_handler(db_, &SqliteConnection::onBusy, &busyPolling_);
+}
+
+int SqliteConnection::onBusy(void* polling, int tries) {
+  auto& p = *static_cast<BusyPolling*>(polling);
+  const auto now = std::chrono::steady_clock::now();
+  if (tries == 0) p.firstTry = now;
+  if (now - p.firstTry >= p.timeout) return 0;  // give up: the statement reports SQLITE_BUSY
+  std::this_thread::sleep_for(p.interval);
+  return 1;
 }
 
 CheckpointResult SqliteConnection::checkpoint(int mode) {

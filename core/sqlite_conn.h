@@ -2,6 +2,7 @@
 // walstream::Error carrying the database path, the statement and SQLite's message.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -54,6 +55,11 @@ class SqliteConnection {
   int64_t queryInt(std::string_view sql);
   std::string queryText(std::string_view sql);
   void setBusyTimeout(int ms);
+  // A busy handler that retries every `interval` until `timeout` has passed. SQLite's own
+  // (sqlite3_busy_timeout) sleeps 1, 2, 5, 10... ms between tries, so against a writer that
+  // commits back to back it almost never lands in the microseconds between two transactions;
+  // polling does, and costs one failed fcntl per try.
+  void setPollingBusyTimeout(std::chrono::microseconds interval, std::chrono::milliseconds timeout);
   // mode: SQLITE_CHECKPOINT_PASSIVE / FULL / RESTART / TRUNCATE.
   CheckpointResult checkpoint(int mode);
   // Keeps the -wal file on last close (SQLITE_FCNTL_PERSIST_WAL).
@@ -64,8 +70,16 @@ class SqliteConnection {
   [[noreturn]] void fail(std::string_view what, int rc) const;
 
  private:
+  struct BusyPolling {
+    std::chrono::microseconds interval{0};
+    std::chrono::milliseconds timeout{0};
+    std::chrono::steady_clock::time_point firstTry;
+  };
+  static int onBusy(void* polling, int tries);
+
   sqlite3* db_ = nullptr;
   std::string path_;
+  BusyPolling busyPolling_;  // read by onBusy while a statement of this connection waits
 };
 
 }  // namespace walstream

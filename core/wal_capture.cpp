@@ -22,8 +22,23 @@ namespace {
 // makes one larger segment: segments never split a transaction).
 constexpr size_t kSegmentTargetBytes = 4 << 20;
 
+// A stored segment that decompresses to more than this is damaged (see the target above).
+constexpr size_t kMaxSegmentBytes = size_t{1} << 31;
+
 // Frames are read from the -wal in batches of about this size.
 constexpr size_t kReadBatchBytes = 4 << 20;
+
+// The hand-off's wait for the application's write lock: polled this often, for at most
+// kHandOffLockWait below the maximum WAL size (the next sync tries again).
+constexpr auto kLockPollInterval = std::chrono::microseconds(50);
+constexpr auto kHandOffLockWait = std::chrono::milliseconds(100);
+// Past the maximum WAL size, how long the hand-off holds the write lock waiting for the
+// application's readers to let the backfill finish (at most the busy timeout).
+constexpr auto kMaxReaderWait = std::chrono::milliseconds(1000);
+
+// Segments not yet durable are made durable at the latest when this many have piled up (when
+// hand-offs keep failing), to bound the work left for the next hand-off or shutdown.
+constexpr size_t kMaxUnsyncedSegments = 1024;
 
 // The copy found the WAL not continuing the shadow WAL (salts, checksum chain, page size):
 // capture must start a new generation rather than skip or patch anything.
@@ -64,6 +79,14 @@ WalCapture::WalCapture(const std::string& path, const CaptureOptions& options,
       dbFd_(dbFd) {}
 
 WalCapture::~WalCapture() {
+  // Once the pin is gone the application may restart the WAL, so the segments written since the
+  // last hand-off must be durable first (shadow_wal.h). A failure here only risks a new
+  // generation after a power failure; it must not stop the shutdown.
+  try {
+    makeSegmentsDurable();
+  } catch (const Error& e) {
+    log::warn(path_ + ": " + e.what());
+  }
   // Connections first (they own SQLite's POSIX locks), then our descriptors: see file_util.h.
   for (auto& p : pins_) p.reset();
   writer_.reset();
@@ -158,8 +181,6 @@ CaptureStart WalCapture::open() {
     throw;
   }
   writer_->exec("ROLLBACK");
-  // The hand-off blocks the application's writers: later, wait for the write lock only briefly.
-  writer_->setBusyTimeout(std::min(busyMs, 100));
   start.catchUp.end = endPosition();
   if (start.catchUp.newGenerationReason) {
     start.newGeneration = true;
@@ -176,35 +197,37 @@ std::optional<WalCapture::Tail> WalCapture::readShadowTail() {
   const uint64_t index = indexes.back();
   std::vector<SegmentInfo> segs = shadow_.listSegments(*gen, index);
   if (segs.empty() || segs.front().pos.offset != 0) return std::nullopt;
-  try {
-    // The WAL header comes from the index's first segment; the chain's checksum is the one
-    // stored in the last frame of the last segment.
-    std::string first = lz4Decompress(asBytes(shadow_.readSegment(segs.front().pos)), 1ull << 32);
-    WalChainState state;
-    parseWalSegment(asBytes(first), 0, state);
-    uint64_t end = segs.front().pos.offset + first.size();
-    if (segs.size() > 1) {
-      const Pos lastPos = segs.back().pos;
-      std::string last = lz4Decompress(asBytes(shadow_.readSegment(lastPos)), 1ull << 32);
-      const size_t frameSize = state.pageSize + kWalFrameHeaderSize;
-      if (last.empty() || last.size() % frameSize != 0) return std::nullopt;
-      WalFrameHeader f = WalFrameHeader::decode(reinterpret_cast<const uint8_t*>(last.data()) +
-                                                last.size() - frameSize);
-      if (!f.isCommit() || f.salt1 != state.salt1 || f.salt2 != state.salt2) return std::nullopt;
-      state.checksum = f.checksum;
-      end = lastPos.offset + last.size();
+  // Segments of the last index may not all be durable (shadow_wal.h): after a power failure
+  // any of them can be truncated or empty. Every one is checked, in order, against the chain;
+  // the first that is damaged or out of place ends the usable tail.
+  WalChainState state;
+  uint64_t end = 0;
+  for (const SegmentInfo& seg : segs) {
+    std::string problem;
+    if (seg.pos.offset != end) {
+      problem = "it does not follow the previous segment, which ends at " + std::to_string(end);
+    } else {
+      try {
+        const std::string raw =
+            lz4Decompress(asBytes(shadow_.readSegment(seg.pos)), kMaxSegmentBytes);
+        end = parseWalSegment(asBytes(raw), seg.pos.offset, state).endOffset;
+      } catch (const Error& e) {
+        problem = e.what();
+      }
     }
-    Tail t;
-    t.generation = *gen;
-    t.index = index;
-    t.chain = state;
-    t.frames =
-        static_cast<uint32_t>((end - kWalHeaderSize) / (state.pageSize + kWalFrameHeaderSize));
-    return t;
-  } catch (const Error& e) {
-    log::warn(path_ + ": cannot read the shadow WAL tail: " + e.what());
-    return std::nullopt;
+    if (problem.empty()) continue;
+    log::warn(path_ + ": shadow WAL segment " + seg.pos.str() + " is unusable (" + problem +
+              "); it and the segments after it will be copied again from the WAL");
+    if (seg.pos.offset == 0) return std::nullopt;
+    shadow_.removeSegmentsFrom(seg.pos);
+    break;
   }
+  Tail t;
+  t.generation = *gen;
+  t.index = index;
+  t.chain = state;
+  t.frames = static_cast<uint32_t>((end - kWalHeaderSize) / (state.pageSize + kWalFrameHeaderSize));
+  return t;
 }
 
 Pos WalCapture::endPosition() const {
@@ -218,6 +241,7 @@ void WalCapture::startGeneration(const std::string& reason, CaptureSync* out) {
   chain_.reset();
   copiedFrames_ = 0;
   indexHasSegments_ = false;
+  unsynced_.clear();  // the old generation's segments are no longer needed
   shadow_.writeGeneration(generation_);
   makeDirs(shadow_.generationDir(generation_));
   metrics_.generationsStarted.fetch_add(1);
@@ -296,6 +320,7 @@ void WalCapture::copyCommitted(CaptureSync& out) {
   if (chain_ && (chain_->salt1 != wh->salt1 || chain_->salt2 != wh->salt2)) {
     if (indexHasSegments_) {
       // New salts while pinned: a restart that, by the pin protocol, lost no uncopied frame.
+      makeSegmentsDurable();
       ++index_;
       indexHasSegments_ = false;
       out.walRestarted = true;
@@ -338,7 +363,7 @@ void WalCapture::copyCommitted(CaptureSync& out) {
     segment.erase(0, committedBytes);
     const uint64_t rawSize = bytes.size();
     SegmentInfo info = shadow_.writeSegment({generation_, index_, segmentStart},
-                                            lz4Compress(asBytes(bytes)), rawSize);
+                                            lz4Compress(asBytes(bytes)), rawSize, &spare_);
     metrics_.walBytesCopied.fetch_add(rawSize);
     metrics_.segmentsWritten.fetch_add(1);
     segmentStart += rawSize;
@@ -346,6 +371,8 @@ void WalCapture::copyCommitted(CaptureSync& out) {
     copiedFrames_ = committedFrame;
     chain_->checksum = running.checksum;
     indexHasSegments_ = true;
+    unsynced_.push_back(info.pos);
+    if (unsynced_.size() >= kMaxUnsyncedSegments) makeSegmentsDurable();
     out.segments.push_back(std::move(info));
   };
 
@@ -391,6 +418,23 @@ void WalCapture::copyCommitted(CaptureSync& out) {
   if (committedBytes > 0) flush();
 }
 
+bool WalCapture::commitPending() const {
+  const std::optional<WalIndexHeader> h = readWalIndexHeader(shm_.data());
+  if (!h) return true;  // being written right now
+  if (!chain_) return h->mxFrame != 0;
+  return h->mxFrame != copiedFrames_ || h->salt1() != chain_->salt1 || h->salt2() != chain_->salt2;
+}
+
+void WalCapture::prepareNextSegment() {
+  if (!spare_.fd.valid()) spare_ = shadow_.createSpare();
+}
+
+void WalCapture::makeSegmentsDurable() {
+  if (unsynced_.empty()) return;
+  shadow_.makeDurable(unsynced_);
+  unsynced_.clear();
+}
+
 void WalCapture::copyOrStartGeneration(CaptureSync& out) {
   try {
     copyCommitted(out);
@@ -430,31 +474,53 @@ void WalCapture::maybeCheckpoint(CaptureSync& out) {
 
 bool WalCapture::handOff(CheckpointMode mode, CaptureSync& out) {
   const auto t0 = std::chrono::steady_clock::now();
-  // The bulk of the backfill, while pinned and without blocking the application's writers.
-  // FULL waits (bounded by the busy timeout) for the application's readers and writers.
-  checkpointer_->checkpoint(mode == CheckpointMode::kFull ? SQLITE_CHECKPOINT_FULL
-                                                          : SQLITE_CHECKPOINT_PASSIVE);
   const auto idx = static_cast<size_t>(mode);
-  metrics_.checkpoints[idx].fetch_add(1);
-  bool restartable = false;
-  try {
-    writer_->exec("BEGIN IMMEDIATE");
-  } catch (const Error&) {
+  auto account = [&] {
     metrics_.checkpointMicros[idx].fetch_add(static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
             .count()));
+  };
+  // The bulk of the backfill, while pinned and without blocking the application's writers. Not
+  // FULL, even past the maximum: FULL holds the write lock while it waits for every reader,
+  // our own pin included, so it could only time out with the application's writers blocked.
+  checkpointer_->checkpoint(SQLITE_CHECKPOINT_PASSIVE);
+  metrics_.checkpoints[idx].fetch_add(1);
+  // Most of the segments become durable here, outside the write lock; the few copied under it
+  // follow below.
+  makeSegmentsDurable();
+  // Below the maximum the hand-off only takes the write lock when it is free within a short
+  // wait; past it, it waits as long as the busy timeout allows.
+  writer_->setPollingBusyTimeout(
+      kLockPollInterval, mode == CheckpointMode::kFull ? options_.busyTimeout : kHandOffLockWait);
+  try {
+    writer_->exec("BEGIN IMMEDIATE");
+  } catch (const Error&) {
+    account();
     return false;  // the application is writing; try again at a later sync
   }
+  bool restartable = false;
   try {
     copyCommitted(out);  // the header is stable while we hold the write lock
     const WalIndexHeader h = readIndexHeader();
     if (h.mxFrame == copiedFrames_) {
       // The writer connection's own read transaction pins the WAL while the pin is released.
       const int old = pinned_;
+      makeSegmentsDurable();  // from here on the WAL may restart
       pins_[old]->exec("COMMIT");
       pinned_ = -1;
-      checkpointer_->checkpoint(SQLITE_CHECKPOINT_PASSIVE);
-      restartable = shmBackfill(shm_.data()) == h.mxFrame;
+      // Past the maximum, wait (bounded) for the application's readers to leave the frames
+      // still to backfill, as a FULL checkpoint would: the application's writers wait too.
+      const auto deadline =
+          std::chrono::steady_clock::now() +
+          (mode == CheckpointMode::kFull
+               ? std::min<std::chrono::milliseconds>(options_.busyTimeout, kMaxReaderWait)
+               : std::chrono::milliseconds(0));
+      for (;;) {
+        checkpointer_->checkpoint(SQLITE_CHECKPOINT_PASSIVE);
+        restartable = shmBackfill(shm_.data()) == h.mxFrame;
+        if (restartable || std::chrono::steady_clock::now() >= deadline) break;
+        std::this_thread::sleep_for(kLockPollInterval * 20);
+      }
       beginPin(old);  // on READ_LOCK(0) exactly when everything was backfilled
     }
   } catch (...) {
@@ -462,9 +528,7 @@ bool WalCapture::handOff(CheckpointMode mode, CaptureSync& out) {
     throw;
   }
   writer_->exec("ROLLBACK");
-  metrics_.checkpointMicros[idx].fetch_add(static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-          .count()));
+  account();
   return restartable;
 }
 

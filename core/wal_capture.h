@@ -35,7 +35,7 @@ namespace walstream {
 struct CaptureOptions;
 
 struct CaptureSync {
-  std::vector<SegmentInfo> segments;               // written durably, in order
+  std::vector<SegmentInfo> segments;               // written (durable later), in order
   Pos end;                                         // position after the last segment
   bool walRestarted = false;                       // the index advanced (proven restart)
   std::optional<std::string> newGenerationReason;  // continuity lost: a new generation began
@@ -66,6 +66,11 @@ class WalCapture {
   // and runs a checkpoint (with a hand-off) when a threshold or the interval says so.
   CaptureSync sync();
 
+  // True when the wal-index shows a commit that is not copied yet (or cannot be read now).
+  bool commitPending() const;
+  // Creates the file the next segment will be written to, off the path from commit to publish.
+  void prepareNextSegment();
+
   int walFd() const { return walFd_.get(); }
   const std::string& walPath() const { return walPath_; }
 
@@ -81,6 +86,8 @@ class WalCapture {
   void copyCommitted(CaptureSync& out);
   // copyCommitted(), starting a new generation when the WAL does not continue the shadow WAL.
   void copyOrStartGeneration(CaptureSync& out);
+  // Makes the segments written since the last call durable (before the WAL may restart).
+  void makeSegmentsDurable();
   void startGeneration(const std::string& reason, CaptureSync* out);
   bool handOff(CheckpointMode mode, CaptureSync& out);
   void maybeCheckpoint(CaptureSync& out);
@@ -111,6 +118,8 @@ class WalCapture {
   std::optional<WalChainState> chain_;  // chain at `copiedFrames_`; nullopt: WAL not seen yet
   uint32_t copiedFrames_ = 0;
   bool indexHasSegments_ = false;
+  std::vector<Pos> unsynced_;  // segments written since the last makeSegmentsDurable()
+  SpareFile spare_;            // the next segment's file, when prepared
   std::chrono::steady_clock::time_point lastCheckpoint_;
 };
 

@@ -14,6 +14,7 @@
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
 #include "core/sqlite_conn.h"
+#include "core/wal_segment.h"
 #include "tests/support/shadow_replay.h"
 #include "tests/support/temp_dir.h"
 
@@ -76,6 +77,7 @@ CaptureOptions smallThresholds() {
   o.maxCheckpointPages = 400;
   o.pollInterval = 50ms;
   o.busyTimeout = 500ms;
+  o.shadowRetention = 1'000'000;  // tests replay whole generations from their first index
   return o;
 }
 
@@ -104,15 +106,34 @@ void truncateCheckpoint(const std::string& path) {
   c.checkpoint(SQLITE_CHECKPOINT_TRUNCATE);
 }
 
+// Creates the application database with an empty WAL, and a copy of its file (returned) that
+// a generation's segments are replayed onto.
+std::string createAppAndBase(TempDir& dir, const std::string& app) {
+  createAppDb(app);
+  truncateCheckpoint(app);
+  const std::string base = dir.file("base.db");
+  std::filesystem::copy_file(app, base);
+  return base;
+}
+
+// Replays the generation onto `base` and checks it is the application's content, with the
+// counter at `transactions`.
+void checkReplayEqualsApp(const std::string& app, const std::string& base, uint64_t generation,
+                          int transactions) {
+  ReplayResult r = replayGeneration(app + "-walstream", generation, base);
+  CHECK(r.transactions >= static_cast<uint64_t>(transactions));
+  CHECK(dumpDatabase(base) == dumpDatabase(app));
+  SqliteConnection check(base, SQLITE_OPEN_READONLY);
+  CHECK(check.queryText("PRAGMA integrity_check") == "ok");
+  CHECK(check.queryInt("SELECT n FROM counter") == transactions);
+}
+
 }  // namespace
 
 TEST_CASE("capture beside a concurrent writer replays to exactly the application's content") {
   TempDir dir;
   const std::string app = dir.file("app.db");
-  createAppDb(app);
-  truncateCheckpoint(app);
-  const std::string base = dir.file("base.db");
-  std::filesystem::copy_file(app, base);
+  const std::string base = createAppAndBase(dir, app);
 
   uint64_t generation = 0;
   {
@@ -140,21 +161,13 @@ TEST_CASE("capture beside a concurrent writer replays to exactly the application
     CHECK(cap.db.metrics().walRestarts.load() == end.index);
     CHECK(cap.db.metrics().checkpoints[0].load() > 0);
   }
-  ReplayResult r = replayGeneration(app + "-walstream", generation, base);
-  CHECK(r.transactions >= 3000);
-  CHECK(dumpDatabase(base) == dumpDatabase(app));
-  SqliteConnection check(base, SQLITE_OPEN_READONLY);
-  CHECK(check.queryText("PRAGMA integrity_check") == "ok");
-  CHECK(check.queryInt("SELECT n FROM counter") == 3000);
+  checkReplayEqualsApp(app, base, generation, 3000);
 }
 
 TEST_CASE("a restarted capture continues its generation") {
   TempDir dir;
   const std::string app = dir.file("app.db");
-  createAppDb(app);
-  truncateCheckpoint(app);
-  const std::string base = dir.file("base.db");
-  std::filesystem::copy_file(app, base);
+  const std::string base = createAppAndBase(dir, app);
   // The application stays up (its connection keeps the WAL from being deleted) and nothing
   // checkpoints while capture is down, so the WAL still continues the shadow WAL.
   SqliteConnection appConnection(app);
@@ -215,14 +228,34 @@ TEST_CASE("each cause of a generation break starts a new generation") {
   }
   SUBCASE("the shadow tail does not match the WAL") {
     const uint64_t g1 = generationAfter([&] {
-      // Rewrite the last shadow segment with one changed page byte (a checksum that no longer
-      // matches the WAL's).
+      // Rewrite the last shadow segment with one changed page byte and checksums recomputed,
+      // so the shadow is consistent in itself but is not the WAL's history.
       ShadowWal shadow(app + "-walstream");
-      auto idx = shadow.listIndexes(g0);
-      auto segs = shadow.listSegments(g0, idx.back());
+      const uint64_t index = shadow.listIndexes(g0).back();
+      auto segs = shadow.listSegments(g0, index);
+      WalChainState chain;
+      for (size_t i = 0; i + 1 < segs.size(); ++i) {
+        std::string raw = lz4Decompress(asBytes(shadow.readSegment(segs[i].pos)), 1 << 30);
+        parseWalSegment(asBytes(raw), segs[i].pos.offset, chain);
+      }
       std::string raw = lz4Decompress(asBytes(shadow.readSegment(segs.back().pos)), 1 << 30);
-      raw[raw.size() - 30] ^= 0x5a;
-      raw[raw.size() - 4096 - 24 + 16] ^= 0x01;  // the stored checksum of the last frame
+      auto* bytes = reinterpret_cast<uint8_t*>(raw.data());
+      size_t at = 0;
+      if (segs.back().pos.offset == 0) {
+        chain = WalChainState::fromHeader(
+            *WalHeader::decode(std::span<const uint8_t>(bytes, kWalHeaderSize)));
+        at = kWalHeaderSize;
+      }
+      const uint32_t P = chain.pageSize;
+      bytes[at + kWalFrameHeaderSize + 100] ^= 0x5a;  // a page byte of the segment's first frame
+      Checksum c = chain.checksum;
+      for (; at < raw.size(); at += P + kWalFrameHeaderSize) {
+        c = walChecksum(bytes + at, 8, chain.bigEndianChecksum, c);
+        c = walChecksum(bytes + at + kWalFrameHeaderSize, P, chain.bigEndianChecksum, c);
+        WalFrameHeader f = WalFrameHeader::decode(bytes + at);
+        f.checksum = c;
+        f.encode(bytes + at);
+      }
       writeFileAtomic(shadow.segmentPath(segs.back().pos), lz4Compress(asBytes(raw)));
     });
     CHECK(g1 != g0);
@@ -240,6 +273,48 @@ TEST_CASE("each cause of a generation break starts a new generation") {
     ShadowWal shadow(app + "-walstream");
     CHECK(shadow.listGenerations() == std::vector<uint64_t>{g1});  // older ones deleted
   }
+}
+
+TEST_CASE("a damaged shadow tail is copied again from the WAL, and the generation continues") {
+  // Segments become durable in batches (shadow_wal.h): after a power failure the newest ones
+  // may be truncated or empty while the WAL, still pinned then, holds their frames.
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  const std::string base = createAppAndBase(dir, app);
+  CaptureOptions options = smallThresholds();
+  options.minCheckpointPages = 100000;  // one WAL index throughout: nothing restarts it
+  options.maxCheckpointPages = 100000;
+  options.checkpointInterval = 1h;
+  uint64_t generation = 0;
+  std::vector<SegmentInfo> segs;
+  ShadowWal shadow(app + "-walstream");
+  {
+    CaptureThread cap(app, options);
+    generation = cap.caughtUp().generation;
+    for (int i = 0; i < 6; ++i) {
+      writeTransactions(app, 5, 20 + i, /*appCheckpoints=*/false);
+      cap.caughtUp();
+    }
+    segs = shadow.listSegments(generation, 0);
+    REQUIRE(segs.size() >= 4);
+  }
+  SUBCASE("a truncated segment") {
+    const std::string path = shadow.segmentPath(segs[segs.size() - 3].pos);
+    std::filesystem::resize_file(path, std::filesystem::file_size(path) / 2);
+  }
+  SUBCASE("an empty segment, with later segments intact") {
+    std::filesystem::resize_file(shadow.segmentPath(segs[segs.size() - 2].pos), 0);
+  }
+  SUBCASE("a missing segment") {
+    std::filesystem::remove(shadow.segmentPath(segs[segs.size() - 3].pos));
+  }
+  {
+    CaptureThread cap(app, options);
+    CHECK(cap.caughtUp().generation == generation);
+    writeTransactions(app, 5, 100, /*appCheckpoints=*/false);
+    CHECK(cap.caughtUp().generation == generation);
+  }
+  checkReplayEqualsApp(app, base, generation, 35);
 }
 
 TEST_CASE("a rollback-journal database is switched to WAL mode") {

@@ -45,10 +45,8 @@ TEST_CASE("shadow WAL paths and names are as documented") {
 
   shadow.writeGeneration(kGen);
   CHECK(readFile(root + "/generation") == "00000000000000ab\n");
-  shadow.writePosition({kGen, 3, 0x1f60});
-  CHECK(readFile(root + "/position") == "00000000000000ab/0000000000000003:0000000000001f60\n");
+  CHECK(shadow.positionPath() == root + "/position");
   CHECK_FALSE(pathExists(root + "/generation.tmp"));
-  CHECK_FALSE(pathExists(root + "/position.tmp"));
 }
 
 TEST_CASE("written segments are listed in (index, offset) order with their sizes") {
@@ -207,4 +205,26 @@ TEST_CASE("removeOld removes other generations and indexes below the bound") {
   CHECK(shadow.removeOld(kGen, 100) == 2);
   CHECK(shadow.listIndexes(kGen).empty());
   CHECK(shadow.listGenerations() == std::vector<uint64_t>{kGen});
+}
+
+TEST_CASE("a segment written through a spare file lands at its name and consumes the spare") {
+  TempDir dir;
+  ShadowWal shadow(dir.file("app.db-walstream"));
+  makeDirs(shadow.root());
+  SpareFile spare = shadow.createSpare();
+  REQUIRE(spare.fd.valid());
+  CHECK(pathExists(spare.path));
+  const std::string compressed = lz4Compress(asBytes(std::string(5000, 'w')));
+  const SegmentInfo info = shadow.writeSegment({kGen, 0, 0}, compressed, 5000, &spare);
+  CHECK_FALSE(spare.fd.valid());
+  CHECK_FALSE(pathExists(shadow.root() + "/segment.tmp"));
+  CHECK(shadow.readSegment(info.pos) == compressed);
+  CHECK(shadow.listSegments(kGen, 0).size() == 1);
+  // Without a spare (or with a consumed one) the segment file is created on the spot.
+  const SegmentInfo next = shadow.writeSegment({kGen, 0, 5000}, compressed, 5000, &spare);
+  CHECK(shadow.readSegment(next.pos) == compressed);
+  // A crash may leave a spare behind: creating one again truncates it.
+  writeFileAtomic(shadow.root() + "/segment.tmp", "left over");
+  SpareFile again = shadow.createSpare();
+  CHECK(readFile(again.path).empty());
 }
