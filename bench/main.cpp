@@ -28,7 +28,7 @@ constexpr const char* kUsage =
     "  --scenario NAMES   run only these scenarios (repeatable; see --list)\n"
     "  --duration SECONDS each timed writer phase (default 10; 3 with --quick)\n"
     "  --quick            short run: 3 s phases, 256 MiB bootstrap, 30,000-transaction catch-up\n"
-    "  --poll-pause-us N  sleep N us between visibility polls (default 0: a tight loop)\n"
+    "  --poll-pause-us N  sleep N us between visibility polls (default 50; 0: a tight loop)\n"
     "  --results PATH     JSON lines output (default: bench/results.json in the source tree)\n"
     "  --list             list the scenarios and exit\n";
 
