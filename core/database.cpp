@@ -27,7 +27,8 @@ Database::Database(std::string path, CaptureOptions options)
     : path_(std::move(path)),
       options_(options),
       shadow_(path_ + "-walstream"),
-      positionFile_(shadow_.positionPath()) {
+      positionFile_(shadow_.positionPath()),
+      segmentFiles_(shadow_.root() + "/spare") {
   int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fd < 0) throwErrno("cannot create an eventfd for", path_);
   wakeFd_.reset(fd);
@@ -73,7 +74,8 @@ void Database::open() {
     dbFd_ = openFile(path_, O_RDONLY);
   }
   makeDirs(shadow_.root());
-  auto capture = std::make_unique<WalCapture>(path_, options_, shadow_, metrics_, dbFd_.get());
+  auto capture =
+      std::make_unique<WalCapture>(path_, options_, shadow_, segmentFiles_, metrics_, dbFd_.get());
   CaptureStart start = capture->open();
   capture_ = std::move(capture);
   {
@@ -137,12 +139,13 @@ void Database::publish(const CaptureSync& result) {
   // Every position's text form has the same length: the in-place rewrite keeps it whole.
   if (result.end != before) positionFile_.write(result.end.str() + "\n", /*durable=*/false);
   if (result.newGenerationReason || before.generation != result.end.generation) {
-    shadow_.removeOld(result.end.generation, 0);
+    shadow_.removeOld(result.end.generation, 0, &segmentFiles_);
   }
   if (result.walRestarted) {
     log::info(path_ + ": WAL restarted; now at " + result.end.str());
     if (result.end.index >= options_.shadowRetention) {
-      shadow_.removeOld(result.end.generation, result.end.index - options_.shadowRetention + 1);
+      shadow_.removeOld(result.end.generation, result.end.index - options_.shadowRetention + 1,
+                        &segmentFiles_);
     }
   }
 }
@@ -214,12 +217,18 @@ void Database::waitForChange(std::stop_token& stop, int inotifyFd) {
       // SQLite writes a transaction's frames (each write an inotify event) and only then
       // publishes the commit in the wal-index, which inotify cannot see. Woken by the last
       // frame's write, a sync could run before that publication and then sleep until the next
-      // write or the poll interval; give the publication a moment instead. A transaction still
-      // being written (no commit yet) costs at most kCommitSettle of polling per wake-up.
-      const auto settleEnd = std::chrono::steady_clock::now() + kCommitSettle;
-      while (capture_ && !capture_->commitPending() && !stop.stop_requested() &&
-             std::chrono::steady_clock::now() < settleEnd) {
-        std::this_thread::sleep_for(kCommitSettlePoll);
+      // write or the poll interval; when frames beyond the copied ones are in the WAL, give
+      // the publication a moment instead. An event for frames already copied (SQLite writes a
+      // frame in two calls, so events outlive the sync they woke) costs one pread; a
+      // transaction still being written costs at most kCommitSettle of polling per wake-up.
+      if (capture_ && !capture_->commitPending() && capture_->framesBeyondCopy()) {
+        const auto settleEnd = std::chrono::steady_clock::now() + kCommitSettle;
+        auto pause = kCommitSettlePoll;
+        while (!capture_->commitPending() && !stop.stop_requested() &&
+               std::chrono::steady_clock::now() < settleEnd) {
+          std::this_thread::sleep_for(pause);
+          pause = std::min(pause * 2, kCommitSettlePoll * 8);
+        }
       }
       // --monitor-delay batches a burst of commits into one sync. Only a stop request cuts
       // the delay short.

@@ -33,6 +33,7 @@
 #include "core/file_util.h"
 #include "core/pos.h"
 #include "core/record_file.h"
+#include "core/segment_file_pool.h"
 #include "core/segment_iterator.h"
 #include "core/shadow_wal.h"
 #include "core/snapshot.h"
@@ -117,6 +118,7 @@ class Database {
   UniqueFd wakeFd_;  // eventfd: wake() and stop requests interrupt the capture thread's wait
   std::unique_ptr<WalCapture> capture_;  // capture thread only
   RecordFile positionFile_;              // capture thread only; not durable (shadow_wal.h)
+  SegmentFilePool segmentFiles_;         // capture thread only
 
   // Shared with other threads, under mu_.
   mutable std::mutex mu_;

@@ -137,13 +137,6 @@ SegmentInfo ShadowWal::writeSegment(const Pos& pos, std::string compressed, uint
   return info;
 }
 
-SpareFile ShadowWal::createSpare() const {
-  SpareFile spare;
-  spare.path = root_ + "/segment.tmp";
-  spare.fd = openFile(spare.path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  return spare;
-}
-
 void ShadowWal::makeDurable(const std::vector<Pos>& segments) const {
   if (segments.empty()) return;
   // Each fdatasync ends with a device cache flush even when the journal commit it needed was
@@ -204,16 +197,23 @@ void ShadowWal::writeGeneration(uint64_t gen) const {
   writeFileAtomic(root_ + "/generation", formatHex16(gen) + "\n");
 }
 
-size_t ShadowWal::removeOld(uint64_t keep, uint64_t firstIndexToKeep) const {
+size_t ShadowWal::removeOld(uint64_t keep, uint64_t firstIndexToKeep, SegmentFilePool* pool) const {
+  auto remove = [&](const std::string& dir) {
+    if (pool) {
+      for (const std::string& name : listDir(dir)) pool->retire(dir + "/" + name);
+    }
+    removeAll(dir);
+  };
   size_t removed = 0;
   for (uint64_t gen : listGenerations()) {
     if (gen == keep) continue;
+    for (uint64_t index : listIndexes(gen)) remove(indexDir(gen, index));
     removeAll(generationDir(gen));
     ++removed;
   }
   for (uint64_t index : listIndexes(keep)) {
     if (index >= firstIndexToKeep) break;
-    removeAll(indexDir(keep, index));
+    remove(indexDir(keep, index));
     ++removed;
   }
   return removed;

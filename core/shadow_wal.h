@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "core/file_util.h"
 #include "core/pos.h"
+#include "core/segment_file_pool.h"
 
 namespace walstream {
 
@@ -39,14 +39,6 @@ struct SegmentInfo {
   // The compressed bytes, when the segment was just published: shared by every stream tailing
   // it, so live data is read from disk at most once. Null for segments listed from disk.
   std::shared_ptr<const std::string> data;
-};
-
-// A file created ahead of need (DB-walstream/segment.tmp), so that writing a segment does not
-// wait for an inode allocation: that stalls behind other processes' fsyncs on the same file
-// system (0.07 ms alone, 0.3 to 1.4 ms beside a replica's fdatasyncs on the machine measured).
-struct SpareFile {
-  UniqueFd fd;
-  std::string path;
 };
 
 class ShadowWal {
@@ -65,10 +57,11 @@ class ShadowWal {
   std::vector<SegmentInfo> listSegmentsFrom(const Pos& from) const;
 
   // Writes a compressed segment, not yet durable (makeDurable); returns its info (with `data`
-  // set). A valid `spare` is used (and consumed) instead of creating a file.
+  // set). A valid `spare` (segment_file_pool.h) is used and consumed instead of creating a
+  // file: creating one can stall behind other processes' fsyncs on the same file system
+  // (0.07 ms alone, 0.3 to 1.4 ms beside a replica's fdatasyncs on the machine measured).
   SegmentInfo writeSegment(const Pos& pos, std::string compressed, uint64_t walBytes,
                            SpareFile* spare = nullptr) const;
-  SpareFile createSpare() const;
   // Makes the listed segments durable, data and names. Segments removed meanwhile are skipped.
   void makeDurable(const std::vector<Pos>& segments) const;
   // Deletes the segment files of `gen`/`index` at and after `from` (a damaged tail).
@@ -80,9 +73,10 @@ class ShadowWal {
   void writeGeneration(uint64_t gen) const;
   std::string positionPath() const { return root_ + "/position"; }
 
-  // Deletes every generation other than `keep`, and indexes of `keep` below `firstIndexToKeep`.
-  // Returns how many directories were removed.
-  size_t removeOld(uint64_t keep, uint64_t firstIndexToKeep) const;
+  // Deletes every generation other than `keep`, and indexes of `keep` below `firstIndexToKeep`;
+  // their segment files go to `pool` when one is given. Returns how many directories were
+  // removed.
+  size_t removeOld(uint64_t keep, uint64_t firstIndexToKeep, SegmentFilePool* pool = nullptr) const;
 
  private:
   std::string root_;

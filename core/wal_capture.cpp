@@ -69,12 +69,14 @@ struct WalCapture::Tail {
 };
 
 WalCapture::WalCapture(const std::string& path, const CaptureOptions& options,
-                       const ShadowWal& shadow, CaptureMetrics& metrics, int dbFd)
+                       const ShadowWal& shadow, SegmentFilePool& pool, CaptureMetrics& metrics,
+                       int dbFd)
     : path_(path),
       walPath_(path + "-wal"),
       shmPath_(path + "-shm"),
       options_(options),
       shadow_(shadow),
+      pool_(pool),
       metrics_(metrics),
       dbFd_(dbFd) {}
 
@@ -425,8 +427,17 @@ bool WalCapture::commitPending() const {
   return h->mxFrame != copiedFrames_ || h->salt1() != chain_->salt1 || h->salt2() != chain_->salt2;
 }
 
+bool WalCapture::framesBeyondCopy() const {
+  if (!chain_) return false;
+  uint8_t b[kWalFrameHeaderSize];
+  const uint64_t off = walFrameOffset(copiedFrames_ + 1, pageSize_);
+  if (preadFull(walFd_.get(), b, sizeof b, off, walPath_) != sizeof b) return false;
+  const WalFrameHeader f = WalFrameHeader::decode(b);
+  return f.salt1 == chain_->salt1 && f.salt2 == chain_->salt2;
+}
+
 void WalCapture::prepareNextSegment() {
-  if (!spare_.fd.valid()) spare_ = shadow_.createSpare();
+  if (!spare_.fd.valid()) spare_ = pool_.take();
 }
 
 void WalCapture::makeSegmentsDurable() {

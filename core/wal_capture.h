@@ -51,7 +51,7 @@ struct CaptureStart {
 class WalCapture {
  public:
   WalCapture(const std::string& path, const CaptureOptions& options, const ShadowWal& shadow,
-             CaptureMetrics& metrics, int dbFd);
+             SegmentFilePool& pool, CaptureMetrics& metrics, int dbFd);
   ~WalCapture();
   WalCapture(const WalCapture&) = delete;
   WalCapture& operator=(const WalCapture&) = delete;
@@ -68,6 +68,9 @@ class WalCapture {
 
   // True when the wal-index shows a commit that is not copied yet (or cannot be read now).
   bool commitPending() const;
+  // True when the WAL holds a frame of the current WAL file after the copied ones: a
+  // transaction is being written, or its commit is about to be published in the wal-index.
+  bool framesBeyondCopy() const;
   // Creates the file the next segment will be written to, off the path from commit to publish.
   void prepareNextSegment();
 
@@ -98,6 +101,7 @@ class WalCapture {
   const std::string shmPath_;
   const CaptureOptions& options_;
   const ShadowWal& shadow_;
+  SegmentFilePool& pool_;
   CaptureMetrics& metrics_;
   const int dbFd_;
 

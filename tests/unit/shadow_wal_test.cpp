@@ -210,21 +210,45 @@ TEST_CASE("removeOld removes other generations and indexes below the bound") {
 TEST_CASE("a segment written through a spare file lands at its name and consumes the spare") {
   TempDir dir;
   ShadowWal shadow(dir.file("app.db-walstream"));
-  makeDirs(shadow.root());
-  SpareFile spare = shadow.createSpare();
+  SegmentFilePool pool(shadow.root() + "/spare");
+  SpareFile spare = pool.take();
   REQUIRE(spare.fd.valid());
   CHECK(pathExists(spare.path));
   const std::string compressed = lz4Compress(asBytes(std::string(5000, 'w')));
   const SegmentInfo info = shadow.writeSegment({kGen, 0, 0}, compressed, 5000, &spare);
   CHECK_FALSE(spare.fd.valid());
-  CHECK_FALSE(pathExists(shadow.root() + "/segment.tmp"));
+  CHECK(listDir(shadow.root() + "/spare").empty());
   CHECK(shadow.readSegment(info.pos) == compressed);
   CHECK(shadow.listSegments(kGen, 0).size() == 1);
   // Without a spare (or with a consumed one) the segment file is created on the spot.
   const SegmentInfo next = shadow.writeSegment({kGen, 0, 5000}, compressed, 5000, &spare);
   CHECK(shadow.readSegment(next.pos) == compressed);
-  // A crash may leave a spare behind: creating one again truncates it.
-  writeFileAtomic(shadow.root() + "/segment.tmp", "left over");
-  SpareFile again = shadow.createSpare();
-  CHECK(readFile(again.path).empty());
+}
+
+TEST_CASE("segment files of removed indexes are pooled, and reused only after a quarantine") {
+  TempDir dir;
+  ShadowWal shadow(dir.file("app.db-walstream"));
+  SegmentFilePool pool(shadow.root() + "/spare");
+  const std::string compressed = lz4Compress(asBytes(std::string(3000, 'p')));
+  shadow.writeSegment({kGen, 0, 0}, compressed, 3000);
+  shadow.writeSegment({kGen, 0, 3000}, compressed, 3000);
+  shadow.writeSegment({kGen, 1, 0}, compressed, 3000);
+  CHECK(shadow.removeOld(kGen, 1, &pool) == 1);
+  CHECK(shadow.listIndexes(kGen) == std::vector<uint64_t>{1});
+  CHECK(pool.size() == 2);
+  CHECK(listDir(shadow.root() + "/spare").size() == 2);
+  // Just retired: a new file is made rather than one a reader may still have open.
+  SpareFile fresh = pool.take();
+  CHECK(pool.size() == 2);
+  CHECK(readFile(fresh.path).empty());
+
+  // A pool found on disk (left by an earlier run) is reusable at once; files are truncated.
+  SegmentFilePool reopened(shadow.root() + "/spare");
+  CHECK(reopened.size() == 3);
+  SpareFile reused = reopened.take();
+  CHECK(reopened.size() == 2);
+  CHECK(readFile(reused.path).empty());
+  const SegmentInfo s = shadow.writeSegment({kGen, 1, 3000}, compressed, 3000, &reused);
+  CHECK(shadow.readSegment(s.pos) == compressed);
+  CHECK(listDir(shadow.root() + "/spare").size() == 2);
 }
