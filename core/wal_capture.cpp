@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include "core/database.h"
 #include "core/error.h"
@@ -39,6 +40,9 @@ constexpr auto kMaxReaderWait = std::chrono::milliseconds(1000);
 // Segments not yet durable are made durable at the latest when this many have piled up (when
 // hand-offs keep failing), to bound the work left for the next hand-off or shutdown.
 constexpr size_t kMaxUnsyncedSegments = 1024;
+
+// The hand-off syncs at most this many segments itself; more go to the worker first.
+constexpr size_t kMaxHandOffSegments = 8;
 
 // The copy found the WAL not continuing the shadow WAL (salts, checksum chain, page size):
 // capture must start a new generation rather than skip or patch anything.
@@ -85,10 +89,12 @@ WalCapture::~WalCapture() {
   // last hand-off must be durable first (shadow_wal.h). A failure here only risks a new
   // generation after a power failure; it must not stop the shutdown.
   try {
+    if (worker_) worker_->wait();
     makeSegmentsDurable();
   } catch (const Error& e) {
     log::warn(path_ + ": " + e.what());
   }
+  worker_.reset();
   // Connections first (they own SQLite's POSIX locks), then our descriptors: see file_util.h.
   for (auto& p : pins_) p.reset();
   writer_.reset();
@@ -117,6 +123,7 @@ CaptureStart WalCapture::open() {
     p->setBusyTimeout(busyMs);
   }
   beginPin(0);  // from here on the WAL is pinned; it also creates -wal and -shm if missing
+  worker_ = std::make_unique<CheckpointWorker>(path_, shadow_, busyMs);
 
   walFd_ = openFile(walPath_, O_RDONLY);
   shmFd_ = openFile(shmPath_, O_RDONLY);
@@ -467,6 +474,8 @@ CaptureSync WalCapture::sync() {
 }
 
 void WalCapture::maybeCheckpoint(CaptureSync& out) {
+  if (worker_->busy()) return;  // the slow half is running; capture goes on meanwhile
+  worker_->rethrowFailure();
   const uint32_t frames = readIndexHeader().mxFrame;
   if (frames == 0) return;
   const auto now = std::chrono::steady_clock::now();
@@ -479,6 +488,13 @@ void WalCapture::maybeCheckpoint(CaptureSync& out) {
   } else {
     return;
   }
+  if (!handOffPrepared_ || unsynced_.size() > kMaxHandOffSegments) {
+    // The slow half first, on the worker; the hand-off follows at a later sync.
+    worker_->start(std::exchange(unsynced_, {}));
+    handOffPrepared_ = true;
+    return;
+  }
+  handOffPrepared_ = false;
   lastCheckpoint_ = now;
   handOff(mode, out);
 }
@@ -491,13 +507,12 @@ bool WalCapture::handOff(CheckpointMode mode, CaptureSync& out) {
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
             .count()));
   };
-  // The bulk of the backfill, while pinned and without blocking the application's writers. Not
+  // The bulk of the backfill ran on the worker (PASSIVE, while pinned, blocking no writer). Not
   // FULL, even past the maximum: FULL holds the write lock while it waits for every reader,
   // our own pin included, so it could only time out with the application's writers blocked.
-  checkpointer_->checkpoint(SQLITE_CHECKPOINT_PASSIVE);
   metrics_.checkpoints[idx].fetch_add(1);
-  // Most of the segments become durable here, outside the write lock; the few copied under it
-  // follow below.
+  // The worker made the older segments durable; the few written since follow here, outside
+  // the write lock, and those copied under it below.
   makeSegmentsDurable();
   // Below the maximum the hand-off only takes the write lock when it is free within a short
   // wait; past it, it waits as long as the busy timeout allows.

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/capture_metrics.h"
+#include "core/checkpoint_worker.h"
 #include "core/file_util.h"
 #include "core/pos.h"
 #include "core/shadow_wal.h"
@@ -114,6 +115,10 @@ class WalCapture {
   std::unique_ptr<SqliteConnection> writer_;  // takes the write lock for the hand-off
   std::unique_ptr<SqliteConnection> pins_[2];
   int pinned_ = -1;  // which pin connection holds the read transaction
+  std::unique_ptr<CheckpointWorker> worker_;
+  // The worker has made the segments before unsynced_ durable and backfilled the WAL since the
+  // last hand-off: the next checkpoint due is the hand-off itself.
+  bool handOffPrepared_ = false;
 
   // Copy state of the current WAL index.
   uint64_t generation_ = 0;

@@ -1,0 +1,57 @@
+// The slow half of capture's checkpoint, off the capture thread.
+//
+// Before the WAL may restart, every shadow segment must be durable (shadow_wal.h) and the WAL
+// backfilled into the database file. Both are slow: a syncfs or a few hundred fsyncs, and a
+// PASSIVE checkpoint writing up to a WAL's worth of pages with two fsyncs, tens of milliseconds
+// together under load. On the capture thread that stalled every replica for as long. Here they
+// run on a worker while capture keeps copying and publishing; the hand-off that follows
+// (WalCapture::handOff) is left with the few segments and frames written meanwhile.
+//
+// One job at a time. The worker's SQLite connection is used by the worker thread only.
+#pragma once
+
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/pos.h"
+
+namespace walstream {
+
+class ShadowWal;
+class SqliteConnection;
+
+class CheckpointWorker {
+ public:
+  CheckpointWorker(const std::string& dbPath, const ShadowWal& shadow, int busyTimeoutMs);
+  ~CheckpointWorker();  // waits for a running job
+  CheckpointWorker(const CheckpointWorker&) = delete;
+  CheckpointWorker& operator=(const CheckpointWorker&) = delete;
+
+  // Starts making `segments` durable, then a PASSIVE checkpoint. Requires !busy().
+  void start(std::vector<Pos> segments);
+  bool busy() const;
+  // Waits until no job runs.
+  void wait();
+  // Rethrows the failure of the last job, once.
+  void rethrowFailure();
+
+ private:
+  void run(std::stop_token stop);
+
+  const ShadowWal& shadow_;
+  std::unique_ptr<SqliteConnection> connection_;  // worker thread only, after construction
+
+  mutable std::mutex mu_;
+  std::condition_variable_any changed_;
+  std::optional<std::vector<Pos>> job_;  // set by start(), cleared when done
+  std::exception_ptr failure_;
+  std::jthread thread_;  // last: started after everything it uses exists
+};
+
+}  // namespace walstream
