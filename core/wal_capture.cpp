@@ -41,8 +41,10 @@ constexpr auto kMaxReaderWait = std::chrono::milliseconds(1000);
 // hand-offs keep failing), to bound the work left for the next hand-off or shutdown.
 constexpr size_t kMaxUnsyncedSegments = 1024;
 
-// The hand-off syncs at most this many segments itself; more go to the worker first.
+// The hand-off syncs at most this many segments and backfills at most about this many frames
+// itself (under the application's write lock); more go to the worker first.
 constexpr size_t kMaxHandOffSegments = 8;
+constexpr uint32_t kMaxHandOffFrames = 128;
 
 // The copy found the WAL not continuing the shadow WAL (salts, checksum chain, page size):
 // capture must start a new generation rather than skip or patch anything.
@@ -467,7 +469,10 @@ void WalCapture::copyOrStartGeneration(CaptureSync& out) {
 CaptureSync WalCapture::sync() {
   CaptureSync out;
   copyOrStartGeneration(out);
-  movePin();
+  // The pin is not moved here, only before a checkpoint (maybeCheckpoint): any pin holds a
+  // read mark, so the WAL cannot restart whatever its value, and a pin left behind keeps the
+  // application's own autocheckpoint (PASSIVE, run on every commit once the WAL holds 1000
+  // pages) from finding new frames to backfill, each time with two fsyncs.
   maybeCheckpoint(out);
   out.end = endPosition();
   return out;
@@ -488,8 +493,12 @@ void WalCapture::maybeCheckpoint(CaptureSync& out) {
   } else {
     return;
   }
-  if (!handOffPrepared_ || unsynced_.size() > kMaxHandOffSegments) {
-    // The slow half first, on the worker; the hand-off follows at a later sync.
+  if (!handOffPrepared_ || unsynced_.size() > kMaxHandOffSegments ||
+      frames > backfillTarget_ + kMaxHandOffFrames) {
+    // The slow half first, on the worker; the hand-off follows at a later sync, once little
+    // is left for it to do under the application's write lock.
+    movePin();  // the worker's checkpoint can backfill up to the pin's mark
+    backfillTarget_ = frames;
     worker_->start(std::exchange(unsynced_, {}));
     handOffPrepared_ = true;
     return;

@@ -119,6 +119,7 @@ class WalCapture {
   // The worker has made the segments before unsynced_ durable and backfilled the WAL since the
   // last hand-off: the next checkpoint due is the hand-off itself.
   bool handOffPrepared_ = false;
+  uint32_t backfillTarget_ = 0;  // mxFrame when the worker's last checkpoint was started
 
   // Copy state of the current WAL index.
   uint64_t generation_ = 0;
