@@ -70,7 +70,24 @@ ReplicaApplier::ReplicaApplier(std::string localPath, ApplierOptions options)
     }
     // Attach at once: from here on a local write is noticed by the next append.
     if (position_) appender();
+    if (position_ && position_->local) checkLocalWal();
   }
+}
+
+void ReplicaApplier::checkLocalWal() {
+  // The position is saved after each apply without a flush of its own (savePosition), so a
+  // crash can leave it behind LOCAL_DB's WAL. Resuming from it would apply transactions a
+  // second time over newer pages: states the primary never had. An empty WAL is consistent
+  // with any position, since the position is flushed before every checkpoint.
+  const std::optional<WalIndexHeader> h = appender().readHeader();
+  if (!h || h->mxFrame == 0) return;
+  if (LocalWalState{h->salt, h->mxFrame, h->frameChecksum} == *position_->local) return;
+  log::warn(localPath_ + "'s WAL (" + std::to_string(h->mxFrame) +
+            " frames) is not where the saved position " + position_->pos.str() + " left it (" +
+            std::to_string(position_->local->mxFrame) +
+            " frames): a crash between an apply and saving its position, or a local write; the "
+            "replica will fetch a snapshot");
+  position_.reset();
 }
 
 ReplicaApplier::~ReplicaApplier() {
@@ -83,8 +100,18 @@ WalAppender& ReplicaApplier::appender() {
 }
 
 void ReplicaApplier::savePosition() {
-  makeDirs(dirName(positionPath_));
-  positionFile_.write(formatReplicaPosition(*position_), /*durable=*/true);
+  // Not flushed: a second device flush per apply (after the WAL's) doubled the replica's cost.
+  // The record carries LOCAL_DB's WAL state so that a stale one is recognised on start
+  // (checkLocalWal), and it is flushed before any checkpoint moves frames out of the WAL
+  // (maybeCheckpoint), after which staleness could no longer be seen.
+  position_->local.reset();
+  if (appender_) {
+    if (const auto h = appender_->readHeader()) {
+      position_->local = LocalWalState{h->salt, h->mxFrame, h->frameChecksum};
+    }
+  }
+  if (!pathExists(dirName(positionPath_))) makeDirs(dirName(positionPath_));
+  positionFile_.write(formatReplicaPosition(*position_), /*durable=*/false);
 }
 
 void ReplicaApplier::beginSnapshot(const Pos& pos, uint32_t pageSize, uint64_t size) {
@@ -139,7 +166,7 @@ void ReplicaApplier::endSnapshot() {
                 " is not a WAL-mode image of the announced page size");
   }
   installSnapshotFile();
-  position_ = ReplicaPosition{snapshotPos_, WalChainState{}, false};
+  position_ = ReplicaPosition{snapshotPos_, WalChainState{}, false, std::nullopt};
   position_->chain.pageSize = snapshotPageSize_;
   savePosition();
 }
@@ -246,6 +273,9 @@ uint64_t ReplicaApplier::applySegments(const std::vector<ReceivedSegment>& segme
 bool ReplicaApplier::maybeCheckpoint() {
   if (!appender_) return false;
   const uint32_t frames = appender_->walFrameCount();
+  if (frames >= std::min(options_.minCheckpointPages, options_.maxCheckpointPages)) {
+    positionFile_.sync();  // see savePosition
+  }
   if (frames >= options_.maxCheckpointPages) {
     if (appender_->checkpointTruncate(options_.truncateBusyTimeout)) return true;
     appender_->checkpointPassive();

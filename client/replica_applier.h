@@ -65,6 +65,8 @@ class ReplicaApplier {
  private:
   void installSnapshotFile();
   void savePosition();
+  // Forgets a saved position that LOCAL_DB's WAL has moved past (see savePosition).
+  void checkLocalWal();
   WalAppender& appender();
 
   const std::string localPath_;

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "core/byte_order.h"
 #include "core/error.h"
 #include "core/file_util.h"
 
@@ -11,8 +12,8 @@ namespace walstream::client {
 namespace {
 
 // The fields are padded to this many bytes before the checksum, so that every record has the
-// same length (the longest field line is 50 + 1 + 16 + 1 + 16 + 1 + 5 + 3 = 93 bytes).
-constexpr size_t kFieldsWidth = 112;
+// same length (the longest field line is 50 + 1 + 16 + 1 + 16 + 1 + 5 + 3 + 7 + 42 = 142 bytes).
+constexpr size_t kFieldsWidth = 160;
 constexpr std::string_view kSumTag = " sum=";
 
 uint32_t fnv1a32(std::string_view s) {
@@ -34,8 +35,14 @@ std::string formatReplicaPosition(const ReplicaPosition& p) {
   const std::string checksum =
       p.chainKnown ? formatHex16((uint64_t{c.checksum.s0} << 32) | c.checksum.s1) : "-";
   const std::string salts = p.chainKnown ? formatHex16((uint64_t{c.salt1} << 32) | c.salt2) : "-";
+  std::string local = "-";
+  if (p.local) {
+    local = formatHex16(loadBE64(p.local->salt.data())) + ":" + hex8(p.local->mxFrame) + ":" +
+            formatHex16((uint64_t{p.local->frameChecksum.s0} << 32) | p.local->frameChecksum.s1);
+  }
   std::string fields = p.pos.str() + " " + checksum + " " + salts + " " +
-                       std::to_string(c.pageSize) + (c.bigEndianChecksum ? " be" : " le");
+                       std::to_string(c.pageSize) + (c.bigEndianChecksum ? " be" : " le") +
+                       " local=" + local;
   fields.resize(kFieldsWidth, ' ');
   return fields + std::string(kSumTag) + hex8(fnv1a32(fields)) + "\n";
 }
@@ -49,11 +56,10 @@ std::optional<ReplicaPosition> parseReplicaPosition(const std::string& line) {
     if (sum != hex8(fnv1a32(fields))) return std::nullopt;  // torn or edited
   }
   std::istringstream in(fields);
-  std::string pos, checksum, salts, order, extra;
+  std::string pos, checksum, salts, order, local, extra;
   uint32_t pageSize = 0;
-  if (!(in >> pos >> checksum >> salts >> pageSize >> order) || (in >> extra)) {
-    return std::nullopt;
-  }
+  if (!(in >> pos >> checksum >> salts >> pageSize >> order)) return std::nullopt;
+  if ((in >> local) && (local.rfind("local=", 0) != 0 || (in >> extra))) return std::nullopt;
   try {
     ReplicaPosition p;
     p.pos = parsePos(pos);
@@ -62,6 +68,18 @@ std::optional<ReplicaPosition> parseReplicaPosition(const std::string& line) {
     }
     p.chain.pageSize = pageSize;
     p.chain.bigEndianChecksum = order == "be";
+    if (!local.empty() && local != "local=-") {
+      // local=<salts 16>:<mxFrame 8>:<checksum 16>
+      const std::string_view v = std::string_view(local).substr(6);
+      if (v.size() != 42 || v[16] != ':' || v[25] != ':') return std::nullopt;
+      LocalWalState l;
+      storeBE64(l.salt.data(), parseHex16(v.substr(0, 16), "local salts"));
+      const uint64_t mx = parseHex16("00000000" + std::string(v.substr(17, 8)), "local frame");
+      l.mxFrame = static_cast<uint32_t>(mx);
+      const uint64_t c = parseHex16(v.substr(26, 16), "local checksum");
+      l.frameChecksum = {static_cast<uint32_t>(c >> 32), static_cast<uint32_t>(c)};
+      p.local = l;
+    }
     if (checksum == "-" && salts == "-") return p;
     const uint64_t c = parseHex16(checksum, "checksum");
     const uint64_t s = parseHex16(salts, "salts");

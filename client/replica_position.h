@@ -1,6 +1,7 @@
 // The replica's durable cursor: LOCAL_DB-walstream/position.
 //
-// One line: "<pos> <checksum> <salts> <page size> <le|be>\n", where pos is the text form of the
+// One line: "<pos> <checksum> <salts> <page size> <le|be> local=<salts>:<mxFrame>:<checksum>\n"
+// (the local part "local=-" when unknown), where pos is the text form of the
 // last applied position, checksum is the primary WAL's running checksum at pos (s0 and s1 as 16
 // hex digits), salts are that WAL's salt-1 and salt-2 (16 hex digits), and le/be is the WAL's
 // checksum word order. Checksum and salts are "-" when the chain at pos is not known (right
@@ -14,10 +15,12 @@
 // replica then starts over from a snapshot) instead of resuming from a mix of two positions.
 // Lines without the checksum (written by older versions) are still accepted.
 //
-// Written (pwrite + fdatasync) only after the data it describes is durable in LOCAL_DB's WAL,
-// so after a crash the position is never ahead of the WAL.
+// Written in place after each apply, once the data it describes is durable in LOCAL_DB's WAL, so
+// after a crash the position is never ahead of the WAL; it is not flushed itself except before
+// a checkpoint, and may be behind after a crash: the local part tells (ReplicaApplier).
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 
@@ -26,10 +29,21 @@
 
 namespace walstream::client {
 
+// Where LOCAL_DB's own WAL stood right after the transaction at `pos` was applied.
+struct LocalWalState {
+  std::array<uint8_t, 8> salt{};  // the local WAL's salts (big-endian bytes, as in the header)
+  uint32_t mxFrame = 0;
+  Checksum frameChecksum;
+  friend bool operator==(const LocalWalState&, const LocalWalState&) = default;
+};
+
 struct ReplicaPosition {
   Pos pos;
   WalChainState chain;      // the primary WAL's chain at pos (pageSize always set)
   bool chainKnown = false;  // salts, checksum and word order of `chain` are meaningful
+  // LOCAL_DB's WAL at pos; absent right after a snapshot moved into place and in records of
+  // older versions. On start the replica resumes only if its WAL still matches (or is empty).
+  std::optional<LocalWalState> local;
 };
 
 std::string formatReplicaPosition(const ReplicaPosition& p);

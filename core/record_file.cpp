@@ -26,6 +26,10 @@ void RecordFile::write(std::string_view record, bool durable) {
   if (durable) fdatasyncFd(fd_.get(), path_);
 }
 
+void RecordFile::sync() {
+  if (fd_.valid()) fdatasyncFd(fd_.get(), path_);
+}
+
 void RecordFile::remove() {
   fd_.reset();  // a later write must not land in the unlinked inode
   length_ = 0;

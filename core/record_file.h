@@ -30,6 +30,9 @@ class RecordFile {
   // directory entry is made durable once, when the file is created).
   void write(std::string_view record, bool durable);
 
+  // Flushes the last write to stable storage (nothing when nothing was written).
+  void sync();
+
   // Deletes the file (missing is fine); the next write creates it again.
   void remove();
 

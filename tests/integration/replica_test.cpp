@@ -95,14 +95,10 @@ TEST_CASE("a restarted replica resumes without a snapshot; a diverged one gets a
     stopCleanly(replica.process());
     CHECK(replica.snapshotsApplied() == 0);
   }
-  SUBCASE("a wrong checksum at the saved position means divergence: the primary sends a snapshot") {
-    const std::string posFile = rep + "-walstream/position";
-    auto p = client::loadReplicaPosition(posFile);
-    REQUIRE(p);
-    REQUIRE(p->chainKnown);
-    p->chain.checksum.s0 ^= 1;
-    writeFileAtomic(posFile, client::formatReplicaPosition(*p));
-    ReplicaProcess replica(primary.url(), rep, dir.file("replica3"));
+  const std::string posFile = rep + "-walstream/position";
+  // With a reader watching and the application writing, the replica converges, with exactly one
+  // snapshot and no reader seeing a broken state.
+  auto convergesThroughOneSnapshot = [&](ReplicaProcess& replica) {
     BankReader reader(rep);
     {
       BankWriter writer(app, 0, 100);
@@ -112,6 +108,28 @@ TEST_CASE("a restarted replica resumes without a snapshot; a diverged one gets a
     reader.stop();
     CHECK_MESSAGE(reader.violations() == 0, reader.firstProblem());
     CHECK(replica.snapshotsApplied() == 1);
+  };
+  SUBCASE("a wrong checksum at the saved position means divergence: the primary sends a snapshot") {
+    auto p = client::loadReplicaPosition(posFile);
+    REQUIRE(p);
+    REQUIRE(p->chainKnown);
+    p->chain.checksum.s0 ^= 1;
+    writeFileAtomic(posFile, client::formatReplicaPosition(*p));
+    ReplicaProcess replica(primary.url(), rep, dir.file("replica3"));
+    convergesThroughOneSnapshot(replica);
+  }
+  SUBCASE("a saved position behind LOCAL_DB's WAL (a crash before it was saved) means a snapshot") {
+    // The position is written after each apply without a flush of its own; a crash can leave
+    // the previous one. Resuming from it would apply transactions twice over newer pages.
+    auto p = client::loadReplicaPosition(posFile);
+    REQUIRE(p);
+    REQUIRE(p->local);
+    REQUIRE(p->local->mxFrame > 1);
+    p->local->mxFrame -= 1;
+    writeFileAtomic(posFile, client::formatReplicaPosition(*p));
+    ReplicaProcess replica(primary.url(), rep, dir.file("replica3"));
+    CHECK(replica.process().waitForStderr("is not where the saved position", 30s) != "");
+    convergesThroughOneSnapshot(replica);
   }
   SUBCASE("a local write to the replica is detected and undone by a snapshot") {
     ReplicaProcess replica(primary.url(), rep, dir.file("replica3"));

@@ -18,6 +18,12 @@ ReplicaPosition known() {
   return p;
 }
 
+ReplicaPosition withLocal() {
+  ReplicaPosition p = known();
+  p.local = LocalWalState{{1, 2, 3, 4, 5, 6, 7, 8}, 0xfffffffe, {0xa1b2c3d4, 0x0000beef}};
+  return p;
+}
+
 ReplicaPosition afterSnapshot() {
   ReplicaPosition p;
   p.pos = {0x0123456789abcdefULL, 0, 0};
@@ -28,13 +34,14 @@ ReplicaPosition afterSnapshot() {
 }  // namespace
 
 TEST_CASE("a replica position round-trips through its text form") {
-  for (const ReplicaPosition& p : {known(), afterSnapshot()}) {
+  for (const ReplicaPosition& p : {known(), afterSnapshot(), withLocal()}) {
     const auto q = parseReplicaPosition(formatReplicaPosition(p));
     REQUIRE(q);
     CHECK(q->pos == p.pos);
     CHECK(q->chainKnown == p.chainKnown);
     CHECK(q->chain.pageSize == p.chain.pageSize);
     CHECK(q->chain.bigEndianChecksum == p.chain.bigEndianChecksum);
+    CHECK(q->local == p.local);
     if (p.chainKnown) {
       CHECK(q->chain.salt1 == p.chain.salt1);
       CHECK(q->chain.salt2 == p.chain.salt2);
@@ -47,11 +54,12 @@ TEST_CASE("every replica position record has the same length, so it can be rewri
   ReplicaPosition small = afterSnapshot();
   small.chain.pageSize = 512;
   CHECK(formatReplicaPosition(known()).size() == formatReplicaPosition(small).size());
+  CHECK(formatReplicaPosition(withLocal()).size() == formatReplicaPosition(small).size());
   CHECK(formatReplicaPosition(known()).back() == '\n');
 }
 
 TEST_CASE("a torn or edited replica position record is refused") {
-  const std::string good = formatReplicaPosition(known());
+  const std::string good = formatReplicaPosition(withLocal());
   // Each single changed byte (as a crash mixing two records would leave) is detected.
   for (size_t i = 0; i + 1 < good.size(); ++i) {
     std::string bad = good;
@@ -80,4 +88,6 @@ TEST_CASE("a replica position line of the older format, without a checksum, is a
       parseReplicaPosition("0123456789abcdef/0000000000000003:0000000000001f60 - - 4096\n"));
   CHECK_FALSE(
       parseReplicaPosition("0123456789abcdef/0000000000000003:0000000000001f60 - - 4096 le x\n"));
+  CHECK_FALSE(parseReplicaPosition(
+      "0123456789abcdef/0000000000000003:0000000000001f60 - - 4096 le local=12:34\n"));
 }
