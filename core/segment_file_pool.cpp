@@ -68,6 +68,17 @@ SpareFile SegmentFilePool::take() {
   return spare;
 }
 
+void SegmentFilePool::fill(size_t count) {
+  load();
+  count = std::min(count, kMaxPooledFiles);
+  while (files_.size() < count) {
+    std::string path = nextPath();
+    UniqueFd fd = openFile(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    // Never read by anyone: usable at once.
+    files_.push_back({std::move(path), std::chrono::steady_clock::time_point{}});
+  }
+}
+
 size_t SegmentFilePool::size() {
   load();
   return files_.size();

@@ -38,6 +38,10 @@ class SegmentFilePool {
   // An empty file to write a segment to: a pooled one, truncated, or a new one.
   SpareFile take();
 
+  // Creates files until `count` are pooled, so that a start does not allocate inodes on the path
+  // from commit to publish until retention begins to retire files.
+  void fill(size_t count);
+
   size_t size();  // files pooled now
 
  private:

@@ -28,6 +28,8 @@ constexpr size_t kMaxSegmentBytes = size_t{1} << 31;
 
 // Frames are read from the -wal in batches of about this size.
 constexpr size_t kReadBatchBytes = 4 << 20;
+// copyCommitted keeps its buffers between syncs up to this size.
+constexpr size_t kKeptBufferBytes = 1 << 20;
 
 // The hand-off's wait for the application's write lock: polled this often, for at most
 // kHandOffLockWait below the maximum WAL size (the next sync tries again).
@@ -45,6 +47,7 @@ constexpr size_t kMaxUnsyncedSegments = 1024;
 // itself (under the application's write lock); more go to the worker first.
 constexpr size_t kMaxHandOffSegments = 8;
 constexpr uint32_t kMaxHandOffFrames = 128;
+constexpr int kMaxWorkerPasses = 3;
 
 // The copy found the WAL not continuing the shadow WAL (salts, checksum chain, page size):
 // capture must start a new generation rather than skip or patch anything.
@@ -358,7 +361,8 @@ void WalCapture::copyCommitted(CaptureSync& out) {
 
   const uint32_t P = pageSize_;
   const size_t frameSize = P + kWalFrameHeaderSize;
-  std::string segment;  // WAL bytes of the segment being built
+  std::string& segment = segmentBuffer_;  // WAL bytes of the segment being built
+  segment.clear();
   uint64_t segmentStart = copiedFrames_ == 0 ? 0 : walFrameOffset(copiedFrames_ + 1, P);
   if (copiedFrames_ == 0) {
     uint8_t hdr[kWalHeaderSize];
@@ -370,11 +374,12 @@ void WalCapture::copyCommitted(CaptureSync& out) {
   uint32_t committedFrame = copiedFrames_;
 
   auto flush = [&] {
-    std::string bytes = segment.substr(0, committedBytes);
+    const uint64_t rawSize = committedBytes;
+    std::string compressed =
+        lz4Compress(std::span(reinterpret_cast<const uint8_t*>(segment.data()), committedBytes));
     segment.erase(0, committedBytes);
-    const uint64_t rawSize = bytes.size();
     SegmentInfo info = shadow_.writeSegment({generation_, index_, segmentStart},
-                                            lz4Compress(asBytes(bytes)), rawSize, &spare_);
+                                            std::move(compressed), rawSize, &spare_);
     metrics_.walBytesCopied.fetch_add(rawSize);
     metrics_.segmentsWritten.fetch_add(1);
     segmentStart += rawSize;
@@ -387,13 +392,14 @@ void WalCapture::copyCommitted(CaptureSync& out) {
     out.segments.push_back(std::move(info));
   };
 
-  std::string batch;
+  std::string& batch = readBuffer_;
   for (uint32_t f = copiedFrames_ + 1; f <= h.mxFrame;) {
     const uint32_t n =
         std::min<uint32_t>(h.mxFrame - f + 1, std::max<size_t>(1, kReadBatchBytes / frameSize));
-    batch.resize(size_t{n} * frameSize);
+    const size_t want = size_t{n} * frameSize;
+    if (batch.size() < want) batch.resize(want);  // kept between syncs: no zero-fill each time
     const uint64_t off = walFrameOffset(f, P);
-    if (preadFull(walFd_.get(), batch.data(), batch.size(), off, walPath_) != batch.size()) {
+    if (preadFull(walFd_.get(), batch.data(), want, off, walPath_) != want) {
       throw Error(walPath_ + ": the WAL ends before frame " + std::to_string(h.mxFrame) +
                   " (offset " + std::to_string(walFrameOffset(h.mxFrame + 1, P)) + ")");
     }
@@ -427,6 +433,9 @@ void WalCapture::copyCommitted(CaptureSync& out) {
                           " differs from the wal-index's");
   }
   if (committedBytes > 0) flush();
+  // Buffers of a large copy are not kept: memory stays flat (a few small syncs reuse them).
+  if (batch.capacity() > kKeptBufferBytes) batch = std::string();
+  if (segment.capacity() > kKeptBufferBytes) segment = std::string();
 }
 
 bool WalCapture::commitPending() const {
@@ -493,17 +502,19 @@ void WalCapture::maybeCheckpoint(CaptureSync& out) {
   } else {
     return;
   }
-  if (!handOffPrepared_ || unsynced_.size() > kMaxHandOffSegments ||
-      frames > backfillTarget_ + kMaxHandOffFrames) {
-    // The slow half first, on the worker; the hand-off follows at a later sync, once little
-    // is left for it to do under the application's write lock.
+  // Against a writer faster than the worker's passes, "little left" may never come: after a
+  // few passes the hand-off goes ahead with what is left, rather than let the WAL grow.
+  const bool littleLeft =
+      unsynced_.size() <= kMaxHandOffSegments && frames <= backfillTarget_ + kMaxHandOffFrames;
+  if (workerPasses_ == 0 || (!littleLeft && workerPasses_ < kMaxWorkerPasses)) {
+    // The slow half first, on the worker; the hand-off follows at a later sync.
     movePin();  // the worker's checkpoint can backfill up to the pin's mark
     backfillTarget_ = frames;
     worker_->start(std::exchange(unsynced_, {}));
-    handOffPrepared_ = true;
+    ++workerPasses_;
     return;
   }
-  handOffPrepared_ = false;
+  workerPasses_ = 0;
   lastCheckpoint_ = now;
   handOff(mode, out);
 }

@@ -116,9 +116,9 @@ class WalCapture {
   std::unique_ptr<SqliteConnection> pins_[2];
   int pinned_ = -1;  // which pin connection holds the read transaction
   std::unique_ptr<CheckpointWorker> worker_;
-  // The worker has made the segments before unsynced_ durable and backfilled the WAL since the
-  // last hand-off: the next checkpoint due is the hand-off itself.
-  bool handOffPrepared_ = false;
+  // Worker passes since the last hand-off. After one, the segments before unsynced_ are durable
+  // and the WAL is backfilled up to backfillTarget_.
+  int workerPasses_ = 0;
   uint32_t backfillTarget_ = 0;  // mxFrame when the worker's last checkpoint was started
 
   // Copy state of the current WAL index.
@@ -130,6 +130,9 @@ class WalCapture {
   bool indexHasSegments_ = false;
   std::vector<Pos> unsynced_;  // segments written since the last makeSegmentsDurable()
   SpareFile spare_;            // the next segment's file, when prepared
+  // Reused by every copy: WAL bytes read, and the segment being built (copyCommitted).
+  std::string readBuffer_;
+  std::string segmentBuffer_;
   std::chrono::steady_clock::time_point lastCheckpoint_;
 };
 
