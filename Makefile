@@ -40,7 +40,7 @@ demo: build
 
 bench: build
 	cmake --build $(BUILD_DIR) -j$(JOBS) --target walstream_bench
-	$(BUILD_DIR)/bench/walstream_bench --walstream $(BUILD_DIR)/walstream
+	$(BUILD_DIR)/bench/walstream_bench --walstream $(BUILD_DIR)/walstream --runs 3
 
 format:
 	find core proto server client cli tests bench -name '*.cpp' -o -name '*.h' | xargs clang-format -i

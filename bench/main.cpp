@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bench/bench_config.h"
+#include "bench/median_summary.h"
 #include "bench/scenario_result.h"
 #include "bench/scenarios.h"
 
@@ -22,12 +23,13 @@ namespace {
 
 constexpr const char* kUsage =
     "Usage: walstream_bench [--walstream PATH] [--scenario NAME[,NAME...]] [--duration SECONDS]\n"
-    "                       [--quick] [--poll-pause-us N] [--results PATH] [--list]\n"
+    "                       [--quick] [--runs N] [--poll-pause-us N] [--results PATH] [--list]\n"
     "\n"
     "  --walstream PATH   the binary under test (default: the one built with this benchmark)\n"
     "  --scenario NAMES   run only these scenarios (repeatable; see --list)\n"
     "  --duration SECONDS each timed writer phase (default 10; 3 with --quick)\n"
     "  --quick            short run: 3 s phases, 256 MiB bootstrap, 30,000-transaction catch-up\n"
+    "  --runs N           run every scenario N times (round by round) and report medians\n"
     "  --poll-pause-us N  sleep N us between visibility polls (default 50; 0: a tight loop)\n"
     "  --results PATH     JSON lines output (default: bench/results.json in the source tree)\n"
     "  --list             list the scenarios and exit\n";
@@ -37,6 +39,7 @@ struct Args {
   std::set<std::string> only;
   std::string results = WALSTREAM_BENCH_RESULTS;
   bool list = false;
+  int runs = 1;
 };
 
 [[noreturn]] void usageError(const std::string& message) {
@@ -68,6 +71,14 @@ Args parseArgs(int argc, char** argv) {
       if (end == v.c_str() || *end != '\0' || !(durationSeconds >= 0.5 && durationSeconds <= 600)) {
         usageError("--duration wants seconds from 0.5 to 600, not \"" + v + "\"");
       }
+    } else if (arg == "--runs") {
+      const std::string v = value();
+      char* end = nullptr;
+      const long n = std::strtol(v.c_str(), &end, 10);
+      if (end == v.c_str() || *end != '\0' || n < 1 || n > 25) {
+        usageError("--runs wants 1 to 25, not \"" + v + "\"");
+      }
+      args.runs = static_cast<int>(n);
     } else if (arg == "--quick") {
       args.config.quick = true;
     } else if (arg == "--poll-pause-us") {
@@ -144,45 +155,38 @@ int main(int argc, char** argv) {
               args.config.walstream.c_str(), cpus, loadAverage1m(),
               args.config.quick ? "quick" : "full",
               std::chrono::duration<double>(args.config.duration).count());
-  std::vector<ScenarioResult> done;
-  for (const auto& scenario : scenarios) {
-    if (!args.only.empty() && !args.only.count(scenario.name)) continue;
-    std::printf("\n-- running %s: %s\n", scenario.name.c_str(), scenario.summary.c_str());
-    std::fflush(stdout);
-    RunContext context{nowRfc3339(),
-                       args.config.quick,
-                       std::chrono::duration<double>(args.config.duration).count(),
-                       static_cast<double>(args.config.pollPause.count()),
-                       cpus,
-                       loadAverage1m()};
-    ScenarioResult result(scenario.name);
-    const auto start = std::chrono::steady_clock::now();
-    try {
-      scenario.run(args.config, result);
-    } catch (const std::exception& e) {
-      result.fail(e.what());
+  std::vector<std::vector<ScenarioResult>> rounds;
+  for (int round = 1; round <= args.runs; ++round) {
+    std::vector<ScenarioResult> done;
+    for (const auto& scenario : scenarios) {
+      if (!args.only.empty() && !args.only.count(scenario.name)) continue;
+      std::printf("\n-- running %s (round %d of %d): %s\n", scenario.name.c_str(), round, args.runs,
+                  scenario.summary.c_str());
+      std::fflush(stdout);
+      RunContext context{nowRfc3339(),
+                         args.config.quick,
+                         std::chrono::duration<double>(args.config.duration).count(),
+                         static_cast<double>(args.config.pollPause.count()),
+                         cpus,
+                         loadAverage1m(),
+                         round};
+      ScenarioResult result(scenario.name);
+      const auto start = std::chrono::steady_clock::now();
+      try {
+        scenario.run(args.config, result);
+      } catch (const std::exception& e) {
+        result.fail(e.what());
+      }
+      const double elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      result.printTable(stdout);
+      std::printf("  (%.1f s)\n", elapsed);
+      results << result.json(context, elapsed) << "\n" << std::flush;
+      done.push_back(std::move(result));
     }
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    result.printTable(stdout);
-    std::printf("  (%.1f s)\n", elapsed);
-    results << result.json(context, elapsed) << "\n" << std::flush;
-    done.push_back(std::move(result));
+    rounds.push_back(std::move(done));
   }
-
-  std::printf("\n%-10s %-52s %12s  %-22s %s\n", "scenario", "target", "measured", "goal", "result");
-  bool failed = false;
-  for (const auto& r : done) {
-    if (!r.error().empty()) {
-      failed = true;
-      std::printf("%-10s %-52s %12s  %-22s %s\n", r.scenario().c_str(), "(did not complete)", "-",
-                  "-", "ERROR");
-    }
-    for (const auto& t : r.targets()) {
-      std::printf("%-10s %-52s %12s  %-22s %s\n", r.scenario().c_str(), t.name.c_str(),
-                  formatNumber(t.value).c_str(), t.goal.c_str(), t.met ? "met" : "MISSED");
-    }
-  }
+  const bool failed = !printMedianSummary(rounds, stdout);
   std::printf("\nresults: %s\n", args.results.c_str());
   return failed ? 1 : 0;
 }

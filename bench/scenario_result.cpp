@@ -51,6 +51,7 @@ std::string ScenarioResult::json(const RunContext& context, double elapsedSecond
   j["poll_pause_us"] = context.pollPauseMicros;
   j["cpus"] = context.cpus;
   j["load_average_1m"] = context.loadAverage1m;
+  j["round"] = context.round;
   j["elapsed_s"] = elapsedSeconds;
   j["ok"] = error_.empty();
   if (!error_.empty()) j["error"] = error_;

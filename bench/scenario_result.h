@@ -17,6 +17,7 @@ struct RunContext {
   double pollPauseMicros = 0;
   int cpus = 0;
   double loadAverage1m = 0;  // at the start of the scenario: other work on the machine
+  int round = 1;             // which of the --runs rounds
 };
 
 struct TargetCheck {

@@ -232,8 +232,10 @@ WalAppender::FramePosition WalAppender::prepareWrite(const WalIndexHeader& h) {
                 std::to_string(h.pageSize()) + ", the database " + std::to_string(pageSize_));
   }
   checkWalMatchesHeader(h);
-  // Entries beyond mxFrame were left by a writer that died or gave up before publishing.
-  index_->removeFramesAfter(h.mxFrame);
+  // Hash entries beyond mxFrame, left by a writer that died or gave up before publishing, are
+  // removed by the first insert that finds its frame's entry taken (WalIndexFile::insert), as
+  // SQLite does: a writer writes frames in order, so any such leftover occupies mxFrame + 1.
+  // Scanning every slot at each append instead cost 8% of the replica's CPU.
   FramePosition pos;
   pos.mxFrame = h.mxFrame;
   pos.nextFrame = h.mxFrame + 1;
