@@ -3,14 +3,15 @@
 #include <sqlite3.h>
 
 #include "core/error.h"
+#include "core/segment_file_pool.h"
 #include "core/shadow_wal.h"
 #include "core/sqlite_conn.h"
 
 namespace walstream {
 
 CheckpointWorker::CheckpointWorker(const std::string& dbPath, const ShadowWal& shadow,
-                                   int busyTimeoutMs)
-    : shadow_(shadow), connection_(std::make_unique<SqliteConnection>(dbPath)) {
+                                   SegmentFilePool& pool, int busyTimeoutMs)
+    : shadow_(shadow), pool_(pool), connection_(std::make_unique<SqliteConnection>(dbPath)) {
   connection_->setPersistWal(true);
   connection_->setBusyTimeout(busyTimeoutMs);
   thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
@@ -48,24 +49,36 @@ void CheckpointWorker::rethrowFailure() {
   if (failure) std::rethrow_exception(failure);
 }
 
+void CheckpointWorker::refillPool() {
+  std::lock_guard lock(mu_);
+  refill_ = true;
+  changed_.notify_all();
+}
+
 void CheckpointWorker::run(std::stop_token stop) {
   for (;;) {
-    std::vector<Pos> segments;
+    std::optional<std::vector<Pos>> segments;
+    bool refill = false;
     {
       std::unique_lock lock(mu_);
-      if (!changed_.wait(lock, stop, [&] { return job_.has_value(); })) return;
-      segments = *job_;
+      if (!changed_.wait(lock, stop, [&] { return job_.has_value() || refill_; })) return;
+      segments = job_;
+      refill = refill_;
     }
     std::exception_ptr failure;
     try {
-      shadow_.makeDurable(segments);
-      connection_->checkpoint(SQLITE_CHECKPOINT_PASSIVE);
+      if (segments) {
+        shadow_.makeDurable(*segments);
+        connection_->checkpoint(SQLITE_CHECKPOINT_PASSIVE);
+      }
+      if (refill) pool_.fill();
     } catch (...) {
       failure = std::current_exception();
     }
     std::lock_guard lock(mu_);
-    failure_ = failure;
-    job_.reset();
+    if (failure) failure_ = failure;
+    if (segments) job_.reset();
+    if (refill) refill_ = false;
     changed_.notify_all();
   }
 }

@@ -7,7 +7,8 @@
 // run on a worker while capture keeps copying and publishing; the hand-off that follows
 // (WalCapture::handOff) is left with the few segments and frames written meanwhile.
 //
-// One job at a time. The worker's SQLite connection is used by the worker thread only.
+// One job at a time. The worker's SQLite connection is used by the worker thread only. Between
+// jobs it also refills the segment file pool (segment_file_pool.h) when asked.
 #pragma once
 
 #include <condition_variable>
@@ -23,12 +24,14 @@
 
 namespace walstream {
 
+class SegmentFilePool;
 class ShadowWal;
 class SqliteConnection;
 
 class CheckpointWorker {
  public:
-  CheckpointWorker(const std::string& dbPath, const ShadowWal& shadow, int busyTimeoutMs);
+  CheckpointWorker(const std::string& dbPath, const ShadowWal& shadow, SegmentFilePool& pool,
+                   int busyTimeoutMs);
   ~CheckpointWorker();  // waits for a running job
   CheckpointWorker(const CheckpointWorker&) = delete;
   CheckpointWorker& operator=(const CheckpointWorker&) = delete;
@@ -38,18 +41,22 @@ class CheckpointWorker {
   bool busy() const;
   // Waits until no job runs.
   void wait();
-  // Rethrows the failure of the last job, once.
+  // Rethrows the failure of the last job or refill, once.
   void rethrowFailure();
+  // Asks for the segment file pool to be refilled (SegmentFilePool::fill) in the background.
+  void refillPool();
 
  private:
   void run(std::stop_token stop);
 
   const ShadowWal& shadow_;
+  SegmentFilePool& pool_;
   std::unique_ptr<SqliteConnection> connection_;  // worker thread only, after construction
 
   mutable std::mutex mu_;
   std::condition_variable_any changed_;
   std::optional<std::vector<Pos>> job_;  // set by start(), cleared when done
+  bool refill_ = false;                  // set by refillPool(), cleared when done
   std::exception_ptr failure_;
   std::jthread thread_;  // last: started after everything it uses exists
 };

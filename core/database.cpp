@@ -17,10 +17,6 @@ namespace walstream {
 
 namespace {
 
-// Segment files created ahead at start (segment_file_pool.h): about a second of segments under
-// a heavy write load, after which retention has begun to retire files for reuse.
-constexpr size_t kSpareSegmentFiles = 256;
-
 // See waitForChange.
 constexpr auto kCommitSettle = std::chrono::milliseconds(2);
 constexpr auto kCommitSettlePoll = std::chrono::microseconds(20);
@@ -78,7 +74,7 @@ void Database::open() {
     dbFd_ = openFile(path_, O_RDONLY);
   }
   makeDirs(shadow_.root());
-  segmentFiles_.fill(kSpareSegmentFiles);
+  segmentFiles_.fill();  // later refills run on the checkpoint worker
   auto capture =
       std::make_unique<WalCapture>(path_, options_, shadow_, segmentFiles_, metrics_, dbFd_.get());
   CaptureStart start = capture->open();

@@ -40,10 +40,15 @@ std::string SegmentFilePool::nextPath() {
 }
 
 void SegmentFilePool::retire(const std::string& path) {
-  load();
-  if (files_.size() < kMaxPooledFiles) {
-    std::string pooled = nextPath();
+  std::string pooled;
+  {
+    std::lock_guard lock(mu_);
+    load();
+    if (files_.size() < kMaxPooledFiles) pooled = nextPath();
+  }
+  if (!pooled.empty()) {
     if (::rename(path.c_str(), pooled.c_str()) == 0) {
+      std::lock_guard lock(mu_);
       files_.push_back({std::move(pooled), std::chrono::steady_clock::now()});
       return;
     }
@@ -54,32 +59,50 @@ void SegmentFilePool::retire(const std::string& path) {
 }
 
 SpareFile SegmentFilePool::take() {
-  load();
   SpareFile spare;
-  const auto now = std::chrono::steady_clock::now();
-  while (!files_.empty() && now - files_.front().retiredAt >= kQuarantine) {
-    spare.path = std::move(files_.front().path);
-    files_.pop_front();
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      load();
+      if (files_.empty() ||
+          std::chrono::steady_clock::now() - files_.front().retiredAt < kQuarantine) {
+        spare.path = nextPath();
+        break;
+      }
+      spare.path = std::move(files_.front().path);
+      files_.pop_front();
+    }
     spare.fd = openFileIfExists(spare.path, O_WRONLY | O_TRUNC);
     if (spare.fd.valid()) return spare;  // else removed by someone: try the next one
   }
-  spare.path = nextPath();
   spare.fd = openFile(spare.path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   return spare;
 }
 
-void SegmentFilePool::fill(size_t count) {
-  load();
-  count = std::min(count, kMaxPooledFiles);
-  while (files_.size() < count) {
-    std::string path = nextPath();
+void SegmentFilePool::fill() {
+  for (;;) {
+    std::string path;
+    {
+      std::lock_guard lock(mu_);
+      load();
+      if (files_.size() >= kTarget) return;
+      path = nextPath();
+    }
     UniqueFd fd = openFile(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    // Never read by anyone: usable at once.
-    files_.push_back({std::move(path), std::chrono::steady_clock::time_point{}});
+    std::lock_guard lock(mu_);
+    // Never read by anyone: usable at once (in front of files still in quarantine).
+    files_.push_front({std::move(path), std::chrono::steady_clock::time_point{}});
   }
 }
 
+bool SegmentFilePool::refillWanted() {
+  std::lock_guard lock(mu_);
+  load();
+  return files_.size() < kTarget / 2;
+}
+
 size_t SegmentFilePool::size() {
+  std::lock_guard lock(mu_);
   load();
   return files_.size();
 }

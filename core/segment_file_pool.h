@@ -7,7 +7,9 @@
 // Renaming a retired file into place needs neither an inode allocation nor a deletion.
 //
 // Layout: DB-walstream/spare/<16 hex digits>. A pooled file means nothing; it is truncated
-// when taken, and a pool left by a crash is simply reused. Capture thread only.
+// when taken, and a pool left by a crash is simply reused. The capture thread takes and retires
+// files; the checkpoint worker refills the pool in the background (fill), so inode allocations
+// stay off the path from commit to publish. Thread-safe; no syscall runs under the mutex.
 //
 // Invariant: a file is reused only kQuarantine after it was retired, oldest first. A stream
 // that opened a segment just before retention retired it reads the inode it opened; the
@@ -17,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <mutex>
 #include <string>
 
 #include "core/file_util.h"
@@ -38,17 +41,22 @@ class SegmentFilePool {
   // An empty file to write a segment to: a pooled one, truncated, or a new one.
   SpareFile take();
 
-  // Creates files until `count` are pooled, so that a start does not allocate inodes on the path
-  // from commit to publish until retention begins to retire files.
-  void fill(size_t count);
+  // Files kept ready: about a second of segments under a heavy write load.
+  static constexpr size_t kTarget = 256;
+
+  // Creates files until kTarget are pooled (at start, and on the worker when refillWanted()).
+  void fill();
+  // True when the pool has run below half of kTarget.
+  bool refillWanted();
 
   size_t size();  // files pooled now
 
  private:
-  void load();  // lists dir_ once, on first use
-  std::string nextPath();
+  void load();             // lists dir_ once, on first use; requires mu_
+  std::string nextPath();  // requires mu_
 
-  std::string dir_;
+  const std::string dir_;
+  std::mutex mu_;
   bool loaded_ = false;
   struct Pooled {
     std::string path;

@@ -128,7 +128,7 @@ CaptureStart WalCapture::open() {
     p->setBusyTimeout(busyMs);
   }
   beginPin(0);  // from here on the WAL is pinned; it also creates -wal and -shm if missing
-  worker_ = std::make_unique<CheckpointWorker>(path_, shadow_, busyMs);
+  worker_ = std::make_unique<CheckpointWorker>(path_, shadow_, pool_, busyMs);
 
   walFd_ = openFile(walPath_, O_RDONLY);
   shmFd_ = openFile(shmPath_, O_RDONLY);
@@ -455,7 +455,9 @@ bool WalCapture::framesBeyondCopy() const {
 }
 
 void WalCapture::prepareNextSegment() {
-  if (!spare_.fd.valid()) spare_ = pool_.take();
+  if (spare_.fd.valid()) return;
+  spare_ = pool_.take();
+  if (pool_.refillWanted()) worker_->refillPool();
 }
 
 void WalCapture::makeSegmentsDurable() {

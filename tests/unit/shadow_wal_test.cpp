@@ -251,11 +251,11 @@ TEST_CASE("segment files of removed indexes are pooled, and reused only after a 
   const SegmentInfo s = shadow.writeSegment({kGen, 1, 3000}, compressed, 3000, &reused);
   CHECK(shadow.readSegment(s.pos) == compressed);
   CHECK(listDir(shadow.root() + "/spare").size() == 2);
-  // Filled ahead at start: new empty files, usable at once.
-  reopened.fill(5);
-  CHECK(reopened.size() == 5);
-  CHECK(listDir(shadow.root() + "/spare").size() == 5);
-  reopened.fill(3);  // never shrinks
-  CHECK(reopened.size() == 5);
+  // Filled ahead: new empty files, usable at once.
+  CHECK(reopened.refillWanted());
+  reopened.fill();
+  CHECK(reopened.size() == SegmentFilePool::kTarget);
+  CHECK(listDir(shadow.root() + "/spare").size() == SegmentFilePool::kTarget);
+  CHECK_FALSE(reopened.refillWanted());
   CHECK(readFile(reopened.take().path).empty());
 }
