@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <thread>
+#include <utility>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -107,7 +108,22 @@ void Database::sync() {
     }
   } finished{*this};
   const auto t0 = std::chrono::steady_clock::now();
-  publish(capture_->sync());
+  // New segments go to live streams first, from memory; writing their files, the position and
+  // checkpoints follow off the path from commit to replica.
+  bool flush = false;
+  {
+    std::lock_guard lock(mu_);
+    flush = std::exchange(flushRequested_, false);
+  }
+  const CaptureSync copied = capture_->copyNew();
+  publishLive(copied);
+  if (flush || capture_->writeDue(std::chrono::steady_clock::now())) {
+    capture_->writeSegmentFiles();
+  }
+  publishWritten(copied);
+  const CaptureSync checkpointed = capture_->checkpointIfDue();
+  publishLive(checkpointed);
+  publishWritten(checkpointed);
   metrics_.syncDuration.observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   capture_->prepareNextSegment();
@@ -115,32 +131,47 @@ void Database::sync() {
 }
 
 void Database::publish(const CaptureSync& result) {
-  const Pos before = position();
+  publishLive(result);
+  publishWritten(result);
+}
+
+void Database::publishLive(const CaptureSync& result) {
+  std::lock_guard lock(mu_);
   if (result.newGenerationReason) {
-    std::lock_guard lock(mu_);
     failIterators("generation changed");
+    inFlight_.clear();
   }
+  uint64_t generation = inFlight_.empty() ? position_.generation : inFlight_.back().pos.generation;
+  for (const SegmentInfo& s : result.segments) {
+    if (s.pos.generation != generation) {
+      failIterators("generation changed");
+      inFlight_.clear();
+      generation = s.pos.generation;
+    }
+    std::erase_if(iterators_, [&](const std::weak_ptr<SegmentIterator>& w) {
+      auto it = w.lock();
+      if (!it || it->closed()) return true;
+      it->append(s);  // a violation fails that iterator only
+      return false;
+    });
+    inFlight_.push_back(s);
+  }
+}
+
+void Database::publishWritten(const CaptureSync& result) {
+  const Pos before = position();
+  const Pos written = capture_->writtenEnd();
   {
     std::lock_guard lock(mu_);
-    uint64_t generation = position_.generation;
-    for (const SegmentInfo& s : result.segments) {
-      if (s.pos.generation != generation) {
-        failIterators("generation changed");
-        generation = s.pos.generation;
-      }
-      std::erase_if(iterators_, [&](const std::weak_ptr<SegmentIterator>& w) {
-        auto it = w.lock();
-        if (!it || it->closed()) return true;
-        it->append(s);  // a violation fails that iterator only
-        return false;
-      });
-    }
-    position_ = result.end;
+    position_ = written;
+    std::erase_if(inFlight_, [&](const SegmentInfo& s) {
+      return s.pos.generation != written.generation || sameGenerationBefore(s.pos, written);
+    });
   }
   // Every position's text form has the same length: the in-place rewrite keeps it whole.
-  if (result.end != before) positionFile_.write(result.end.str() + "\n", /*durable=*/false);
-  if (result.newGenerationReason || before.generation != result.end.generation) {
-    shadow_.removeOld(result.end.generation, 0, &segmentFiles_);
+  if (written != before) positionFile_.write(written.str() + "\n", /*durable=*/false);
+  if (result.newGenerationReason || before.generation != written.generation) {
+    shadow_.removeOld(written.generation, 0, &segmentFiles_);
   }
   if (result.walRestarted) {
     log::info(path_ + ": WAL restarted; now at " + result.end.str());
@@ -172,6 +203,12 @@ std::shared_ptr<SegmentIterator> Database::openIterator(const Pos& from) {
   for (SegmentInfo& s : shadow_.listSegmentsFrom(from)) {
     if (sameGenerationBefore(s.pos, position_)) listed.push_back(std::move(s));
   }
+  // Segments already sent to live streams whose files are being written follow the listing.
+  for (const SegmentInfo& s : inFlight_) {
+    if (s.pos.generation == from.generation && !sameGenerationBefore(s.pos, from)) {
+      listed.push_back(s);
+    }
+  }
   auto it = std::make_shared<SegmentIterator>(from.generation, std::move(listed));
   iterators_.push_back(it);
   return it;
@@ -181,6 +218,7 @@ std::optional<Pos> Database::syncBarrier(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   if (!running_) return std::nullopt;
   const uint64_t target = syncsStarted_ + 1;
+  flushRequested_ = true;  // that sync writes every segment it has into a file
   lock.unlock();
   wake();
   lock.lock();
@@ -194,6 +232,7 @@ std::optional<Pos> Database::syncBarrier(std::chrono::milliseconds timeout) {
 void Database::closeCapture(const std::string& reason) {
   capture_.reset();
   std::lock_guard lock(mu_);
+  inFlight_.clear();
   running_ = false;
   if (healthReason_.empty()) healthReason_ = reason;
   failIterators(reason);
@@ -207,7 +246,17 @@ void Database::close() {
 void Database::waitForChange(std::stop_token& stop, int inotifyFd) {
   pollfd fds[2] = {{wakeFd_.get(), POLLIN, 0}, {inotifyFd, POLLIN, 0}};
   const int n = inotifyFd >= 0 ? 2 : 1;
-  int r = ::poll(fds, n, static_cast<int>(options_.pollInterval.count()));
+  // Segments waiting to be batched into a file are written when their delay is up, even if
+  // nothing else happens.
+  auto timeout = options_.pollInterval;
+  if (capture_) {
+    if (auto due = capture_->writeDeadline()) {
+      const auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(*due - std::chrono::steady_clock::now());
+      timeout = std::clamp(left, std::chrono::milliseconds(0), timeout);
+    }
+  }
+  int r = ::poll(fds, n, static_cast<int>(timeout.count()));
   if (r > 0) {
     char buf[4096];
     if (fds[0].revents & POLLIN) {

@@ -12,9 +12,14 @@
 //    of WAL salts seen while pinned is a proven restart: the generation continues at index + 1.
 //  - Only frames up to the mxFrame of a validated wal-index header are copied, each checked
 //    against the salts and the running checksum chain, and only whole transactions.
-//  - A segment is published (position, iterators) only after its bytes are durable on disk;
-//    its name becomes durable before the WAL may restart (shadow_wal.h), so a power failure
-//    never loses a published frame that is not still in the WAL.
+//  - A new segment goes to live iterators from memory first, and is listed in inFlight_ until
+//    its file is written; only then does position() move past it. So every reader of the
+//    shadow WAL on disk (resume checks, snapshots, listings) finds a file for every segment
+//    before position(), and an iterator opened meanwhile gets the in-flight ones from memory.
+//  - Segment files become durable, data and name, before the WAL may restart (shadow_wal.h),
+//    so a power failure never loses a captured frame that is not still in the WAL. A replica
+//    may hold frames that a power failure took from the primary's WAL (synchronous=NORMAL
+//    does not sync commits); its resume checksum then differs and it gets a snapshot.
 //  - The application's files are opened once each (db, -wal, -shm) and closed only after every
 //    SQLite connection of this Database (reference §4.5).
 #pragma once
@@ -87,8 +92,9 @@ class Database {
   // iterator fails with "generation changed". Blocking.
   std::shared_ptr<SegmentIterator> openIterator(const Pos& from);
 
-  // Waits until a sync that starts after this call has finished; returns the position then.
-  // nullopt on timeout or when capture is not running. Blocking.
+  // Waits until a sync that starts after this call has finished, with every segment it copied
+  // in a file; returns the position then. nullopt on timeout or when capture is not running.
+  // Blocking.
   std::optional<Pos> syncBarrier(std::chrono::milliseconds timeout);
 
   // The database image at a published position (see snapshot.h). Blocking; throws Error when
@@ -101,8 +107,12 @@ class Database {
  private:
   friend class DatabaseSnapshotReader;
 
-  // Publishes what a sync or open produced: segments to iterators, then the position.
+  // Publishes what a sync or open produced: publishLive(), then publishWritten().
   void publish(const CaptureSync& result);
+  // Segments to live iterators (and inFlight_), before their files are written.
+  void publishLive(const CaptureSync& result);
+  // The position, once every segment before it has its file; retention.
+  void publishWritten(const CaptureSync& result);
   void failIterators(const std::string& reason);  // requires mu_
   void waitForChange(std::stop_token& stop, int inotifyFd);
   void closeCapture(const std::string& reason);
@@ -129,7 +139,10 @@ class Database {
   bool running_ = false;
   uint64_t syncsStarted_ = 0;
   uint64_t syncsFinished_ = 0;
+  bool flushRequested_ = false;  // the next sync writes its segments into a file at once
   std::vector<std::weak_ptr<SegmentIterator>> iterators_;
+  // Published to iterators, files not yet written: at and after position_, contiguous.
+  std::vector<SegmentInfo> inFlight_;
 };
 
 }  // namespace walstream

@@ -80,7 +80,7 @@ std::unique_ptr<SnapshotReader> Database::openSnapshot() {
   WalChainState chain;
   for (const SegmentInfo& s : shadow_.listSegments(x.generation, x.index)) {
     if (s.pos.offset >= x.offset) break;
-    std::string raw = lz4Decompress(asBytes(shadow_.readSegment(s.pos)), 1ull << 34);
+    std::string raw = lz4Decompress(asBytes(shadow_.readSegmentData(s)), 1ull << 34);
     ParsedWalSegment seg = parseWalSegment(asBytes(raw), s.pos.offset, chain);
     for (const WalTransaction& t : seg.transactions) {
       for (const WalFrameView& f : t.frames) {

@@ -6,9 +6,66 @@
 #include <limits>
 #include <memory>
 
+#include "core/byte_order.h"
 #include "core/error.h"
 
 namespace walstream {
+
+namespace {
+
+// LZ4 frame format (lz4_Frame_format.md): magic, FLG, BD, optional content size (8 bytes) and
+// dictionary id (4), header checksum (1); then blocks of a 4-byte little-endian size (high bit:
+// stored uncompressed) each followed by an optional 4-byte block checksum; a zero size ends
+// the blocks, followed by an optional 4-byte content checksum.
+constexpr uint32_t kLz4Magic = 0x184D2204;
+constexpr uint8_t kFlgVersionMask = 0xC0;
+constexpr uint8_t kFlgVersion1 = 0x40;
+constexpr uint8_t kFlgBlockChecksum = 0x10;
+constexpr uint8_t kFlgContentSize = 0x08;
+constexpr uint8_t kFlgContentChecksum = 0x04;
+constexpr uint8_t kFlgDictId = 0x01;
+constexpr uint32_t kBlockUncompressed = 0x80000000u;
+constexpr uint32_t kMaxBlockBytes = 4u << 20;  // the largest block size id (4 MiB)
+
+}  // namespace
+
+std::optional<Lz4FrameExtent> lz4FrameExtent(const Lz4ReadAt& read) {
+  uint8_t h[19];
+  const size_t got = read(0, h, sizeof h);
+  if (got < 7 || loadLE32(h) != kLz4Magic || (h[4] & kFlgVersionMask) != kFlgVersion1) {
+    return std::nullopt;
+  }
+  const uint8_t flg = h[4];
+  size_t headerBytes = 7;
+  Lz4FrameExtent out;
+  if (flg & kFlgContentSize) {
+    headerBytes += 8;
+    if (got < headerBytes) return std::nullopt;
+    uint64_t size = 0;
+    for (int i = 7; i >= 0; --i) size = (size << 8) | h[6 + i];
+    out.contentSize = size;
+  }
+  if (flg & kFlgDictId) headerBytes += 4;
+  if (got < headerBytes) return std::nullopt;
+  uint64_t at = headerBytes;
+  const uint64_t blockTrailer = (flg & kFlgBlockChecksum) ? 4 : 0;
+  for (;;) {
+    uint8_t b[4];
+    if (read(at, b, 4) != 4) return std::nullopt;
+    at += 4;
+    const uint32_t size = loadLE32(b) & ~kBlockUncompressed;
+    if (size == 0) break;  // end mark
+    if (size > kMaxBlockBytes) return std::nullopt;
+    at += size + blockTrailer;
+  }
+  if (flg & kFlgContentChecksum) {
+    uint8_t c[4];
+    if (read(at, c, 4) != 4) return std::nullopt;
+    at += 4;
+  }
+  out.bytes = at;
+  return out;
+}
 
 std::string lz4Compress(std::span<const uint8_t> data) {
   LZ4F_preferences_t prefs{};

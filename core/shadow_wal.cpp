@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "core/lz4_codec.h"
 
 namespace walstream {
 
@@ -79,19 +80,35 @@ std::vector<uint64_t> ShadowWal::listIndexes(uint64_t gen) const {
 std::vector<SegmentInfo> ShadowWal::listSegments(uint64_t gen, uint64_t index) const {
   std::vector<SegmentInfo> out;
   const std::string dir = indexDir(gen, index);
+  std::vector<uint64_t> files;
   for (const auto& n : listDir(dir)) {
-    auto off = hexName(n, kSegmentSuffix);
-    if (!off) continue;
-    SegmentInfo info;
-    info.pos = {gen, index, *off};
-    const std::string path = dir + "/" + n;
+    if (auto off = hexName(n, kSegmentSuffix)) files.push_back(*off);
+  }
+  std::sort(files.begin(), files.end());
+  for (uint64_t fileOffset : files) {
+    const std::string path = segmentPath({gen, index, fileOffset});
     UniqueFd fd = openFileIfExists(path, O_RDONLY);
     if (!fd.valid()) continue;  // removed by retention meanwhile
-    info.size = fileSize(fd.get(), path);
-    out.push_back(std::move(info));
+    const uint64_t size = fileSize(fd.get(), path);
+    uint64_t walOffset = fileOffset;
+    for (uint64_t at = 0; at < size;) {
+      SegmentInfo info;
+      info.pos = {gen, index, walOffset};
+      info.fileOffset = fileOffset;
+      info.byteOffset = at;
+      const auto extent = lz4FrameExtent([&](uint64_t off, uint8_t* buf, size_t n) -> size_t {
+        if (at + off >= size) return 0;
+        return preadFull(fd.get(), buf, std::min<uint64_t>(n, size - at - off), at + off, path);
+      });
+      const bool whole = extent && extent->bytes <= size - at && extent->contentSize;
+      info.size = whole ? extent->bytes : size - at;
+      info.walBytes = whole ? *extent->contentSize : 0;
+      out.push_back(std::move(info));
+      if (!whole) break;  // damaged: reading this segment reports it
+      at += extent->bytes;
+      walOffset += *extent->contentSize;
+    }
   }
-  std::sort(out.begin(), out.end(),
-            [](const SegmentInfo& a, const SegmentInfo& b) { return a.pos.offset < b.pos.offset; });
   return out;
 }
 
@@ -109,8 +126,36 @@ std::vector<SegmentInfo> ShadowWal::listSegmentsFrom(const Pos& from) const {
 
 SegmentInfo ShadowWal::writeSegment(const Pos& pos, std::string compressed, uint64_t walBytes,
                                     SpareFile* spare) const {
-  const std::string dir = indexDir(pos.generation, pos.index);
-  const std::string path = segmentPath(pos);
+  SegmentInfo info = newSegment(pos, std::move(compressed), walBytes);
+  storeSegments({&info, 1}, spare);
+  return info;
+}
+
+SegmentInfo ShadowWal::newSegment(const Pos& pos, std::string compressed, uint64_t walBytes) {
+  SegmentInfo info;
+  info.pos = pos;
+  info.size = compressed.size();
+  info.walBytes = walBytes;
+  info.fileOffset = pos.offset;
+  info.data = std::make_shared<const std::string>(std::move(compressed));
+  return info;
+}
+
+void ShadowWal::storeSegments(std::span<SegmentInfo> segments, SpareFile* spare) const {
+  if (segments.empty()) return;
+  const Pos first = segments.front().pos;
+  uint64_t byteOffset = 0;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const SegmentInfo& seg = segments[i];
+    if (!seg.data) throw Error("segment " + seg.pos.str() + " has no data to store");
+    if (i > 0 && (seg.pos.generation != first.generation || seg.pos.index != first.index ||
+                  seg.pos.offset != segments[i - 1].pos.offset + segments[i - 1].walBytes)) {
+      throw Error("segment " + seg.pos.str() + " does not follow " + segments[i - 1].pos.str() +
+                  " in one segment file");
+    }
+  }
+  const std::string dir = indexDir(first.generation, first.index);
+  const std::string path = segmentPath(first);
   makeDirsDurable(dir);
   SpareFile file;
   if (spare && spare->fd.valid()) {
@@ -120,7 +165,12 @@ SegmentInfo ShadowWal::writeSegment(const Pos& pos, std::string compressed, uint
     file.fd = openFile(file.path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   }
   try {
-    writeFull(file.fd.get(), compressed.data(), compressed.size(), file.path);
+    for (SegmentInfo& seg : segments) {
+      writeFull(file.fd.get(), seg.data->data(), seg.data->size(), file.path);
+      seg.fileOffset = first.offset;
+      seg.byteOffset = byteOffset;
+      byteOffset += seg.data->size();
+    }
     file.fd.reset();
     if (::rename(file.path.c_str(), path.c_str()) != 0) {
       throwErrno("cannot rename " + file.path + " to", path);
@@ -129,12 +179,6 @@ SegmentInfo ShadowWal::writeSegment(const Pos& pos, std::string compressed, uint
     ::unlink(file.path.c_str());
     throw;
   }
-  SegmentInfo info;
-  info.pos = pos;
-  info.size = compressed.size();
-  info.walBytes = walBytes;
-  info.data = std::make_shared<const std::string>(std::move(compressed));
-  return info;
 }
 
 void ShadowWal::makeDurable(const std::vector<Pos>& segments) const {
@@ -166,16 +210,42 @@ void ShadowWal::makeDurable(const std::vector<Pos>& segments) const {
 }
 
 void ShadowWal::removeSegmentsFrom(const Pos& from) const {
+  std::optional<uint64_t> lastFile;
   for (const SegmentInfo& s : listSegments(from.generation, from.index)) {
     if (s.pos.offset < from.offset) continue;
-    const std::string path = segmentPath(s.pos);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) throwErrno("cannot remove", path);
+    if (s.fileOffset == lastFile) continue;
+    lastFile = s.fileOffset;
+    const std::string path = segmentPath({from.generation, from.index, s.fileOffset});
+    if (s.byteOffset == 0) {
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) throwErrno("cannot remove", path);
+    } else if (::truncate(path.c_str(), static_cast<off_t>(s.byteOffset)) != 0) {
+      throwErrno("cannot cut the damaged tail of", path);
+    } else {
+      UniqueFd fd = openFile(path, O_RDONLY);
+      fsyncFd(fd.get(), path);
+    }
   }
   fsyncDir(indexDir(from.generation, from.index));
 }
 
+std::string ShadowWal::readSegmentData(const SegmentInfo& segment) const {
+  if (segment.data) return *segment.data;
+  const std::string path =
+      segmentPath({segment.pos.generation, segment.pos.index, segment.fileOffset});
+  UniqueFd fd = openFile(path, O_RDONLY);
+  std::string out(segment.size, '\0');
+  if (preadFull(fd.get(), out.data(), out.size(), segment.byteOffset, path) != out.size()) {
+    throw Error("segment " + segment.pos.str() + " in " + path + " is truncated");
+  }
+  return out;
+}
+
 std::string ShadowWal::readSegment(const Pos& pos) const {
-  return readFile(segmentPath(pos));
+  for (const SegmentInfo& s : listSegments(pos.generation, pos.index)) {
+    if (s.pos == pos) return readSegmentData(s);
+  }
+  throw Error("no shadow WAL segment starts at " + pos.str() + " (" + segmentPath(pos) +
+              " or an earlier file of its index)");
 }
 
 std::optional<uint64_t> ShadowWal::readGeneration() const {

@@ -43,6 +43,11 @@ constexpr auto kMaxReaderWait = std::chrono::milliseconds(1000);
 // hand-offs keep failing), to bound the work left for the next hand-off or shutdown.
 constexpr size_t kMaxUnsyncedSegments = 1024;
 
+// Segments copied in this long go into one segment file (shadow_wal.h); more than this many
+// compressed bytes are written at once, so memory stays bounded.
+constexpr auto kFileBatchDelay = std::chrono::milliseconds(20);
+constexpr size_t kMaxUnwrittenBytes = 1 << 20;
+
 // The hand-off syncs at most this many segments and backfills at most about this many frames
 // itself (under the application's write lock); more go to the worker first.
 constexpr size_t kMaxHandOffSegments = 8;
@@ -195,6 +200,7 @@ CaptureStart WalCapture::open() {
     throw;
   }
   writer_->exec("ROLLBACK");
+  writeSegmentFiles();
   start.catchUp.end = endPosition();
   if (start.catchUp.newGenerationReason) {
     start.newGeneration = true;
@@ -223,7 +229,7 @@ std::optional<WalCapture::Tail> WalCapture::readShadowTail() {
     } else {
       try {
         const std::string raw =
-            lz4Decompress(asBytes(shadow_.readSegment(seg.pos)), kMaxSegmentBytes);
+            lz4Decompress(asBytes(shadow_.readSegmentData(seg)), kMaxSegmentBytes);
         end = parseWalSegment(asBytes(raw), seg.pos.offset, state).endOffset;
       } catch (const Error& e) {
         problem = e.what();
@@ -250,6 +256,7 @@ Pos WalCapture::endPosition() const {
 }
 
 void WalCapture::startGeneration(const std::string& reason, CaptureSync* out) {
+  writeSegmentFiles();  // the old generation's, so unwritten_ holds one index only
   generation_ = newGenerationId();
   index_ = 0;
   chain_.reset();
@@ -378,17 +385,19 @@ void WalCapture::copyCommitted(CaptureSync& out) {
     std::string compressed =
         lz4Compress(std::span(reinterpret_cast<const uint8_t*>(segment.data()), committedBytes));
     segment.erase(0, committedBytes);
-    SegmentInfo info = shadow_.writeSegment({generation_, index_, segmentStart},
-                                            std::move(compressed), rawSize, &spare_);
+    SegmentInfo info =
+        ShadowWal::newSegment({generation_, index_, segmentStart}, std::move(compressed), rawSize);
     metrics_.walBytesCopied.fetch_add(rawSize);
-    metrics_.segmentsWritten.fetch_add(1);
     segmentStart += rawSize;
     committedBytes = 0;
     copiedFrames_ = committedFrame;
     chain_->checksum = running.checksum;
     indexHasSegments_ = true;
-    unsynced_.push_back(info.pos);
-    if (unsynced_.size() >= kMaxUnsyncedSegments) makeSegmentsDurable();
+    if (unwritten_.empty()) firstUnwrittenAt_ = std::chrono::steady_clock::now();
+    unwrittenBytes_ += info.size;
+    unwritten_.push_back(info);
+    // A large backlog is written as it is copied, so memory stays bounded.
+    if (unwrittenBytes_ >= kMaxUnwrittenBytes) writeSegmentFiles();
     out.segments.push_back(std::move(info));
   };
 
@@ -460,7 +469,34 @@ void WalCapture::prepareNextSegment() {
   if (pool_.refillWanted()) worker_->refillPool();
 }
 
+void WalCapture::writeSegmentFiles() {
+  if (unwritten_.empty()) return;
+  // unwritten_ holds segments of the current index only (see startGeneration and the restart
+  // in copyCommitted), back to back: one file.
+  if (!spare_.fd.valid()) spare_ = pool_.take();
+  shadow_.storeSegments(unwritten_, &spare_);
+  metrics_.segmentsWritten.fetch_add(unwritten_.size());
+  unsynced_.push_back(unwritten_.front().pos);
+  unwritten_.clear();
+  unwrittenBytes_ = 0;
+  if (unsynced_.size() >= kMaxUnsyncedSegments) makeSegmentsDurable();
+}
+
+bool WalCapture::writeDue(std::chrono::steady_clock::time_point now) const {
+  return !unwritten_.empty() && now >= firstUnwrittenAt_ + kFileBatchDelay;
+}
+
+std::optional<std::chrono::steady_clock::time_point> WalCapture::writeDeadline() const {
+  if (unwritten_.empty()) return std::nullopt;
+  return firstUnwrittenAt_ + kFileBatchDelay;
+}
+
+Pos WalCapture::writtenEnd() const {
+  return unwritten_.empty() ? endPosition() : unwritten_.front().pos;
+}
+
 void WalCapture::makeSegmentsDurable() {
+  writeSegmentFiles();
   if (unsynced_.empty()) return;
   shadow_.makeDurable(unsynced_);
   unsynced_.clear();
@@ -477,13 +513,19 @@ void WalCapture::copyOrStartGeneration(CaptureSync& out) {
   }
 }
 
-CaptureSync WalCapture::sync() {
+CaptureSync WalCapture::copyNew() {
   CaptureSync out;
   copyOrStartGeneration(out);
   // The pin is not moved here, only before a checkpoint (maybeCheckpoint): any pin holds a
   // read mark, so the WAL cannot restart whatever its value, and a pin left behind keeps the
   // application's own autocheckpoint (PASSIVE, run on every commit once the WAL holds 1000
   // pages) from finding new frames to backfill, each time with two fsyncs.
+  out.end = endPosition();
+  return out;
+}
+
+CaptureSync WalCapture::checkpointIfDue() {
+  CaptureSync out;
   maybeCheckpoint(out);
   out.end = endPosition();
   return out;
@@ -510,7 +552,8 @@ void WalCapture::maybeCheckpoint(CaptureSync& out) {
       unsynced_.size() <= kMaxHandOffSegments && frames <= backfillTarget_ + kMaxHandOffFrames;
   if (workerPasses_ == 0 || (!littleLeft && workerPasses_ < kMaxWorkerPasses)) {
     // The slow half first, on the worker; the hand-off follows at a later sync.
-    movePin();  // the worker's checkpoint can backfill up to the pin's mark
+    writeSegmentFiles();  // the worker makes them durable
+    movePin();            // the worker's checkpoint can backfill up to the pin's mark
     backfillTarget_ = frames;
     worker_->start(std::exchange(unsynced_, {}));
     ++workerPasses_;

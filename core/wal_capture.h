@@ -63,9 +63,25 @@ class WalCapture {
   // application's write lock, which excludes restarts until the pin has been moved.
   CaptureStart open();
 
-  // Copies committed frames up to the validated mxFrame into segments, moves the pin forward,
-  // and runs a checkpoint (with a hand-off) when a threshold or the interval says so.
-  CaptureSync sync();
+  // A sync is copyNew(), writeSegmentFiles(), checkpointIfDue(), so that new segments reach
+  // live streams (from memory) before their files are written.
+  //
+  // Copies committed frames up to the validated mxFrame into segments held in memory: their
+  // files are written by writeSegmentFiles() (or by any later call that needs them on disk).
+  CaptureSync copyNew();
+  // Writes the segments copied so far into one segment file (not yet durable: shadow_wal.h).
+  void writeSegmentFiles();
+  // True once the oldest segment not yet in a file was copied long enough ago: the caller
+  // writes them, batching a few milliseconds of segments into one file.
+  bool writeDue(std::chrono::steady_clock::time_point now) const;
+  // When writeDue() becomes true; nullopt when every segment copied is in a file.
+  std::optional<std::chrono::steady_clock::time_point> writeDeadline() const;
+  // The end of the segments in files: copyNew()'s end once writeSegmentFiles() ran.
+  Pos writtenEnd() const;
+  // Runs a checkpoint (moving the pin forward, with a hand-off) when a threshold or the
+  // interval says so. Segments it copies under the application's write lock are on disk when
+  // it returns.
+  CaptureSync checkpointIfDue();
 
   // True when the wal-index shows a commit that is not copied yet (or cannot be read now).
   bool commitPending() const;
@@ -90,7 +106,7 @@ class WalCapture {
   void copyCommitted(CaptureSync& out);
   // copyCommitted(), starting a new generation when the WAL does not continue the shadow WAL.
   void copyOrStartGeneration(CaptureSync& out);
-  // Makes the segments written since the last call durable (before the WAL may restart).
+  // Makes the segments copied since the last call durable (before the WAL may restart).
   void makeSegmentsDurable();
   void startGeneration(const std::string& reason, CaptureSync* out);
   bool handOff(CheckpointMode mode, CaptureSync& out);
@@ -128,6 +144,10 @@ class WalCapture {
   std::optional<WalChainState> chain_;  // chain at `copiedFrames_`; nullopt: WAL not seen yet
   uint32_t copiedFrames_ = 0;
   bool indexHasSegments_ = false;
+  // Copied, not yet in a file (writeSegmentFiles): consecutive segments of the current index.
+  std::vector<SegmentInfo> unwritten_;
+  size_t unwrittenBytes_ = 0;
+  std::chrono::steady_clock::time_point firstUnwrittenAt_;
   std::vector<Pos> unsynced_;  // segments written since the last makeSegmentsDurable()
   SpareFile spare_;            // the next segment's file, when prepared
   // Reused by every copy: WAL bytes read, and the segment being built (copyCommitted).

@@ -31,7 +31,7 @@ SegmentTail readSegmentTail(const ShadowWal& shadow, const Pos& start, uint32_t 
   if (!isValidPageSize(pageSize)) {
     throw Error("cannot check segment " + path + ": invalid page size " + std::to_string(pageSize));
   }
-  const std::string compressed = readFile(path);
+  const std::string compressed = shadow.readSegment(start);
   const size_t frameSize = pageSize + kWalFrameHeaderSize;
   const size_t keep = std::max(frameSize, kWalHeaderSize);
 
@@ -83,7 +83,9 @@ std::optional<Checksum> checksumAt(const ShadowWal& shadow, const Pos& pos, uint
     if (s.pos.offset < pos.offset) before = std::move(s);
   }
   if (!before) return std::nullopt;
-  if (!pathExists(shadow.segmentPath(before->pos))) return std::nullopt;  // removed meanwhile
+  if (!pathExists(shadow.segmentPath({pos.generation, pos.index, before->fileOffset}))) {
+    return std::nullopt;  // removed meanwhile
+  }
   SegmentTail tail = readSegmentTail(shadow, before->pos, pageSize);
   if (before->pos.offset + tail.walBytes != pos.offset) return std::nullopt;
   return tail.checksum;

@@ -50,7 +50,13 @@ std::optional<Pos> resumePoint(const Database& db, const Pos& requested, const P
 }
 
 StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Checksum>& checksum) {
-  const Pos end = db.position();
+  Pos end = db.position();
+  if (!end.empty() && requested.generation == end.generation &&
+      sameGenerationBefore(end, requested)) {
+    // Live streams get segments before their files are written (database.h): a client that
+    // saw one may resume past position() for a few milliseconds. A sync writes them.
+    if (auto written = db.syncBarrier(std::chrono::seconds(1))) end = *written;
+  }
   if (end.empty() || !db.healthy()) {
     std::string reason = db.healthReason();
     throw HttpError(

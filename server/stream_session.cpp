@@ -365,23 +365,21 @@ void StreamSession::pump() {
 
 void StreamSession::readSegmentThenWrite(SegmentInfo info) {
   readingSegment_ = true;
-  runOnWorker(
-      [&shadow = db_.db.shadow(), pos = info.pos] {
-        return std::make_shared<const std::string>(shadow.readSegment(pos));
-      },
-      [this, info = std::move(info)](WorkerResult<std::shared_ptr<const std::string>> r) {
-        readingSegment_ = false;
-        if (phase_ == Phase::kDone) return;
-        if (r.error) {
-          try {
-            std::rethrow_exception(r.error);
-          } catch (const std::exception& e) {
-            closeNow("cannot read segment " + info.pos.str() + ": " + e.what());
-          }
-          return;
-        }
-        writeSegment(info, std::move(*r.value));
-      });
+  runOnWorker([&shadow = db_.db.shadow(),
+               info] { return std::make_shared<const std::string>(shadow.readSegmentData(info)); },
+              [this, info = std::move(info)](WorkerResult<std::shared_ptr<const std::string>> r) {
+                readingSegment_ = false;
+                if (phase_ == Phase::kDone) return;
+                if (r.error) {
+                  try {
+                    std::rethrow_exception(r.error);
+                  } catch (const std::exception& e) {
+                    closeNow("cannot read segment " + info.pos.str() + ": " + e.what());
+                  }
+                  return;
+                }
+                writeSegment(info, std::move(*r.value));
+              });
 }
 
 void StreamSession::writeSegment(const SegmentInfo& info, std::shared_ptr<const std::string> data) {

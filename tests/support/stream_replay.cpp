@@ -52,7 +52,7 @@ WalChainState chainStateFromShadow(const std::string& shadowRoot, const Pos& pos
   for (const auto& s : shadow.listSegments(pos.generation, pos.index)) {
     if (s.pos.offset >= pos.offset) break;
     if (s.pos.offset != end) throw std::runtime_error("shadow WAL gap before " + s.pos.str());
-    const std::string raw = lz4Decompress(asBytes(shadow.readSegment(s.pos)), kMaxSegmentBytes);
+    const std::string raw = lz4Decompress(asBytes(shadow.readSegmentData(s)), kMaxSegmentBytes);
     parseWalSegment(asBytes(raw), s.pos.offset, state);
     end = s.pos.offset + raw.size();
   }

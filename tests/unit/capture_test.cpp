@@ -235,10 +235,10 @@ TEST_CASE("each cause of a generation break starts a new generation") {
       auto segs = shadow.listSegments(g0, index);
       WalChainState chain;
       for (size_t i = 0; i + 1 < segs.size(); ++i) {
-        std::string raw = lz4Decompress(asBytes(shadow.readSegment(segs[i].pos)), 1 << 30);
+        std::string raw = lz4Decompress(asBytes(shadow.readSegmentData(segs[i])), 1 << 30);
         parseWalSegment(asBytes(raw), segs[i].pos.offset, chain);
       }
-      std::string raw = lz4Decompress(asBytes(shadow.readSegment(segs.back().pos)), 1 << 30);
+      std::string raw = lz4Decompress(asBytes(shadow.readSegmentData(segs.back())), 1 << 30);
       auto* bytes = reinterpret_cast<uint8_t*>(raw.data());
       size_t at = 0;
       if (segs.back().pos.offset == 0) {
@@ -256,7 +256,10 @@ TEST_CASE("each cause of a generation break starts a new generation") {
         f.checksum = c;
         f.encode(bytes + at);
       }
-      writeFileAtomic(shadow.segmentPath(segs.back().pos), lz4Compress(asBytes(raw)));
+      // The segment's file keeps the segments before it (a file may hold several).
+      const std::string file = shadow.segmentPath({g0, index, segs.back().fileOffset});
+      writeFileAtomic(file,
+                      readFile(file).substr(0, segs.back().byteOffset) + lz4Compress(asBytes(raw)));
     });
     CHECK(g1 != g0);
   }
@@ -298,15 +301,19 @@ TEST_CASE("a damaged shadow tail is copied again from the WAL, and the generatio
     segs = shadow.listSegments(generation, 0);
     REQUIRE(segs.size() >= 4);
   }
+  // The file holding a segment (a file may hold several consecutive segments).
+  auto fileOf = [&](const SegmentInfo& s) {
+    return shadow.segmentPath({generation, 0, s.fileOffset});
+  };
   SUBCASE("a truncated segment") {
-    const std::string path = shadow.segmentPath(segs[segs.size() - 3].pos);
-    std::filesystem::resize_file(path, std::filesystem::file_size(path) / 2);
+    const SegmentInfo& s = segs[segs.size() - 3];
+    std::filesystem::resize_file(fileOf(s), s.byteOffset + s.size / 2);
   }
-  SUBCASE("an empty segment, with later segments intact") {
-    std::filesystem::resize_file(shadow.segmentPath(segs[segs.size() - 2].pos), 0);
+  SUBCASE("an empty segment file, with later segment files intact") {
+    std::filesystem::resize_file(fileOf(segs[segs.size() - 2]), 0);
   }
-  SUBCASE("a missing segment") {
-    std::filesystem::remove(shadow.segmentPath(segs[segs.size() - 3].pos));
+  SUBCASE("a missing segment file") {
+    std::filesystem::remove(fileOf(segs[segs.size() - 3]));
   }
   {
     CaptureThread cap(app, options);

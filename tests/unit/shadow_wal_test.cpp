@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <filesystem>
+
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
@@ -75,7 +77,7 @@ TEST_CASE("written segments are listed in (index, offset) order with their sizes
   CHECK(positions(index1) == std::vector<Pos>{{kGen, 1, 0}, {kGen, 1, 0x1038}, {kGen, 1, 0x20a0}});
   for (const auto& s : index1) {
     CHECK(s.data == nullptr);
-    CHECK(s.walBytes == 0);
+    CHECK(s.walBytes == payload(s.pos).size());  // from the frame header
     std::string compressed = shadow.readSegment(s.pos);
     CHECK(s.size == compressed.size());
     CHECK(lz4Decompress(asBytes(compressed), 1000) == payload(s.pos));
@@ -258,4 +260,78 @@ TEST_CASE("segment files of removed indexes are pooled, and reused only after a 
   CHECK(listDir(shadow.root() + "/spare").size() == SegmentFilePool::kTarget);
   CHECK_FALSE(reopened.refillWanted());
   CHECK(readFile(reopened.take().path).empty());
+}
+
+TEST_CASE("a segment file holding several segments lists, reads and cuts them one by one") {
+  TempDir dir;
+  ShadowWal shadow(dir.file("app.db-walstream"));
+  // Three consecutive segments of index 2, stored in one file named after the first.
+  std::vector<SegmentInfo> segs;
+  std::vector<std::string> raws = {std::string(3000, 'a'), std::string(700, 'b'),
+                                   std::string(12000, 'c')};
+  uint64_t offset = 0x1000;
+  for (const std::string& raw : raws) {
+    segs.push_back(ShadowWal::newSegment({kGen, 2, offset}, lz4Compress(asBytes(raw)), raw.size()));
+    offset += raw.size();
+  }
+  shadow.storeSegments(segs);
+  CHECK(listDir(shadow.indexDir(kGen, 2)) == std::vector<std::string>{"0000000000001000.wal.lz4"});
+  CHECK(segs[1].fileOffset == 0x1000);
+  CHECK(segs[1].byteOffset == segs[0].size);
+  put(shadow, {kGen, 2, offset});  // a later file
+
+  const auto listed = shadow.listSegments(kGen, 2);
+  CHECK(positions(listed) == std::vector<Pos>{{kGen, 2, 0x1000},
+                                              {kGen, 2, 0x1000 + 3000},
+                                              {kGen, 2, 0x1000 + 3700},
+                                              {kGen, 2, offset}});
+  for (size_t i = 0; i < raws.size(); ++i) {
+    CAPTURE(i);
+    CHECK(listed[i].walBytes == raws[i].size());
+    CHECK(listed[i].size == segs[i].size);
+    CHECK(lz4Decompress(asBytes(shadow.readSegmentData(listed[i])), 1 << 20) == raws[i]);
+    CHECK(shadow.readSegment(listed[i].pos) == *segs[i].data);
+  }
+  CHECK_THROWS_AS(shadow.readSegment({kGen, 2, 0x1000 + 1}), Error);  // not a segment start
+
+  // Segments that do not follow each other cannot share a file.
+  auto gap = ShadowWal::newSegment({kGen, 3, 0}, lz4Compress(asBytes(raws[0])), 3000);
+  auto after = ShadowWal::newSegment({kGen, 3, 3001}, lz4Compress(asBytes(raws[1])), 700);
+  std::vector<SegmentInfo> bad = {gap, after};
+  CHECK_THROWS_AS(shadow.storeSegments(bad), Error);
+
+  // A damaged tail inside a file: the file is cut before it, later files go.
+  shadow.removeSegmentsFrom({kGen, 2, 0x1000 + 3000});
+  CHECK(positions(shadow.listSegments(kGen, 2)) == std::vector<Pos>{{kGen, 2, 0x1000}});
+  CHECK(std::filesystem::file_size(shadow.segmentPath({kGen, 2, 0x1000})) == segs[0].size);
+}
+
+TEST_CASE("a segment file damaged in its middle lists the segments before the damage") {
+  TempDir dir;
+  ShadowWal shadow(dir.file("app.db-walstream"));
+  std::vector<SegmentInfo> segs;
+  for (uint64_t i = 0; i < 3; ++i) {
+    const std::string raw(1000, static_cast<char>('x' + i));
+    segs.push_back(ShadowWal::newSegment({kGen, 0, 1000 * i}, lz4Compress(asBytes(raw)), 1000));
+  }
+  shadow.storeSegments(segs);
+  const std::string path = shadow.segmentPath({kGen, 0, 0});
+  std::string bytes = readFile(path);
+  const size_t second = segs[1].byteOffset;
+  SUBCASE("a bad magic number") {
+    bytes[second] ^= 0x01;
+  }
+  SUBCASE("truncated inside the second segment") {
+    bytes.resize(second + segs[1].size / 2);
+  }
+  writeFileAtomic(path, bytes);
+  const auto listed = shadow.listSegments(kGen, 0);
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0].pos == segs[0].pos);
+  CHECK(lz4Decompress(asBytes(shadow.readSegmentData(listed[0])), 1 << 20) ==
+        std::string(1000, 'x'));
+  // The rest of the file is one segment that does not decompress.
+  CHECK(listed[1].pos == segs[1].pos);
+  CHECK(listed[1].size == bytes.size() - second);
+  CHECK_THROWS_AS(lz4Decompress(asBytes(shadow.readSegmentData(listed[1])), 1 << 20), Error);
 }
