@@ -51,6 +51,11 @@ uint32_t Database::pageSize() const {
 
 Pos Database::position() const {
   std::lock_guard lock(mu_);
+  return live_;
+}
+
+Pos Database::writtenPosition() const {
+  std::lock_guard lock(mu_);
   return position_;
 }
 
@@ -156,10 +161,11 @@ void Database::publishLive(const CaptureSync& result) {
     });
     inFlight_.push_back(s);
   }
+  live_ = result.end;
 }
 
 void Database::publishWritten(const CaptureSync& result) {
-  const Pos before = position();
+  const Pos before = writtenPosition();
   const Pos written = capture_->writtenEnd();
   {
     std::lock_guard lock(mu_);
@@ -192,7 +198,7 @@ void Database::failIterators(const std::string& reason) {
 std::shared_ptr<SegmentIterator> Database::openIterator(const Pos& from) {
   std::lock_guard lock(mu_);
   if (!running_ || position_.empty()) throw Error("capture of " + path_ + " is not running");
-  if (from.generation != position_.generation) {
+  if (from.generation != live_.generation) {
     auto it = std::make_shared<SegmentIterator>(from.generation, std::deque<SegmentInfo>{});
     it->fail("generation changed");
     return it;

@@ -82,7 +82,11 @@ class Database {
 
   // --- any thread ---
   uint32_t pageSize() const;
-  Pos position() const;  // last published position; empty until open() succeeded
+  // The end of what live streams have been sent; empty until open() succeeded.
+  Pos position() const;
+  // The end of the segments in files: what listings, resume checks and snapshots can use.
+  // At most a few milliseconds behind position(); equal to it after syncBarrier().
+  Pos writtenPosition() const;
   bool healthy() const;
   std::string healthReason() const;  // why not healthy ("" when healthy)
   CaptureMetrics& metrics() { return metrics_; }
@@ -133,7 +137,8 @@ class Database {
   // Shared with other threads, under mu_.
   mutable std::mutex mu_;
   std::condition_variable syncDone_;
-  Pos position_;
+  Pos position_;  // writtenPosition()
+  Pos live_;      // position()
   uint32_t pageSize_ = 0;
   std::string healthReason_ = "starting";
   bool running_ = false;

@@ -50,13 +50,7 @@ std::optional<Pos> resumePoint(const Database& db, const Pos& requested, const P
 }
 
 StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Checksum>& checksum) {
-  Pos end = db.position();
-  if (!end.empty() && requested.generation == end.generation &&
-      sameGenerationBefore(end, requested)) {
-    // Live streams get segments before their files are written (database.h): a client that
-    // saw one may resume past position() for a few milliseconds. A sync writes them.
-    if (auto written = db.syncBarrier(std::chrono::seconds(1))) end = *written;
-  }
+  const Pos end = db.position();
   if (end.empty() || !db.healthy()) {
     std::string reason = db.healthReason();
     throw HttpError(
@@ -66,7 +60,13 @@ StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Ch
   std::string reason = resumeObstacle(requested, end);
   if (reason.empty()) {
     try {
-      std::optional<Pos> from = resumePoint(db, requested, end);
+      // Live streams get segments before their files are written (database.h): a client that
+      // saw one may resume past writtenPosition() for a few milliseconds. A sync writes them.
+      Pos written = db.writtenPosition();
+      if (sameGenerationBefore(written, requested)) {
+        if (auto w = db.syncBarrier(std::chrono::seconds(1))) written = *w;
+      }
+      std::optional<Pos> from = resumePoint(db, requested, written);
       std::optional<Checksum> ours;
       if (from && checksum) ours = checksumAt(db.shadow(), requested, db.pageSize());
       if (!from) {

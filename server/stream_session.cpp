@@ -411,7 +411,7 @@ void StreamSession::scheduleHeartbeat() {
     self->heartbeatPreparing_ = true;
     self->runOnWorker(
         [&db = self->db_] {
-          const Pos pos = db.db.position();
+          const Pos pos = db.db.writtenPosition();  // the checksum comes from its file
           return std::make_pair(pos,
                                 db.heartbeatChecksums.at(db.db.shadow(), pos, db.db.pageSize()));
         },
@@ -424,7 +424,7 @@ void StreamSession::scheduleHeartbeat() {
             } catch (const std::exception& e) {
               log::warn(raw->db_.name.name + ": heartbeat checksum: " + e.what());
             }
-            r.value = std::make_pair(raw->db_.db.position(), Checksum{});
+            r.value = std::make_pair(raw->db_.db.writtenPosition(), Checksum{});
           }
           raw->heartbeatDue_ = *r.value;
           raw->pump();

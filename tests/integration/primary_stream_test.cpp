@@ -128,6 +128,43 @@ TEST_CASE("a client at a segment boundary resumes there with no snapshot") {
   }
 }
 
+TEST_CASE(
+    "a client resuming right after live segments, before their files exist, gets no snapshot") {
+  // Live segments are sent before their segment file is written (a few milliseconds later):
+  // a client that reconnects at once asks for a position the files do not reach yet.
+  TempDir dir;
+  const std::string db = dir.file("app.db");
+  createWriterTable(db);
+  PrimaryProcess primary(db, dir.file("primary"));
+  waitForCapture(primary.port());
+  StreamReplay replay(dir.file("replay.db"), db + "-walstream");
+  HttpStream live(primary.port(), streamTarget("pos="));
+  REQUIRE(live.status() == 200);
+  for (int round = 0; round < 20; ++round) {
+    CAPTURE(round);
+    insertRows(db, 1, 100);
+    auto r = readRecord(live, 20s);
+    REQUIRE(r);
+    replay.apply(*r);
+    if (r->header.type == 1) continue;  // the first snapshot
+    // The segment just arrived; resume at its end immediately.
+    HttpStream s(primary.port(), streamTarget("pos=" + replay.position().str()));
+    REQUIRE(s.status() == 200);
+    insertRows(db, 1, 100);
+    auto next = readRecord(s, 20s);
+    REQUIRE(next);
+    CHECK(next->header.type == 2);
+    CHECK(next->header.pos() == replay.position());
+    auto same = readRecord(live, 20s);  // the live stream sends the same segment
+    REQUIRE(same);
+    CHECK(same->header.pos() == next->header.pos());
+    CHECK(same->payload == next->payload);
+    replay.apply(*same);
+  }
+  CHECK(replayUntilEqual(live, replay, db, 30s));
+  CHECK(replay.snapshots() == 1);
+}
+
 TEST_CASE("positions the primary cannot resume from get a snapshot") {
   TempDir dir;
   const std::string db = dir.file("app.db");
