@@ -18,6 +18,14 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+namespace {
+
+// Between two chunks' data: CRLF, up to 16 hex digits of size, CRLF; the last chunk and the end
+// of the body add "0" CRLF CRLF. The primary writes no chunk extensions.
+constexpr size_t kChunkFramingBytes = 32;
+
+}  // namespace
+
 struct HttpStream::Impl {
   asio::io_context ioc;
   beast::tcp_stream stream{ioc};
@@ -141,6 +149,15 @@ size_t HttpStream::readSome(uint8_t* buf, size_t n, std::chrono::milliseconds ti
     m.check(ec, "stream from");
     if (const size_t got = n - body.size; got > 0) return got;
   }
+}
+
+bool HttpStream::hasBufferedData() {
+  Impl& m = *impl_;
+  if (!m.parser || m.parser->is_done()) return false;
+  beast::error_code ec;
+  const size_t inSocket = m.stream.socket().available(ec);
+  if (ec) return false;
+  return m.buffer.size() + inSocket > kChunkFramingBytes;
 }
 
 void HttpStream::cancel() {

@@ -37,6 +37,12 @@ class HttpStream {
   // Throws walstream::Error on a timeout, a reset connection, a malformed chunk or cancel().
   size_t readSome(uint8_t* buf, size_t n, std::chrono::milliseconds timeout);
 
+  // Whether body bytes are already here (read from the socket but not yet returned, or waiting in
+  // its receive buffer), so that the next readSome returns without waiting for the network.
+  // Bytes that may be only chunk framing (a chunk's CRLF and the next size line, at most
+  // kChunkFramingBytes) do not count: waiting for the body behind them could take a heartbeat.
+  bool hasBufferedData();
+
   void cancel();  // thread-safe
   std::string remote() const;
 

@@ -19,6 +19,13 @@ namespace {
 // most one WAL file; the primary cuts segments near 4 MiB).
 constexpr size_t kMaxSegmentBytes = size_t{1} << 31;
 
+// Decompression scratch up to this size is kept for the replica's life; a larger one (catching
+// up) is released after the first batch that needs no more, so that a live replica stays small.
+// Batches larger than this get room for a whole lz4 block past their end, so that every block
+// is decoded in place instead of through the context's own buffer and copied (a live replica's
+// small segments take that copy; it bounds the context's touched buffer by this size too).
+constexpr size_t kKeptScratchBytes = size_t{1} << 20;
+
 // How long an append or snapshot install waits for SQLite's write lock on LOCAL_DB in total.
 constexpr auto kWriteLockPatience = std::chrono::seconds(30);
 
@@ -210,23 +217,68 @@ void ReplicaApplier::installSnapshotFile() {
   abortSnapshot();  // removes the received file
 }
 
+std::vector<std::span<const uint8_t>> ReplicaApplier::decompressBatch(
+    const std::vector<ReceivedSegment>& segments) {
+  std::vector<size_t> sizes;
+  sizes.reserve(segments.size());
+  size_t total = 0;
+  for (const ReceivedSegment& s : segments) {
+    const std::optional<uint64_t> size = lz4ContentSize(s.lz4);
+    if (!size) throw Error("segment " + s.pos.str() + " is not an lz4 frame with a content size");
+    if (*size > kMaxSegmentBytes) {
+      throw Error("segment " + s.pos.str() + " decompresses to " + std::to_string(*size) +
+                  " bytes, more than " + std::to_string(kMaxSegmentBytes));
+    }
+    sizes.push_back(static_cast<size_t>(*size));
+    total += sizes.back();
+  }
+  const size_t need = total > kKeptScratchBytes ? total + kLz4MaxBlockSize : total;
+  if (scratchSize_ > kKeptScratchBytes && need <= kKeptScratchBytes) {
+    scratch_.reset();
+    scratchSize_ = 0;
+  }
+  if (scratchSize_ < need) {
+    scratch_.reset();
+    scratch_ = std::make_unique_for_overwrite<uint8_t[]>(need);
+    scratchSize_ = need;
+  }
+  std::vector<std::span<const uint8_t>> raws;
+  raws.reserve(segments.size());
+  size_t at = 0;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    size_t n = 0;
+    try {
+      n = lz4_.decompress(segments[i].lz4, {scratch_.get() + at, scratchSize_ - at});
+    } catch (const Error& e) {
+      throw Error("segment " + segments[i].pos.str() + ": " + e.what());
+    }
+    if (n != sizes[i]) {
+      throw Error("segment " + segments[i].pos.str() + " decompresses to " + std::to_string(n) +
+                  " bytes, its lz4 header says " + std::to_string(sizes[i]));
+    }
+    raws.emplace_back(scratch_.get() + at, n);
+    at += n;
+  }
+  return raws;
+}
+
 uint64_t ReplicaApplier::applySegments(const std::vector<ReceivedSegment>& segments) {
   if (segments.empty()) return 0;
   if (!position_) throw Error("WAL segments arrived before any snapshot");
-  // Check everything before taking any lock.
+  // Check everything before taking any lock: every frame of every segment against the primary's
+  // chain, across WAL restarts (a segment at offset 0 of the next index starts a new chain).
   ReplicaPosition next = *position_;
-  std::vector<std::string> raws;
-  raws.reserve(segments.size());
+  const std::vector<std::span<const uint8_t>> raws = decompressBatch(segments);
   std::vector<WalTransaction> txns;
-  for (const ReceivedSegment& s : segments) {
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const ReceivedSegment& s = segments[i];
     const Pos& at = next.pos;
     const bool sameIndex = s.pos.index == at.index && s.pos.offset == at.offset;
     const bool nextIndex = s.pos.index == at.index + 1 && s.pos.offset == 0;
     if (s.pos.generation != at.generation || !(sameIndex || nextIndex)) {
       throw Error("segment " + s.pos.str() + " does not follow the applied position " + at.str());
     }
-    raws.push_back(lz4Decompress(s.lz4, kMaxSegmentBytes));
-    const auto raw = asBytes(raws.back());
+    const auto raw = raws[i];
     ParsedWalSegment parsed;
     try {
       if (s.pos.offset == 0) {
@@ -249,21 +301,25 @@ uint64_t ReplicaApplier::applySegments(const std::vector<ReceivedSegment>& segme
     for (auto& t : parsed.transactions) txns.push_back(std::move(t));
   }
 
-  WalAppender& a = appender();
-  const auto deadline = std::chrono::steady_clock::now() + kWriteLockPatience;
-  try {
-    for (;;) {
-      AppendResult r = a.appendTransactions(next.chain.pageSize, txns);
-      if (r.status == AppendStatus::Applied) break;
-      if (std::chrono::steady_clock::now() > deadline) {
-        throw Error(localPath_ + ": SQLite's write lock stayed busy; cannot apply");
+  if (!txns.empty()) {
+    // One local transaction for the whole batch; its frames point into scratch_.
+    const WalTransaction merged = merger_.merge(txns);
+    WalAppender& a = appender();
+    const auto deadline = std::chrono::steady_clock::now() + kWriteLockPatience;
+    try {
+      for (;;) {
+        AppendResult r = a.appendTransactions(next.chain.pageSize, {&merged, 1});
+        if (r.status == AppendStatus::Applied) break;
+        if (std::chrono::steady_clock::now() > deadline) {
+          throw Error(localPath_ + ": SQLite's write lock stayed busy; cannot apply");
+        }
       }
+    } catch (const ReplicaModifiedError&) {
+      // Forget the position: only a snapshot can bring LOCAL_DB back to a state the primary had.
+      position_.reset();
+      positionFile_.remove();
+      throw;
     }
-  } catch (const ReplicaModifiedError&) {
-    // Forget the position: only a snapshot can bring LOCAL_DB back to a state the primary had.
-    position_.reset();
-    positionFile_.remove();
-    throw;
   }
   position_ = next;
   savePosition();

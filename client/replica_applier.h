@@ -4,9 +4,12 @@
 //  - Nothing unchecked reaches LOCAL_DB: a batch of WAL segments is decompressed and its frame
 //    chain checked (salts, running checksum, commit boundaries, page size, contiguous positions)
 //    before any lock is taken; a snapshot is received whole into a file beside LOCAL_DB first.
-//  - Every primary transaction lands as one SQLite transaction through WalAppender (several may
-//    share one publish); a snapshot into an existing LOCAL_DB is one transaction too. Only a
-//    LOCAL_DB that does not exist yet is created by renaming a complete, fsynced image.
+//  - The primary transactions of one batch land as ONE SQLite transaction through WalAppender,
+//    holding the last version of each page they write and the last one's database size
+//    (core/wal_batch.h says why that is exactly the state after the last of them): readers see
+//    the state before the batch or after it, both states the primary had. A snapshot into an
+//    existing LOCAL_DB is one transaction too. Only a LOCAL_DB that does not exist yet is
+//    created by renaming a complete, fsynced image.
 //  - The position file is written only after the data it describes is durable.
 //
 // One thread drives an applier (the replica's stream thread); it blocks on disk and SQLite.
@@ -21,8 +24,10 @@
 
 #include "client/replica_position.h"
 #include "core/file_util.h"
+#include "core/lz4_codec.h"
 #include "core/record_file.h"
 #include "core/wal_appender.h"
+#include "core/wal_batch.h"
 
 namespace walstream::client {
 
@@ -54,9 +59,11 @@ class ReplicaApplier {
   void endSnapshot();    // throws if fewer bytes than announced arrived
   void abortSnapshot();  // drops a partial snapshot (the connection broke)
 
-  // Checks then applies segments (in stream order). Returns transactions applied. Throws Error
-  // on a check failure (nothing applied) and ReplicaModifiedError when LOCAL_DB was written
-  // locally (the position is forgotten: the caller must fetch a snapshot).
+  // Checks then applies a batch of segments (in stream order) as one transaction. Returns the
+  // primary transactions applied. Throws Error on a check failure (nothing applied) and
+  // ReplicaModifiedError when LOCAL_DB was written locally (the position is forgotten: the
+  // caller must fetch a snapshot). The whole batch is held decompressed while it is applied:
+  // the caller bounds its size (see Replica).
   uint64_t applySegments(const std::vector<ReceivedSegment>& segments);
 
   // Keeps LOCAL_DB's WAL bounded; returns true when a checkpoint ran.
@@ -68,6 +75,8 @@ class ReplicaApplier {
   // Forgets a saved position that LOCAL_DB's WAL has moved past (see savePosition).
   void checkLocalWal();
   WalAppender& appender();
+  // Decompresses every segment of a batch into scratch_ (one buffer, reused between batches).
+  std::vector<std::span<const uint8_t>> decompressBatch(const std::vector<ReceivedSegment>& s);
 
   const std::string localPath_;
   const std::string positionPath_;
@@ -76,6 +85,15 @@ class ReplicaApplier {
   const ApplierOptions options_;
   std::optional<ReplicaPosition> position_;
   std::unique_ptr<WalAppender> appender_;
+  // Segments skip lz4's content checksum: the frame chain checked before anything is applied
+  // covers every byte of a segment (the WAL header's own checksum, and each frame's salts and
+  // running checksum over its header and page), so a corrupt segment is still refused.
+  Lz4Decompressor lz4_{/*verifyChecksums=*/false};
+  WalBatchMerger merger_;
+  // The decompressed segments of the batch being applied. Kept between batches while they are
+  // large (catching up), released after a small one, so that a live replica stays small.
+  std::unique_ptr<uint8_t[]> scratch_;
+  size_t scratchSize_ = 0;
 
   // Snapshot being received.
   UniqueFd snapshotFd_;

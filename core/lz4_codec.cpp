@@ -25,7 +25,6 @@ constexpr uint8_t kFlgContentSize = 0x08;
 constexpr uint8_t kFlgContentChecksum = 0x04;
 constexpr uint8_t kFlgDictId = 0x01;
 constexpr uint32_t kBlockUncompressed = 0x80000000u;
-constexpr uint32_t kMaxBlockBytes = 4u << 20;  // the largest block size id (4 MiB)
 
 }  // namespace
 
@@ -55,7 +54,7 @@ std::optional<Lz4FrameExtent> lz4FrameExtent(const Lz4ReadAt& read) {
     at += 4;
     const uint32_t size = loadLE32(b) & ~kBlockUncompressed;
     if (size == 0) break;  // end mark
-    if (size > kMaxBlockBytes) return std::nullopt;
+    if (size > kLz4MaxBlockSize) return std::nullopt;
     at += size + blockTrailer;
   }
   if (flg & kFlgContentChecksum) {
@@ -116,6 +115,60 @@ std::string lz4Decompress(std::span<const uint8_t> in, size_t maxSize) {
     throw Error("trailing bytes after lz4 frame at compressed byte " + std::to_string(inPos));
   }
   return out;
+}
+
+std::optional<uint64_t> lz4ContentSize(std::span<const uint8_t> in) {
+  // Frame header: magic (4 bytes LE), FLG (version in bits 7-6 = 01, content size present in
+  // bit 3), BD, then the content size (8 bytes LE) when present.
+  constexpr uint32_t kMagic = 0x184D2204;
+  if (in.size() < 14 || loadLE32(in.data()) != kMagic) return std::nullopt;
+  const uint8_t flg = in[4];
+  if ((flg >> 6) != 1 || (flg & 0x08) == 0) return std::nullopt;
+  return loadLE32(in.data() + 6) | (uint64_t{loadLE32(in.data() + 10)} << 32);
+}
+
+struct Lz4Decompressor::Context {
+  LZ4F_dctx* dctx = nullptr;
+  ~Context() { LZ4F_freeDecompressionContext(dctx); }
+};
+
+Lz4Decompressor::Lz4Decompressor(bool verifyChecksums)
+    : ctx_(std::make_unique<Context>()), verifyChecksums_(verifyChecksums) {
+  if (LZ4F_isError(LZ4F_createDecompressionContext(&ctx_->dctx, LZ4F_VERSION))) {
+    throw Error("lz4: cannot create a decompression context");
+  }
+}
+
+Lz4Decompressor::~Lz4Decompressor() = default;
+
+size_t Lz4Decompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t> out) {
+  LZ4F_resetDecompressionContext(ctx_->dctx);  // a previous frame may have failed midway
+  size_t inPos = 0;
+  size_t outPos = 0;
+  size_t hint = 1;
+  LZ4F_decompressOptions_t options{};
+  options.skipChecksums = verifyChecksums_ ? 0 : 1;
+  while (inPos < in.size()) {
+    size_t dstSize = out.size() - outPos;
+    size_t srcSize = in.size() - inPos;
+    hint = LZ4F_decompress(ctx_->dctx, out.data() + outPos, &dstSize, in.data() + inPos, &srcSize,
+                           &options);
+    if (LZ4F_isError(hint)) {
+      throw Error(std::string("corrupt lz4 data at compressed byte ") + std::to_string(inPos) +
+                  ": " + LZ4F_getErrorName(hint));
+    }
+    inPos += srcSize;
+    outPos += dstSize;
+    if (hint == 0) break;  // frame complete
+    if (srcSize == 0 && dstSize == 0) {
+      throw Error("lz4 data decompresses to more than " + std::to_string(out.size()) + " bytes");
+    }
+  }
+  if (hint != 0) throw Error("truncated lz4 frame");
+  if (inPos != in.size()) {
+    throw Error("trailing bytes after lz4 frame at compressed byte " + std::to_string(inPos));
+  }
+  return outPos;
 }
 
 }  // namespace walstream

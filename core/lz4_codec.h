@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,6 +28,41 @@ struct Lz4FrameExtent {
 };
 using Lz4ReadAt = std::function<size_t(uint64_t offset, uint8_t* buffer, size_t n)>;
 std::optional<Lz4FrameExtent> lz4FrameExtent(const Lz4ReadAt& read);
+
+// The content size an LZ4 frame's header declares (lz4Compress always declares it); nullopt when
+// the bytes do not start with an LZ4 frame header or it declares none. Not a validation of the
+// frame: decompressing checks that the content really has this size.
+std::optional<uint64_t> lz4ContentSize(std::span<const uint8_t> compressed);
+
+// Largest block of an LZ4 frame (LZ4F_max4MB, what lz4Compress uses). A destination with this
+// much room past the output position is decoded into directly, without a copy through the
+// context's own block buffer.
+inline constexpr size_t kLz4MaxBlockSize = size_t{4} << 20;
+
+// A decompression context reused across frames, for a thread that decompresses many: unlike
+// lz4Decompress, it allocates its context and block buffers once and writes into memory the
+// caller owns (and can reuse), instead of a fresh string grown by doubling.
+class Lz4Decompressor {
+ public:
+  // verifyChecksums = false skips the frame's content checksum (xxHash32, about two thirds of
+  // the decompression time): only for content that carries its own check of every byte, such as
+  // WAL segments, whose frame chain (parseWalSegment) covers every header and page byte.
+  explicit Lz4Decompressor(bool verifyChecksums = true);
+  ~Lz4Decompressor();
+  Lz4Decompressor(const Lz4Decompressor&) = delete;
+  Lz4Decompressor& operator=(const Lz4Decompressor&) = delete;
+
+  // Decompresses one whole LZ4 frame to the start of `out` and returns the content size. `out`
+  // may be larger than the content (room for kLz4MaxBlockSize past it saves a copy per block);
+  // nothing beyond the content is written. Throws Error on corrupt or truncated input, trailing
+  // bytes, or content that does not fit in `out`.
+  size_t decompress(std::span<const uint8_t> compressed, std::span<uint8_t> out);
+
+ private:
+  struct Context;
+  std::unique_ptr<Context> ctx_;
+  bool verifyChecksums_;
+};
 
 inline std::span<const uint8_t> asBytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};

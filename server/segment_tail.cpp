@@ -91,13 +91,4 @@ std::optional<Checksum> checksumAt(const ShadowWal& shadow, const Pos& pos, uint
   return tail.checksum;
 }
 
-std::optional<uint64_t> lz4ContentSize(std::span<const uint8_t> frame) {
-  DecompressionContext ctx = makeContext();
-  LZ4F_frameInfo_t info{};
-  size_t srcSize = frame.size();
-  size_t r = LZ4F_getFrameInfo(ctx.get(), &info, frame.data(), &srcSize);
-  if (LZ4F_isError(r) || info.contentSize == 0) return std::nullopt;
-  return info.contentSize;
-}
-
 }  // namespace walstream::server

@@ -26,7 +26,4 @@ SegmentTail readSegmentTail(const ShadowWal& shadow, const Pos& start, uint32_t 
 // segment end. Blocking disk I/O; throws Error when that segment is corrupt.
 std::optional<Checksum> checksumAt(const ShadowWal& shadow, const Pos& pos, uint32_t pageSize);
 
-// The uncompressed size an LZ4 frame records in its header, when it does.
-std::optional<uint64_t> lz4ContentSize(std::span<const uint8_t> frame);
-
 }  // namespace walstream::server

@@ -158,3 +158,52 @@ TEST_CASE("lz4Decompress rejects corrupt, truncated, trailing and oversized inpu
     CHECK(lz4Decompress(asBytes(empty), 0).empty());
   }
 }
+
+TEST_CASE("Lz4Decompressor reuses one context for many frames and checks each") {
+  Lz4Decompressor d;
+  std::vector<uint8_t> out(12 << 20);
+  for (const std::string& data : {compressibleBytes(5 << 20), std::string(), randomBytes(1000, 9),
+                                  compressibleBytes(70000)}) {
+    CAPTURE(data.size());
+    const std::string c = lz4Compress(asBytes(data));
+    // A content size of 0 is LZ4's "not declared".
+    CHECK(lz4ContentSize(asBytes(c)) ==
+          (data.empty() ? std::nullopt : std::optional<uint64_t>(data.size())));
+    // Exactly the content's size (the last block goes through the context's buffer) and with
+    // room for a whole block past it (decoded in place).
+    for (size_t room : {data.size(), data.size() + kLz4MaxBlockSize}) {
+      const size_t n = d.decompress(asBytes(c), {out.data(), room});
+      REQUIRE(n == data.size());
+      CHECK(std::string(reinterpret_cast<const char*>(out.data()), n) == data);
+    }
+  }
+  const std::string data = compressibleBytes(300000);
+  const std::string c = lz4Compress(asBytes(data));
+  std::string bad = c;
+  bad[bad.size() / 2] ^= 0x10;
+  CHECK_THROWS_AS(d.decompress(asBytes(bad), {out.data(), out.size()}), Error);
+  CHECK_THROWS_AS(d.decompress(asBytes(c).first(c.size() - 3), {out.data(), out.size()}), Error);
+  CHECK_THROWS_AS(d.decompress(asBytes(c), {out.data(), data.size() - 1}), Error);
+  CHECK_THROWS_AS(d.decompress(asBytes(c + "x"), {out.data(), out.size()}), Error);
+  // A failed frame leaves the context usable.
+  CHECK(d.decompress(asBytes(c), {out.data(), out.size()}) == data.size());
+
+  CHECK_FALSE(lz4ContentSize(asBytes(std::string("not an lz4 frame at all"))));
+  bad = c;
+  bad[0] ^= 0x01;
+  CHECK_FALSE(lz4ContentSize(asBytes(bad)));
+}
+
+TEST_CASE("Lz4Decompressor without checksums still decodes and refuses malformed frames") {
+  Lz4Decompressor d(/*verifyChecksums=*/false);
+  std::vector<uint8_t> out(1 << 20);
+  const std::string data = compressibleBytes(300000);
+  const std::string c = lz4Compress(asBytes(data));
+  REQUIRE(d.decompress(asBytes(c), {out.data(), out.size()}) == data.size());
+  CHECK(std::string(reinterpret_cast<const char*>(out.data()), data.size()) == data);
+  CHECK_THROWS_AS(d.decompress(asBytes(c).first(c.size() / 2), {out.data(), out.size()}), Error);
+  CHECK_THROWS_AS(d.decompress(asBytes(c), {out.data(), data.size() / 2}), Error);
+  std::string bad = c;
+  bad[0] ^= 0x01;
+  CHECK_THROWS_AS(d.decompress(asBytes(bad), {out.data(), out.size()}), Error);
+}

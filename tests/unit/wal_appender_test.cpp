@@ -26,6 +26,7 @@
 #include "core/file_util.h"
 #include "core/ofd_lock.h"
 #include "core/sqlite_conn.h"
+#include "core/wal_batch.h"
 #include "core/wal_format.h"
 #include "core/wal_index.h"
 #include "core/wal_index_hash.h"
@@ -1139,4 +1140,171 @@ TEST_CASE("an appender destroyed in the middle of a snapshot publishes nothing")
   appendAll(appender, 4096, primary.capture());
   CHECK(replicaContent(replica) == contentOf(primary.db()));
   CHECK(integrityOf(replica) == "ok");
+}
+
+// ---- Batches of primary transactions merged into one replica transaction (wal_batch.h) --------
+
+namespace {
+
+AppendResult appendMerged(WalAppender& appender, uint32_t pageSize, const Captured& captured,
+                          WalBatchMerger& merger) {
+  const WalTransaction merged = merger.merge(captured.transactions);
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    AppendResult r = appender.appendTransactions(pageSize, {&merged, 1});
+    if (r.status == AppendStatus::Applied) return r;
+  }
+  FAIL("the write lock stayed busy");
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("a merged batch ends exactly where the same transactions applied one by one end") {
+  TempDir dir;
+  const std::string oneByOne = dir.file("one-by-one.db");
+  const std::string merged = dir.file("merged.db");
+  // auto_vacuum=FULL: a DELETE moves pages down and commits a smaller database (nTruncate).
+  Primary primary(dir.file("primary.db"), 4096, /*autoVacuum=*/true);
+  createKeyValueTable(primary, 300);
+  makeReplica(primary, oneByOne);
+  writeBytes(merged, primary.image());
+  WalAppender a(oneByOne);
+  WalAppender b(merged);
+  WalBatchMerger merger;
+  auto& db = primary.db();
+  std::mt19937 rng(77);
+  int shrinkingBatches = 0, beyondFinalSize = 0, rewrittenPages = 0;
+  for (int round = 0; round < 40; ++round) {
+    CAPTURE(round);
+    const int count = 1 + static_cast<int>(rng() % 12);
+    for (int i = 0; i < count; ++i) {
+      switch (rng() % 5) {
+        case 0:  // the same rows over and over: the same pages in every transaction
+          db.exec("UPDATE kv SET v = randomblob(200) WHERE k % 13 = " + std::to_string(i % 13));
+          break;
+        case 1:  // a large delete: the database shrinks
+          db.exec("DELETE FROM kv WHERE k IN (SELECT k FROM kv ORDER BY random() LIMIT 80)");
+          break;
+        case 2:  // overflow pages that a later delete frees again
+          insertRows(primary, 3, 9000);
+          break;
+        default:
+          insertRows(primary, 1 + static_cast<int>(rng() % 20), static_cast<int>(rng() % 900));
+      }
+    }
+    insertRows(primary, 1, 50);  // an UPDATE or DELETE that matched no row wrote nothing
+    if (round % 10 == 9) {
+      insertRows(primary, 50, 3000);  // grows, then a VACUUM-like shrink ends the batch
+      db.exec("DELETE FROM kv WHERE k % 3 = 0");
+    }
+    const Captured captured = primary.capture();
+    REQUIRE_FALSE(captured.transactions.empty());
+    size_t frames = 0;
+    uint32_t largest = 0;
+    for (const auto& t : captured.transactions) {
+      frames += t.frames.size();
+      largest = std::max(largest, t.commitSize());
+    }
+    const uint32_t finalSize = captured.transactions.back().commitSize();
+    const WalTransaction m = merger.merge(captured.transactions);
+    CHECK(m.commitSize() == finalSize);
+    rewrittenPages += static_cast<int>(frames - m.frames.size());
+    if (finalSize < largest) ++shrinkingBatches;
+    for (const auto& f : m.frames) beyondFinalSize += f.header.pageNumber > finalSize ? 1 : 0;
+
+    const AppendResult ra = appendAll(a, 4096, captured);
+    const AppendResult rb = appendMerged(b, 4096, captured, merger);
+    CHECK(ra.nPage == rb.nPage);
+    CHECK(rb.framesWritten == m.frames.size());
+    CHECK(replicaContent(merged) == contentOf(db));
+    CHECK(replicaContent(merged) == replicaContent(oneByOne));
+    if (round % 8 == 7) {
+      CHECK(integrityOf(merged) == "ok");
+      // Recovery from the merged WAL alone gives the same database.
+      CHECK(contentAfterRecovery(dir, merged, "recovered" + std::to_string(round)) ==
+            contentOf(db));
+    }
+    if (round % 13 == 12) b.checkpointPassive();  // copies skip pages beyond the size
+  }
+  MESSAGE(shrinkingBatches << " batches shrank the database; " << beyondFinalSize
+                           << " merged frames beyond their batch's final size; " << rewrittenPages
+                           << " page versions dropped");
+  CHECK(shrinkingBatches > 0);
+  CHECK(beyondFinalSize > 0);
+  CHECK(rewrittenPages > 0);
+  CHECK(integrityOf(merged) == "ok");
+
+  // Checkpointed, both replicas are the primary's bytes: pages beyond the size are not copied
+  // into the database file, which is cut to the final size.
+  REQUIRE(a.checkpointTruncate(5s));
+  REQUIRE(b.checkpointTruncate(5s));
+  primary.truncateWal();
+  const auto expected = primary.image();
+  CHECK(copyOfFile(dir, oneByOne, "one-by-one-copy.db") == expected);
+  CHECK(copyOfFile(dir, merged, "merged-copy.db") == expected);
+}
+
+TEST_CASE("readers of merged batches see only the states between batches") {
+  TempDir dir;
+  const std::string replica = dir.file("replica.db");
+  Primary primary(dir.file("primary.db"), 4096, /*autoVacuum=*/true);
+  createBank(primary);
+  makeReplica(primary, replica);
+  std::vector<std::unique_ptr<ReaderProcess>> processes;
+  processes.push_back(std::make_unique<ReaderProcess>(replica));
+
+  WalAppender appender(replica);
+  processes[0]->start();
+  // A reader thread records every counter.txns it sees: each must be a batch boundary.
+  std::atomic<bool> stop{false};
+  std::vector<int64_t> seen;
+  std::thread watcher([&] {
+    auto conn = openReader(replica);
+    while (!stop) {
+      try {
+        const int64_t txns = conn->queryInt("SELECT txns FROM counter");
+        if (seen.empty() || seen.back() != txns) seen.push_back(txns);
+      } catch (const std::exception&) {
+        seen.push_back(-1);
+      }
+    }
+  });
+  ReaderStats threadStats;
+  std::thread reader([&] {
+    readBankUntil(
+        replica, [&] { return stop.load(); }, threadStats);
+  });
+
+  WalBatchMerger merger;
+  std::mt19937 rng(424242);
+  std::set<int64_t> boundaries = {0};
+  int64_t applied = 0;
+  for (int batch = 0; applied < 1500; ++batch) {
+    const int count = 1 + static_cast<int>(rng() % 40);
+    for (int i = 0; i < count; ++i)
+      bankTransaction(primary.db(), rng, static_cast<int>(applied + i));
+    const Captured captured = primary.capture();
+    REQUIRE(captured.transactions.size() == static_cast<size_t>(count));
+    // The boundary is known before it is published, so the watcher can never see it unknown.
+    boundaries.insert(applied + count);
+    REQUIRE(appendMerged(appender, 4096, captured, merger).status == AppendStatus::Applied);
+    applied += count;
+    if (batch % 10 == 9) appender.checkpointPassive();
+    if (batch % 25 == 24) (void)appender.checkpointTruncate(20ms);
+    if (batch % 30 == 29) primary.truncateWal();
+  }
+  std::this_thread::sleep_for(50ms);
+  stop = true;
+  watcher.join();
+  reader.join();
+  checkReader(threadStats, "reader thread");
+  checkReader(processes[0]->finish(), "reader process");
+  CHECK(seen.size() > 5);
+  for (int64_t txns : seen) {
+    CAPTURE(txns);
+    CHECK(boundaries.count(txns) == 1);
+  }
+  CHECK(seen.back() == applied);
+  CHECK(integrityOf(replica) == "ok");
+  CHECK(replicaContent(replica) == contentOf(primary.db()));
 }
