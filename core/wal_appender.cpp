@@ -395,6 +395,10 @@ AppendResult WalAppender::appendTransactions(uint32_t pageSize,
   return publish(pos, *h, transactions.back().commitSize());
 }
 
+void WalAppender::syncWal() {
+  fdatasyncFd(walFd_.get(), walPath_);
+}
+
 AppendStatus WalAppender::beginSnapshot(uint32_t pageSize) {
   if (pageSize != pageSize_) {
     throw Error("cannot apply a snapshot of " + std::to_string(pageSize) + "-byte pages to " +

@@ -67,7 +67,8 @@ struct WalAppenderOptions {
   // How long an append waits for WAL_WRITE_LOCK before reporting Busy. SQLite holds it only
   // while it checkpoints with TRUNCATE/RESTART/FULL or runs recovery.
   std::chrono::milliseconds writeLockTimeout{250};
-  // fsync the new WAL header and the frames before publishing (needed to survive power loss).
+  // fsync the new WAL header and the frames before publishing. Without it a power failure may
+  // take transactions that readers saw (the replica then detects it: replica_applier.h).
   bool syncWal = true;
   // How many times an invalid wal-index header is handed to SQLite's recovery before giving up.
   int recoveryAttempts = 3;
@@ -104,6 +105,9 @@ class WalAppender {
 
   uint32_t pageSize() const { return pageSize_; }
   const std::string& path() const { return dbPath_; }
+
+  // Flushes the WAL's data to the device (what syncWal does at every publish).
+  void syncWal();
 
   // Appends whole transactions (each a run of frames ending in its commit frame; the frames'
   // salts and checksums are ignored and recomputed) and publishes them together. Input errors

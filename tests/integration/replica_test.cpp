@@ -58,7 +58,7 @@ TEST_CASE(
   CHECK(reader.reads() > 100);
   CHECK_MESSAGE(reader.violations() == 0, reader.firstProblem());
   CHECK_MESSAGE(reader2.violations() == 0, reader2.firstProblem());
-  CHECK(replica.snapshotsApplied() == 1);
+  CHECK(replica.waitForSnapshots(1, 10s) == 1);
   {
     SqliteConnection c(rep, SQLITE_OPEN_READONLY);
     CHECK(c.queryText("PRAGMA integrity_check") == "ok");
@@ -107,7 +107,7 @@ TEST_CASE("a restarted replica resumes without a snapshot; a diverged one gets a
     CHECK(waitForConvergence(app, rep, 30s));
     reader.stop();
     CHECK_MESSAGE(reader.violations() == 0, reader.firstProblem());
-    CHECK(replica.snapshotsApplied() == 1);
+    CHECK(replica.waitForSnapshots(1, 10s) == 1);
   };
   SUBCASE("a wrong checksum at the saved position means divergence: the primary sends a snapshot") {
     auto p = client::loadReplicaPosition(posFile);
@@ -146,7 +146,7 @@ TEST_CASE("a restarted replica resumes without a snapshot; a diverged one gets a
     }
     CHECK(replica.process().waitForStderr("read-only", 30s) != "");
     CHECK(waitForConvergence(app, rep, 30s));
-    CHECK(replica.snapshotsApplied() == 1);
+    CHECK(replica.waitForSnapshots(1, 10s) == 1);
   }
 }
 
@@ -184,7 +184,7 @@ TEST_CASE("a generation change re-snapshots the replica while a reader holds a t
   primary =
       std::make_unique<PrimaryProcess>(app, dir.file("primary2"), std::vector<std::string>{}, port);
   CHECK(waitForConvergence(app, rep, 30s));
-  CHECK(replica.snapshotsApplied() == 2);
+  CHECK(replica.waitForSnapshots(2, 10s) == 2);
   // The held reader still sees its old snapshot, unharmed.
   CHECK(held.queryInt("SELECT v FROM meta") == before);
   CHECK(held.queryInt("SELECT sum(bal) FROM acct") == 0);

@@ -46,6 +46,15 @@ int ReplicaProcess::snapshotsApplied() const {
   return n;
 }
 
+int ReplicaProcess::waitForSnapshots(int atLeast, std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const int n = snapshotsApplied();
+    if (n >= atLeast || std::chrono::steady_clock::now() >= deadline) return n;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
 void createBank(const std::string& db) {
   SqliteConnection c(db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   c.exec("PRAGMA journal_mode=WAL");

@@ -35,6 +35,9 @@ class ReplicaProcess {
   Process& process() { return *process_; }
   // How many times the replica logged that it applied a snapshot.
   int snapshotsApplied() const;
+  // snapshotsApplied() once it reaches `atLeast`, or when `timeout` has passed: the log line
+  // reaches this process through a pipe, a moment after the snapshot is in LOCAL_DB.
+  int waitForSnapshots(int atLeast, std::chrono::milliseconds timeout) const;
 
  private:
   std::unique_ptr<Process> process_;
