@@ -129,7 +129,10 @@ void ReplicaApplier::savePosition() {
       position_->local = LocalWalState{h->salt, h->mxFrame, h->frameChecksum};
     }
   }
-  if (!pathExists(dirName(positionPath_))) makeDirs(dirName(positionPath_));
+  if (!positionDirExists_) {
+    makeDirs(dirName(positionPath_));
+    positionDirExists_ = true;
+  }
   positionFile_.write(formatReplicaPosition(*position_), /*durable=*/false);
 }
 

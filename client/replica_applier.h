@@ -92,6 +92,7 @@ class ReplicaApplier {
   const std::string snapshotPath_;
   const ApplierOptions options_;
   std::optional<ReplicaPosition> position_;
+  bool positionDirExists_ = false;  // made once; nothing of walstream's removes it
   std::unique_ptr<WalAppender> appender_;
   // Segments skip lz4's content checksum: the frame chain checked before anything is applied
   // covers every byte of a segment (the WAL header's own checksum, and each frame's salts and

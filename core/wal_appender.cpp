@@ -297,6 +297,9 @@ void WalAppender::writeFrame(FramePosition& pos, uint32_t page, uint32_t commitS
 }
 
 void WalAppender::preallocateWal(uint64_t end) {
+  // Preallocated blocks let the fdatasync of each publish skip the metadata; without those
+  // syncs there is nothing to save, and the size check is a syscall per append.
+  if (!options_.syncWal) return;
   const uint64_t size = fileSize(walFd_.get(), walPath_);  // a TRUNCATE checkpoint shrinks it
   if (size >= end) return;
   static constexpr std::array<uint8_t, 64 * 1024> kZeros{};
