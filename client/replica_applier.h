@@ -22,6 +22,7 @@
 #include "client/replica_position.h"
 #include "core/file_util.h"
 #include "core/record_file.h"
+#include "core/sequential_writeback.h"
 #include "core/wal_appender.h"
 
 namespace walstream::client {
@@ -79,6 +80,7 @@ class ReplicaApplier {
 
   // Snapshot being received.
   UniqueFd snapshotFd_;
+  std::optional<SequentialWriteback> snapshotWriteback_;  // flushes it while it arrives
   Pos snapshotPos_;
   uint32_t snapshotPageSize_ = 0;
   uint64_t snapshotSize_ = 0;
