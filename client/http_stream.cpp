@@ -7,6 +7,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdint>
+#include <limits>
 #include <optional>
 
 #include "core/error.h"
@@ -91,7 +93,10 @@ HttpResponseHead HttpStream::open(const std::string& host, const std::string& po
   // Room for the head; readSome() reads the body kSocketReadBytes at a time.
   m.buffer.reserve(kSocketReadBytes);
   m.parser.emplace();
-  m.parser->body_limit(boost::none);  // a snapshot body can be larger than any fixed limit
+  // A snapshot body can be larger than any fixed limit. Not boost::none: Boost 1.74 compares
+  // a Content-Length against the optional limit, and any length is "greater" than none, so a
+  // (non-200) response with a Content-Length failed with "body limit exceeded".
+  m.parser->body_limit(std::numeric_limits<std::uint64_t>::max());
   done = false;
   m.stream.expires_after(timeout);
   http::async_read_header(m.stream, m.buffer, *m.parser, [&](beast::error_code e, size_t) {
