@@ -294,8 +294,9 @@ void StreamSession::sendSnapshotChunk() {
   chunkWriting_ = std::move(*chunkReady_);
   chunkReady_.reset();
   snapshotSent_ += chunkWriting_.size();
-  // Aliases the member: valid for as long as the session, which the write keeps alive.
-  writePayload(std::shared_ptr<const std::string>(shared_from_this(), &chunkWriting_),
+  // Points at the member without owning it (owning the session from inside it would be a
+  // cycle): the write's handler keeps the session, and so the buffer, alive until it completes.
+  writePayload(std::shared_ptr<const std::string>(std::shared_ptr<void>(), &chunkWriting_),
                WriteKind::kSnapshotChunk);
 }
 
@@ -537,7 +538,10 @@ void StreamSession::armWriteTimer(std::chrono::milliseconds timeout) {
 void StreamSession::onWritten(error_code ec, size_t bytes) {
   writing_ = false;
   writeTimer_.cancel();
-  if (phase_ == Phase::kDone) return;
+  if (phase_ == Phase::kDone) {
+    payload_.reset();
+    return;
+  }
   if (ec) {
     closeNow("write failed: " + ec.message());
     return;
