@@ -26,7 +26,7 @@ std::string walModeImage(const TempDir& dir) {
     c.exec("PRAGMA journal_mode=WAL");
     c.exec("CREATE TABLE t(x BLOB)");
     c.exec(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12000) "
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
         "INSERT INTO t SELECT randomblob(1000) FROM n");
     c.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
@@ -85,6 +85,6 @@ TEST_CASE("a received snapshot is installed only when complete") {
     REQUIRE(a.position().has_value());
     CHECK(a.position()->pos == pos);
     SqliteConnection check(local, SQLITE_OPEN_READONLY);
-    CHECK(check.queryInt("SELECT count(*) FROM t") == 12000);
+    CHECK(check.queryInt("SELECT count(*) FROM t") == 20000);
   }
 }
