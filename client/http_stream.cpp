@@ -7,6 +7,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdint>
+#include <limits>
 #include <optional>
 
 #include "core/error.h"
@@ -23,6 +25,9 @@ namespace {
 // Between two chunks' data: CRLF, up to 16 hex digits of size, CRLF; the last chunk and the end
 // of the body add "0" CRLF CRLF. The primary writes no chunk extensions.
 constexpr size_t kChunkFramingBytes = 32;
+
+// Bytes asked of the socket per read: large, so a snapshot costs few system calls and wake-ups.
+constexpr size_t kSocketReadBytes = 1024 * 1024;
 
 }  // namespace
 
@@ -89,11 +94,13 @@ HttpResponseHead HttpStream::open(const std::string& host, const std::string& po
   m.runUntil(done);
   m.check(ec, "cannot send the request to");
 
-  // Beast sizes each socket read by the buffer's free capacity: without room, a large body
-  // (a snapshot) arrives 512 bytes per read.
-  m.buffer.reserve(256 * 1024);
+  // Room for the head; readSome() reads the body kSocketReadBytes at a time.
+  m.buffer.reserve(kSocketReadBytes);
   m.parser.emplace();
-  m.parser->body_limit(boost::none);  // a snapshot body can be larger than any fixed limit
+  // A snapshot body can be larger than any fixed limit. Not boost::none: Boost 1.74 compares
+  // a Content-Length against the optional limit, and any length is "greater" than none, so a
+  // (non-200) response with a Content-Length failed with "body limit exceeded".
+  m.parser->body_limit(std::numeric_limits<std::uint64_t>::max());
   done = false;
   m.stream.expires_after(timeout);
   http::async_read_header(m.stream, m.buffer, *m.parser, [&](beast::error_code e, size_t) {
@@ -131,23 +138,48 @@ HttpResponseHead HttpStream::open(const std::string& host, const std::string& po
 size_t HttpStream::readSome(uint8_t* buf, size_t n, std::chrono::milliseconds timeout) {
   Impl& m = *impl_;
   if (!m.parser) throw Error("stream from " + m.host + " is not open");
-  // A read can complete having parsed only chunk framing; 0 is returned only at the body's end.
+  // Beast's own read_some reads at most 64 KiB per system call; a snapshot is hundreds of MiB.
+  // So the socket is read here, kSocketReadBytes at a time, and the parser is fed by hand: it
+  // strips the chunk framing and copies body bytes into buf.
+  auto& body = m.parser->get().body();
   for (;;) {
     if (m.parser->is_done()) return 0;
-    auto& body = m.parser->get().body();
-    body.data = buf;
-    body.size = n;
+    if (m.buffer.size() > 0) {
+      body.data = buf;
+      body.size = n;
+      beast::error_code ec;
+      const size_t used = m.parser->put(m.buffer.data(), ec);
+      m.buffer.consume(used);
+      const size_t got = n - body.size;
+      if (ec == http::error::need_buffer) ec = {};  // buf is full: a normal partial read
+      const bool needMore = ec == http::error::need_more;
+      if (needMore) ec = {};
+      m.check(ec, "stream from");
+      if (got > 0) return got;
+      if (m.parser->is_done()) return 0;
+      // Only framing was parsed: parse on while bytes are left, else read more.
+      if (!needMore && m.buffer.size() > 0) continue;
+    }
     beast::error_code ec;
     bool done = false;
+    size_t read = 0;
     m.stream.expires_after(timeout);
-    http::async_read_some(m.stream, m.buffer, *m.parser, [&](beast::error_code e, size_t) {
-      ec = e;
-      done = true;
-    });
+    m.stream.async_read_some(m.buffer.prepare(kSocketReadBytes),
+                             [&](beast::error_code e, size_t k) {
+                               ec = e;
+                               read = k;
+                               done = true;
+                             });
     m.runUntil(done);
-    if (ec == http::error::need_buffer) ec = {};  // our buffer is full: a normal partial read
+    m.buffer.commit(read);
+    if (ec == asio::error::eof) {
+      // The connection closed: partial_message unless the body may end here.
+      beast::error_code eofEc;
+      m.parser->put_eof(eofEc);
+      m.check(eofEc, "stream from");
+      return 0;
+    }
     m.check(ec, "stream from");
-    if (const size_t got = n - body.size; got > 0) return got;
   }
 }
 

@@ -146,6 +146,7 @@ void ReplicaApplier::beginSnapshot(const Pos& pos, uint32_t pageSize, uint64_t s
                 ", not a whole number of " + std::to_string(pageSize) + "-byte pages");
   }
   snapshotFd_ = openFile(snapshotPath_, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  snapshotWriteback_.emplace(snapshotFd_.get(), snapshotPath_);
   snapshotPos_ = pos;
   snapshotPageSize_ = pageSize;
   snapshotSize_ = size;
@@ -159,10 +160,14 @@ void ReplicaApplier::snapshotBytes(std::span<const uint8_t> bytes) {
   }
   writeFull(snapshotFd_.get(), bytes.data(), bytes.size(), snapshotPath_);
   snapshotReceived_ += bytes.size();
+  // Most of the image reaches the disk while the rest arrives: the fsync in endSnapshot() is
+  // then short, and the received file does not fill the page cache.
+  snapshotWriteback_->wrote(snapshotReceived_);
 }
 
 void ReplicaApplier::abortSnapshot() {
   if (!snapshotFd_.valid()) return;
+  snapshotWriteback_.reset();
   snapshotFd_.reset();
   ::unlink(snapshotPath_.c_str());
 }
@@ -199,6 +204,7 @@ void ReplicaApplier::installSnapshotFile() {
     // Leftover -wal/-shm files would be replayed onto the new image by SQLite: remove them.
     ::unlink((localPath_ + "-wal").c_str());
     ::unlink((localPath_ + "-shm").c_str());
+    snapshotWriteback_.reset();
     snapshotFd_.reset();
     if (::rename(snapshotPath_.c_str(), localPath_.c_str()) != 0) {
       throwErrno("cannot move the snapshot into place as", localPath_);

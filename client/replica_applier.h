@@ -34,6 +34,7 @@
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
 #include "core/record_file.h"
+#include "core/sequential_writeback.h"
 #include "core/wal_appender.h"
 #include "core/wal_batch.h"
 
@@ -106,6 +107,7 @@ class ReplicaApplier {
 
   // Snapshot being received.
   UniqueFd snapshotFd_;
+  std::optional<SequentialWriteback> snapshotWriteback_;  // flushes it while it arrives
   Pos snapshotPos_;
   uint32_t snapshotPageSize_ = 0;
   uint64_t snapshotSize_ = 0;

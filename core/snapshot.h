@@ -7,8 +7,11 @@
 // change underneath is one the overlay replaces. The result is a state the primary really had.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <stdexcept>
 #include <string>
 
 #include "core/pos.h"
@@ -21,9 +24,19 @@ class SnapshotReader {
   virtual Pos position() const = 0;  // X: the stream continues with the segment at X
   virtual uint32_t pageSize() const = 0;
   virtual uint64_t size() const = 0;  // bytes of the image (pages * page size)
+
+  // Next bytes of the image into `out`: as many whole pages as fit (out must hold at least one
+  // page); returns the bytes written, 0 once all size() bytes were returned. The caller owns
+  // the buffer, so a stream can reuse its buffers for every chunk. Blocking disk I/O.
+  virtual size_t readInto(std::span<char> out) = 0;
+
   // Next bytes of the image, at most maxBytes (rounded down to whole pages, at least one page);
   // empty once all size() bytes were returned. Blocking disk I/O.
-  virtual std::string read(size_t maxBytes) = 0;
+  std::string read(size_t maxBytes) {
+    std::string out(std::max<size_t>(maxBytes / pageSize(), 1) * pageSize(), '\0');
+    out.resize(readInto(out));
+    return out;
+  }
 };
 
 }  // namespace walstream

@@ -26,6 +26,8 @@ namespace {
 
 // Largest HTTP chunk written at once: the stall timer then bounds the time per piece.
 constexpr size_t kMaxWritePiece = 1024 * 1024;
+// Snapshot chunk buffers per session: one written while the next is read on a worker.
+constexpr size_t kSnapshotBuffers = 2;
 // How long a stopping server waits for the final chunk of an idle stream.
 constexpr std::chrono::milliseconds kStopWriteTimeout{2000};
 
@@ -175,7 +177,9 @@ void StreamSession::beginSnapshot() {
     h.index = snapshotPos_.index;
     h.offset = snapshotPos_.offset;
     h.size = snapshotSize_;
+    chunkSpares_.resize(kSnapshotBuffers);
     writeRecord(h, nullptr, WriteKind::kSnapshotHeader);
+    readSnapshotChunk();
     return;
   }
   runOnWorker(
@@ -207,22 +211,32 @@ void StreamSession::beginSnapshot() {
         h.index = snapshotPos_.index;
         h.offset = snapshotPos_.offset;
         h.size = snapshotSize_;
+        chunkSpares_.resize(kSnapshotBuffers);
         writeRecord(h, nullptr, WriteKind::kSnapshotHeader);
+        readSnapshotChunk();
       });
 }
 
 void StreamSession::readSnapshotChunk() {
+  if (readingChunk_ || chunkSpares_.empty() || snapshotRead_ == snapshotSize_) return;
   const size_t want = static_cast<size_t>(
-      std::min<uint64_t>(ctx_.limits.snapshotChunkBytes, snapshotSize_ - snapshotSent_));
+      std::min<uint64_t>(ctx_.limits.snapshotChunkBytes, snapshotSize_ - snapshotRead_));
+  std::string buffer = std::move(chunkSpares_.back());
+  chunkSpares_.pop_back();
+  readingChunk_ = true;
+  // A reused buffer already has the chunk's size: resizing it costs nothing, and the bytes are
+  // overwritten by the read.
   if (compressed_) {
     runOnWorker(
-        [file = compressed_, offset = snapshotSent_, want] {
-          std::string data(want, '\0');
-          size_t n = preadFull(file->file.get(), data.data(), want, offset, "compressed snapshot");
+        [file = compressed_, offset = snapshotRead_, want, buffer = std::move(buffer)]() mutable {
+          buffer.resize(want);
+          size_t n =
+              preadFull(file->file.get(), buffer.data(), want, offset, "compressed snapshot");
           if (n != want) throw Error("compressed snapshot file is shorter than it was written");
-          return data;
+          return std::move(buffer);
         },
         [this](WorkerResult<std::string> r) {
+          readingChunk_ = false;
           if (phase_ == Phase::kDone) return;
           if (r.error) {
             try {
@@ -238,11 +252,13 @@ void StreamSession::readSnapshotChunk() {
   }
   // The reader travels to the worker and back, so exactly one thread owns it at any time.
   runOnWorker(
-      [snapshot = std::move(snapshot_), want]() mutable {
-        std::string data = snapshot->read(want);
-        return std::make_pair(std::move(snapshot), std::move(data));
+      [snapshot = std::move(snapshot_), want, buffer = std::move(buffer)]() mutable {
+        buffer.resize(std::max<size_t>(want, snapshot->pageSize()));
+        buffer.resize(snapshot->readInto(buffer));
+        return std::make_pair(std::move(snapshot), std::move(buffer));
       },
       [this](WorkerResult<std::pair<std::unique_ptr<SnapshotReader>, std::string>> r) {
+        readingChunk_ = false;
         if (r.value) snapshot_ = std::move(r.value->first);
         if (phase_ == Phase::kDone) {
           disposeOnWorker(std::move(snapshot_));
@@ -261,17 +277,33 @@ void StreamSession::readSnapshotChunk() {
 }
 
 void StreamSession::onSnapshotChunk(std::string data) {
-  if (data.empty() || data.size() > snapshotSize_ - snapshotSent_) {
+  if (data.empty() || data.size() > snapshotSize_ - snapshotRead_) {
     closeNow("snapshot at " + snapshotPos_.str() + " does not match its announced size " +
              std::to_string(snapshotSize_) + " (chunk of " + std::to_string(data.size()) +
-             " bytes after " + std::to_string(snapshotSent_) + ")");
+             " bytes after " + std::to_string(snapshotRead_) + ")");
     return;
   }
-  snapshotSent_ += data.size();
-  writePayload(std::make_shared<const std::string>(std::move(data)), WriteKind::kSnapshotChunk);
+  snapshotRead_ += data.size();
+  chunkReady_ = std::move(data);
+  sendSnapshotChunk();
+  readSnapshotChunk();
+}
+
+void StreamSession::sendSnapshotChunk() {
+  if (writing_ || !chunkReady_) return;
+  chunkWriting_ = std::move(*chunkReady_);
+  chunkReady_.reset();
+  snapshotSent_ += chunkWriting_.size();
+  // Points at the member without owning it (owning the session from inside it would be a
+  // cycle): the write's handler keeps the session, and so the buffer, alive until it completes.
+  writePayload(std::shared_ptr<const std::string>(std::shared_ptr<void>(), &chunkWriting_),
+               WriteKind::kSnapshotChunk);
 }
 
 void StreamSession::snapshotDone() {
+  chunkSpares_ = {};  // the tail needs no chunk buffers
+  chunkReady_.reset();
+  chunkWriting_ = {};
   disposeOnWorker(std::move(snapshot_));
   disposeOnWorker(std::move(compressed_));
   setSentPos(snapshotPos_);
@@ -504,7 +536,10 @@ void StreamSession::armWriteTimer(std::chrono::milliseconds timeout) {
 void StreamSession::onWritten(error_code ec, size_t bytes) {
   writing_ = false;
   writeTimer_.cancel();
-  if (phase_ == Phase::kDone) return;
+  if (phase_ == Phase::kDone) {
+    payload_.reset();
+    return;
+  }
   if (ec) {
     closeNow("write failed: " + ec.message());
     return;
@@ -527,9 +562,11 @@ void StreamSession::onWritten(error_code ec, size_t bytes) {
       break;
     case WriteKind::kSnapshotHeader:
     case WriteKind::kSnapshotChunk:
+      if (writeKind_ == WriteKind::kSnapshotChunk) chunkSpares_.push_back(std::move(chunkWriting_));
       if (snapshotSent_ == snapshotSize_) {
         snapshotDone();
       } else {
+        sendSnapshotChunk();
         readSnapshotChunk();
       }
       break;

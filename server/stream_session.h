@@ -6,7 +6,8 @@
 // posts, through the server's PostGate).
 //
 // Flow: plan on a worker (stream_plan.h) -> response header -> snapshot record, read chunk by
-// chunk on a worker, each read started only after the previous chunk was written -> segment
+// chunk on a worker into two reused buffers, the next chunk read while the current one is
+// written (so the socket does not idle during a disk read, and memory stays two chunks) -> segment
 // records as the iterator yields them, then live ones as capture publishes them. A write is
 // never started while another is in flight, so a slow client only delays itself.
 //
@@ -30,6 +31,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/segment_iterator.h"
 #include "core/snapshot.h"
@@ -84,8 +86,11 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   void writeResponseHeader(uint32_t pageSize);
 
   void beginSnapshot();
+  // Starts reading the next chunk into a free buffer, unless one is being read already.
   void readSnapshotChunk();
   void onSnapshotChunk(std::string data);
+  // Writes the chunk read ahead, if any, once the socket is free.
+  void sendSnapshotChunk();
   void snapshotDone();
 
   void drainIterator();
@@ -146,7 +151,14 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   std::shared_ptr<CompressedSnapshot> compressed_;
   Pos snapshotPos_;
   uint64_t snapshotSize_ = 0;
+  uint64_t snapshotRead_ = 0;  // bytes read from the image; snapshotSent_ <= this
   uint64_t snapshotSent_ = 0;
+  // Chunk buffers: at most kSnapshotBuffers, each in exactly one of these places (or on the
+  // worker being filled). The payload being written aliases chunkWriting_.
+  std::vector<std::string> chunkSpares_;
+  std::optional<std::string> chunkReady_;
+  std::string chunkWriting_;
+  bool readingChunk_ = false;
 
   // Segments.
   std::shared_ptr<SegmentIterator> iterator_;
