@@ -240,6 +240,31 @@ std::string ShadowWal::readSegmentData(const SegmentInfo& segment) const {
   return out;
 }
 
+std::vector<std::string> ShadowWal::readSegmentRun(std::span<const SegmentInfo> run) const {
+  std::vector<std::string> out;
+  if (run.empty()) return out;
+  const SegmentInfo& first = run.front();
+  const uint64_t start = first.byteOffset;
+  const uint64_t end = run.back().byteOffset + run.back().size;
+  for (size_t i = 1; i < run.size(); ++i) {
+    if (run[i].pos.generation != first.pos.generation || run[i].pos.index != first.pos.index ||
+        run[i].fileOffset != first.fileOffset ||
+        run[i].byteOffset != run[i - 1].byteOffset + run[i - 1].size) {
+      throw Error("segment " + run[i].pos.str() + " does not follow " + run[i - 1].pos.str() +
+                  " in its segment file");
+    }
+  }
+  const std::string path = segmentPath({first.pos.generation, first.pos.index, first.fileOffset});
+  UniqueFd fd = openFile(path, O_RDONLY);
+  std::string bytes(end - start, '\0');
+  if (preadFull(fd.get(), bytes.data(), bytes.size(), start, path) != bytes.size()) {
+    throw Error("segments from " + first.pos.str() + " in " + path + " are truncated");
+  }
+  out.reserve(run.size());
+  for (const SegmentInfo& s : run) out.push_back(bytes.substr(s.byteOffset - start, s.size));
+  return out;
+}
+
 std::string ShadowWal::readSegment(const Pos& pos) const {
   for (const SegmentInfo& s : listSegments(pos.generation, pos.index)) {
     if (s.pos == pos) return readSegmentData(s);

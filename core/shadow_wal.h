@@ -89,6 +89,9 @@ class ShadowWal {
   void removeSegmentsFrom(const Pos& from) const;
   // The compressed bytes of a listed (or stored) segment: its `data`, or its bytes on disk.
   std::string readSegmentData(const SegmentInfo& segment) const;
+  // The compressed bytes of consecutive listed segments of one file (as a listing returns them,
+  // each starting where the one before ends in the file), read with one pread.
+  std::vector<std::string> readSegmentRun(std::span<const SegmentInfo> run) const;
   // The compressed bytes of the segment starting at `pos`; throws Error when there is none.
   std::string readSegment(const Pos& pos) const;
 

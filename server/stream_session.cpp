@@ -30,6 +30,8 @@ constexpr size_t kMaxWritePiece = 1024 * 1024;
 constexpr size_t kSnapshotBuffers = 2;
 // How long a stopping server waits for the final chunk of an idle stream.
 constexpr std::chrono::milliseconds kStopWriteTimeout{2000};
+// Disk segments read by one worker task (readSegmentThenWrite): about this many bytes.
+constexpr size_t kReadRunBytes = 1024 * 1024;
 
 bool isGenerationChange(const std::string& error) {
   return error.find("generation changed") != std::string::npos;
@@ -370,13 +372,19 @@ void StreamSession::pump() {
       writeHeartbeat();
       return;
     }
+    if (!readAhead_.empty()) {
+      auto [info, data] = std::move(readAhead_.front());
+      readAhead_.pop_front();
+      writeSegment(info, std::move(data));
+      return;
+    }
     if (!queue_.empty()) {
-      SegmentInfo info = dequeue();
-      if (info.data) {
+      if (queue_.front().data) {
+        SegmentInfo info = dequeue();
         auto data = info.data;
         writeSegment(info, std::move(data));
       } else {
-        readSegmentThenWrite(std::move(info));
+        readSegmentThenWrite();
       }
       return;
     }
@@ -395,23 +403,44 @@ void StreamSession::pump() {
   }
 }
 
-void StreamSession::readSegmentThenWrite(SegmentInfo info) {
+void StreamSession::readSegmentThenWrite() {
+  // A catching-up client is sent thousands of segments from disk: the ones that follow each
+  // other in one segment file are read by one worker task (one pread), not one task each.
+  std::vector<SegmentInfo> run;
+  size_t bytes = 0;
+  while (!queue_.empty() && !queue_.front().data && bytes < kReadRunBytes) {
+    const SegmentInfo& next = queue_.front();
+    if (!run.empty() &&
+        (next.pos.index != run.back().pos.index || next.fileOffset != run.back().fileOffset ||
+         next.byteOffset != run.back().byteOffset + run.back().size)) {
+      break;
+    }
+    bytes += next.size;
+    run.push_back(dequeue());
+  }
   readingSegment_ = true;
-  runOnWorker([&shadow = db_.db.shadow(),
-               info] { return std::make_shared<const std::string>(shadow.readSegmentData(info)); },
-              [this, info = std::move(info)](WorkerResult<std::shared_ptr<const std::string>> r) {
-                readingSegment_ = false;
-                if (phase_ == Phase::kDone) return;
-                if (r.error) {
-                  try {
-                    std::rethrow_exception(r.error);
-                  } catch (const std::exception& e) {
-                    closeNow("cannot read segment " + info.pos.str() + ": " + e.what());
-                  }
-                  return;
-                }
-                writeSegment(info, std::move(*r.value));
-              });
+  runOnWorker(
+      [&shadow = db_.db.shadow(), run] {
+        std::vector<std::shared_ptr<const std::string>> out;
+        for (std::string& data : shadow.readSegmentRun(run)) {
+          out.push_back(std::make_shared<const std::string>(std::move(data)));
+        }
+        return out;
+      },
+      [this, run](WorkerResult<std::vector<std::shared_ptr<const std::string>>> r) {
+        readingSegment_ = false;
+        if (phase_ == Phase::kDone) return;
+        if (r.error) {
+          try {
+            std::rethrow_exception(r.error);
+          } catch (const std::exception& e) {
+            closeNow("cannot read segment " + run.front().pos.str() + ": " + e.what());
+          }
+          return;
+        }
+        for (size_t i = 0; i < run.size(); ++i) readAhead_.emplace_back(run[i], (*r.value)[i]);
+        pump();
+      });
 }
 
 void StreamSession::writeSegment(const SegmentInfo& info, std::shared_ptr<const std::string> data) {

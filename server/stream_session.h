@@ -98,7 +98,7 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   void enqueue(SegmentInfo info);
   SegmentInfo dequeue();
   void pump();
-  void readSegmentThenWrite(SegmentInfo info);
+  void readSegmentThenWrite();  // reads the disk segments at the head of queue_
   void writeSegment(const SegmentInfo& info, std::shared_ptr<const std::string> data);
 
   void startHeartbeats();
@@ -163,6 +163,8 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   // Segments.
   std::shared_ptr<SegmentIterator> iterator_;
   std::deque<SegmentInfo> queue_;
+  // Segments read from disk by one worker task (readSegmentThenWrite), written before queue_.
+  std::deque<std::pair<SegmentInfo, std::shared_ptr<const std::string>>> readAhead_;
   uint64_t queuedLiveBytes_ = 0;
   uint64_t pendingByteLimit_ = 0;  // StreamLimits::maxPendingBytes, raised to two full WALs
   size_t queuedLiveSegments_ = 0;

@@ -335,3 +335,27 @@ TEST_CASE("a segment file damaged in its middle lists the segments before the da
   CHECK(listed[1].size == bytes.size() - second);
   CHECK_THROWS_AS(lz4Decompress(asBytes(shadow.readSegmentData(listed[1])), 1 << 20), Error);
 }
+
+TEST_CASE("readSegmentRun reads consecutive segments of one file at once, and only those") {
+  TempDir dir;
+  ShadowWal shadow(dir.file("app.db-walstream"));
+  std::vector<SegmentInfo> segs;
+  for (uint64_t i = 0; i < 4; ++i) {
+    const std::string raw(500 + 100 * i, static_cast<char>('k' + i));
+    const uint64_t at = segs.empty() ? 0 : segs.back().pos.offset + segs.back().walBytes;
+    segs.push_back(ShadowWal::newSegment({kGen, 0, at}, lz4Compress(asBytes(raw)), raw.size()));
+  }
+  shadow.storeSegments(segs);
+  const auto listed = shadow.listSegments(kGen, 0);
+  REQUIRE(listed.size() == 4);
+  const auto run = shadow.readSegmentRun(std::span(listed).subspan(1, 3));
+  REQUIRE(run.size() == 3);
+  for (size_t i = 0; i < 3; ++i) CHECK(run[i] == *segs[i + 1].data);
+  CHECK(shadow.readSegmentRun({}).empty());
+  // Not consecutive in the file: refused rather than read wrong.
+  std::vector<SegmentInfo> gap = {listed[0], listed[2]};
+  CHECK_THROWS_AS(shadow.readSegmentRun(gap), Error);
+  // A file cut short is reported.
+  std::filesystem::resize_file(shadow.segmentPath({kGen, 0, 0}), listed[3].byteOffset + 1);
+  CHECK_THROWS_AS(shadow.readSegmentRun(std::span(listed).subspan(2, 2)), Error);
+}
