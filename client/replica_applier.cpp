@@ -210,6 +210,11 @@ void ReplicaApplier::installSnapshotFile() {
       throwErrno("cannot move the snapshot into place as", localPath_);
     }
     fsyncDir(dirName(localPath_));
+    // Attach now, before the snapshot is reported applied (and /healthz turns 200): the
+    // appender's connection creates the wal-index and keeps it, so readers that open LOCAL_DB
+    // from then on never run SQLite's WAL recovery, which answers SQLITE_BUSY to a connection
+    // without a busy timeout that opens during another's.
+    appender();
     return;
   }
   // LOCAL_DB exists and may have readers: apply the image as one transaction.
