@@ -230,14 +230,7 @@ void ShadowWal::removeSegmentsFrom(const Pos& from) const {
 
 std::string ShadowWal::readSegmentData(const SegmentInfo& segment) const {
   if (segment.data) return *segment.data;
-  const std::string path =
-      segmentPath({segment.pos.generation, segment.pos.index, segment.fileOffset});
-  UniqueFd fd = openFile(path, O_RDONLY);
-  std::string out(segment.size, '\0');
-  if (preadFull(fd.get(), out.data(), out.size(), segment.byteOffset, path) != out.size()) {
-    throw Error("segment " + segment.pos.str() + " in " + path + " is truncated");
-  }
-  return out;
+  return std::move(readSegmentRun({&segment, 1}).front());
 }
 
 std::vector<std::string> ShadowWal::readSegmentRun(std::span<const SegmentInfo> run) const {

@@ -27,11 +27,21 @@ DecompressionContext makeContext() {
 }  // namespace
 
 SegmentTail readSegmentTail(const ShadowWal& shadow, const Pos& start, uint32_t pageSize) {
-  const std::string path = shadow.segmentPath(start);
+  for (const SegmentInfo& s : shadow.listSegments(start.generation, start.index)) {
+    if (s.pos == start) return readListedSegmentTail(shadow, s, pageSize);
+  }
+  throw Error("no shadow WAL segment starts at " + start.str() + " (" + shadow.segmentPath(start) +
+              " or an earlier file of its index)");
+}
+
+SegmentTail readListedSegmentTail(const ShadowWal& shadow, const SegmentInfo& segment,
+                                  uint32_t pageSize) {
+  const Pos& start = segment.pos;
+  const std::string path = shadow.segmentPath({start.generation, start.index, segment.fileOffset});
   if (!isValidPageSize(pageSize)) {
     throw Error("cannot check segment " + path + ": invalid page size " + std::to_string(pageSize));
   }
-  const std::string compressed = shadow.readSegment(start);
+  const std::string compressed = shadow.readSegmentData(segment);
   const size_t frameSize = pageSize + kWalFrameHeaderSize;
   const size_t keep = std::max(frameSize, kWalHeaderSize);
 
@@ -86,7 +96,7 @@ std::optional<Checksum> checksumAt(const ShadowWal& shadow, const Pos& pos, uint
   if (!pathExists(shadow.segmentPath({pos.generation, pos.index, before->fileOffset}))) {
     return std::nullopt;  // removed meanwhile
   }
-  SegmentTail tail = readSegmentTail(shadow, before->pos, pageSize);
+  SegmentTail tail = readListedSegmentTail(shadow, *before, pageSize);
   if (before->pos.offset + tail.walBytes != pos.offset) return std::nullopt;
   return tail.checksum;
 }

@@ -16,9 +16,12 @@ struct SegmentTail {
   Checksum checksum;      // the WAL running checksum after its last frame
 };
 
-// Decompresses the stored segment starting at `start` as a stream, keeping only its last frame
-// header, so memory stays bounded by one page whatever the segment's size. Blocking disk I/O.
-// Throws Error naming the segment when it is missing, corrupt, or not whole frames.
+// Decompresses a listed segment (ShadowWal::listSegments) as a stream, keeping only its last
+// frame header, so memory stays bounded by one page whatever the segment's size. Blocking disk
+// I/O. Throws Error naming the segment when it is missing, corrupt, or not whole frames.
+SegmentTail readListedSegmentTail(const ShadowWal& shadow, const SegmentInfo& segment,
+                                  uint32_t pageSize);
+// As above, for the segment starting at `start` (found by listing its index).
 SegmentTail readSegmentTail(const ShadowWal& shadow, const Pos& start, uint32_t pageSize);
 
 // The WAL running checksum at `pos`, taken from the stored segment that ends exactly there.

@@ -38,7 +38,7 @@ std::optional<Pos> resumePoint(const Database& db, const Pos& requested, const P
   // The exact end of a finished index continues at the next index's start.
   if (requested.index < end.index && !segments.empty() &&
       segments.back().pos.offset < requested.offset) {
-    SegmentTail tail = readSegmentTail(shadow, segments.back().pos, db.pageSize());
+    SegmentTail tail = readListedSegmentTail(shadow, segments.back(), db.pageSize());
     if (segments.back().pos.offset + tail.walBytes == requested.offset) {
       auto next = shadow.listSegments(requested.generation, requested.index + 1);
       if (!next.empty() && next.front().pos.offset == 0) {
