@@ -27,6 +27,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -55,6 +56,9 @@ struct CaptureOptions {
   uint32_t shadowRetention = 32;                 // WAL indexes kept in the current generation
   std::chrono::milliseconds pollInterval{1000};  // fallback wake-up when no inotify event comes
   std::chrono::milliseconds busyTimeout{1000};   // bound on waits for the application's locks
+  // Test hook: runs on the capture thread each time capture opens, after the shadow WAL was read
+  // and just before it waits for the application's write lock.
+  std::function<void()> beforeOpenLock{};
 };
 
 class Database {

@@ -132,81 +132,91 @@ CaptureStart WalCapture::open() {
     p->setPersistWal(true);
     p->setBusyTimeout(busyMs);
   }
-  beginPin(0);  // from here on the WAL is pinned; it also creates -wal and -shm if missing
   worker_ = std::make_unique<CheckpointWorker>(path_, shadow_, pool_, busyMs);
-
-  walFd_ = openFile(walPath_, O_RDONLY);
-  shmFd_ = openFile(shmPath_, O_RDONLY);
-  if (fileSize(shmFd_.get(), shmPath_) < kShmBlockSize) {
-    throw Error(shmPath_ + " is smaller than one wal-index block; is " + path_ +
-                " opened with locking_mode=EXCLUSIVE?");
-  }
-  shm_ = ShmMapping(shmFd_.get(), 0, kShmBlockSize, /*writable=*/false, shmPath_);
   lastCheckpoint_ = std::chrono::steady_clock::now();
-
-  CaptureStart start;
-  std::string why;
+  // The shadow tail depends on nothing of the WAL: it is read (and a damaged end cut) before the
+  // application's write lock is taken, so that the lock is held only to compare and copy.
   std::optional<Tail> tail = readShadowTail();
-  const WalIndexHeader h = readIndexHeader();
-  const std::optional<WalHeader> wh = readWalHeader();
-  if (!tail) {
-    why = "no usable shadow WAL";
-  } else if (!wh) {
-    why = "the WAL file has no valid header";
-  } else if (wh->pageSize != tail->chain.pageSize) {
-    why = "the page size changed";
-  } else if (wh->salt1 != tail->chain.salt1 || wh->salt2 != tail->chain.salt2 ||
-             h.salt1() != wh->salt1 || h.salt2() != wh->salt2) {
-    why = "the WAL was restarted or replaced while walstream was not running (salts " +
-          hexSalts(wh->salt1, wh->salt2) + ", shadow has " +
-          hexSalts(tail->chain.salt1, tail->chain.salt2) + ")";
-  } else if (tail->frames > h.mxFrame) {
-    why = "the WAL holds fewer committed frames (" + std::to_string(h.mxFrame) +
-          ") than the shadow WAL (" + std::to_string(tail->frames) + ")";
-  } else if (tail->frames > 0) {
-    uint8_t fh[kWalFrameHeaderSize];
-    const uint64_t off = walFrameOffset(tail->frames, wh->pageSize);
-    if (preadFull(walFd_.get(), fh, sizeof fh, off, walPath_) != sizeof fh) {
-      why = "the WAL is shorter than the shadow WAL";
-    } else {
-      WalFrameHeader f = WalFrameHeader::decode(fh);
-      if (f.checksum != tail->chain.checksum || f.salt1 != wh->salt1 || f.salt2 != wh->salt2) {
-        why = "the WAL frame at offset " + std::to_string(off) + " differs from the shadow WAL";
-      }
-    }
-  } else if (wh->checksum != tail->chain.checksum) {
-    why = "the WAL header differs from the shadow WAL";
-  }
-  if (why.empty()) {
-    generation_ = tail->generation;
-    index_ = tail->index;
-    pageSize_ = tail->chain.pageSize;
-    chain_ = tail->chain;
-    copiedFrames_ = tail->frames;
-    indexHasSegments_ = true;
-  } else {
-    startGeneration(why, &start.catchUp);
-  }
-  if (pageSize_ == 0) {
-    pageSize_ = static_cast<uint32_t>(checkpointer_->queryInt("PRAGMA page_size"));
-  }
-  start.pageSize = pageSize_;
-  writer_->exec("BEGIN IMMEDIATE");  // busy: the caller retries open() later
+
+  if (options_.beforeOpenLock) options_.beforeOpenLock();
+  // Everything that compares the WAL with the shadow WAL runs under the application's write
+  // lock. Before it, nothing pins the WAL in a way that stops a restart: a first pin begun
+  // while every frame is backfilled sits on READ_LOCK(0), and an application transaction that
+  // was open while walstream was down may commit, and restart the WAL, at any moment. Under
+  // the lock nothing can commit, restart or truncate the WAL, so the comparison and the
+  // catch-up copy see one WAL, and the pin begun after the copy can land on READ_LOCK(0) only
+  // when every frame is copied.
+  writer_->exec("BEGIN IMMEDIATE");  // busy: the caller retries open() later; creates -wal, -shm
+  CaptureStart start;
   try {
+    walFd_ = openFile(walPath_, O_RDONLY);
+    shmFd_ = openFile(shmPath_, O_RDONLY);
+    if (fileSize(shmFd_.get(), shmPath_) < kShmBlockSize) {
+      throw Error(shmPath_ + " is smaller than one wal-index block; is " + path_ +
+                  " opened with locking_mode=EXCLUSIVE?");
+    }
+    shm_ = ShmMapping(shmFd_.get(), 0, kShmBlockSize, /*writable=*/false, shmPath_);
+    const std::string why = continuityProblem(tail);
+    if (why.empty()) {
+      generation_ = tail->generation;
+      index_ = tail->index;
+      pageSize_ = tail->chain.pageSize;
+      chain_ = tail->chain;
+      copiedFrames_ = tail->frames;
+      indexHasSegments_ = true;
+    } else {
+      startGeneration(why, &start.catchUp);
+    }
+    if (pageSize_ == 0) {
+      pageSize_ = static_cast<uint32_t>(checkpointer_->queryInt("PRAGMA page_size"));
+    }
+    start.pageSize = pageSize_;
     copyOrStartGeneration(start.catchUp);
-    movePin();
+    // Durable before the pin can let the WAL restart (it may land on READ_LOCK(0)).
+    makeSegmentsDurable();
+    beginPin(0);
   } catch (...) {
     writer_->exec("ROLLBACK");
     throw;
   }
   writer_->exec("ROLLBACK");
-  writeSegmentFiles();
   start.catchUp.end = endPosition();
   if (start.catchUp.newGenerationReason) {
     start.newGeneration = true;
     start.reason = *start.catchUp.newGenerationReason;
   }
   return start;
+}
+
+std::string WalCapture::continuityProblem(const std::optional<Tail>& tail) {
+  const WalIndexHeader h = readIndexHeader();
+  const std::optional<WalHeader> wh = readWalHeader();
+  if (!tail) return "no usable shadow WAL";
+  if (!wh) return "the WAL file has no valid header";
+  if (wh->pageSize != tail->chain.pageSize) return "the page size changed";
+  if (wh->salt1 != tail->chain.salt1 || wh->salt2 != tail->chain.salt2 || h.salt1() != wh->salt1 ||
+      h.salt2() != wh->salt2) {
+    return "the WAL was restarted or replaced while walstream was not running (salts " +
+           hexSalts(wh->salt1, wh->salt2) + ", shadow has " +
+           hexSalts(tail->chain.salt1, tail->chain.salt2) + ")";
+  }
+  if (tail->frames > h.mxFrame) {
+    return "the WAL holds fewer committed frames (" + std::to_string(h.mxFrame) +
+           ") than the shadow WAL (" + std::to_string(tail->frames) + ")";
+  }
+  if (tail->frames == 0) {
+    return wh->checksum != tail->chain.checksum ? "the WAL header differs from the shadow WAL" : "";
+  }
+  uint8_t fh[kWalFrameHeaderSize];
+  const uint64_t off = walFrameOffset(tail->frames, wh->pageSize);
+  if (preadFull(walFd_.get(), fh, sizeof fh, off, walPath_) != sizeof fh) {
+    return "the WAL is shorter than the shadow WAL";
+  }
+  const WalFrameHeader f = WalFrameHeader::decode(fh);
+  if (f.checksum != tail->chain.checksum || f.salt1 != wh->salt1 || f.salt2 != wh->salt2) {
+    return "the WAL frame at offset " + std::to_string(off) + " differs from the shadow WAL";
+  }
+  return "";
 }
 
 std::optional<WalCapture::Tail> WalCapture::readShadowTail() {
@@ -341,6 +351,11 @@ void WalCapture::copyCommitted(CaptureSync& out) {
   if (chain_ && (chain_->salt1 != wh->salt1 || chain_->salt2 != wh->salt2)) {
     if (indexHasSegments_) {
       // New salts while pinned: a restart that, by the pin protocol, lost no uncopied frame.
+      // Without a pin nothing proves it: frames may have been lost with the old WAL.
+      if (pinned_ < 0) {
+        throw ContinuityError("the WAL was restarted while capture did not pin it (salts " +
+                              hexSalts(wh->salt1, wh->salt2) + ")");
+      }
       makeSegmentsDurable();
       ++index_;
       indexHasSegments_ = false;

@@ -57,10 +57,10 @@ class WalCapture {
   WalCapture(const WalCapture&) = delete;
   WalCapture& operator=(const WalCapture&) = delete;
 
-  // Opens and pins the WAL, then resumes the shadow WAL's generation when its tail matches the
-  // WAL, or starts a new generation. The first pin is begun before anything is copied, so it
-  // could sit on READ_LOCK(0) with uncopied frames; the catch-up copy therefore runs under the
-  // application's write lock, which excludes restarts until the pin has been moved.
+  // Resumes the shadow WAL's generation when its tail matches the WAL, or starts a new
+  // generation, then pins the WAL. The comparison, the catch-up copy and the first pin all run
+  // under the application's write lock, which excludes commits and restarts: a pin begun before
+  // the copy could sit on READ_LOCK(0) with uncopied frames, which does not stop a restart.
   CaptureStart open();
 
   // A sync is copyNew(), writeSegmentFiles(), checkpointIfDue(), so that new segments reach
@@ -112,6 +112,8 @@ class WalCapture {
   bool handOff(CheckpointMode mode, CaptureSync& out);
   void maybeCheckpoint(CaptureSync& out);
   std::optional<Tail> readShadowTail();
+  // Why the WAL does not continue `tail` ("" when it does). Requires the write lock.
+  std::string continuityProblem(const std::optional<Tail>& tail);
 
   const std::string path_;
   const std::string walPath_;

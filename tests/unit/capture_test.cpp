@@ -437,3 +437,54 @@ TEST_CASE("a snapshot's bytes do not depend on how it is read") {
   writeFileAtomic(image, pieces);
   CHECK(dumpDatabase(image) == dumpDatabase(app));
 }
+
+TEST_CASE("an application transaction that commits while capture opens loses no frame") {
+  // The application checkpointed everything while capture was down (nBackfill == mxFrame) and
+  // holds a write transaction when capture starts. Its commit restarts the WAL, dropping the
+  // frames written while capture was down; capture must notice and start a new generation, not
+  // count the new salts as a restart of a WAL it had copied.
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  const std::string base = createAppAndBase(dir, app);
+  SqliteConnection appConnection(app);
+  appConnection.setBusyTimeout(5000);
+  appConnection.exec("PRAGMA wal_autocheckpoint=0");
+  appConnection.queryInt("SELECT count(*) FROM t");  // holds its shared lock: the WAL stays
+  Pos first;
+  {
+    CaptureThread cap(app, smallThresholds());
+    cap.caughtUp();
+    writeTransactions(app, 30, 21, false);
+    first = cap.caughtUp();
+  }
+  writeTransactions(app, 50, 22, false);  // while capture is down: in no segment yet
+  const CheckpointResult backfilled = appConnection.checkpoint(SQLITE_CHECKPOINT_PASSIVE);
+  REQUIRE_FALSE(backfilled.busy);
+  REQUIRE(backfilled.walFrames > 0);
+  REQUIRE(backfilled.checkpointed == backfilled.walFrames);
+  appConnection.exec("BEGIN IMMEDIATE");
+  appConnection.exec("UPDATE counter SET n = n + 1 WHERE k = 1");
+
+  // The transaction commits (restarting the WAL) while capture is opening, at the moment it is
+  // about to wait for the application's write lock.
+  CaptureOptions options = smallThresholds();
+  std::atomic<int> opens{0};
+  options.beforeOpenLock = [&] {
+    if (opens.fetch_add(1) == 0) appConnection.exec("COMMIT");
+  };
+  Pos second;
+  {
+    CaptureThread cap(app, options);
+    second = cap.caughtUp();
+    writeTransactions(app, 20, 23, false);
+    second = cap.caughtUp();
+  }
+  REQUIRE(opens.load() >= 1);
+  CHECK_MESSAGE(second.generation != first.generation,
+                "the WAL restarted before capture pinned it: continuity cannot be proven");
+  // Had capture continued the generation, its replay would have to be the application's content.
+  if (second.generation == first.generation) {
+    replayGeneration(app + "-walstream", second.generation, base);
+    CHECK(dumpDatabase(base) == dumpDatabase(app));
+  }
+}
