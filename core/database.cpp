@@ -99,19 +99,23 @@ void Database::open() {
 }
 
 void Database::sync() {
-  {
-    std::lock_guard lock(mu_);
-    ++syncsStarted_;
-  }
-  // A sync counts as finished for syncBarrier() waiters even when it fails.
+  // A sync counts as finished for syncBarrier() waiters even when it fails, but only one that
+  // succeeded copied every frame committed before it started.
   struct Finished {
     Database& db;
+    uint64_t number = 0;
+    bool good = false;
     ~Finished() {
       std::lock_guard lock(db.mu_);
       ++db.syncsFinished_;
+      if (good) db.lastGoodSync_ = number;
       db.syncDone_.notify_all();
     }
   } finished{*this};
+  {
+    std::lock_guard lock(mu_);
+    finished.number = ++syncsStarted_;
+  }
   const auto t0 = std::chrono::steady_clock::now();
   // New segments go to live streams first, from memory; writing their files, the position and
   // checkpoints follow off the path from commit to replica.
@@ -133,6 +137,7 @@ void Database::sync() {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   capture_->prepareNextSegment();
   metrics_.walBytes.store(fileSize(capture_->walFd(), capture_->walPath()));
+  finished.good = true;
 }
 
 void Database::publish(const CaptureSync& result) {
@@ -231,15 +236,28 @@ std::optional<Pos> Database::syncBarrier(std::chrono::milliseconds timeout) {
   if (!syncDone_.wait_for(lock, timeout, [&] { return syncsFinished_ >= target || !running_; })) {
     return std::nullopt;
   }
-  if (!running_) return std::nullopt;
+  if (!running_ || lastGoodSync_ < target) return std::nullopt;
   return position_;
 }
 
 void Database::closeCapture(const std::string& reason) {
+  std::vector<std::shared_ptr<SnapshotLease>> leases;
+  {
+    std::lock_guard lock(mu_);
+    running_ = false;  // no snapshot, iterator or barrier begins from here on
+    for (const auto& w : leases_) {
+      if (auto l = w.lock()) leases.push_back(std::move(l));
+    }
+    leases_.clear();
+  }
+  for (const auto& l : leases) {
+    std::lock_guard hold(l->mu);
+    l->revoked = true;
+    l->connection.reset();
+  }
   capture_.reset();
   std::lock_guard lock(mu_);
   inFlight_.clear();
-  running_ = false;
   if (healthReason_.empty()) healthReason_ = reason;
   failIterators(reason);
   syncDone_.notify_all();

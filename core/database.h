@@ -101,8 +101,8 @@ class Database {
   std::shared_ptr<SegmentIterator> openIterator(const Pos& from);
 
   // Waits until a sync that starts after this call has finished, with every segment it copied
-  // in a file; returns the position then. nullopt on timeout or when capture is not running.
-  // Blocking.
+  // in a file; returns the position then. nullopt on timeout, when that sync failed, or when
+  // capture is not running. Blocking.
   std::optional<Pos> syncBarrier(std::chrono::milliseconds timeout);
 
   // The database image at a published position (see snapshot.h). Blocking; throws Error when
@@ -123,7 +123,21 @@ class Database {
   void publishWritten(const CaptureSync& result);
   void failIterators(const std::string& reason);  // requires mu_
   void waitForChange(std::stop_token& stop, int inotifyFd);
+  // Revokes every snapshot lease, then closes the capture's connections and descriptors.
   void closeCapture(const std::string& reason);
+
+  // A live snapshot reader's hold on the capture it began under. Closing capture closes its
+  // descriptors on -wal and -shm, and closing any descriptor drops every POSIX lock this process
+  // holds on that file (file_util.h), the snapshot reader's read lock included: the application
+  // could then restart or truncate the WAL under the snapshot and copy newer pages into the
+  // database file it reads. So closeCapture() first revokes each lease: under its mutex it
+  // closes the reader's connection and marks it revoked, and a revoked reader fails instead of
+  // reading. A reader holds the mutex while it reads pages.
+  struct SnapshotLease {
+    std::mutex mu;
+    bool revoked = false;
+    std::unique_ptr<SqliteConnection> connection;  // holds the read transaction
+  };
 
   const std::string path_;
   const CaptureOptions options_;
@@ -146,10 +160,12 @@ class Database {
   uint32_t pageSize_ = 0;
   std::string healthReason_ = "starting";
   bool running_ = false;
-  uint64_t syncsStarted_ = 0;
-  uint64_t syncsFinished_ = 0;
+  uint64_t syncsStarted_ = 0;    // syncs are numbered from 1 in the order they start
+  uint64_t syncsFinished_ = 0;   // failed ones included
+  uint64_t lastGoodSync_ = 0;    // the number of the last sync that succeeded
   bool flushRequested_ = false;  // the next sync writes its segments into a file at once
   std::vector<std::weak_ptr<SegmentIterator>> iterators_;
+  std::vector<std::weak_ptr<SnapshotLease>> leases_;  // of live snapshot readers
   // Published to iterators, files not yet written: at and after position_, contiguous.
   std::vector<SegmentInfo> inFlight_;
 };

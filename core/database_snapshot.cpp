@@ -5,6 +5,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "core/byte_order.h"
 #include "core/database.h"
 #include "core/error.h"
 #include "core/lz4_codec.h"
@@ -13,12 +14,35 @@
 
 namespace walstream {
 
+namespace {
+
+// The page that holds SQLite's lock bytes (offset 2^30): never written, in the file or the WAL,
+// so a database that grew past it in the WAL may not have it in the file yet. Its content is
+// never read by SQLite; the image carries zeros.
+uint64_t pendingBytePage(uint32_t pageSize) {
+  return (uint64_t{1} << 30) / pageSize + 1;
+}
+
+// The database's size in pages from its header (offset 28), valid when the header's
+// version-valid-for number (offset 92) equals its change counter (offset 24), as SQLite
+// requires; otherwise the file's size.
+uint64_t databasePageCount(int fd, const std::string& path, uint32_t pageSize) {
+  uint8_t h[100];
+  if (preadFull(fd, h, sizeof h, 0, path) == sizeof h) {
+    const uint32_t count = loadBE32(h + 28);
+    if (count != 0 && loadBE32(h + 24) == loadBE32(h + 92)) return count;
+  }
+  return (fileSize(fd, path) + pageSize - 1) / pageSize;
+}
+
+}  // namespace
+
 class DatabaseSnapshotReader final : public SnapshotReader {
  public:
-  DatabaseSnapshotReader(std::unique_ptr<SqliteConnection> reader, int dbFd, std::string dbPath,
-                         Pos pos, uint32_t pageSize, uint64_t pages,
+  DatabaseSnapshotReader(std::shared_ptr<Database::SnapshotLease> lease, int dbFd,
+                         std::string dbPath, Pos pos, uint32_t pageSize, uint64_t pages,
                          std::map<uint32_t, std::string> overlay)
-      : reader_(std::move(reader)),
+      : lease_(std::move(lease)),
         dbFd_(dbFd),
         dbPath_(std::move(dbPath)),
         pos_(pos),
@@ -32,6 +56,12 @@ class DatabaseSnapshotReader final : public SnapshotReader {
 
   size_t readInto(std::span<char> out) override {
     if (out.size() < pageSize_) throw std::logic_error("snapshot read into less than a page");
+    // Pages are read only while the read transaction is known to hold (Database::SnapshotLease).
+    std::lock_guard hold(lease_->mu);
+    if (lease_->revoked) {
+      throw Error("snapshot of " + dbPath_ + " at " + pos_.str() +
+                  " abandoned: capture was closed while it was read");
+    }
     const uint64_t n = std::min<uint64_t>(out.size() / pageSize_, pages_ - next_);
     const uint64_t end = next_ + n;
     char* dst = out.data();
@@ -39,9 +69,16 @@ class DatabaseSnapshotReader final : public SnapshotReader {
     // a system call per 4 KiB, which dominated the primary's share of a bootstrap.
     auto it = overlay_.lower_bound(static_cast<uint32_t>(next_ + 1));
     while (next_ < end) {
-      const uint64_t runEnd =
+      uint64_t runEnd =
           it == overlay_.end() ? end : std::min<uint64_t>(end, uint64_t{it->first} - 1);
+      if (next_ + 1 == pendingPage_ && runEnd > next_) {
+        std::fill_n(dst, pageSize_, '\0');
+        dst += pageSize_;
+        ++next_;
+        continue;
+      }
       if (runEnd > next_) {
+        if (next_ < pendingPage_ && runEnd >= pendingPage_) runEnd = pendingPage_ - 1;
         const size_t bytes = static_cast<size_t>((runEnd - next_) * pageSize_);
         if (preadFull(dbFd_, dst, bytes, next_ * pageSize_, dbPath_) != bytes) {
           throw Error("snapshot of " + dbPath_ + " at " + pos_.str() + ": pages " +
@@ -62,29 +99,41 @@ class DatabaseSnapshotReader final : public SnapshotReader {
   }
 
  private:
-  std::unique_ptr<SqliteConnection> reader_;  // holds the read transaction (mark <= pos_)
+  const std::shared_ptr<Database::SnapshotLease> lease_;  // its read transaction: mark <= pos_
   const int dbFd_;
   const std::string dbPath_;
   const Pos pos_;
   const uint32_t pageSize_;
   const uint64_t pages_;
   const std::map<uint32_t, std::string> overlay_;  // page number -> image as of pos_
-  uint64_t next_ = 0;                              // pages returned so far
+  const uint64_t pendingPage_ = pendingBytePage(pageSize_);
+  uint64_t next_ = 0;  // pages returned so far
 };
 
 std::unique_ptr<SnapshotReader> Database::openSnapshot() {
+  auto lease = std::make_shared<SnapshotLease>();
   {
     std::lock_guard lock(mu_);
     if (!running_) throw Error("capture of " + path_ + " is not running");
+    std::erase_if(leases_, [](const std::weak_ptr<SnapshotLease>& w) { return w.expired(); });
+    leases_.push_back(lease);
   }
   // Begin the read transaction first, then wait for a sync: the position X that sync reaches
   // is at or past the transaction's end mark, so no checkpoint can copy a frame newer than X
   // into the database file while the reader lives (snapshot.h).
-  auto reader = std::make_unique<SqliteConnection>(path_, SQLITE_OPEN_READONLY);
-  reader->setPersistWal(true);
-  reader->setBusyTimeout(static_cast<int>(options_.busyTimeout.count()));
-  reader->exec("BEGIN");
-  reader->queryInt("SELECT count(*) FROM sqlite_master");
+  auto stopped = [&] {
+    return Error("capture of " + path_ + " was closed while a snapshot was being opened");
+  };
+  {
+    std::lock_guard hold(lease->mu);
+    if (lease->revoked) throw stopped();
+    auto reader = std::make_unique<SqliteConnection>(path_, SQLITE_OPEN_READONLY);
+    reader->setPersistWal(true);
+    reader->setBusyTimeout(static_cast<int>(options_.busyTimeout.count()));
+    reader->exec("BEGIN");
+    reader->queryInt("SELECT count(*) FROM sqlite_master");
+    lease->connection = std::move(reader);
+  }
   std::optional<Pos> at = syncBarrier(options_.busyTimeout * 10);
   if (!at) throw Error("capture of " + path_ + " did not complete a sync for the snapshot");
   const Pos x = *at;
@@ -108,13 +157,20 @@ std::unique_ptr<SnapshotReader> Database::openSnapshot() {
   }
   if (x.offset == 0) {
     // Nothing of this index yet: the database file holds the whole state (a restart or a new
-    // generation happens only with every frame backfilled).
-    pages = (fileSize(dbFd_.get(), path_) + pageSize - 1) / pageSize;
+    // generation happens only with every frame backfilled), and its header the page count. The
+    // file's size can be larger (SQLITE_FCNTL_CHUNK_SIZE preallocates).
+    pages = databasePageCount(dbFd_.get(), path_, pageSize);
   }
   // Pages past the commit size were spilled before the database shrank: not part of the image.
   std::erase_if(overlay, [&](const auto& kv) { return kv.first > pages; });
-  return std::make_unique<DatabaseSnapshotReader>(std::move(reader), dbFd_.get(), path_, x,
-                                                  pageSize, pages, std::move(overlay));
+  {
+    // Revoked meanwhile: the barrier's position may be from a later capture, after the lock
+    // that made it valid for this read transaction was dropped.
+    std::lock_guard hold(lease->mu);
+    if (lease->revoked) throw stopped();
+  }
+  return std::make_unique<DatabaseSnapshotReader>(std::move(lease), dbFd_.get(), path_, x, pageSize,
+                                                  pages, std::move(overlay));
 }
 
 }  // namespace walstream
