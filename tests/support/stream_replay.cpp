@@ -17,6 +17,7 @@ namespace walstream::test {
 namespace {
 
 constexpr size_t kMaxSegmentBytes = size_t{1} << 30;
+constexpr std::chrono::milliseconds kPayloadTimeout{30000};
 
 }  // namespace
 
@@ -26,8 +27,10 @@ std::optional<StreamRecord> readRecord(HttpStream& stream, std::chrono::millisec
   StreamRecord r;
   r.header = proto::StreamRecordHeader::decode(reinterpret_cast<const uint8_t*>(head->data()));
   if (r.header.size > 0) {
-    // Once a header arrived, its payload gets the whole timeout again.
-    auto payload = stream.readExact(r.header.size, timeout);
+    // Once a header arrived its payload is on its way: a large one (a snapshot) can take far
+    // longer than a short wait for the next record on a loaded machine.
+    auto payload = stream.readExact(r.header.size,
+                                    std::max<std::chrono::milliseconds>(timeout, kPayloadTimeout));
     if (!payload) {
       throw std::runtime_error("stream ended or stalled inside a " +
                                std::string(proto::recordTypeName(r.header.type)) + " record of " +
