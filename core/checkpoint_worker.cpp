@@ -23,10 +23,10 @@ CheckpointWorker::~CheckpointWorker() {
   thread_.join();  // before connection_ closes
 }
 
-void CheckpointWorker::start(std::vector<Pos> segments) {
+void CheckpointWorker::start(std::vector<Pos> segments, std::function<void()> afterDurable) {
   std::lock_guard lock(mu_);
   if (job_) throw Error("checkpoint worker: a job is already running");
-  job_ = std::move(segments);
+  job_ = Job{std::move(segments), std::move(afterDurable)};
   changed_.notify_all();
 }
 
@@ -57,18 +57,19 @@ void CheckpointWorker::refillPool() {
 
 void CheckpointWorker::run(std::stop_token stop) {
   for (;;) {
-    std::optional<std::vector<Pos>> segments;
+    std::optional<Job> job;
     bool refill = false;
     {
       std::unique_lock lock(mu_);
       if (!changed_.wait(lock, stop, [&] { return job_.has_value() || refill_; })) return;
-      segments = job_;
+      job = job_;
       refill = refill_;
     }
     std::exception_ptr failure;
     try {
-      if (segments) {
-        shadow_.makeDurable(*segments);
+      if (job) {
+        shadow_.makeDurable(job->segments);
+        if (job->afterDurable) job->afterDurable();
         connection_->checkpoint(SQLITE_CHECKPOINT_PASSIVE);
       }
       if (refill) pool_.fill();
@@ -77,7 +78,7 @@ void CheckpointWorker::run(std::stop_token stop) {
     }
     std::lock_guard lock(mu_);
     if (failure) failure_ = failure;
-    if (segments) job_.reset();
+    if (job) job_.reset();
     if (refill) refill_ = false;
     changed_.notify_all();
   }

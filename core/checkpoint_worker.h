@@ -13,6 +13,7 @@
 
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -36,8 +37,10 @@ class CheckpointWorker {
   CheckpointWorker(const CheckpointWorker&) = delete;
   CheckpointWorker& operator=(const CheckpointWorker&) = delete;
 
-  // Starts making `segments` durable, then a PASSIVE checkpoint. Requires !busy().
-  void start(std::vector<Pos> segments);
+  // Starts making `segments` durable, then runs `afterDurable` (on the worker thread; the
+  // caller must not use what it touches until the job is done), then a PASSIVE checkpoint.
+  // Requires !busy().
+  void start(std::vector<Pos> segments, std::function<void()> afterDurable = {});
   bool busy() const;
   // Waits until no job runs.
   void wait();
@@ -55,8 +58,12 @@ class CheckpointWorker {
 
   mutable std::mutex mu_;
   std::condition_variable_any changed_;
-  std::optional<std::vector<Pos>> job_;  // set by start(), cleared when done
-  bool refill_ = false;                  // set by refillPool(), cleared when done
+  struct Job {
+    std::vector<Pos> segments;
+    std::function<void()> afterDurable;
+  };
+  std::optional<Job> job_;  // set by start(), cleared when done
+  bool refill_ = false;     // set by refillPool(), cleared when done
   std::exception_ptr failure_;
   std::jthread thread_;  // last: started after everything it uses exists
 };

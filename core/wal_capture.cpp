@@ -568,9 +568,15 @@ void WalCapture::maybeCheckpoint(CaptureSync& out) {
   if (workerPasses_ == 0 || (!littleLeft && workerPasses_ < kMaxWorkerPasses)) {
     // The slow half first, on the worker; the hand-off follows at a later sync.
     writeSegmentFiles();  // the worker makes them durable
-    movePin();            // the worker's checkpoint can backfill up to the pin's mark
+    // The worker moves the pin once the segments are durable, and its checkpoint can then
+    // backfill up to the new pin's mark. Moved earlier, a pin begun while every frame is
+    // backfilled would land on READ_LOCK(0) and let the WAL restart before the segments were
+    // durable: a power failure then would lose captured frames that the WAL no longer holds.
+    // (Such a pin sees no frame past the old pin's mark, and every frame up to that mark was
+    // copied before this job started: all of them are in the segments the job makes durable.)
+    // Meanwhile the capture thread keeps copying but does not touch the pins.
     backfillTarget_ = frames;
-    worker_->start(std::exchange(unsynced_, {}));
+    worker_->start(std::exchange(unsynced_, {}), [this] { movePin(); });
     ++workerPasses_;
     return;
   }

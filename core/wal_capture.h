@@ -5,8 +5,9 @@
 // Pin protocol (reference/sqlite-wal.md §6.2-§6.4, with stock SQLite read transactions):
 //   - Two pin connections; exactly one holds a read transaction ("the pin") at all times
 //     between open() and destruction. movePin() begins a read transaction on the idle one
-//     before ending the other, and is called only after copying up to the current mxFrame,
-//     so the old pin's mark is <= copied whenever a new pin begins.
+//     before ending the other. It runs on the checkpoint worker, after the segments copied up
+//     to the current mxFrame were made durable, so the old pin's mark is <= copied (and
+//     durable) whenever a new pin begins.
 //   - Under that discipline nBackfill <= copied whenever the pin's read slot is 0, and a slot
 //     >= 1 forbids restarts outright. A WAL restart needs nBackfill == mxFrame, so a restart
 //     that happens while pinned loses no uncopied frame: new salts seen while pinned are a
@@ -16,6 +17,7 @@
 //     the pin again, which lands on READ_LOCK(0) exactly when everything was backfilled.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -132,7 +134,9 @@ class WalCapture {
   std::unique_ptr<SqliteConnection> checkpointer_;
   std::unique_ptr<SqliteConnection> writer_;  // takes the write lock for the hand-off
   std::unique_ptr<SqliteConnection> pins_[2];
-  int pinned_ = -1;  // which pin connection holds the read transaction
+  // Which pin connection holds the read transaction (-1: none). The checkpoint worker moves
+  // the pin while its job runs (maybeCheckpoint); the capture thread reads this meanwhile.
+  std::atomic<int> pinned_{-1};
   std::unique_ptr<CheckpointWorker> worker_;
   // Worker passes since the last hand-off. After one, the segments before unsynced_ are durable
   // and the WAL is backfilled up to backfillTarget_.
