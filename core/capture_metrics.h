@@ -36,7 +36,8 @@ struct CaptureMetrics {
   std::atomic<uint64_t> walRestarts{0};  // proven restarts (index + 1)
   std::array<std::atomic<uint64_t>, 3> checkpoints{};
   std::array<std::atomic<uint64_t>, 3> checkpointMicros{};
-  std::atomic<uint64_t> walBytes{0};  // size of the application's -wal file at the last sync
+  std::atomic<uint64_t> walBytes{0};      // size of the application's -wal file at the last sync
+  std::atomic<int64_t> snapshotsOpen{0};  // snapshot readers holding a read transaction
   DurationHistogram syncDuration;
 };
 

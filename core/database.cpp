@@ -100,7 +100,8 @@ void Database::open() {
 
 void Database::sync() {
   // A sync counts as finished for syncBarrier() waiters even when it fails, but only one that
-  // succeeded copied every frame committed before it started.
+  // succeeded, and left no copied segment without a file, stands for every frame committed
+  // before it started (one that follows a failed write may succeed without writing anything).
   struct Finished {
     Database& db;
     uint64_t number = 0;
@@ -137,7 +138,7 @@ void Database::sync() {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   capture_->prepareNextSegment();
   metrics_.walBytes.store(fileSize(capture_->walFd(), capture_->walPath()));
-  finished.good = true;
+  finished.good = capture_->writtenEnd() == checkpointed.end;
 }
 
 void Database::publish(const CaptureSync& result) {
@@ -187,10 +188,27 @@ void Database::publishWritten(const CaptureSync& result) {
   if (result.walRestarted) {
     log::info(path_ + ": WAL restarted; now at " + result.end.str());
     if (result.end.index >= options_.shadowRetention) {
-      shadow_.removeOld(result.end.generation, result.end.index - options_.shadowRetention + 1,
-                        &segmentFiles_);
+      const uint64_t firstKept = std::min(result.end.index - options_.shadowRetention + 1,
+                                          retentionFloor(result.end.generation));
+      shadow_.removeOld(result.end.generation, firstKept, &segmentFiles_);
     }
   }
+}
+
+uint64_t Database::retentionFloor(uint64_t generation) {
+  std::lock_guard lock(mu_);
+  uint64_t floor = UINT64_MAX;
+  for (const auto& w : iterators_) {
+    auto it = w.lock();
+    if (it && !it->closed() && it->generation() == generation) {
+      floor = std::min(floor, it->floorIndex());
+    }
+  }
+  for (const auto& w : leases_) {
+    auto l = w.lock();
+    if (l && l->generation == generation) floor = std::min(floor, l->index.load());
+  }
+  return floor;
 }
 
 void Database::failIterators(const std::string& reason) {
@@ -220,7 +238,15 @@ std::shared_ptr<SegmentIterator> Database::openIterator(const Pos& from) {
       listed.push_back(s);
     }
   }
-  auto it = std::make_shared<SegmentIterator>(from.generation, std::move(listed));
+  // Nothing listed means the consumer is where capture stands: the next segment published is
+  // the one it needs. Anything else is a hole (retention removed what it needed, or `from` is
+  // not a segment boundary) that the consumer must not skip.
+  if (listed.empty() ? from != live_ : listed.front().pos != from) {
+    throw Error("no segment of the shadow WAL starts at " + from.str() +
+                (listed.empty() ? " (capture is at " + live_.str() + ")"
+                                : " (the next one starts at " + listed.front().pos.str() + ")"));
+  }
+  auto it = std::make_shared<SegmentIterator>(from.generation, std::move(listed), from);
   iterators_.push_back(it);
   return it;
 }

@@ -24,6 +24,7 @@
 //    SQLite connection of this Database (reference §4.5).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -133,11 +134,24 @@ class Database {
   // database file it reads. So closeCapture() first revokes each lease: under its mutex it
   // closes the reader's connection and marks it revoked, and a revoked reader fails instead of
   // reading. A reader holds the mutex while it reads pages.
+  //
+  // A lease also keeps the shadow WAL's index it reads (from registration, when it is at or
+  // below the snapshot's) from retention until the reader is gone.
   struct SnapshotLease {
+    explicit SnapshotLease(std::atomic<int64_t>& counter) : open(counter) { open.fetch_add(1); }
+    ~SnapshotLease() { open.fetch_sub(1); }
+    SnapshotLease(const SnapshotLease&) = delete;
+    SnapshotLease& operator=(const SnapshotLease&) = delete;
+
+    std::atomic<int64_t>& open;  // CaptureMetrics::snapshotsOpen
     std::mutex mu;
     bool revoked = false;
     std::unique_ptr<SqliteConnection> connection;  // holds the read transaction
+    uint64_t generation = 0;                       // set under Database::mu_ at registration
+    std::atomic<uint64_t> index{0};
   };
+  // The lowest WAL index of `generation` that a live iterator or snapshot may still read.
+  uint64_t retentionFloor(uint64_t generation);
 
   const std::string path_;
   const CaptureOptions options_;

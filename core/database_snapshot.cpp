@@ -41,18 +41,21 @@ class DatabaseSnapshotReader final : public SnapshotReader {
  public:
   DatabaseSnapshotReader(std::shared_ptr<Database::SnapshotLease> lease, int dbFd,
                          std::string dbPath, Pos pos, uint32_t pageSize, uint64_t pages,
-                         std::map<uint32_t, std::string> overlay)
+                         std::map<uint32_t, std::string> overlay,
+                         std::optional<WalChainState> chain)
       : lease_(std::move(lease)),
         dbFd_(dbFd),
         dbPath_(std::move(dbPath)),
         pos_(pos),
         pageSize_(pageSize),
         pages_(pages),
-        overlay_(std::move(overlay)) {}
+        overlay_(std::move(overlay)),
+        chain_(chain) {}
 
   Pos position() const override { return pos_; }
   uint32_t pageSize() const override { return pageSize_; }
   uint64_t size() const override { return pages_ * pageSize_; }
+  std::optional<WalChainState> chain() const override { return chain_; }
 
   size_t readInto(std::span<char> out) override {
     if (out.size() < pageSize_) throw std::logic_error("snapshot read into less than a page");
@@ -106,16 +109,20 @@ class DatabaseSnapshotReader final : public SnapshotReader {
   const uint32_t pageSize_;
   const uint64_t pages_;
   const std::map<uint32_t, std::string> overlay_;  // page number -> image as of pos_
+  const std::optional<WalChainState> chain_;
   const uint64_t pendingPage_ = pendingBytePage(pageSize_);
   uint64_t next_ = 0;  // pages returned so far
 };
 
 std::unique_ptr<SnapshotReader> Database::openSnapshot() {
-  auto lease = std::make_shared<SnapshotLease>();
+  auto lease = std::make_shared<SnapshotLease>(metrics_.snapshotsOpen);
   {
     std::lock_guard lock(mu_);
     if (!running_) throw Error("capture of " + path_ + " is not running");
     std::erase_if(leases_, [](const std::weak_ptr<SnapshotLease>& w) { return w.expired(); });
+    // The snapshot's position is at or past this one (same generation, or the lease is moot).
+    lease->generation = position_.generation;
+    lease->index = position_.index;
     leases_.push_back(lease);
   }
   // Begin the read transaction first, then wait for a sync: the position X that sync reaches
@@ -137,16 +144,31 @@ std::unique_ptr<SnapshotReader> Database::openSnapshot() {
   std::optional<Pos> at = syncBarrier(options_.busyTimeout * 10);
   if (!at) throw Error("capture of " + path_ + " did not complete a sync for the snapshot");
   const Pos x = *at;
+  {
+    std::lock_guard lock(mu_);
+    if (lease->generation != x.generation) {
+      lease->generation = x.generation;
+      lease->index = x.index;
+    }
+  }
   const uint32_t pageSize = this->pageSize();
 
-  // Overlay: every frame of X's index up to X, latest wins.
+  // Overlay: every frame of X's index up to X, latest wins. The segments must cover the index
+  // from its start to X without a hole: a missing one would leave older page versions from the
+  // database file in the image.
   std::map<uint32_t, std::string> overlay;
   uint64_t pages = 0;
   WalChainState chain;
+  uint64_t covered = 0;
   for (const SegmentInfo& s : shadow_.listSegments(x.generation, x.index)) {
     if (s.pos.offset >= x.offset) break;
+    if (s.pos.offset != covered) {
+      throw Error("the shadow WAL of " + path_ + " has no segment at " +
+                  Pos{x.generation, x.index, covered}.str() + " for a snapshot at " + x.str());
+    }
     std::string raw = lz4Decompress(asBytes(shadow_.readSegmentData(s)), 1ull << 34);
     ParsedWalSegment seg = parseWalSegment(asBytes(raw), s.pos.offset, chain);
+    covered = seg.endOffset;
     for (const WalTransaction& t : seg.transactions) {
       for (const WalFrameView& f : t.frames) {
         overlay[f.header.pageNumber].assign(reinterpret_cast<const char*>(f.page.data()),
@@ -154,6 +176,10 @@ std::unique_ptr<SnapshotReader> Database::openSnapshot() {
       }
       pages = t.commitSize();
     }
+  }
+  if (covered != x.offset) {
+    throw Error("the shadow WAL of " + path_ + " ends at " +
+                Pos{x.generation, x.index, covered}.str() + ", before the snapshot's " + x.str());
   }
   if (x.offset == 0) {
     // Nothing of this index yet: the database file holds the whole state (a restart or a new
@@ -169,8 +195,9 @@ std::unique_ptr<SnapshotReader> Database::openSnapshot() {
     std::lock_guard hold(lease->mu);
     if (lease->revoked) throw stopped();
   }
-  return std::make_unique<DatabaseSnapshotReader>(std::move(lease), dbFd_.get(), path_, x, pageSize,
-                                                  pages, std::move(overlay));
+  return std::make_unique<DatabaseSnapshotReader>(
+      std::move(lease), dbFd_.get(), path_, x, pageSize, pages, std::move(overlay),
+      x.offset > 0 ? std::optional(chain) : std::nullopt);
 }
 
 }  // namespace walstream

@@ -2,9 +2,19 @@
 
 namespace walstream {
 
-SegmentIterator::SegmentIterator(uint64_t generation, std::deque<SegmentInfo> initial)
-    : generation_(generation), queue_(std::move(initial)) {
+SegmentIterator::SegmentIterator(uint64_t generation, std::deque<SegmentInfo> initial,
+                                 std::optional<Pos> start)
+    : generation_(generation),
+      queue_(std::move(initial)),
+      start_(start),
+      floorIndex_(start ? start->index : (queue_.empty() ? 0 : queue_.front().pos.index)) {
   if (!queue_.empty()) last_ = queue_.back().pos;
+}
+
+void SegmentIterator::consumed(const Pos& sent) {
+  uint64_t floor = floorIndex_.load(std::memory_order_relaxed);
+  while (sent.index > floor && !floorIndex_.compare_exchange_weak(floor, sent.index)) {
+  }
 }
 
 std::optional<SegmentInfo> SegmentIterator::next() {
@@ -23,6 +33,9 @@ bool SegmentIterator::append(SegmentInfo info) {
     problem = "generation changed: appended segment of generation " +
               formatHex16(info.pos.generation) + " to an iterator of generation " +
               formatHex16(generation_);
+  } else if (!last_ && start_ && info.pos != *start_ &&
+             !(info.pos.index == start_->index + 1 && info.pos.offset == 0)) {
+    problem = "first appended segment " + info.pos.str() + " does not start at " + start_->str();
   } else if (last_) {
     const Pos& l = *last_;
     if (info.pos.index < l.index) {

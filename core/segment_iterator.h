@@ -3,9 +3,13 @@
 // It starts with the segments listed from disk and accepts appends while a reader is parked on
 // it. Appends must continue the sequence: an index never goes below the last one, never skips
 // one (index+1 starts a new WAL file, so at offset 0), and within an index offsets strictly
-// increase; the first append to an iterator that knows no segment is checked only for its
-// generation. A violation fails the iterator: its consumer sees the error and ends the stream
-// rather than sending a gap.
+// increase; the first append to an iterator that knows no segment must start where its consumer
+// is (`start`), or begin the next index there after a WAL restart. A violation fails the
+// iterator: its consumer sees the error and ends the stream rather than sending a gap.
+//
+// Retention: the consumer reports how far it has sent (consumed()); capture keeps every WAL
+// index at or after floorIndex() of each live iterator, so that segments listed from disk but
+// not yet read are still there when they are read.
 //
 // Thread-safety: every member may be called from any thread. Capture appends from its thread;
 // the stream session consumes on its executor. Notification is a one-shot callback armed with
@@ -13,6 +17,7 @@
 // block (it typically posts to the session's executor).
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -25,8 +30,10 @@ namespace walstream {
 
 class SegmentIterator {
  public:
-  // `initial` must be in (index, offset) order and of `generation`.
-  SegmentIterator(uint64_t generation, std::deque<SegmentInfo> initial);
+  // `initial` must be in (index, offset) order and of `generation`; `start` is where the
+  // consumer stands (the first segment it needs starts there).
+  SegmentIterator(uint64_t generation, std::deque<SegmentInfo> initial,
+                  std::optional<Pos> start = std::nullopt);
 
   uint64_t generation() const { return generation_; }
 
@@ -52,6 +59,11 @@ class SegmentIterator {
 
   size_t pending() const;
 
+  // The consumer has sent everything before `sent`.
+  void consumed(const Pos& sent);
+  // The lowest WAL index the consumer may still need.
+  uint64_t floorIndex() const { return floorIndex_.load(std::memory_order_relaxed); }
+
  private:
   void notifyLocked(std::unique_lock<std::mutex>& lock);
 
@@ -59,6 +71,8 @@ class SegmentIterator {
   mutable std::mutex mu_;
   std::deque<SegmentInfo> queue_;
   std::optional<Pos> last_;  // last segment known (listed or appended), for the order rules
+  const std::optional<Pos> start_;
+  std::atomic<uint64_t> floorIndex_;
   std::optional<std::string> error_;
   bool closed_ = false;
   std::function<void()> notify_;

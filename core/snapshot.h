@@ -10,11 +10,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 
 #include "core/pos.h"
+#include "core/wal_segment.h"
 
 namespace walstream {
 
@@ -24,6 +26,9 @@ class SnapshotReader {
   virtual Pos position() const = 0;  // X: the stream continues with the segment at X
   virtual uint32_t pageSize() const = 0;
   virtual uint64_t size() const = 0;  // bytes of the image (pages * page size)
+  // The WAL's checksum chain at X when X is past the start of its WAL index (nullopt at offset
+  // 0, where the next segment's WAL header seeds the chain).
+  virtual std::optional<WalChainState> chain() const = 0;
 
   // Next bytes of the image into `out`: as many whole pages as fit (out must hold at least one
   // page); returns the bytes written, 0 once all size() bytes were returned. The caller owns

@@ -621,12 +621,16 @@ bool WalCapture::handOff(CheckpointMode mode, CaptureSync& out) {
       pins_[old]->exec("COMMIT");
       pinned_ = -1;
       // Past the maximum, wait (bounded) for the application's readers to leave the frames
-      // still to backfill, as a FULL checkpoint would: the application's writers wait too.
-      const auto deadline =
-          std::chrono::steady_clock::now() +
-          (mode == CheckpointMode::kFull
-               ? std::min<std::chrono::milliseconds>(options_.busyTimeout, kMaxReaderWait)
-               : std::chrono::milliseconds(0));
+      // still to backfill, as a FULL checkpoint would: the application's writers wait too. Not
+      // while a snapshot of ours is being sent: its read transaction holds the backfill back
+      // until the client has the whole image, however long its link takes, so waiting would
+      // only stall the application's writers, once per sync.
+      const bool waitForReaders =
+          mode == CheckpointMode::kFull && metrics_.snapshotsOpen.load() == 0;
+      const auto deadline = std::chrono::steady_clock::now() +
+                            (waitForReaders ? std::min<std::chrono::milliseconds>(
+                                                  options_.busyTimeout, kMaxReaderWait)
+                                            : std::chrono::milliseconds(0));
       for (;;) {
         checkpointer_->checkpoint(SQLITE_CHECKPOINT_PASSIVE);
         restartable = shmBackfill(shm_.data()) == h.mxFrame;

@@ -1,5 +1,6 @@
 #include "server/metrics_text.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 
@@ -112,6 +113,12 @@ std::string renderMetrics(const std::vector<DatabaseMetricsSample>& dbs) {
             });
   w.family("walstream_wal_size_bytes", "gauge", "Size of the -wal file at the last sync.",
            [](const auto& d) { return u64(d.capture->walBytes.load()); });
+  w.family(
+      "walstream_snapshots_open", "gauge",
+      "Snapshots being sent; each holds a read transaction that holds back checkpoints.",
+      [](const auto& d) {
+        return u64(static_cast<uint64_t>(std::max<int64_t>(0, d.capture->snapshotsOpen.load())));
+      });
   w.family("walstream_wal_index", "gauge", "Current WAL index of the published position.",
            [](const auto& d) { return u64(d.pos.index); });
   w.family("walstream_wal_offset", "gauge", "Current WAL offset of the published position.",

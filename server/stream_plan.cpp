@@ -106,7 +106,6 @@ StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Ch
   }
   plan.start = plan.snapshot->position();
   plan.pageSize = plan.snapshot->pageSize();
-  plan.iterator = db.openIterator(plan.start);
   plan.snapshotReason = reason;
   return plan;
 }

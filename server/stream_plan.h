@@ -16,10 +16,12 @@
 namespace walstream::server {
 
 struct StreamPlan {
-  std::unique_ptr<SnapshotReader> snapshot;   // set: the stream starts with this snapshot
-  std::shared_ptr<SegmentIterator> iterator;  // every segment after the start, then live ones
-  std::optional<SegmentInfo> first;           // already taken from the iterator
-  Pos start;                                  // the snapshot's position, or where it resumes
+  std::unique_ptr<SnapshotReader> snapshot;  // set: the stream starts with this snapshot
+  // Every segment after the start, then live ones. Only for a resume: after a snapshot the
+  // session opens it once the snapshot is sent (stream_session.h).
+  std::shared_ptr<SegmentIterator> iterator;
+  std::optional<SegmentInfo> first;  // already taken from the iterator
+  Pos start;                         // the snapshot's position, or where it resumes
   uint32_t pageSize = 0;
   std::string snapshotReason;  // why a snapshot was chosen, for the log
 };

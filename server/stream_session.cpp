@@ -11,6 +11,7 @@
 #include "core/file_util.h"
 #include "core/log.h"
 #include "core/lz4_codec.h"
+#include "proto/snapshot_chain.h"
 #include "proto/status_json.h"
 #include "server/http_error.h"
 #include "server/http_response.h"
@@ -122,6 +123,7 @@ void StreamSession::onPlanned(WorkerResult<StreamPlan> result) {
   snapshotPos_ = plan.start;
   if (plan.first) enqueue(std::move(*plan.first));
   db_.streamsStarted.fetch_add(1);
+  streaming_ = true;
   if (snapshot_) {
     log::info(db_.name.name + ": streaming to " + remote_ + " from a snapshot at " +
               plan.start.str() + " (" + plan.snapshotReason + ")");
@@ -156,6 +158,11 @@ void StreamSession::writeResponseHeader(uint32_t pageSize) {
   response_.set(http::field::cache_control, "no-store");
   response_.set("Walstream-Page-Size", std::to_string(pageSize));
   response_.set("Litestream-page-size", std::to_string(pageSize));
+  if (snapshot_) {
+    if (const std::optional<WalChainState> chain = snapshot_->chain()) {
+      response_.set(std::string(proto::kSnapshotChainHeader), proto::formatSnapshotChain(*chain));
+    }
+  }
   response_.keep_alive(false);
   response_.chunked(true);
   serializer_.emplace(response_);
@@ -306,12 +313,40 @@ void StreamSession::snapshotDone() {
   chunkSpares_ = {};  // the tail needs no chunk buffers
   chunkReady_.reset();
   chunkWriting_ = {};
-  disposeOnWorker(std::move(snapshot_));
   disposeOnWorker(std::move(compressed_));
   setSentPos(snapshotPos_);
-  phase_ = Phase::kTail;
-  startHeartbeats();
-  pump();
+  phase_ = Phase::kTail;  // no iterator yet: pump() waits for it; a stop can end the body
+  // The segments after the snapshot are read now, from the shadow WAL: none was queued while
+  // the snapshot was sent, so however long that took it did not count against the limits on
+  // queued segments. The snapshot reader keeps the index from retention (Database's snapshot
+  // lease) until the iterator exists.
+  runOnWorker(
+      [&db = db_.db, pos = snapshotPos_, snapshot = std::move(snapshot_)]() mutable {
+        // The snapshot's position may have become the end of a finished index meanwhile.
+        const std::optional<Pos> from = resumePoint(db, pos, db.writtenPosition());
+        if (!from) throw Error("no segment of the shadow WAL follows " + pos.str());
+        auto it = db.openIterator(*from);
+        snapshot.reset();
+        return it;
+      },
+      [this](WorkerResult<std::shared_ptr<SegmentIterator>> r) {
+        if (phase_ != Phase::kTail) {  // finishing or done meanwhile
+          if (r.value) (*r.value)->close();
+          return;
+        }
+        if (r.error) {
+          try {
+            std::rethrow_exception(r.error);
+          } catch (const std::exception& e) {
+            closeNow("cannot continue after the snapshot: " + std::string(e.what()));
+          }
+          return;
+        }
+        iterator_ = std::move(*r.value);
+        startHeartbeats();
+        drainIterator();
+        pump();
+      });
 }
 
 // --- segments ---------------------------------------------------------------------------------
@@ -367,7 +402,7 @@ void StreamSession::drainIterator() {
 
 void StreamSession::pump() {
   for (;;) {
-    if (phase_ != Phase::kTail || writing_ || readingSegment_) return;
+    if (phase_ != Phase::kTail || !iterator_ || writing_ || readingSegment_) return;
     if (heartbeatDue_) {
       writeHeartbeat();
       return;
@@ -601,6 +636,7 @@ void StreamSession::onWritten(error_code ec, size_t bytes) {
       break;
     case WriteKind::kSegment:
       setSentPos(pendingSentPos_);
+      iterator_->consumed(pendingSentPos_);
       pump();
       break;
     case WriteKind::kHeartbeat:
@@ -657,9 +693,8 @@ void StreamSession::close() {
 
 void StreamSession::closeNow(const std::string& reason) {
   if (phase_ == Phase::kDone) return;
-  const bool started = iterator_ != nullptr;  // onPlanned logged "streaming to"
   phase_ = Phase::kDone;
-  if (started) {
+  if (streaming_) {
     const Pos at = streamStatus()->pos;
     log::info(
         db_.name.name + ": stream to " + remote_ + " ended " +

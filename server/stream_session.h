@@ -9,7 +9,10 @@
 // chunk on a worker into two reused buffers, the next chunk read while the current one is
 // written (so the socket does not idle during a disk read, and memory stays two chunks) -> segment
 // records as the iterator yields them, then live ones as capture publishes them. A write is
-// never started while another is in flight, so a slow client only delays itself.
+// never started while another is in flight, so a slow client only delays itself. After a
+// snapshot the iterator is opened only once the snapshot is sent: what capture published
+// meanwhile is read from the shadow WAL, so a snapshot that takes long (a slow link, a large
+// database) queues nothing and cannot be cut for being too far behind.
 //
 // Bounds: live segments queued for this client are counted (bytes and entries) and the client
 // is disconnected past StreamLimits (the byte bound is raised to two full WALs, 2 x
@@ -129,6 +132,7 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   std::optional<uint64_t> registryId_;
 
   Phase phase_ = Phase::kPlanning;
+  bool streaming_ = false;  // planned and logged "streaming to": its end is logged too
   std::string endReason_;
 
   // Writes.

@@ -73,12 +73,14 @@ bool waitForStreams(uint16_t port, size_t want, std::chrono::milliseconds timeou
   return true;
 }
 
-// A client that stops reading inside a snapshot far larger than the socket buffers between it
-// and the server (send buffer at most 4 MiB here, receive buffer 4 KiB) while the application
-// keeps writing. `withReader`: a second client reads on its own thread meanwhile and must not
-// be affected. Either way the server stays healthy: a new client gets everything afterwards.
+// A client that stops reading while the application keeps writing: inside a snapshot far
+// larger than the socket buffers between it and the server (send buffer at most 4 MiB here,
+// receive buffer 4 KiB), or, with `afterSnapshot`, once it has its snapshot, so that the live
+// segments queue up for it. `withReader`: a second client reads on its own thread meanwhile and
+// must not be affected. Either way the server stays healthy: a new client gets everything
+// afterwards.
 void stuckClientIsDropped(const StreamLimits& limits, const CaptureOptions& capture,
-                          bool withReader) {
+                          bool withReader, bool afterSnapshot) {
   TempDir dir;
   const std::string db = dir.file("app.db");
   createWriterTable(db);
@@ -89,6 +91,11 @@ void stuckClientIsDropped(const StreamLimits& limits, const CaptureOptions& capt
 
   auto stuck = std::make_unique<HttpStream>(primary.port(), "/stream", 10s, "GET", 4096);
   REQUIRE(stuck->status() == 200);
+  if (afterSnapshot) {
+    auto snapshot = readRecord(*stuck, 30s);
+    REQUIRE(snapshot);
+    REQUIRE(snapshot->header.type == static_cast<uint32_t>(proto::RecordType::kSnapshot));
+  }
 
   std::optional<HttpStream> reader;
   if (withReader) reader.emplace(primary.port(), "/stream");
@@ -166,7 +173,8 @@ TEST_CASE("a client too far behind is disconnected") {
   StreamLimits limits;
   limits.maxPendingBytes = 1024 * 1024;
   limits.writeStallTimeout = 600s;  // only the queue bound can act
-  stuckClientIsDropped(limits, capture, false);
+  // Segments are queued only once the snapshot is sent (server/stream_session.h).
+  stuckClientIsDropped(limits, capture, false, /*afterSnapshot=*/true);
 }
 
 TEST_CASE("a client whose writes make no progress is disconnected; the others keep streaming") {
@@ -174,5 +182,72 @@ TEST_CASE("a client whose writes make no progress is disconnected; the others ke
   // Only the stall timer can act. The healthy reader runs on a thread that a loaded machine can
   // starve for a while: it must not look stalled.
   limits.writeStallTimeout = 3s;
-  stuckClientIsDropped(limits, CaptureOptions{}, true);
+  stuckClientIsDropped(limits, CaptureOptions{}, true, /*afterSnapshot=*/false);
+}
+
+TEST_CASE("a snapshot that stalls while the writer runs completes, then the stream follows") {
+  // Live segments published while a client reads its snapshot are not queued for it (they are
+  // read from the shadow WAL afterwards), so a snapshot that takes long (a slow or stalled link)
+  // is not cut for being "too far behind", however many segments capture publishes meanwhile.
+  TempDir dir;
+  const std::string db = dir.file("app.db");
+  createWriterTable(db);
+  CaptureOptions capture;
+  capture.minCheckpointPages = 200;  // WAL restarts meanwhile: several indexes to follow
+  capture.maxCheckpointPages = 400;
+  StreamLimits limits;
+  limits.maxPendingSegments = 50;  // far fewer than are published while the snapshot stalls
+  limits.maxPendingBytes = 1024 * 1024;
+  InProcessPrimary primary(db, limits, capture);
+  waitForCapture(primary.port());
+  // A snapshot far larger than the socket buffers (at most 4 MiB here): the server is still
+  // sending it while the client does not read.
+  insertRows(db, 800, 20000, 20);
+  waitForCapture(primary.port());
+
+  HttpStream slow(primary.port(), "/stream", 10s, "GET", 4096);
+  REQUIRE(slow.status() == 200);
+  auto head = slow.readExact(proto::kStreamRecordHeaderSize, 10s);
+  REQUIRE(head);
+  StreamRecord snapshot;
+  snapshot.header =
+      proto::StreamRecordHeader::decode(reinterpret_cast<const uint8_t*>(head->data()));
+  REQUIRE(snapshot.header.type == static_cast<uint32_t>(proto::RecordType::kSnapshot));
+  REQUIRE(snapshot.header.size > 12 * 1024 * 1024);
+  auto piece = slow.readExact(64 * 1024, 10s);
+  REQUIRE(piece);
+  snapshot.payload = *piece;
+
+  // The link stalls while the application commits many transactions, one segment or more each.
+  DbWriter writer(db, {.rows = 3000,
+                       .rowsPerTransaction = 1,
+                       .payloadBytes = 200,
+                       .pauseBetweenTransactions = 1ms,
+                       .maxDuration = 60s});
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (writer.committedRows() < 500 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  REQUIRE(writer.committedRows() >= 500);
+  writer.stop();  // what follows is the stream's catching up, not a race with the writer
+
+  // The rest of the snapshot, then the segments published meanwhile and after.
+  auto rest = slow.readExact(snapshot.header.size - snapshot.payload.size(), 60s);
+  REQUIRE_MESSAGE(rest, "the stream ended inside the snapshot");
+  snapshot.payload += *rest;
+  StreamReplay replay(dir.file("replay.db"), db + "-walstream");
+  replay.apply(snapshot);
+  waitForCapture(primary.port());
+  const Pos end = primaryPosition(primary.port(), "app.db");
+  // Equality is checked once at the end: dumping a 16 MB image per record would be slow.
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (replay.position() != end && std::chrono::steady_clock::now() < until) {
+    auto r = readRecord(slow, 30s);
+    REQUIRE_MESSAGE(r,
+                    "the stream ended at " << replay.position().str() << ", before " << end.str());
+    replay.apply(*r);
+  }
+  CHECK(replay.position() == end);
+  CHECK(replay.dump() == dumpDatabase(db));
+  CHECK(replay.snapshots() == 1);
 }

@@ -9,6 +9,7 @@
 #include "core/byte_order.h"
 #include "core/lz4_codec.h"
 #include "core/sqlite_conn.h"
+#include "proto/snapshot_chain.h"
 #include "tests/support/cluster.h"
 #include "tests/support/db_writer.h"
 #include "tests/support/http_client.h"
@@ -73,6 +74,39 @@ TEST_CASE("an empty position gets a snapshot, then live segments, replaying to t
   CHECK(replay.snapshots() == 1);
   CHECK(replay.segments() > 0);
   CHECK(replay.position() == primaryPosition(primary.port(), "app.db"));
+}
+
+TEST_CASE("a snapshot in the middle of a WAL index carries the chain at its position") {
+  TempDir dir;
+  const std::string db = dir.file("app.db");
+  createWriterTable(db);
+  PrimaryProcess primary(db, dir.file("primary"));
+  waitForCapture(primary.port());
+  {
+    // No WAL restart: the snapshot lands past the start of index 0.
+    HttpStream atStart(primary.port(), "/stream?db=app.db");
+    REQUIRE(atStart.status() == 200);
+    CHECK(atStart.header("Walstream-Snapshot-Chain").empty());  // offset 0: the header seeds it
+  }
+  insertRows(db, 30, 200, 3);
+  waitForCapture(primary.port());
+  HttpStream s(primary.port(), "/stream?db=app.db");
+  REQUIRE(s.status() == 200);
+  auto first = readRecord(s, 20s);
+  REQUIRE(first);
+  REQUIRE(first->header.type == 1);
+  REQUIRE(first->header.offset > 0);
+  const WalChainState chain = chainStateFromShadow(db + "-walstream", first->header.pos());
+  CHECK(s.header("Walstream-Snapshot-Chain") == proto::formatSnapshotChain(chain));
+  // A later resume at the snapshot's position with that checksum is accepted without a snapshot.
+  HttpStream resume(primary.port(), streamTarget("pos=" + first->header.pos().str() +
+                                                 "&checksum=" + checksumParam(chain.checksum)));
+  REQUIRE(resume.status() == 200);
+  insertRows(db, 3, 200, 1);
+  auto next = readRecord(resume, 20s);
+  REQUIRE(next);
+  CHECK(next->header.type == 2);
+  CHECK(next->header.pos() == first->header.pos());
 }
 
 TEST_CASE("a client at a segment boundary resumes there with no snapshot") {

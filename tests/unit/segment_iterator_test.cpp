@@ -243,3 +243,38 @@ TEST_CASE("a producer thread appends while a consumer waits via armNotify: each 
   CHECK(wakeups >= kSegments / kParkEvery);
   CHECK(wakeups == parks);  // every arming fired exactly once
 }
+
+TEST_CASE("an iterator that knows no segment takes only one starting where its consumer is") {
+  const Pos start{kGen, 2, 8272};
+  SUBCASE("a segment elsewhere in the index is a hole") {
+    SegmentIterator it(kGen, {}, start);
+    CHECK_FALSE(it.append(seg(2, 12392)));
+    REQUIRE(it.error());
+    CHECK(it.error()->find("does not start at") != std::string::npos);
+  }
+  SUBCASE("a later index is a hole") {
+    SegmentIterator it(kGen, {}, start);
+    CHECK_FALSE(it.append(seg(4, 0)));
+    CHECK(it.error());
+  }
+  SUBCASE("exactly at the start") {
+    SegmentIterator it(kGen, {}, start);
+    CHECK(it.append(seg(2, 8272)));
+    CHECK(it.append(seg(2, 12392)));
+    CHECK_FALSE(it.error());
+  }
+  SUBCASE("the next index's start, after a WAL restart at the consumer's position") {
+    SegmentIterator it(kGen, {}, start);
+    CHECK(it.append(seg(3, 0)));
+    CHECK_FALSE(it.error());
+  }
+}
+
+TEST_CASE("the retention floor follows what the consumer has sent, never backwards") {
+  SegmentIterator it(kGen, listed(), Pos{kGen, 2, 0});
+  CHECK(it.floorIndex() == 2);
+  it.consumed({kGen, 4, 100});
+  CHECK(it.floorIndex() == 4);
+  it.consumed({kGen, 3, 0});
+  CHECK(it.floorIndex() == 4);
+}

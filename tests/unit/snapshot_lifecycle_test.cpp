@@ -1,6 +1,7 @@
-// A snapshot reader (core/snapshot.h) across the capture's lifecycle: capture closing while a
-// snapshot is read, and a sync that fails while a snapshot waits for one. The test thread is the
-// capture thread here, so every step happens exactly when the test says.
+// Snapshot readers (core/snapshot.h) and stream iterators across the capture's lifecycle:
+// capture closing while a snapshot is read, a sync that fails while a snapshot waits for one, and
+// WAL restarts with retention while a snapshot or a stream still needs an index. The test thread
+// is the capture thread here, so every step happens exactly when the test says.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
@@ -139,5 +140,90 @@ TEST_CASE("a snapshot with nothing of its WAL index yet is the header's page cou
   CHECK(check.queryText("PRAGMA integrity_check") == "ok");
   CHECK(check.queryInt("SELECT count(*) FROM t") == 1);
   snap.reset();
+  db.close();
+}
+
+namespace {
+
+// Commits and syncs until capture's position is past WAL index `index` (each hand-off lets the
+// next commit restart the WAL), bounded.
+void restartPast(Database& db, const std::string& app, uint64_t index) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (db.position().index <= index) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    insertRows(app, 5, 1000, 1);
+    db.sync();
+  }
+}
+
+CaptureOptions restartingOften() {
+  CaptureOptions options;
+  options.minCheckpointPages = 5;  // a hand-off, and so a WAL restart, every few syncs
+  options.shadowRetention = 1;     // only the current index would be kept
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("retention keeps the WAL index a stream has yet to send") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createWriterTable(app);
+  Database db(app, restartingOften());
+  db.open();
+  insertRows(app, 20, 1000, 1);
+  db.sync();
+  const Pos start = db.position();
+  REQUIRE(start.offset > 0);
+  // A stream that has not sent anything yet.
+  std::shared_ptr<SegmentIterator> stream = db.openIterator(Pos{start.generation, start.index, 0});
+  restartPast(db, app, start.index + 3);
+  ShadowWal shadow(app + "-walstream");
+  CHECK_FALSE(shadow.listSegments(start.generation, start.index).empty());
+  auto first = stream->next();
+  REQUIRE(first);
+  CHECK(first->pos == Pos{start.generation, start.index, 0});
+  CHECK_NOTHROW(shadow.readSegmentRun(std::span<const SegmentInfo>(&*first, 1)));
+  // Once it has sent past the index, the index goes at the next restart.
+  stream->consumed(db.position());
+  restartPast(db, app, db.position().index + 1);
+  CHECK(shadow.listSegments(start.generation, start.index).empty());
+  stream->close();
+  db.close();
+}
+
+TEST_CASE("retention keeps the WAL index of a snapshot that does not hold back restarts") {
+  // A snapshot begun while every frame is backfilled reads the database file alone (read mark
+  // 0), which does not stop a WAL restart: the WAL moves on to the next index while it is sent,
+  // and the stream continues after it from its index, which must still be there.
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createWriterTable(app);
+  Database db(app, restartingOften());
+  db.open();
+  // Sync until a hand-off left every frame backfilled and capture's pin on read mark 0: the
+  // application's TRUNCATE checkpoint then succeeds.
+  SqliteConnection appConn(app);
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  for (;;) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    insertRows(app, 3, 1000, 1);
+    db.sync();
+    if (db.position().index > 0 && !appConn.checkpoint(SQLITE_CHECKPOINT_TRUNCATE).busy) break;
+  }
+  auto opening = std::async(std::launch::async, [&] { return db.openSnapshot(); });
+  std::unique_ptr<SnapshotReader> snap = syncUntilReady(db, opening);
+  const Pos x = snap->position();
+  // One restart (the reader on read mark 0 then holds back any backfill, so no second one) is
+  // enough for retention 1 to remove x's index.
+  restartPast(db, app, x.index);
+  ShadowWal shadow(app + "-walstream");
+  CHECK_FALSE(shadow.listSegments(x.generation, x.index).empty());
+  std::string image;
+  for (std::string chunk; !(chunk = snap->read(1 << 20)).empty();) image += chunk;
+  CHECK(image.size() == snap->size());
+  snap.reset();
+  restartPast(db, app, db.position().index + 1);
+  CHECK(shadow.listSegments(x.generation, x.index).empty());
   db.close();
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "proto/heartbeat.h"
+#include "proto/snapshot_chain.h"
 #include "proto/stream_record.h"
 
 using namespace walstream;
@@ -69,4 +70,31 @@ TEST_CASE("a heartbeat payload is 16 big-endian bytes: time, then the running ch
   CHECK(HeartbeatPayload::decode(expected) == hb);
   const std::array<uint8_t, 15> shortPayload{};
   CHECK_THROWS_AS(HeartbeatPayload::decode(shortPayload), std::invalid_argument);
+}
+
+TEST_CASE("Walstream-Snapshot-Chain round-trips and rejects anything else") {
+  WalChainState c;
+  c.pageSize = 4096;
+  c.salt1 = 0x01234567;
+  c.salt2 = 0x89abcdef;
+  c.checksum = {0xdeadbeef, 0x00c0ffee};
+  for (bool be : {false, true}) {
+    c.bigEndianChecksum = be;
+    const std::string text = proto::formatSnapshotChain(c);
+    CHECK(text == std::string("0123456789abcdef deadbeef00c0ffee ") + (be ? "be" : "le"));
+    const auto back = proto::parseSnapshotChain(text, 4096);
+    REQUIRE(back);
+    CHECK(back->pageSize == 4096);
+    CHECK(back->salt1 == c.salt1);
+    CHECK(back->salt2 == c.salt2);
+    CHECK(back->checksum == c.checksum);
+    CHECK(back->bigEndianChecksum == be);
+  }
+  for (const char* bad :
+       {"", "0123456789abcdef deadbeef00c0ffee", "0123456789abcdef deadbeef00c0ffee  le",
+        "0123456789ABCDEF deadbeef00c0ffee le", "0123456789abcdef deadbeef00c0ffee xx",
+        "0123456789abcde  deadbeef00c0ffee le", "+123456789abcdef deadbeef00c0ffee le",
+        "0123456789abcdef deadbeef00c0ffee le\n"}) {
+    CHECK_MESSAGE(!proto::parseSnapshotChain(bad, 4096), bad);
+  }
 }
