@@ -2,13 +2,14 @@
 # they install missing Debian packages first (as root, or through sudo).
 BUILD_DIR      ?= build
 TEST_BUILD_DIR ?= build-test
+TSAN_BUILD_DIR ?= build-tsan
 JOBS           ?= 2
 CMAKE_ARGS     ?=
 
 DEB_PACKAGES := g++ make cmake pkg-config ccache sqlite3 lz4 \
                 libsqlite3-dev liblz4-dev libboost-dev nlohmann-json3-dev doctest-dev
 
-.PHONY: all deps build test demo bench format clean
+.PHONY: all deps build test test-tsan demo bench format clean
 
 all: build
 
@@ -35,6 +36,15 @@ test: deps
 	cmake --build $(TEST_BUILD_DIR) -j$(JOBS)
 	cd $(TEST_BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 
+# The same tests on a ThreadSanitizer build (data races between capture, the checkpoint worker,
+# the server's threads and the replica's). Not part of `make test`: it takes about twice as long.
+test-tsan: deps
+	cmake -S . -B $(TSAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=Debug -DWALSTREAM_TSAN=ON \
+	  -DWALSTREAM_WERROR=ON $(CMAKE_ARGS)
+	cmake --build $(TSAN_BUILD_DIR) -j$(JOBS)
+	cd $(TSAN_BUILD_DIR) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  ctest --output-on-failure -j$(JOBS)
+
 demo: build
 	./deploy/demo.sh $(BUILD_DIR)/walstream
 
@@ -46,4 +56,4 @@ format:
 	find core proto server client cli tests bench -name '*.cpp' -o -name '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) $(TEST_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(TEST_BUILD_DIR) $(TSAN_BUILD_DIR)
