@@ -76,34 +76,57 @@ ReplicaApplier::ReplicaApplier(std::string localPath, ApplierOptions options)
       log::warn(positionPath_ + " is unreadable; the replica will fetch a snapshot");
     }
     // Attach at once: from here on a local write is noticed by the next append.
-    if (position_) appender();
-    if (position_ && position_->local) checkLocalWal();
+    if (position_) {
+      appender();
+      checkLocalWal();
+    }
   }
 }
 
 void ReplicaApplier::checkLocalWal() {
-  // The position is saved after each apply without a flush of its own (savePosition), so a
-  // crash can leave it behind LOCAL_DB's WAL. Resuming from it would apply transactions a
-  // second time over newer pages: states the primary never had. An empty WAL is consistent
-  // with any position, since the position is flushed before every checkpoint.
+  // The durability invariant in replica_applier.h says why exactly these cases resume.
   const std::optional<WalIndexHeader> h = appender().readHeader();
-  if (!h || h->mxFrame == 0) return;
-  if (LocalWalState{h->salt, h->mxFrame, h->frameChecksum} == *position_->local) return;
-  log::warn(localPath_ + "'s WAL (" + std::to_string(h->mxFrame) +
-            " frames) is not where the saved position " + position_->pos.str() + " left it (" +
-            std::to_string(position_->local->mxFrame) +
-            " frames): a crash between an apply and saving its position, or a local write; the "
-            "replica will fetch a snapshot");
+  const std::optional<LocalWalState>& saved = position_->local;
+  std::string found = "an unreadable wal-index";
+  if (h) {
+    const LocalWalState now{h->salt, h->mxFrame, h->frameChecksum};
+    if (saved && saved->mxFrame == 0 && now.mxFrame == 0) return;
+    if (saved && saved->mxFrame != 0 && now == *saved) return;
+    found = std::to_string(h->mxFrame) + " frames";
+  }
+  log::warn(localPath_ + "'s WAL (" + found + ") is not where the saved position " +
+            position_->pos.str() + " left it (" +
+            (saved ? std::to_string(saved->mxFrame) + " frames" : std::string("not recorded")) +
+            "): a crash or power failure between an apply and saving its position, or a local "
+            "write; the replica will fetch a snapshot");
   position_.reset();
+}
+
+void ReplicaApplier::recordTruncatedWal() {
+  // SQLite truncates without a flush. Until the truncation is on the device, a power failure
+  // brings back the old WAL that the flushed position describes; once it is, only a position
+  // saying "empty WAL" (mxFrame 0) resumes, so that one is written and flushed after it.
+  appender_->syncWal();
+  if (!position_) return;
+  savePosition();
+  positionFile_.sync();
 }
 
 ReplicaApplier::~ReplicaApplier() {
   abortSnapshot();
   // A clean stop leaves the WAL and the position that describes it on the device, so the next
-  // start resumes even after a later power failure.
+  // start resumes even after a later power failure. An empty WAL is preferred: the last
+  // read-write connection to close LOCAL_DB while the replica is stopped checkpoints and
+  // deletes a non-empty WAL, which a restart cannot tell from a WAL lost to a power failure.
   try {
-    if (appender_) appender_->syncWal();
-    if (position_) positionFile_.sync();
+    if (appender_) {
+      if (position_ && appender_->checkpointTruncate(std::chrono::milliseconds(0))) {
+        recordTruncatedWal();
+      } else {
+        appender_->syncWal();
+        if (position_) positionFile_.sync();
+      }
+    }
   } catch (const Error& e) {
     log::warn(localPath_ + ": " + e.what());
   }
@@ -119,10 +142,9 @@ WalAppender& ReplicaApplier::appender() {
 }
 
 void ReplicaApplier::savePosition() {
-  // Not flushed: a second device flush per apply (after the WAL's) doubled the replica's cost.
-  // The record carries LOCAL_DB's WAL state so that a stale one is recognised on start
-  // (checkLocalWal), and it is flushed before any checkpoint moves frames out of the WAL
-  // (maybeCheckpoint), after which staleness could no longer be seen.
+  // Not flushed here: a device flush per apply doubled the replica's cost. The record carries
+  // LOCAL_DB's WAL state, so that one the WAL does not match is recognised on start
+  // (checkLocalWal); when it is flushed is the durability invariant's business.
   position_->local.reset();
   if (appender_) {
     if (const auto h = appender_->readHeader()) {
@@ -201,6 +223,10 @@ void ReplicaApplier::endSnapshot() {
 void ReplicaApplier::installSnapshotFile() {
   if (!appender_ && !pathExists(localPath_)) {
     // First start: nothing reads LOCAL_DB yet, so the complete image is moved into place.
+    // A position left by an earlier LOCAL_DB must not survive a crash beside the new image
+    // (it could say "empty WAL" and resume there): its removal is durable before the rename.
+    positionFile_.remove();
+    if (pathExists(dirName(positionPath_))) fsyncDir(dirName(positionPath_));
     // Leftover -wal/-shm files would be replayed onto the new image by SQLite: remove them.
     ::unlink((localPath_ + "-wal").c_str());
     ::unlink((localPath_ + "-shm").c_str());
@@ -342,8 +368,10 @@ uint64_t ReplicaApplier::applySegments(const std::vector<ReceivedSegment>& segme
       }
     } catch (const ReplicaModifiedError&) {
       // Forget the position: only a snapshot can bring LOCAL_DB back to a state the primary had.
+      // The removal is flushed: the old position must not come back after a power failure.
       position_.reset();
       positionFile_.remove();
+      if (pathExists(dirName(positionPath_))) fsyncDir(dirName(positionPath_));
       throw;
     }
   }
@@ -355,22 +383,21 @@ uint64_t ReplicaApplier::applySegments(const std::vector<ReceivedSegment>& segme
 bool ReplicaApplier::maybeCheckpoint() {
   if (!appender_) return false;
   const uint32_t frames = appender_->walFrameCount();
-  if (frames >= std::min(options_.minCheckpointPages, options_.maxCheckpointPages)) {
-    positionFile_.sync();  // see savePosition
-  }
-  if (frames >= options_.maxCheckpointPages) {
-    if (appender_->checkpointTruncate(options_.truncateBusyTimeout)) return true;
-    appender_->checkpointPassive();
+  if (frames < std::min(options_.minCheckpointPages, options_.maxCheckpointPages)) return false;
+  // Before any checkpoint copies frames into the database file, the position describing them
+  // is flushed (the durability invariant in replica_applier.h).
+  positionFile_.sync();
+  // Restarting the WAL keeps it small, and succeeds at once when no reader is inside it; past
+  // maxCheckpointPages the restart waits briefly for readers. Otherwise a PASSIVE checkpoint
+  // copies what the readers allow.
+  const auto wait = frames >= options_.maxCheckpointPages ? options_.truncateBusyTimeout
+                                                          : std::chrono::milliseconds(0);
+  if (appender_->checkpointTruncate(wait)) {
+    recordTruncatedWal();
     return true;
   }
-  if (frames >= options_.minCheckpointPages) {
-    // Restarting the WAL keeps it small, and succeeds at once when no reader is inside it;
-    // otherwise a PASSIVE checkpoint copies what the readers allow.
-    if (appender_->checkpointTruncate(std::chrono::milliseconds(0))) return true;
-    appender_->checkpointPassive();
-    return true;
-  }
-  return false;
+  appender_->checkpointPassive();
+  return true;
 }
 
 }  // namespace walstream::client

@@ -15,9 +15,10 @@
 // replica then starts over from a snapshot) instead of resuming from a mix of two positions.
 // Lines without the checksum (written by older versions) are still accepted.
 //
-// Written in place after each apply, once the data it describes is durable in LOCAL_DB's WAL, so
-// after a crash the position is never ahead of the WAL; it is not flushed itself except before
-// a checkpoint, and may be behind after a crash: the local part tells (ReplicaApplier).
+// Written in place after each apply without a flush, so after a crash or power failure it may be
+// behind LOCAL_DB's WAL or ahead of it (the WAL is not flushed per apply either): the local part
+// tells, and the replica then fetches a snapshot. When it is flushed, and why a match means the
+// exact state, is the durability invariant in client/replica_applier.h.
 #pragma once
 
 #include <array>
@@ -41,8 +42,8 @@ struct ReplicaPosition {
   Pos pos;
   WalChainState chain;      // the primary WAL's chain at pos (pageSize always set)
   bool chainKnown = false;  // salts, checksum and word order of `chain` are meaningful
-  // LOCAL_DB's WAL at pos; absent right after a snapshot moved into place and in records of
-  // older versions. On start the replica resumes only if its WAL still matches (or is empty).
+  // LOCAL_DB's WAL at pos (mxFrame 0: the database file alone holds the state at pos); absent
+  // in records of older versions. On start the replica resumes only if its WAL still matches.
   std::optional<LocalWalState> local;
 };
 
