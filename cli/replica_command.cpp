@@ -12,11 +12,25 @@
 #include "client/status_server.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "proto/heartbeat_bounds.h"
 #include "server/primary_server.h"
+#include "server/query.h"
 
 namespace walstream::cli {
 
 namespace {
+
+// A --heartbeat the primary rejects would have every request answered 400.
+static_assert(proto::kMinHeartbeat == server::kMinHeartbeat &&
+                  proto::kMaxHeartbeat == server::kMaxHeartbeat,
+              "the replica's heartbeat bounds must be the primary's");
+
+std::string formatMillis(std::chrono::milliseconds d) {
+  const auto ms = d.count();
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
 
 constexpr const char* kReplicaUsage =
     "Usage: walstream replica --upstream URL [FLAGS] LOCAL_DB\n"
@@ -45,8 +59,8 @@ int runReplica(const std::vector<std::string>& args) {
   flags.define("max-checkpoint-pages", "N", "10000",
                "wait briefly for readers to restart LOCAL_DB's WAL past N pages");
   flags.define("heartbeat", "DURATION", "1s",
-               "ask the primary for a heartbeat this often; 5 missed ones (at least 3s) mean the "
-               "connection is dead");
+               "ask the primary for a heartbeat this often (100ms to 1h); 5 missed ones (at "
+               "least 3s) mean the connection is dead");
   client::ReplicaOptions options;
   std::optional<server::ListenAddress> listen;
   try {
@@ -66,7 +80,12 @@ int runReplica(const std::vector<std::string>& args) {
     options.applier.minCheckpointPages = static_cast<uint32_t>(flags.u64("min-checkpoint-pages"));
     options.applier.maxCheckpointPages = static_cast<uint32_t>(flags.u64("max-checkpoint-pages"));
     options.heartbeatInterval = flags.duration("heartbeat");
-    if (options.heartbeatInterval.count() <= 0) throw UsageError("--heartbeat must be positive");
+    if (options.heartbeatInterval < proto::kMinHeartbeat ||
+        options.heartbeatInterval > proto::kMaxHeartbeat) {
+      throw UsageError("--heartbeat " + flags.str("heartbeat") + " is out of range: want " +
+                       formatMillis(proto::kMinHeartbeat) + " to " +
+                       formatMillis(proto::kMaxHeartbeat) + " (the primary refuses others)");
+    }
     if (flags.given("http")) {
       try {
         listen = server::parseListenAddress(flags.str("http"));

@@ -35,6 +35,17 @@ std::string percentEncode(const std::string& s) {
 // nothing more is buffered then.
 constexpr size_t kBatchBytes = size_t{16} << 20;
 
+// How long the replica waits before asking again a primary that rejected its request as
+// invalid (400): a configuration error does not go away by retrying, but the operator may fix
+// the primary's side (or upgrade it) without restarting the replica.
+constexpr std::chrono::seconds kRejectedRetry{30};
+
+// The primary answered 400: the replica's request is one it does not accept.
+class RequestRejectedError : public Error {
+ public:
+  using Error::Error;
+};
+
 // A primary that sends nothing (no data, no heartbeat) for this long is taken for dead.
 std::chrono::milliseconds silenceLimit(std::chrono::milliseconds heartbeat) {
   return std::max<std::chrono::milliseconds>(std::chrono::seconds(3), heartbeat * 5);
@@ -82,9 +93,15 @@ std::string Replica::requestTarget() const {
   return t;
 }
 
-void Replica::noteError(const std::string& message) {
+void Replica::noteError(const std::string& message, bool configuration) {
   std::lock_guard lock(state_.mu);
-  if (state_.lastError != message) log::warn(options_.localPath + ": " + message);
+  if (state_.lastError != message) {
+    if (configuration) {
+      log::error(options_.localPath + ": configuration error: " + message);
+    } else {
+      log::warn(options_.localPath + ": " + message);
+    }
+  }
   state_.lastError = message;
 }
 
@@ -116,6 +133,13 @@ void Replica::run() {
       noteError(std::string(e.what()) +
                 "; the replica is read-only: writes are discarded by a new snapshot");
       backoff.reset();
+    } catch (const RequestRejectedError& e) {
+      setConnected(false);
+      if (stopping_) break;
+      noteError(
+          std::string(e.what()) + "; retrying in " + std::to_string(kRejectedRetry.count()) + "s",
+          /*configuration=*/true);
+      waitBackoff(kRejectedRetry);
     } catch (const std::exception& e) {
       setConnected(false);
       if (stopping_) break;
@@ -152,6 +176,11 @@ void Replica::streamOnce() {
   }
   if (head.status == 503) {
     throw Error(options_.upstream.url + " is not ready (503): " + head.body);
+  }
+  if (head.status == 400) {
+    throw RequestRejectedError(options_.upstream.url + " rejects the replica's request " +
+                               requestTarget() + " as invalid (400: " + head.body +
+                               "): a flag value or a protocol version the primary does not accept");
   }
   if (head.status != 200) {
     throw Error(options_.upstream.url + " answered " + std::to_string(head.status) + ": " +

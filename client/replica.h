@@ -2,7 +2,9 @@
 //
 // One stream thread runs run(): connect, request the stream at the applied position (with the
 // resume check and heartbeats), decode, check and apply, and on any failure reconnect with
-// capped exponential backoff and jitter (100 ms up to 5 s). Each state change (connected,
+// capped exponential backoff and jitter (100 ms up to 5 s); a request the primary rejects as
+// invalid (400, other than for a missing db name) is a configuration error, logged as one and
+// asked again only every 30 s. Each state change (connected,
 // disconnected, a new error) is logged once, not once per retry. stop() may be called from any
 // thread; run() then abandons the in-flight transaction (nothing unpublished is visible to
 // readers) and returns.
@@ -44,7 +46,8 @@ class Replica {
   // changed), throws on errors.
   void streamOnce();
   std::string requestTarget() const;
-  void noteError(const std::string& message);
+  // Logs a new error once (a configuration error at error level) and shows it on /status.
+  void noteError(const std::string& message, bool configuration = false);
   void setConnected(bool connected);
   void waitBackoff(std::chrono::milliseconds d);
 
