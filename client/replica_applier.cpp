@@ -29,12 +29,46 @@ constexpr size_t kKeptScratchBytes = size_t{1} << 20;
 // How long an append or snapshot install waits for SQLite's write lock on LOCAL_DB in total.
 constexpr auto kWriteLockPatience = std::chrono::seconds(30);
 
+// Checks a segment that continues a known chain (its salts and running checksum at `offset`).
+// While the chain's checksum byte order is not known (orderKnown false), the segment is checked
+// in both orders: a frame whose stored checksum matches in exactly one order settles it; if
+// every frame matches in both (possible only for frames whose words read the same either way),
+// both orders end in the same state, the frames' own last checksum, and the order stays open.
+// A segment that matches in neither is refused, as one that breaks a known order's chain is.
+ParsedWalSegment parseContinuing(std::span<const uint8_t> raw, uint64_t offset,
+                                 WalChainState& chain, bool& orderKnown) {
+  if (orderKnown) return parseWalSegment(raw, offset, chain);
+  WalChainState little = chain, big = chain;
+  little.bigEndianChecksum = false;
+  big.bigEndianChecksum = true;
+  std::optional<ParsedWalSegment> asLittle, asBig;
+  std::string failure;
+  try {
+    asLittle = parseWalSegment(raw, offset, little);
+  } catch (const Error& e) {
+    failure = e.what();
+  }
+  try {
+    asBig = parseWalSegment(raw, offset, big);
+  } catch (const Error&) {
+  }
+  if (asLittle && asBig) {
+    chain = little;
+    return std::move(*asLittle);
+  }
+  if (!asLittle && !asBig) throw Error(failure + " (in either checksum byte order)");
+  orderKnown = true;
+  chain = asLittle ? little : big;
+  return std::move(asLittle ? *asLittle : *asBig);
+}
+
 // Checks the first segment after a snapshot taken in the middle of a WAL index, whose chain
 // seed the replica does not know: the first frame's stored checksum anchors the chain, and
-// every later frame is checked against it. WALs written on little-endian hosts (the only hosts
-// walstream runs on) use little-endian checksum words.
-ParsedWalSegment parseAnchored(std::span<const uint8_t> raw, uint64_t offset,
-                               WalChainState& chain) {
+// every later frame is checked against it. Neither that frame nor the stream tells the WAL's
+// checksum byte order (a WAL header does, at offset 0 only), so the later frames are checked
+// in both (parseContinuing); a segment of one frame leaves the order open for the next one.
+ParsedWalSegment parseAnchored(std::span<const uint8_t> raw, uint64_t offset, WalChainState& chain,
+                               bool& orderKnown) {
   const size_t frameSize = chain.pageSize + kWalFrameHeaderSize;
   if (raw.size() < frameSize || raw.size() % frameSize != 0) {
     throw Error("segment at WAL offset " + std::to_string(offset) +
@@ -45,10 +79,11 @@ ParsedWalSegment parseAnchored(std::span<const uint8_t> raw, uint64_t offset,
     throw Error("frame with page number 0 at WAL offset " + std::to_string(offset));
   }
   WalChainState st{chain.pageSize, first.salt1, first.salt2, false, first.checksum};
+  bool known = false;
   ParsedWalSegment out;
   WalFrameView f1{first, raw.subspan(kWalFrameHeaderSize, chain.pageSize)};
   if (raw.size() > frameSize) {
-    out = parseWalSegment(raw.subspan(frameSize), offset + frameSize, st);
+    out = parseContinuing(raw.subspan(frameSize), offset + frameSize, st, known);
   }
   if (first.isCommit()) {
     out.transactions.insert(out.transactions.begin(), WalTransaction{{f1}});
@@ -59,6 +94,7 @@ ParsedWalSegment parseAnchored(std::span<const uint8_t> raw, uint64_t offset,
   }
   out.endOffset = offset + raw.size();
   chain = st;
+  orderKnown = known;
   return out;
 }
 
@@ -334,11 +370,12 @@ uint64_t ReplicaApplier::applySegments(const std::vector<ReceivedSegment>& segme
     ParsedWalSegment parsed;
     try {
       if (s.pos.offset == 0) {
-        parsed = parseWalSegment(raw, 0, next.chain);
+        parsed = parseWalSegment(raw, 0, next.chain);  // the WAL header tells the order
+        next.orderKnown = true;
       } else if (next.chainKnown) {
-        parsed = parseWalSegment(raw, s.pos.offset, next.chain);
+        parsed = parseContinuing(raw, s.pos.offset, next.chain, next.orderKnown);
       } else {
-        parsed = parseAnchored(raw, s.pos.offset, next.chain);
+        parsed = parseAnchored(raw, s.pos.offset, next.chain, next.orderKnown);
       }
     } catch (const Error& e) {
       throw Error("segment " + s.pos.str() + ": " + e.what());

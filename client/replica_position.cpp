@@ -41,7 +41,10 @@ std::string formatReplicaPosition(const ReplicaPosition& p) {
             formatHex16((uint64_t{p.local->frameChecksum.s0} << 32) | p.local->frameChecksum.s1);
   }
   std::string fields = p.pos.str() + " " + checksum + " " + salts + " " +
-                       std::to_string(c.pageSize) + (c.bigEndianChecksum ? " be" : " le") +
+                       std::to_string(c.pageSize) +
+                       (p.chainKnown && !p.orderKnown ? " ??"
+                        : c.bigEndianChecksum         ? " be"
+                                                      : " le") +
                        " local=" + local;
   fields.resize(kFieldsWidth, ' ');
   return fields + std::string(kSumTag) + hex8(fnv1a32(fields)) + "\n";
@@ -63,11 +66,13 @@ std::optional<ReplicaPosition> parseReplicaPosition(const std::string& line) {
   try {
     ReplicaPosition p;
     p.pos = parsePos(pos);
-    if (p.pos.empty() || !isValidPageSize(pageSize) || (order != "le" && order != "be")) {
+    if (p.pos.empty() || !isValidPageSize(pageSize) ||
+        (order != "le" && order != "be" && order != "??")) {
       return std::nullopt;
     }
     p.chain.pageSize = pageSize;
     p.chain.bigEndianChecksum = order == "be";
+    p.orderKnown = order != "??";
     if (!local.empty() && local != "local=-") {
       // local=<salts 16>:<mxFrame 8>:<checksum 16>
       const std::string_view v = std::string_view(local).substr(6);
@@ -80,7 +85,10 @@ std::optional<ReplicaPosition> parseReplicaPosition(const std::string& line) {
       l.frameChecksum = {static_cast<uint32_t>(c >> 32), static_cast<uint32_t>(c)};
       p.local = l;
     }
-    if (checksum == "-" && salts == "-") return p;
+    if (checksum == "-" && salts == "-") {
+      if (!p.orderKnown) return std::nullopt;  // never written
+      return p;
+    }
     const uint64_t c = parseHex16(checksum, "checksum");
     const uint64_t s = parseHex16(salts, "salts");
     p.chainKnown = true;

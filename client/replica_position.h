@@ -1,13 +1,13 @@
 // The replica's durable cursor: LOCAL_DB-walstream/position.
 //
-// One line: "<pos> <checksum> <salts> <page size> <le|be> local=<salts>:<mxFrame>:<checksum>\n"
+// One line: "<pos> <checksum> <salts> <page size> <le|be|??> local=<salts>:<mxFrame>:<checksum>\n"
 // (the local part "local=-" when unknown), where pos is the text form of the
 // last applied position, checksum is the primary WAL's running checksum at pos (s0 and s1 as 16
 // hex digits), salts are that WAL's salt-1 and salt-2 (16 hex digits), and le/be is the WAL's
-// checksum word order. Checksum and salts are "-" when the chain at pos is not known (right
-// after a snapshot: the next segment anchors it). Together they let the replica verify the next
-// segment's frame chain and let the primary detect divergence on resume (its resume check compares
-// the checksum).
+// checksum word order ("??" while it is not known yet: see ReplicaPosition::orderKnown). Checksum
+// and salts are "-" when the chain at pos is not known (right after a snapshot: the next segment
+// anchors it). Together they let the replica verify the next segment's frame chain and let the
+// primary detect divergence on resume (its resume check compares the checksum).
 //
 // The line is padded with spaces to a fixed length and ends with " sum=<8 hex digits>", an
 // FNV-1a checksum of everything before it, so that the file can be rewritten in place after
@@ -45,6 +45,11 @@ struct ReplicaPosition {
   // LOCAL_DB's WAL at pos (mxFrame 0: the database file alone holds the state at pos); absent
   // in records of older versions. On start the replica resumes only if its WAL still matches.
   std::optional<LocalWalState> local;
+  // With chainKnown: chain.bigEndianChecksum is known. False after a snapshot taken in the
+  // middle of a WAL index until a frame has been checked in exactly one of the two orders (no
+  // WAL header tells it there, and the stream does not either); the next segment is then
+  // checked in both (ReplicaApplier).
+  bool orderKnown = true;
 };
 
 std::string formatReplicaPosition(const ReplicaPosition& p);

@@ -134,7 +134,7 @@ TEST_CASE("a WAL lost to a power failure after the first install means a snapsho
     client::ReplicaApplier b(copy, options);
     REQUIRE(b.position().has_value());
     CHECK(b.position()->pos == saved->pos);
-    CHECK(digestOf(copy) == source.digest());
+    CHECK((digestOf(copy) == source.digest()));
   }
 }
 
@@ -165,7 +165,7 @@ TEST_CASE("after a TRUNCATE checkpoint a power failure resumes at exactly the tr
     client::ReplicaApplier b(copy, options);
     REQUIRE(b.position().has_value());
     CHECK(b.position()->pos == saved->pos);
-    CHECK(digestOf(copy) == atTruncation);
+    CHECK((digestOf(copy) == atTruncation));
     CHECK(integrityOf(copy) == "ok");
   }
 
@@ -192,7 +192,7 @@ TEST_CASE("after a TRUNCATE checkpoint a power failure resumes at exactly the tr
     client::ReplicaApplier b(copy, options);
     REQUIRE(b.position().has_value());
     CHECK(b.position()->pos == saved->pos);
-    CHECK(digestOf(copy) == atTruncation);
+    CHECK((digestOf(copy) == atTruncation));
   }
   SUBCASE("both reached the device") {
     const std::string copy =
@@ -200,7 +200,7 @@ TEST_CASE("after a TRUNCATE checkpoint a power failure resumes at exactly the tr
     client::ReplicaApplier b(copy, options);
     REQUIRE(b.position().has_value());
     CHECK(b.position()->pos == a.position()->pos);
-    CHECK(digestOf(copy) == source.digest());
+    CHECK((digestOf(copy) == source.digest()));
     CHECK(integrityOf(copy) == "ok");
   }
 }

@@ -24,6 +24,18 @@ ReplicaPosition withLocal() {
   return p;
 }
 
+ReplicaPosition orderOpen() {
+  ReplicaPosition p = withLocal();
+  p.orderKnown = false;
+  return p;
+}
+
+ReplicaPosition bigEndian() {
+  ReplicaPosition p = known();
+  p.chain.bigEndianChecksum = true;
+  return p;
+}
+
 ReplicaPosition afterSnapshot() {
   ReplicaPosition p;
   p.pos = {0x0123456789abcdefULL, 0, 0};
@@ -34,7 +46,8 @@ ReplicaPosition afterSnapshot() {
 }  // namespace
 
 TEST_CASE("a replica position round-trips through its text form") {
-  for (const ReplicaPosition& p : {known(), afterSnapshot(), withLocal()}) {
+  for (const ReplicaPosition& p :
+       {known(), afterSnapshot(), withLocal(), orderOpen(), bigEndian()}) {
     const auto q = parseReplicaPosition(formatReplicaPosition(p));
     REQUIRE(q);
     CHECK(q->pos == p.pos);
@@ -42,6 +55,7 @@ TEST_CASE("a replica position round-trips through its text form") {
     CHECK(q->chain.pageSize == p.chain.pageSize);
     CHECK(q->chain.bigEndianChecksum == p.chain.bigEndianChecksum);
     CHECK(q->local == p.local);
+    CHECK(q->orderKnown == p.orderKnown);
     if (p.chainKnown) {
       CHECK(q->chain.salt1 == p.chain.salt1);
       CHECK(q->chain.salt2 == p.chain.salt2);
@@ -55,6 +69,7 @@ TEST_CASE("every replica position record has the same length, so it can be rewri
   small.chain.pageSize = 512;
   CHECK(formatReplicaPosition(known()).size() == formatReplicaPosition(small).size());
   CHECK(formatReplicaPosition(withLocal()).size() == formatReplicaPosition(small).size());
+  CHECK(formatReplicaPosition(orderOpen()).size() == formatReplicaPosition(small).size());
   CHECK(formatReplicaPosition(known()).back() == '\n');
 }
 
