@@ -38,7 +38,9 @@ constexpr const char* kReplicaUsage =
     "Streams a database from the primary at URL (http://host:port) into LOCAL_DB and keeps it\n"
     "current. Applications read LOCAL_DB with stock SQLite, read-only, at the same time: every\n"
     "primary transaction appears atomically. LOCAL_DB is created from a snapshot when absent;\n"
-    "the applied position is kept in LOCAL_DB-walstream/position so a restart resumes.\n"
+    "the applied position is kept in LOCAL_DB-walstream/position so a restart resumes, and\n"
+    "the primary's database it follows in LOCAL_DB-walstream/db: a primary that no longer\n"
+    "serves that database is refused until LOCAL_DB is removed or --db names another.\n"
     "SIGINT/SIGTERM stop cleanly (exit 0).\n"
     "\n"
     "Flags:\n";
@@ -49,8 +51,8 @@ int runReplica(const std::vector<std::string>& args) {
   Flags flags;
   flags.define("upstream", "URL", "", "the primary, http://HOST:PORT (required)");
   flags.define("db", "NAME", "",
-               "database name on the primary (default: the only one it serves, else LOCAL_DB's "
-               "file name)");
+               "database name on the primary (default: the one LOCAL_DB is a replica of; for a "
+               "new LOCAL_DB the only one it serves, else LOCAL_DB's file name)");
   flags.define("http", "ADDR", "",
                "serve /status, /metrics and /healthz on ADDR (:9091, 127.0.0.1:9091, [::1]:9091)");
   flags.define("min-checkpoint-pages", "N", "1000",

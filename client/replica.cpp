@@ -1,12 +1,14 @@
 #include "client/replica.h"
 
 #include "client/backoff.h"
+#include "client/followed_db.h"
 #include "client/http_stream.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/lz4_codec.h"
 #include "proto/heartbeat.h"
 #include "proto/record_decoder.h"
+#include "proto/status_json.h"
 
 namespace walstream::client {
 
@@ -40,11 +42,15 @@ constexpr size_t kBatchBytes = size_t{16} << 20;
 // the primary's side (or upgrade it) without restarting the replica.
 constexpr std::chrono::seconds kRejectedRetry{30};
 
-// The primary answered 400: the replica's request is one it does not accept.
+// The primary answered 400 (the replica's request is one it does not accept) or 404 (it does
+// not serve the database LOCAL_DB follows): configuration errors.
 class RequestRejectedError : public Error {
  public:
   using Error::Error;
 };
+
+// The primary's /status is small; anything longer is not one.
+constexpr size_t kMaxStatusBytes = size_t{1} << 20;
 
 // A primary that sends nothing (no data, no heartbeat) for this long is taken for dead.
 std::chrono::milliseconds silenceLimit(std::chrono::milliseconds heartbeat) {
@@ -65,7 +71,19 @@ Replica::Replica(ReplicaOptions options, ReplicaState& state)
     : options_(std::move(options)),
       state_(state),
       applier_(options_.localPath, options_.applier),
-      db_(options_.db) {
+      db_(options_.db),
+      followedPath_(followedDbPath(options_.localPath)) {
+  if (pathExists(options_.localPath)) {
+    followed_ = loadFollowedDb(followedPath_);
+  } else {
+    forgetFollowedDb(followedPath_);  // of an earlier LOCAL_DB
+  }
+  if (db_.empty() && followed_) {
+    db_ = *followed_;
+  } else if (followed_ && *followed_ != db_) {
+    log::warn(options_.localPath + " is a replica of the primary's " + *followed_ + "; following " +
+              db_ + " instead, as --db names it (a snapshot replaces it)");
+  }
   std::lock_guard lock(state_.mu);
   state_.upstream = options_.upstream.url;
   state_.db = db_;
@@ -91,6 +109,51 @@ std::string Replica::requestTarget() const {
   }
   t += "&heartbeat=" + std::to_string(options_.heartbeatInterval.count());
   return t;
+}
+
+std::string Replica::discoverDatabase() {
+  HttpStream status;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) throw Error("stopping");
+    stream_ = &status;
+  }
+  struct Detach {
+    Replica& r;
+    ~Detach() {
+      std::lock_guard lock(r.mu_);
+      r.stream_ = nullptr;
+    }
+  } detach{*this};
+  const HttpResponseHead head = status.open(options_.upstream.host, options_.upstream.port,
+                                            "/status", options_.connectTimeout);
+  if (head.status != 200) {
+    throw Error(options_.upstream.url + "/status answered " + std::to_string(head.status) + ": " +
+                head.body);
+  }
+  std::string body;
+  uint8_t buf[16384];
+  for (;;) {
+    const size_t n = status.readSome(buf, sizeof buf, options_.connectTimeout);
+    if (n == 0) break;
+    body.append(reinterpret_cast<const char*>(buf), n);
+    if (body.size() > kMaxStatusBytes) {
+      throw Error(options_.upstream.url + "/status is longer than " +
+                  std::to_string(kMaxStatusBytes) + " bytes");
+    }
+  }
+  const proto::PrimaryStatusJson served = proto::decodeStatusJson(body);
+  if (served.databases.empty()) throw Error(options_.upstream.url + " serves no database");
+  if (served.databases.size() == 1) return served.databases.front().name;
+  return baseName(options_.localPath);  // several: the one named like LOCAL_DB
+}
+
+void Replica::recordFollowedDb() {
+  if (followed_ == db_) return;
+  saveFollowedDb(followedPath_, db_);
+  followed_ = db_;
+  log::info(options_.localPath + ": recorded as a replica of the primary's " + db_ + " (in " +
+            followedPath_ + ")");
 }
 
 void Replica::noteError(const std::string& message, bool configuration) {
@@ -136,6 +199,10 @@ void Replica::run() {
     } catch (const RequestRejectedError& e) {
       setConnected(false);
       if (stopping_) break;
+      {
+        std::lock_guard lock(state_.mu);
+        state_.refused = true;
+      }
       noteError(
           std::string(e.what()) + "; retrying in " + std::to_string(kRejectedRetry.count()) + "s",
           /*configuration=*/true);
@@ -165,14 +232,23 @@ void Replica::streamOnce() {
     }
   } detach{*this};
 
-  HttpResponseHead head = stream.open(options_.upstream.host, options_.upstream.port,
-                                      requestTarget(), options_.connectTimeout);
-  if (head.status == 400 && db_.empty() && head.body.find("db") != std::string::npos) {
-    // The primary serves several databases: ask for the one named like LOCAL_DB.
-    db_ = baseName(options_.localPath);
+  if (db_.empty()) {
+    db_ = discoverDatabase();
     std::lock_guard lock(state_.mu);
     state_.db = db_;
-    return;
+  }
+  HttpResponseHead head = stream.open(options_.upstream.host, options_.upstream.port,
+                                      requestTarget(), options_.connectTimeout);
+  if (head.status == 404) {
+    if (followed_ == db_) {
+      throw RequestRejectedError(
+          options_.upstream.url + " does not serve " + db_ + ", the database " +
+          options_.localPath + " is a replica of (recorded in " + followedPath_ +
+          "): " + head.body +
+          ". LOCAL_DB is left as it is; to follow another database, remove LOCAL_DB or name it "
+          "with --db");
+    }
+    throw RequestRejectedError(options_.upstream.url + " does not serve " + db_ + ": " + head.body);
   }
   if (head.status == 503) {
     throw Error(options_.upstream.url + " is not ready (503): " + head.body);
@@ -193,6 +269,11 @@ void Replica::streamOnce() {
     pageSize = static_cast<uint32_t>(std::stoul(it2->second));
   }
   if (!isValidPageSize(pageSize)) throw Error(options_.upstream.url + " sent no valid page size");
+  recordFollowedDb();
+  {
+    std::lock_guard lock(state_.mu);
+    state_.refused = false;
+  }
   setConnected(true);
 
   proto::RecordDecoder decoder;

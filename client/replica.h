@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "client/replica_applier.h"
@@ -26,7 +27,9 @@ class HttpStream;
 
 struct ReplicaOptions {
   Upstream upstream;
-  std::string db;         // database name on the primary; "" = the only one it serves
+  // Database name on the primary; "" = the one LOCAL_DB follows (client/followed_db.h), or for
+  // a new LOCAL_DB the only one the primary serves (else LOCAL_DB's file name).
+  std::string db;
   std::string localPath;  // LOCAL_DB
   ApplierOptions applier;
   std::chrono::milliseconds heartbeatInterval{1000};
@@ -46,6 +49,11 @@ class Replica {
   // changed), throws on errors.
   void streamOnce();
   std::string requestTarget() const;
+  // The name of the only database the primary serves (or, when it serves several, LOCAL_DB's
+  // file name), from its /status.
+  std::string discoverDatabase();
+  // After a 200 for db_: records it as the database LOCAL_DB follows, if not yet.
+  void recordFollowedDb();
   // Logs a new error once (a configuration error at error level) and shows it on /status.
   void noteError(const std::string& message, bool configuration = false);
   void setConnected(bool connected);
@@ -54,7 +62,11 @@ class Replica {
   ReplicaOptions options_;
   ReplicaState& state_;
   ReplicaApplier applier_;
-  std::string db_;  // resolved database name ("" until the primary asked for one)
+  // The database followed: --db, else the one recorded beside LOCAL_DB (client/followed_db.h),
+  // else "" until discoverDatabase() names it. Once set it stays: every request names it.
+  std::string db_;
+  std::string followedPath_;
+  std::optional<std::string> followed_;  // as recorded beside LOCAL_DB
 
   std::atomic<bool> stopping_{false};
   std::mutex mu_;  // guards stream_ and the backoff wait

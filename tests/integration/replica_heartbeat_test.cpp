@@ -34,9 +34,9 @@ TEST_CASE("a primary answering 400 is a configuration error, logged and not aske
       "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
       "Content-Length: " +
       std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
-  // The bounds themselves are accepted.
-  Process replica({WALSTREAM_BINARY, "replica", "--upstream", primary.url(), "--heartbeat", "100ms",
-                   "--http", "127.0.0.1:0", dir.file("replica.db")},
+  // The bounds themselves are accepted. (--db: the replica asks for /stream only.)
+  Process replica({WALSTREAM_BINARY, "replica", "--upstream", primary.url(), "--db", "app.db",
+                   "--heartbeat", "100ms", "--http", "127.0.0.1:0", dir.file("replica.db")},
                   dir.file("replica"));
   const std::string log = replica.waitForStderr("configuration error", 10s);
   REQUIRE(log != "");
@@ -57,8 +57,8 @@ TEST_CASE("a primary answering 400 is a configuration error, logged and not aske
   replica.signal(SIGTERM);
   CHECK(replica.wait(10s) == std::optional<int>(0));
 
-  Process hourly({WALSTREAM_BINARY, "replica", "--upstream", primary.url(), "--heartbeat", "1h",
-                  dir.file("replica2.db")},
+  Process hourly({WALSTREAM_BINARY, "replica", "--upstream", primary.url(), "--db", "app.db",
+                  "--heartbeat", "1h", dir.file("replica2.db")},
                  dir.file("replica2"));
   REQUIRE(primary.waitForRequests(2, 10s) >= 2);
   CHECK(primary.targets()[1].find("heartbeat=3600000") != std::string::npos);
