@@ -1,6 +1,7 @@
 #include "client/replica_applier.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -98,6 +99,17 @@ ParsedWalSegment parseAnchored(std::span<const uint8_t> raw, uint64_t offset, Wa
   return out;
 }
 
+// LOCAL_DB's file as stat(2) sees it; nullopt if it cannot be read (then nothing matches it).
+std::optional<DbFileStamp> stampDbFile(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  auto ns = [](const timespec& t) {
+    return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(t.tv_nsec);
+  };
+  return DbFileStamp{static_cast<uint64_t>(st.st_ino), static_cast<uint64_t>(st.st_size),
+                     ns(st.st_mtim), ns(st.st_ctim)};
+}
+
 }  // namespace
 
 ReplicaApplier::ReplicaApplier(std::string localPath, ApplierOptions options)
@@ -125,8 +137,18 @@ void ReplicaApplier::checkLocalWal() {
   const std::optional<LocalWalState>& saved = position_->local;
   std::string found = "an unreadable wal-index";
   if (h) {
-    const LocalWalState now{h->salt, h->mxFrame, h->frameChecksum};
-    if (saved && saved->mxFrame == 0 && now.mxFrame == 0) return;
+    const LocalWalState now{h->salt, h->mxFrame, h->frameChecksum, std::nullopt};
+    if (saved && saved->mxFrame == 0 && now.mxFrame == 0) {
+      // The database file must be the one the position describes: a local write checkpointed
+      // into it (the last SQLite connection to close LOCAL_DB checkpoints, and deletes the WAL)
+      // leaves an empty WAL too.
+      if (saved->dbFile && stampDbFile(localPath_) == saved->dbFile) return;
+      log::warn(localPath_ + " has changed since the saved position " + position_->pos.str() +
+                " (its size or times are not those recorded): a local write, checkpointed into "
+                "it while the replica was stopped; the replica will fetch a snapshot");
+      position_.reset();
+      return;
+    }
     if (saved && saved->mxFrame != 0 && now == *saved) return;
     found = std::to_string(h->mxFrame) + " frames";
   }
@@ -184,7 +206,10 @@ void ReplicaApplier::savePosition() {
   position_->local.reset();
   if (appender_) {
     if (const auto h = appender_->readHeader()) {
-      position_->local = LocalWalState{h->salt, h->mxFrame, h->frameChecksum};
+      position_->local = LocalWalState{h->salt, h->mxFrame, h->frameChecksum, std::nullopt};
+      // LOCAL_DB's file holds the whole state now and changes only by the next checkpoint,
+      // before which a later position is flushed (the durability invariant).
+      if (h->mxFrame == 0) position_->local->dbFile = stampDbFile(localPath_);
     }
   }
   if (!positionDirExists_) {

@@ -34,10 +34,12 @@
 //        frames the appender had published at P (the running checksum covers every frame, the
 //        salts the WAL's generation), and the database file holds no frame beyond them (a
 //        checkpoint copies only frames that were synced first, hence never lost later); or
-//      * L.mxFrame == 0 and the rebuilt WAL has no frame: such a P is written only when the
-//        database file alone held the state at P (first install, TRUNCATE checkpoint), and the
-//        file has not changed since (the next checkpoint first flushes a later P, which replaces
-//        this one for good). Salts are not compared: recovering an empty WAL invents new ones.
+//      * L.mxFrame == 0, the rebuilt WAL has no frame, and the database file's stat(2) (inode,
+//        size, mtime, ctime) is the one L recorded: such a P is written only when the database
+//        file alone held the state at P (first install, TRUNCATE checkpoint), and the applier
+//        has not changed the file since (the next checkpoint first flushes a later P, which
+//        replaces this one for good); the stat tells that nothing else has either (below).
+//        Salts are not compared: recovering an empty WAL invents new ones.
 //    Anything else (no P, a torn P, a P without L, an unreadable wal-index) fetches a snapshot.
 //    Step by step, what a crash (C) or power failure (F) at that step leaves:
 //      * apply (frames appended, then P rewritten): C leaves the WAL ahead of P or equal to it;
@@ -77,6 +79,19 @@
 //    The one residual risk is the 64-bit running checksum: F would have to keep, in slots that
 //    were written twice within one WAL generation (an append abandoned before its publish, then
 //    a shorter one), frames whose chain reaches L's frame count with L's checksum.
+//  - Local writes. While the replica runs, the appender sees them (core/wal_appender.h). Made
+//    while it is stopped, they are seen on start by the same check: a write still in the WAL
+//    makes the WAL differ from L; one checkpointed into the database file (the sqlite3 shell,
+//    as the last connection to close LOCAL_DB, always checkpoints and deletes the WAL) leaves
+//    an empty WAL that a P with L.mxFrame != 0 does not match, and otherwise changes the file's
+//    mtime and ctime from those L recorded. In WAL mode SQLite 3.40 updates neither the header's
+//    change counter (offset 24) nor version-valid-for (92) unless a transaction writes page 1,
+//    and a plain UPDATE does not, so the header cannot tell; reads, and checkpoints of an empty
+//    WAL, leave the stat unchanged. Not seen: a write whose mtime and ctime both equal the
+//    recorded ones, i.e. made within one tick of the file system's timestamp clock (a few ms)
+//    after the applier recorded them, on a kernel or file system without fine-grained
+//    (multigrain, Linux 6.13+) timestamps, and of the same size; or one hidden by setting the
+//    system clock back.
 //
 // One thread drives an applier (the replica's stream thread); it blocks on disk and SQLite.
 #pragma once

@@ -1,7 +1,9 @@
 // The replica's durable cursor: LOCAL_DB-walstream/position.
 //
 // One line: "<pos> <checksum> <salts> <page size> <le|be|??> local=<salts>:<mxFrame>:<checksum>\n"
-// (the local part "local=-" when unknown), where pos is the text form of the
+// (the local part "local=-" when unknown; with mxFrame 0 it goes on with
+// ":<inode>:<size>:<mtime ns>:<ctime ns>" of LOCAL_DB's file, 16 hex digits each), where pos is
+// the text form of the
 // last applied position, checksum is the primary WAL's running checksum at pos (s0 and s1 as 16
 // hex digits), salts are that WAL's salt-1 and salt-2 (16 hex digits), and le/be is the WAL's
 // checksum word order ("??" while it is not known yet: see ReplicaPosition::orderKnown). Checksum
@@ -30,11 +32,23 @@
 
 namespace walstream::client {
 
+// LOCAL_DB's file as stat(2) saw it: it changes only when something writes the file.
+struct DbFileStamp {
+  uint64_t inode = 0;
+  uint64_t size = 0;
+  uint64_t mtimeNs = 0;  // since the epoch
+  uint64_t ctimeNs = 0;
+  friend bool operator==(const DbFileStamp&, const DbFileStamp&) = default;
+};
+
 // Where LOCAL_DB's own WAL stood right after the transaction at `pos` was applied.
 struct LocalWalState {
   std::array<uint8_t, 8> salt{};  // the local WAL's salts (big-endian bytes, as in the header)
   uint32_t mxFrame = 0;
   Checksum frameChecksum;
+  // With mxFrame 0 (LOCAL_DB's file alone holds the state at pos): the file as it was then, so
+  // that a write checkpointed into it since is seen (ReplicaApplier::checkLocalWal).
+  std::optional<DbFileStamp> dbFile;
   friend bool operator==(const LocalWalState&, const LocalWalState&) = default;
 };
 

@@ -8,6 +8,7 @@
 // wal-index from the WAL file.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <string>
@@ -81,14 +82,32 @@ std::string positionPath(const std::string& local) {
   return local + "-walstream/position";
 }
 
+client::DbFileStamp stampOf(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  auto ns = [](const timespec& t) {
+    return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(t.tv_nsec);
+  };
+  return {static_cast<uint64_t>(st.st_ino), static_cast<uint64_t>(st.st_size), ns(st.st_mtim),
+          ns(st.st_ctim)};
+}
+
 // What a power failure leaves when it kept LOCAL_DB's file and `position` (the position file's
-// content) and `wal` as LOCAL_DB's WAL file ("" for an empty one).
+// content) and `wal` as LOCAL_DB's WAL file ("" for an empty one). The copy stands for the same
+// LOCAL_DB file: a position that recorded the file's stat(2) (with an empty WAL) is given the
+// copy's, as if the file had not moved.
 std::string afterPowerFailure(const TempDir& dir, const std::string& name, const std::string& local,
                               const std::string& position, const std::string& wal) {
   const std::string copy = dir.file(name);
+  REQUIRE(client::parseReplicaPosition(position));
+  auto p = *client::parseReplicaPosition(position);
+  if (p.local && p.local->dbFile) {
+    REQUIRE(*p.local->dbFile == stampOf(local));  // nothing wrote LOCAL_DB's file since
+  }
   std::filesystem::copy_file(local, copy);
+  if (p.local && p.local->dbFile) p.local->dbFile = stampOf(copy);
   makeDirs(copy + "-walstream");
-  writeFileAtomic(positionPath(copy), position);
+  writeFileAtomic(positionPath(copy), client::formatReplicaPosition(p));
   writeFileAtomic(copy + "-wal", wal);
   return copy;
 }
@@ -242,4 +261,54 @@ TEST_CASE("the first install removes a position left by an earlier LOCAL_DB befo
   std::filesystem::remove(local + ".walstream-snapshot");
   CHECK_THROWS_AS(a.endSnapshot(), Error);
   CHECK_FALSE(pathExists(positionPath(local)));
+}
+
+TEST_CASE("a local write made while the replica is stopped is seen on start") {
+  TempDir dir;
+  Source source(dir);
+  const std::string local = dir.file("replica.db");
+  {
+    client::ReplicaApplier a(local, {});
+    installSnapshot(a, source);
+    source.insert(20);
+    REQUIRE(a.applySegments({source.segmentFrom(0)}) == 20);
+  }
+  // The stop emptied the WAL: the database file alone is the state at the saved position.
+  const auto saved = client::loadReplicaPosition(positionPath(local));
+  REQUIRE(saved);
+  REQUIRE(saved->local);
+  REQUIRE(saved->local->mxFrame == 0);
+  CHECK(saved->local->dbFile);
+
+  SUBCASE("a connection that only reads changes nothing") {
+    {
+      SqliteConnection c(local);  // read-write, and the last to close: it checkpoints
+      CHECK(c.queryInt("SELECT count(*) FROM t") == 120);
+    }
+    client::ReplicaApplier b(local, {});
+    REQUIRE(b.position().has_value());
+    CHECK(b.position()->pos == saved->pos);
+  }
+  SUBCASE("a write checkpointed into the database file") {
+    {
+      SqliteConnection c(local);
+      c.exec("DELETE FROM t WHERE x = 7");
+      REQUIRE_FALSE(c.checkpoint(SQLITE_CHECKPOINT_TRUNCATE).busy);
+    }
+    REQUIRE_FALSE(pathExists(local + "-wal"));  // the last connection to close deleted it
+    client::ReplicaApplier b(local, {});
+    CHECK_FALSE(b.position().has_value());
+  }
+  SUBCASE("a write still in the WAL") {
+    // Another connection keeps LOCAL_DB open, so the writer's close does not checkpoint.
+    SqliteConnection holder(local, SQLITE_OPEN_READONLY);
+    CHECK(holder.queryInt("SELECT count(*) FROM t") == 120);
+    {
+      SqliteConnection c(local);
+      c.exec("DELETE FROM t WHERE x = 7");
+    }
+    REQUIRE(std::filesystem::file_size(local + "-wal") > 0);
+    client::ReplicaApplier b(local, {});
+    CHECK_FALSE(b.position().has_value());
+  }
 }
