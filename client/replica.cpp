@@ -218,6 +218,12 @@ void Replica::run() {
 }
 
 void Replica::streamOnce() {
+  // Before the stream is registered for stop(): discovery registers its own request.
+  if (db_.empty()) {
+    db_ = discoverDatabase();
+    std::lock_guard lock(state_.mu);
+    state_.db = db_;
+  }
   HttpStream stream;
   {
     std::lock_guard lock(mu_);
@@ -232,11 +238,6 @@ void Replica::streamOnce() {
     }
   } detach{*this};
 
-  if (db_.empty()) {
-    db_ = discoverDatabase();
-    std::lock_guard lock(state_.mu);
-    state_.db = db_;
-  }
   HttpResponseHead head = stream.open(options_.upstream.host, options_.upstream.port,
                                       requestTarget(), options_.connectTimeout);
   if (head.status == 404) {
