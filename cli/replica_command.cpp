@@ -12,11 +12,25 @@
 #include "client/status_server.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "proto/heartbeat_bounds.h"
 #include "server/primary_server.h"
+#include "server/query.h"
 
 namespace walstream::cli {
 
 namespace {
+
+// A --heartbeat the primary rejects would have every request answered 400.
+static_assert(proto::kMinHeartbeat == server::kMinHeartbeat &&
+                  proto::kMaxHeartbeat == server::kMaxHeartbeat,
+              "the replica's heartbeat bounds must be the primary's");
+
+std::string formatMillis(std::chrono::milliseconds d) {
+  const auto ms = d.count();
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
 
 constexpr const char* kReplicaUsage =
     "Usage: walstream replica --upstream URL [FLAGS] LOCAL_DB\n"
@@ -24,7 +38,9 @@ constexpr const char* kReplicaUsage =
     "Streams a database from the primary at URL (http://host:port) into LOCAL_DB and keeps it\n"
     "current. Applications read LOCAL_DB with stock SQLite, read-only, at the same time: every\n"
     "primary transaction appears atomically. LOCAL_DB is created from a snapshot when absent;\n"
-    "the applied position is kept in LOCAL_DB-walstream/position so a restart resumes.\n"
+    "the applied position is kept in LOCAL_DB-walstream/position so a restart resumes, and\n"
+    "the primary's database it follows in LOCAL_DB-walstream/db: a primary that no longer\n"
+    "serves that database is refused until LOCAL_DB is removed or --db names another.\n"
     "SIGINT/SIGTERM stop cleanly (exit 0).\n"
     "\n"
     "Flags:\n";
@@ -35,8 +51,8 @@ int runReplica(const std::vector<std::string>& args) {
   Flags flags;
   flags.define("upstream", "URL", "", "the primary, http://HOST:PORT (required)");
   flags.define("db", "NAME", "",
-               "database name on the primary (default: the only one it serves, else LOCAL_DB's "
-               "file name)");
+               "database name on the primary (default: the one LOCAL_DB is a replica of; for a "
+               "new LOCAL_DB the only one it serves, else LOCAL_DB's file name)");
   flags.define("http", "ADDR", "",
                "serve /status, /metrics and /healthz on ADDR (:9091, 127.0.0.1:9091, [::1]:9091)");
   flags.define("min-checkpoint-pages", "N", "1000",
@@ -45,8 +61,8 @@ int runReplica(const std::vector<std::string>& args) {
   flags.define("max-checkpoint-pages", "N", "10000",
                "wait briefly for readers to restart LOCAL_DB's WAL past N pages");
   flags.define("heartbeat", "DURATION", "1s",
-               "ask the primary for a heartbeat this often; 5 missed ones (at least 3s) mean the "
-               "connection is dead");
+               "ask the primary for a heartbeat this often (100ms to 1h); 5 missed ones (at "
+               "least 3s) mean the connection is dead");
   client::ReplicaOptions options;
   std::optional<server::ListenAddress> listen;
   try {
@@ -66,7 +82,12 @@ int runReplica(const std::vector<std::string>& args) {
     options.applier.minCheckpointPages = static_cast<uint32_t>(flags.u64("min-checkpoint-pages"));
     options.applier.maxCheckpointPages = static_cast<uint32_t>(flags.u64("max-checkpoint-pages"));
     options.heartbeatInterval = flags.duration("heartbeat");
-    if (options.heartbeatInterval.count() <= 0) throw UsageError("--heartbeat must be positive");
+    if (options.heartbeatInterval < proto::kMinHeartbeat ||
+        options.heartbeatInterval > proto::kMaxHeartbeat) {
+      throw UsageError("--heartbeat " + flags.str("heartbeat") + " is out of range: want " +
+                       formatMillis(proto::kMinHeartbeat) + " to " +
+                       formatMillis(proto::kMaxHeartbeat) + " (the primary refuses others)");
+    }
     if (flags.given("http")) {
       try {
         listen = server::parseListenAddress(flags.str("http"));

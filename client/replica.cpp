@@ -1,12 +1,14 @@
 #include "client/replica.h"
 
 #include "client/backoff.h"
+#include "client/followed_db.h"
 #include "client/http_stream.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/lz4_codec.h"
 #include "proto/heartbeat.h"
 #include "proto/record_decoder.h"
+#include "proto/status_json.h"
 
 namespace walstream::client {
 
@@ -35,6 +37,21 @@ std::string percentEncode(const std::string& s) {
 // nothing more is buffered then.
 constexpr size_t kBatchBytes = size_t{16} << 20;
 
+// How long the replica waits before asking again a primary that rejected its request as
+// invalid (400): a configuration error does not go away by retrying, but the operator may fix
+// the primary's side (or upgrade it) without restarting the replica.
+constexpr std::chrono::seconds kRejectedRetry{30};
+
+// The primary answered 400 (the replica's request is one it does not accept) or 404 (it does
+// not serve the database LOCAL_DB follows): configuration errors.
+class RequestRejectedError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The primary's /status is small; anything longer is not one.
+constexpr size_t kMaxStatusBytes = size_t{1} << 20;
+
 // A primary that sends nothing (no data, no heartbeat) for this long is taken for dead.
 std::chrono::milliseconds silenceLimit(std::chrono::milliseconds heartbeat) {
   return std::max<std::chrono::milliseconds>(std::chrono::seconds(3), heartbeat * 5);
@@ -54,7 +71,19 @@ Replica::Replica(ReplicaOptions options, ReplicaState& state)
     : options_(std::move(options)),
       state_(state),
       applier_(options_.localPath, options_.applier),
-      db_(options_.db) {
+      db_(options_.db),
+      followedPath_(followedDbPath(options_.localPath)) {
+  if (pathExists(options_.localPath)) {
+    followed_ = loadFollowedDb(followedPath_);
+  } else {
+    forgetFollowedDb(followedPath_);  // of an earlier LOCAL_DB
+  }
+  if (db_.empty() && followed_) {
+    db_ = *followed_;
+  } else if (followed_ && *followed_ != db_) {
+    log::warn(options_.localPath + " is a replica of the primary's " + *followed_ + "; following " +
+              db_ + " instead, as --db names it (a snapshot replaces it)");
+  }
   std::lock_guard lock(state_.mu);
   state_.upstream = options_.upstream.url;
   state_.db = db_;
@@ -82,9 +111,60 @@ std::string Replica::requestTarget() const {
   return t;
 }
 
-void Replica::noteError(const std::string& message) {
+std::string Replica::discoverDatabase() {
+  HttpStream status;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) throw Error("stopping");
+    stream_ = &status;
+  }
+  struct Detach {
+    Replica& r;
+    ~Detach() {
+      std::lock_guard lock(r.mu_);
+      r.stream_ = nullptr;
+    }
+  } detach{*this};
+  const HttpResponseHead head = status.open(options_.upstream.host, options_.upstream.port,
+                                            "/status", options_.connectTimeout);
+  if (head.status != 200) {
+    throw Error(options_.upstream.url + "/status answered " + std::to_string(head.status) + ": " +
+                head.body);
+  }
+  std::string body;
+  uint8_t buf[16384];
+  for (;;) {
+    const size_t n = status.readSome(buf, sizeof buf, options_.connectTimeout);
+    if (n == 0) break;
+    body.append(reinterpret_cast<const char*>(buf), n);
+    if (body.size() > kMaxStatusBytes) {
+      throw Error(options_.upstream.url + "/status is longer than " +
+                  std::to_string(kMaxStatusBytes) + " bytes");
+    }
+  }
+  const proto::PrimaryStatusJson served = proto::decodeStatusJson(body);
+  if (served.databases.empty()) throw Error(options_.upstream.url + " serves no database");
+  if (served.databases.size() == 1) return served.databases.front().name;
+  return baseName(options_.localPath);  // several: the one named like LOCAL_DB
+}
+
+void Replica::recordFollowedDb() {
+  if (followed_ == db_) return;
+  saveFollowedDb(followedPath_, db_);
+  followed_ = db_;
+  log::info(options_.localPath + ": recorded as a replica of the primary's " + db_ + " (in " +
+            followedPath_ + ")");
+}
+
+void Replica::noteError(const std::string& message, bool configuration) {
   std::lock_guard lock(state_.mu);
-  if (state_.lastError != message) log::warn(options_.localPath + ": " + message);
+  if (state_.lastError != message) {
+    if (configuration) {
+      log::error(options_.localPath + ": configuration error: " + message);
+    } else {
+      log::warn(options_.localPath + ": " + message);
+    }
+  }
   state_.lastError = message;
 }
 
@@ -116,6 +196,17 @@ void Replica::run() {
       noteError(std::string(e.what()) +
                 "; the replica is read-only: writes are discarded by a new snapshot");
       backoff.reset();
+    } catch (const RequestRejectedError& e) {
+      setConnected(false);
+      if (stopping_) break;
+      {
+        std::lock_guard lock(state_.mu);
+        state_.refused = true;
+      }
+      noteError(
+          std::string(e.what()) + "; retrying in " + std::to_string(kRejectedRetry.count()) + "s",
+          /*configuration=*/true);
+      waitBackoff(kRejectedRetry);
     } catch (const std::exception& e) {
       setConnected(false);
       if (stopping_) break;
@@ -127,6 +218,12 @@ void Replica::run() {
 }
 
 void Replica::streamOnce() {
+  // Before the stream is registered for stop(): discovery registers its own request.
+  if (db_.empty()) {
+    db_ = discoverDatabase();
+    std::lock_guard lock(state_.mu);
+    state_.db = db_;
+  }
   HttpStream stream;
   {
     std::lock_guard lock(mu_);
@@ -143,15 +240,24 @@ void Replica::streamOnce() {
 
   HttpResponseHead head = stream.open(options_.upstream.host, options_.upstream.port,
                                       requestTarget(), options_.connectTimeout);
-  if (head.status == 400 && db_.empty() && head.body.find("db") != std::string::npos) {
-    // The primary serves several databases: ask for the one named like LOCAL_DB.
-    db_ = baseName(options_.localPath);
-    std::lock_guard lock(state_.mu);
-    state_.db = db_;
-    return;
+  if (head.status == 404) {
+    if (followed_ == db_) {
+      throw RequestRejectedError(
+          options_.upstream.url + " does not serve " + db_ + ", the database " +
+          options_.localPath + " is a replica of (recorded in " + followedPath_ +
+          "): " + head.body +
+          ". LOCAL_DB is left as it is; to follow another database, remove LOCAL_DB or name it "
+          "with --db");
+    }
+    throw RequestRejectedError(options_.upstream.url + " does not serve " + db_ + ": " + head.body);
   }
   if (head.status == 503) {
     throw Error(options_.upstream.url + " is not ready (503): " + head.body);
+  }
+  if (head.status == 400) {
+    throw RequestRejectedError(options_.upstream.url + " rejects the replica's request " +
+                               requestTarget() + " as invalid (400: " + head.body +
+                               "): a flag value or a protocol version the primary does not accept");
   }
   if (head.status != 200) {
     throw Error(options_.upstream.url + " answered " + std::to_string(head.status) + ": " +
@@ -164,6 +270,11 @@ void Replica::streamOnce() {
     pageSize = static_cast<uint32_t>(std::stoul(it2->second));
   }
   if (!isValidPageSize(pageSize)) throw Error(options_.upstream.url + " sent no valid page size");
+  recordFollowedDb();
+  {
+    std::lock_guard lock(state_.mu);
+    state_.refused = false;
+  }
   setConnected(true);
 
   proto::RecordDecoder decoder;

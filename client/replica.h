@@ -2,7 +2,9 @@
 //
 // One stream thread runs run(): connect, request the stream at the applied position (with the
 // resume check and heartbeats), decode, check and apply, and on any failure reconnect with
-// capped exponential backoff and jitter (100 ms up to 5 s). Each state change (connected,
+// capped exponential backoff and jitter (100 ms up to 5 s); a request the primary rejects as
+// invalid (400, other than for a missing db name) is a configuration error, logged as one and
+// asked again only every 30 s. Each state change (connected,
 // disconnected, a new error) is logged once, not once per retry. stop() may be called from any
 // thread; run() then abandons the in-flight transaction (nothing unpublished is visible to
 // readers) and returns.
@@ -12,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "client/replica_applier.h"
@@ -24,7 +27,9 @@ class HttpStream;
 
 struct ReplicaOptions {
   Upstream upstream;
-  std::string db;         // database name on the primary; "" = the only one it serves
+  // Database name on the primary; "" = the one LOCAL_DB follows (client/followed_db.h), or for
+  // a new LOCAL_DB the only one the primary serves (else LOCAL_DB's file name).
+  std::string db;
   std::string localPath;  // LOCAL_DB
   ApplierOptions applier;
   std::chrono::milliseconds heartbeatInterval{1000};
@@ -44,14 +49,24 @@ class Replica {
   // changed), throws on errors.
   void streamOnce();
   std::string requestTarget() const;
-  void noteError(const std::string& message);
+  // The name of the only database the primary serves (or, when it serves several, LOCAL_DB's
+  // file name), from its /status.
+  std::string discoverDatabase();
+  // After a 200 for db_: records it as the database LOCAL_DB follows, if not yet.
+  void recordFollowedDb();
+  // Logs a new error once (a configuration error at error level) and shows it on /status.
+  void noteError(const std::string& message, bool configuration = false);
   void setConnected(bool connected);
   void waitBackoff(std::chrono::milliseconds d);
 
   ReplicaOptions options_;
   ReplicaState& state_;
   ReplicaApplier applier_;
-  std::string db_;  // resolved database name ("" until the primary asked for one)
+  // The database followed: --db, else the one recorded beside LOCAL_DB (client/followed_db.h),
+  // else "" until discoverDatabase() names it. Once set it stays: every request names it.
+  std::string db_;
+  std::string followedPath_;
+  std::optional<std::string> followed_;  // as recorded beside LOCAL_DB
 
   std::atomic<bool> stopping_{false};
   std::mutex mu_;  // guards stream_ and the backoff wait

@@ -1,6 +1,7 @@
 #include "client/replica_applier.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -29,12 +30,46 @@ constexpr size_t kKeptScratchBytes = size_t{1} << 20;
 // How long an append or snapshot install waits for SQLite's write lock on LOCAL_DB in total.
 constexpr auto kWriteLockPatience = std::chrono::seconds(30);
 
+// Checks a segment that continues a known chain (its salts and running checksum at `offset`).
+// While the chain's checksum byte order is not known (orderKnown false), the segment is checked
+// in both orders: a frame whose stored checksum matches in exactly one order settles it; if
+// every frame matches in both (possible only for frames whose words read the same either way),
+// both orders end in the same state, the frames' own last checksum, and the order stays open.
+// A segment that matches in neither is refused, as one that breaks a known order's chain is.
+ParsedWalSegment parseContinuing(std::span<const uint8_t> raw, uint64_t offset,
+                                 WalChainState& chain, bool& orderKnown) {
+  if (orderKnown) return parseWalSegment(raw, offset, chain);
+  WalChainState little = chain, big = chain;
+  little.bigEndianChecksum = false;
+  big.bigEndianChecksum = true;
+  std::optional<ParsedWalSegment> asLittle, asBig;
+  std::string failure;
+  try {
+    asLittle = parseWalSegment(raw, offset, little);
+  } catch (const Error& e) {
+    failure = e.what();
+  }
+  try {
+    asBig = parseWalSegment(raw, offset, big);
+  } catch (const Error&) {
+  }
+  if (asLittle && asBig) {
+    chain = little;
+    return std::move(*asLittle);
+  }
+  if (!asLittle && !asBig) throw Error(failure + " (in either checksum byte order)");
+  orderKnown = true;
+  chain = asLittle ? little : big;
+  return std::move(asLittle ? *asLittle : *asBig);
+}
+
 // Checks the first segment after a snapshot taken in the middle of a WAL index, whose chain
 // seed the replica does not know: the first frame's stored checksum anchors the chain, and
-// every later frame is checked against it. WALs written on little-endian hosts (the only hosts
-// walstream runs on) use little-endian checksum words.
-ParsedWalSegment parseAnchored(std::span<const uint8_t> raw, uint64_t offset,
-                               WalChainState& chain) {
+// every later frame is checked against it. Neither that frame nor the stream tells the WAL's
+// checksum byte order (a WAL header does, at offset 0 only), so the later frames are checked
+// in both (parseContinuing); a segment of one frame leaves the order open for the next one.
+ParsedWalSegment parseAnchored(std::span<const uint8_t> raw, uint64_t offset, WalChainState& chain,
+                               bool& orderKnown) {
   const size_t frameSize = chain.pageSize + kWalFrameHeaderSize;
   if (raw.size() < frameSize || raw.size() % frameSize != 0) {
     throw Error("segment at WAL offset " + std::to_string(offset) +
@@ -45,10 +80,11 @@ ParsedWalSegment parseAnchored(std::span<const uint8_t> raw, uint64_t offset,
     throw Error("frame with page number 0 at WAL offset " + std::to_string(offset));
   }
   WalChainState st{chain.pageSize, first.salt1, first.salt2, false, first.checksum};
+  bool known = false;
   ParsedWalSegment out;
   WalFrameView f1{first, raw.subspan(kWalFrameHeaderSize, chain.pageSize)};
   if (raw.size() > frameSize) {
-    out = parseWalSegment(raw.subspan(frameSize), offset + frameSize, st);
+    out = parseContinuing(raw.subspan(frameSize), offset + frameSize, st, known);
   }
   if (first.isCommit()) {
     out.transactions.insert(out.transactions.begin(), WalTransaction{{f1}});
@@ -59,7 +95,19 @@ ParsedWalSegment parseAnchored(std::span<const uint8_t> raw, uint64_t offset,
   }
   out.endOffset = offset + raw.size();
   chain = st;
+  orderKnown = known;
   return out;
+}
+
+// LOCAL_DB's file as stat(2) sees it; nullopt if it cannot be read (then nothing matches it).
+std::optional<DbFileStamp> stampDbFile(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  auto ns = [](const timespec& t) {
+    return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(t.tv_nsec);
+  };
+  return DbFileStamp{static_cast<uint64_t>(st.st_ino), static_cast<uint64_t>(st.st_size),
+                     ns(st.st_mtim), ns(st.st_ctim)};
 }
 
 }  // namespace
@@ -76,34 +124,67 @@ ReplicaApplier::ReplicaApplier(std::string localPath, ApplierOptions options)
       log::warn(positionPath_ + " is unreadable; the replica will fetch a snapshot");
     }
     // Attach at once: from here on a local write is noticed by the next append.
-    if (position_) appender();
-    if (position_ && position_->local) checkLocalWal();
+    if (position_) {
+      appender();
+      checkLocalWal();
+    }
   }
 }
 
 void ReplicaApplier::checkLocalWal() {
-  // The position is saved after each apply without a flush of its own (savePosition), so a
-  // crash can leave it behind LOCAL_DB's WAL. Resuming from it would apply transactions a
-  // second time over newer pages: states the primary never had. An empty WAL is consistent
-  // with any position, since the position is flushed before every checkpoint.
+  // The durability invariant in replica_applier.h says why exactly these cases resume.
   const std::optional<WalIndexHeader> h = appender().readHeader();
-  if (!h || h->mxFrame == 0) return;
-  if (LocalWalState{h->salt, h->mxFrame, h->frameChecksum} == *position_->local) return;
-  log::warn(localPath_ + "'s WAL (" + std::to_string(h->mxFrame) +
-            " frames) is not where the saved position " + position_->pos.str() + " left it (" +
-            std::to_string(position_->local->mxFrame) +
-            " frames): a crash between an apply and saving its position, or a local write; the "
-            "replica will fetch a snapshot");
+  const std::optional<LocalWalState>& saved = position_->local;
+  std::string found = "an unreadable wal-index";
+  if (h) {
+    const LocalWalState now{h->salt, h->mxFrame, h->frameChecksum, std::nullopt};
+    if (saved && saved->mxFrame == 0 && now.mxFrame == 0) {
+      // The database file must be the one the position describes: a local write checkpointed
+      // into it (the last SQLite connection to close LOCAL_DB checkpoints, and deletes the WAL)
+      // leaves an empty WAL too.
+      if (saved->dbFile && stampDbFile(localPath_) == saved->dbFile) return;
+      log::warn(localPath_ + " has changed since the saved position " + position_->pos.str() +
+                " (its size or times are not those recorded): a local write, checkpointed into "
+                "it while the replica was stopped; the replica will fetch a snapshot");
+      position_.reset();
+      return;
+    }
+    if (saved && saved->mxFrame != 0 && now == *saved) return;
+    found = std::to_string(h->mxFrame) + " frames";
+  }
+  log::warn(localPath_ + "'s WAL (" + found + ") is not where the saved position " +
+            position_->pos.str() + " left it (" +
+            (saved ? std::to_string(saved->mxFrame) + " frames" : std::string("not recorded")) +
+            "): a crash or power failure between an apply and saving its position, or a local "
+            "write; the replica will fetch a snapshot");
   position_.reset();
+}
+
+void ReplicaApplier::recordTruncatedWal() {
+  // SQLite truncates without a flush. Until the truncation is on the device, a power failure
+  // brings back the old WAL that the flushed position describes; once it is, only a position
+  // saying "empty WAL" (mxFrame 0) resumes, so that one is written and flushed after it.
+  appender_->syncWal();
+  if (!position_) return;
+  savePosition();
+  positionFile_.sync();
 }
 
 ReplicaApplier::~ReplicaApplier() {
   abortSnapshot();
   // A clean stop leaves the WAL and the position that describes it on the device, so the next
-  // start resumes even after a later power failure.
+  // start resumes even after a later power failure. An empty WAL is preferred: the last
+  // read-write connection to close LOCAL_DB while the replica is stopped checkpoints and
+  // deletes a non-empty WAL, which a restart cannot tell from a WAL lost to a power failure.
   try {
-    if (appender_) appender_->syncWal();
-    if (position_) positionFile_.sync();
+    if (appender_) {
+      if (position_ && appender_->checkpointTruncate(std::chrono::milliseconds(0))) {
+        recordTruncatedWal();
+      } else {
+        appender_->syncWal();
+        if (position_) positionFile_.sync();
+      }
+    }
   } catch (const Error& e) {
     log::warn(localPath_ + ": " + e.what());
   }
@@ -119,14 +200,16 @@ WalAppender& ReplicaApplier::appender() {
 }
 
 void ReplicaApplier::savePosition() {
-  // Not flushed: a second device flush per apply (after the WAL's) doubled the replica's cost.
-  // The record carries LOCAL_DB's WAL state so that a stale one is recognised on start
-  // (checkLocalWal), and it is flushed before any checkpoint moves frames out of the WAL
-  // (maybeCheckpoint), after which staleness could no longer be seen.
+  // Not flushed here: a device flush per apply doubled the replica's cost. The record carries
+  // LOCAL_DB's WAL state, so that one the WAL does not match is recognised on start
+  // (checkLocalWal); when it is flushed is the durability invariant's business.
   position_->local.reset();
   if (appender_) {
     if (const auto h = appender_->readHeader()) {
-      position_->local = LocalWalState{h->salt, h->mxFrame, h->frameChecksum};
+      position_->local = LocalWalState{h->salt, h->mxFrame, h->frameChecksum, std::nullopt};
+      // LOCAL_DB's file holds the whole state now and changes only by the next checkpoint,
+      // before which a later position is flushed (the durability invariant).
+      if (h->mxFrame == 0) position_->local->dbFile = stampDbFile(localPath_);
     }
   }
   if (!positionDirExists_) {
@@ -201,6 +284,10 @@ void ReplicaApplier::endSnapshot() {
 void ReplicaApplier::installSnapshotFile() {
   if (!appender_ && !pathExists(localPath_)) {
     // First start: nothing reads LOCAL_DB yet, so the complete image is moved into place.
+    // A position left by an earlier LOCAL_DB must not survive a crash beside the new image
+    // (it could say "empty WAL" and resume there): its removal is durable before the rename.
+    positionFile_.remove();
+    if (pathExists(dirName(positionPath_))) fsyncDir(dirName(positionPath_));
     // Leftover -wal/-shm files would be replayed onto the new image by SQLite: remove them.
     ::unlink((localPath_ + "-wal").c_str());
     ::unlink((localPath_ + "-shm").c_str());
@@ -308,11 +395,12 @@ uint64_t ReplicaApplier::applySegments(const std::vector<ReceivedSegment>& segme
     ParsedWalSegment parsed;
     try {
       if (s.pos.offset == 0) {
-        parsed = parseWalSegment(raw, 0, next.chain);
+        parsed = parseWalSegment(raw, 0, next.chain);  // the WAL header tells the order
+        next.orderKnown = true;
       } else if (next.chainKnown) {
-        parsed = parseWalSegment(raw, s.pos.offset, next.chain);
+        parsed = parseContinuing(raw, s.pos.offset, next.chain, next.orderKnown);
       } else {
-        parsed = parseAnchored(raw, s.pos.offset, next.chain);
+        parsed = parseAnchored(raw, s.pos.offset, next.chain, next.orderKnown);
       }
     } catch (const Error& e) {
       throw Error("segment " + s.pos.str() + ": " + e.what());
@@ -342,8 +430,10 @@ uint64_t ReplicaApplier::applySegments(const std::vector<ReceivedSegment>& segme
       }
     } catch (const ReplicaModifiedError&) {
       // Forget the position: only a snapshot can bring LOCAL_DB back to a state the primary had.
+      // The removal is flushed: the old position must not come back after a power failure.
       position_.reset();
       positionFile_.remove();
+      if (pathExists(dirName(positionPath_))) fsyncDir(dirName(positionPath_));
       throw;
     }
   }
@@ -355,22 +445,21 @@ uint64_t ReplicaApplier::applySegments(const std::vector<ReceivedSegment>& segme
 bool ReplicaApplier::maybeCheckpoint() {
   if (!appender_) return false;
   const uint32_t frames = appender_->walFrameCount();
-  if (frames >= std::min(options_.minCheckpointPages, options_.maxCheckpointPages)) {
-    positionFile_.sync();  // see savePosition
-  }
-  if (frames >= options_.maxCheckpointPages) {
-    if (appender_->checkpointTruncate(options_.truncateBusyTimeout)) return true;
-    appender_->checkpointPassive();
+  if (frames < std::min(options_.minCheckpointPages, options_.maxCheckpointPages)) return false;
+  // Before any checkpoint copies frames into the database file, the position describing them
+  // is flushed (the durability invariant in replica_applier.h).
+  positionFile_.sync();
+  // Restarting the WAL keeps it small, and succeeds at once when no reader is inside it; past
+  // maxCheckpointPages the restart waits briefly for readers. Otherwise a PASSIVE checkpoint
+  // copies what the readers allow.
+  const auto wait = frames >= options_.maxCheckpointPages ? options_.truncateBusyTimeout
+                                                          : std::chrono::milliseconds(0);
+  if (appender_->checkpointTruncate(wait)) {
+    recordTruncatedWal();
     return true;
   }
-  if (frames >= options_.minCheckpointPages) {
-    // Restarting the WAL keeps it small, and succeeds at once when no reader is inside it;
-    // otherwise a PASSIVE checkpoint copies what the readers allow.
-    if (appender_->checkpointTruncate(std::chrono::milliseconds(0))) return true;
-    appender_->checkpointPassive();
-    return true;
-  }
-  return false;
+  appender_->checkpointPassive();
+  return true;
 }
 
 }  // namespace walstream::client

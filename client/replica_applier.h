@@ -12,13 +12,86 @@
 //    created by renaming a complete, fsynced image.
 //  - Durability is not on the path to readers: a transaction is visible as soon as its frames
 //    are in LOCAL_DB's WAL and the wal-index, and the WAL reaches the device at checkpoints
-//    (SQLite syncs it before backfilling) and at shutdown. The position file, rewritten after
-//    every apply, records LOCAL_DB's WAL state beside the primary's position; on start a WAL
-//    that does not match it exactly (a crash or power failure lost one or the other) means a
-//    snapshot, never a resume onto the wrong state (checkLocalWal). A device flush per
-//    transaction would cost each replica ~0.2 ms of lag and its share of the disk's flushes
-//    (50 replicas at 1000 tx/s: 50,000 flushes a second), and buy only a smaller chance of that
-//    snapshot after a power failure.
+//    (SQLite syncs it before backfilling) and at shutdown. A device flush per transaction would
+//    cost each replica ~0.2 ms of lag and its share of the disk's flushes (50 replicas at 1000
+//    tx/s: 50,000 flushes a second), and buy only a smaller chance of a snapshot after a power
+//    failure. What makes that safe is the next invariant.
+//  - Durability: a crash or power failure never makes the replica resume onto a state the
+//    primary did not have; it resumes at exactly the saved position's state or fetches a
+//    snapshot. The position file P (client/replica_position.h) is rewritten in place after every
+//    apply, snapshot and WAL truncation without a flush, and records LOCAL_DB's WAL state L
+//    (salts, mxFrame, running checksum) beside the primary's position. P is flushed only
+//    (a) before every checkpoint, (b) after a TRUNCATE checkpoint, once the truncation itself is
+//    flushed, and (c) at a clean stop. LOCAL_DB's file changes only through SQLite checkpoints on
+//    the appender's connection, which (at SQLite's default synchronous=FULL) sync the WAL before
+//    backfilling and the database file after; readers never write, and the appender's SHARED
+//    lock keeps a closing reader from checkpointing while the replica runs. After a power failure
+//    SQLite rebuilds the wal-index from the WAL file: the frames up to the last commit frame
+//    whose salts and checksum chain hold (after a crash of the replica alone, the wal-index that
+//    readers kept open describes the WAL file as it is). On start, checkLocalWal resumes only
+//    when
+//      * L.mxFrame != 0 and the rebuilt WAL state equals L: the WAL then holds exactly the
+//        frames the appender had published at P (the running checksum covers every frame, the
+//        salts the WAL's generation), and the database file holds no frame beyond them (a
+//        checkpoint copies only frames that were synced first, hence never lost later); or
+//      * L.mxFrame == 0, the rebuilt WAL has no frame, and the database file's stat(2) (inode,
+//        size, mtime, ctime) is the one L recorded: such a P is written only when the database
+//        file alone held the state at P (first install, TRUNCATE checkpoint), and the applier
+//        has not changed the file since (the next checkpoint first flushes a later P, which
+//        replaces this one for good); the stat tells that nothing else has either (below).
+//        Salts are not compared: recovering an empty WAL invents new ones.
+//    Anything else (no P, a torn P, a P without L, an unreadable wal-index) fetches a snapshot.
+//    Step by step, what a crash (C) or power failure (F) at that step leaves:
+//      * apply (frames appended, then P rewritten): C leaves the WAL ahead of P or equal to it;
+//        F keeps any prefix of the new frames (maybe none) and any P since the last flush. The
+//        rebuilt WAL equals L only when both hold the same apply's state: resume there. A P
+//        behind the WAL, or ahead of it (frames lost, or the whole WAL lost while P says it had
+//        frames), fetches a snapshot.
+//      * P rewrite torn: its checksum fails: snapshot.
+//      * PASSIVE checkpoint: P flushed, then SQLite syncs the WAL and copies frames into the
+//        database file. The flushed P and the frames it describes survive F: resume; frames
+//        applied after it may be lost, and were never copied.
+//      * TRUNCATE checkpoint: as PASSIVE, then SQLite truncates the WAL to 0 bytes without a
+//        flush. F before the truncation reaches the device brings the whole old WAL back, which
+//        the flushed P describes: resume (its frames are also in the database file, harmless).
+//        The applier then flushes the WAL (the truncation is durable), rewrites P with
+//        L.mxFrame = 0 and flushes it: from then on the database file is the state at P. C or F
+//        between the two leaves an empty WAL and a P that says frames: snapshot.
+//      * WAL restart (the first apply after a truncation writes a new WAL header with new salts,
+//        then frames, unflushed): F leaves P(mxFrame 0) with no valid frame (resume at the
+//        truncation: the database file) or with some (snapshot), or a later P whose frames were
+//        lost (snapshot).
+//      * first install (LOCAL_DB absent): a P left by an earlier LOCAL_DB is removed and the
+//        removal flushed, the fsynced image is renamed into place and the directory flushed, and
+//        only then P(mxFrame 0) is written. C or F before the rename leaves no LOCAL_DB; after
+//        it, either no P (snapshot) or P(mxFrame 0) beside the image: resume at its position.
+//      * snapshot into an existing LOCAL_DB: one transaction appended like an apply, then P:
+//        as for an apply. A resume at the older P is at a state the primary had, and the
+//        primary then sends the snapshot again.
+//      * local write detected (ReplicaModifiedError): P is removed, the removal flushed:
+//        snapshot.
+//      * clean stop: a TRUNCATE checkpoint if no reader is in the WAL (handled as above), else
+//        the WAL and P are flushed; either way a restart resumes even after a later F. While no
+//        replica runs, the last read-write SQLite connection to close LOCAL_DB checkpoints and
+//        deletes the WAL: after a truncation at stop that changes nothing; otherwise the empty
+//        WAL beside a P that says frames costs a snapshot (nothing tells it apart from a WAL
+//        lost to F).
+//    The one residual risk is the 64-bit running checksum: F would have to keep, in slots that
+//    were written twice within one WAL generation (an append abandoned before its publish, then
+//    a shorter one), frames whose chain reaches L's frame count with L's checksum.
+//  - Local writes. While the replica runs, the appender sees them (core/wal_appender.h). Made
+//    while it is stopped, they are seen on start by the same check: a write still in the WAL
+//    makes the WAL differ from L; one checkpointed into the database file (the sqlite3 shell,
+//    as the last connection to close LOCAL_DB, always checkpoints and deletes the WAL) leaves
+//    an empty WAL that a P with L.mxFrame != 0 does not match, and otherwise changes the file's
+//    mtime and ctime from those L recorded. In WAL mode SQLite 3.40 updates neither the header's
+//    change counter (offset 24) nor version-valid-for (92) unless a transaction writes page 1,
+//    and a plain UPDATE does not, so the header cannot tell; reads, and checkpoints of an empty
+//    WAL, leave the stat unchanged. Not seen: a write whose mtime and ctime both equal the
+//    recorded ones, i.e. made within one tick of the file system's timestamp clock (a few ms)
+//    after the applier recorded them, on a kernel or file system without fine-grained
+//    (multigrain, Linux 6.13+) timestamps, and of the same size; or one hidden by setting the
+//    system clock back.
 //
 // One thread drives an applier (the replica's stream thread); it blocks on disk and SQLite.
 #pragma once
@@ -81,15 +154,17 @@ class ReplicaApplier {
  private:
   void installSnapshotFile();
   void savePosition();
-  // Forgets a saved position that LOCAL_DB's WAL has moved past (see savePosition).
+  // Forgets a saved position that LOCAL_DB's WAL does not match (the durability invariant).
   void checkLocalWal();
+  // After a TRUNCATE checkpoint: makes the truncation durable, then the position that says so.
+  void recordTruncatedWal();
   WalAppender& appender();
   // Decompresses every segment of a batch into scratch_ (one buffer, reused between batches).
   std::vector<std::span<const uint8_t>> decompressBatch(const std::vector<ReceivedSegment>& s);
 
   const std::string localPath_;
   const std::string positionPath_;
-  RecordFile positionFile_;  // rewritten in place after every apply
+  RecordFile positionFile_;  // rewritten in place after every apply, flushed as above
   const std::string snapshotPath_;
   const ApplierOptions options_;
   std::optional<ReplicaPosition> position_;

@@ -24,6 +24,9 @@ struct ReplicaState {
   uint64_t reconnects = 0;
   uint64_t checkpoints = 0;
   std::string lastError;
+  // The primary rejects the replica's requests (a configuration error, e.g. it no longer serves
+  // the database LOCAL_DB follows): /healthz fails until a stream is accepted again.
+  bool refused = false;
   // The last moment the replica was known to hold everything the primary had (after applying
   // the last buffered segment, or on a heartbeat at or before the applied position). lag_ms is
   // the time since then while data is known to be pending, else 0.

@@ -45,7 +45,10 @@ http::response<http::string_body> respond(const http::request<http::string_body>
                             {"last_error", state.lastError}});
   } else if (path == "/healthz") {
     std::lock_guard lock(state.mu);
-    if (state.snapshotsApplied > 0 || !state.pos.empty()) {
+    if (state.refused) {
+      json(http::status::service_unavailable,
+           {{"error", "the primary refuses this replica: " + state.lastError}});
+    } else if (state.snapshotsApplied > 0 || !state.pos.empty()) {
       json(http::status::ok, {{"status", "ok"}});
     } else {
       json(http::status::service_unavailable,

@@ -122,6 +122,17 @@ TEST_CASE("a restarted replica resumes without a snapshot; a diverged one gets a
   SUBCASE("a saved position behind LOCAL_DB's WAL (a crash before it was saved) means a snapshot") {
     // The position is written after each apply without a flush of its own; a crash can leave
     // the previous one. Resuming from it would apply transactions twice over newer pages.
+    // (A clean stop empties LOCAL_DB's WAL: this replica is killed instead, its WAL kept.)
+    {
+      ReplicaProcess replica(primary.url(), rep, dir.file("replica-killed"));
+      {
+        BankWriter writer(app, 0, 50);
+        writer.waitFor(50, 30s);
+      }
+      REQUIRE(waitForConvergence(app, rep, 30s));
+      replica.process().signal(SIGKILL);
+      REQUIRE(replica.process().wait(10s).has_value());
+    }
     auto p = client::loadReplicaPosition(posFile);
     REQUIRE(p);
     REQUIRE(p->local);

@@ -20,7 +20,31 @@ ReplicaPosition known() {
 
 ReplicaPosition withLocal() {
   ReplicaPosition p = known();
-  p.local = LocalWalState{{1, 2, 3, 4, 5, 6, 7, 8}, 0xfffffffe, {0xa1b2c3d4, 0x0000beef}};
+  p.local =
+      LocalWalState{{1, 2, 3, 4, 5, 6, 7, 8}, 0xfffffffe, {0xa1b2c3d4, 0x0000beef}, std::nullopt};
+  return p;
+}
+
+// An empty local WAL: the database file's stat(2) is recorded too.
+ReplicaPosition withDbFile() {
+  ReplicaPosition p = known();
+  p.local = LocalWalState{{1, 2, 3, 4, 5, 6, 7, 8},
+                          0,
+                          {0xa1b2c3d4, 0x0000beef},
+                          DbFileStamp{0xffffffffffffffffULL, 1ULL << 40, 0x1800000000000001ULL, 2}};
+  p.orderKnown = false;
+  return p;
+}
+
+ReplicaPosition orderOpen() {
+  ReplicaPosition p = withLocal();
+  p.orderKnown = false;
+  return p;
+}
+
+ReplicaPosition bigEndian() {
+  ReplicaPosition p = known();
+  p.chain.bigEndianChecksum = true;
   return p;
 }
 
@@ -34,7 +58,8 @@ ReplicaPosition afterSnapshot() {
 }  // namespace
 
 TEST_CASE("a replica position round-trips through its text form") {
-  for (const ReplicaPosition& p : {known(), afterSnapshot(), withLocal()}) {
+  for (const ReplicaPosition& p :
+       {known(), afterSnapshot(), withLocal(), orderOpen(), bigEndian(), withDbFile()}) {
     const auto q = parseReplicaPosition(formatReplicaPosition(p));
     REQUIRE(q);
     CHECK(q->pos == p.pos);
@@ -42,6 +67,7 @@ TEST_CASE("a replica position round-trips through its text form") {
     CHECK(q->chain.pageSize == p.chain.pageSize);
     CHECK(q->chain.bigEndianChecksum == p.chain.bigEndianChecksum);
     CHECK(q->local == p.local);
+    CHECK(q->orderKnown == p.orderKnown);
     if (p.chainKnown) {
       CHECK(q->chain.salt1 == p.chain.salt1);
       CHECK(q->chain.salt2 == p.chain.salt2);
@@ -55,11 +81,13 @@ TEST_CASE("every replica position record has the same length, so it can be rewri
   small.chain.pageSize = 512;
   CHECK(formatReplicaPosition(known()).size() == formatReplicaPosition(small).size());
   CHECK(formatReplicaPosition(withLocal()).size() == formatReplicaPosition(small).size());
+  CHECK(formatReplicaPosition(orderOpen()).size() == formatReplicaPosition(small).size());
+  CHECK(formatReplicaPosition(withDbFile()).size() == formatReplicaPosition(small).size());
   CHECK(formatReplicaPosition(known()).back() == '\n');
 }
 
 TEST_CASE("a torn or edited replica position record is refused") {
-  const std::string good = formatReplicaPosition(withLocal());
+  const std::string good = formatReplicaPosition(withDbFile());
   // Each single changed byte (as a crash mixing two records would leave) is detected.
   for (size_t i = 0; i + 1 < good.size(); ++i) {
     std::string bad = good;

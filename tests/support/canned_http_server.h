@@ -1,0 +1,43 @@
+// A stand-in for a primary in tests: an HTTP server on 127.0.0.1 (ephemeral port) that answers
+// every request with one fixed response and closes the connection, keeping each request's
+// target. Its thread stops and is joined on destruction.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/file_util.h"
+
+namespace walstream::test {
+
+class CannedHttpServer {
+ public:
+  explicit CannedHttpServer(std::string response);
+  ~CannedHttpServer();
+  CannedHttpServer(const CannedHttpServer&) = delete;
+  CannedHttpServer& operator=(const CannedHttpServer&) = delete;
+
+  uint16_t port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::vector<std::string> targets() const;  // of the requests so far, in order
+  // Waits (bounded) until at least `n` requests arrived; returns how many did.
+  size_t waitForRequests(size_t n, std::chrono::milliseconds timeout) const;
+
+ private:
+  void serve();
+
+  const std::string response_;
+  UniqueFd listener_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+  std::vector<std::string> targets_;
+  std::thread thread_;
+};
+
+}  // namespace walstream::test
