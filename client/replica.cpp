@@ -8,6 +8,7 @@
 #include "core/lz4_codec.h"
 #include "proto/heartbeat.h"
 #include "proto/record_decoder.h"
+#include "proto/snapshot_chain.h"
 #include "proto/status_json.h"
 
 namespace walstream::client {
@@ -270,6 +271,14 @@ void Replica::streamOnce() {
     pageSize = static_cast<uint32_t>(std::stoul(it2->second));
   }
   if (!isValidPageSize(pageSize)) throw Error(options_.upstream.url + " sent no valid page size");
+  std::optional<WalChainState> snapshotChain;
+  if (auto it = head.headers.find("walstream-snapshot-chain"); it != head.headers.end()) {
+    snapshotChain = proto::parseSnapshotChain(it->second, pageSize);
+    if (!snapshotChain) {
+      throw Error(options_.upstream.url + " sent a malformed " +
+                  std::string(proto::kSnapshotChainHeader) + " header");
+    }
+  }
   recordFollowedDb();
   {
     std::lock_guard lock(state_.mu);
@@ -332,7 +341,7 @@ void Replica::streamOnce() {
           applyPending();
           log::info(options_.localPath + ": receiving a snapshot at " + h.pos().str() + " (" +
                     std::to_string(h.size) + " bytes)");
-          applier_.beginSnapshot(h.pos(), pageSize, h.size);
+          applier_.beginSnapshot(h.pos(), pageSize, h.size, snapshotChain);
           inSnapshot = true;
           break;
         }

@@ -219,8 +219,12 @@ void ReplicaApplier::savePosition() {
   positionFile_.write(formatReplicaPosition(*position_), /*durable=*/false);
 }
 
-void ReplicaApplier::beginSnapshot(const Pos& pos, uint32_t pageSize, uint64_t size) {
+void ReplicaApplier::beginSnapshot(const Pos& pos, uint32_t pageSize, uint64_t size,
+                                   std::optional<WalChainState> chain) {
   abortSnapshot();
+  if (chain && (pos.offset == 0 || chain->pageSize != pageSize)) {
+    throw Error("snapshot at " + pos.str() + " comes with a WAL chain it cannot have");
+  }
   if (!isValidPageSize(pageSize)) {
     throw Error("snapshot at " + pos.str() + " has invalid page size " + std::to_string(pageSize));
   }
@@ -231,6 +235,7 @@ void ReplicaApplier::beginSnapshot(const Pos& pos, uint32_t pageSize, uint64_t s
   snapshotFd_ = openFile(snapshotPath_, O_RDWR | O_CREAT | O_TRUNC, 0644);
   snapshotWriteback_.emplace(snapshotFd_.get(), snapshotPath_);
   snapshotPos_ = pos;
+  snapshotChain_ = chain;
   snapshotPageSize_ = pageSize;
   snapshotSize_ = size;
   snapshotReceived_ = 0;
@@ -278,6 +283,10 @@ void ReplicaApplier::endSnapshot() {
   installSnapshotFile();
   position_ = ReplicaPosition{snapshotPos_, WalChainState{}, false, std::nullopt};
   position_->chain.pageSize = snapshotPageSize_;
+  if (snapshotChain_) {
+    position_->chain = *snapshotChain_;
+    position_->chainKnown = true;
+  }
   savePosition();
 }
 

@@ -136,7 +136,11 @@ class ReplicaApplier {
   const std::optional<ReplicaPosition>& position() const { return position_; }
 
   // Snapshot: received into a file beside LOCAL_DB, then installed by endSnapshot().
-  void beginSnapshot(const Pos& pos, uint32_t pageSize, uint64_t size);
+  // `chain`: the primary WAL's chain at `pos` when the primary sent it (a snapshot in the
+  // middle of a WAL index: proto/snapshot_chain.h); the next segment is then checked against it
+  // and a resume right after the snapshot carries its checksum.
+  void beginSnapshot(const Pos& pos, uint32_t pageSize, uint64_t size,
+                     std::optional<WalChainState> chain = std::nullopt);
   void snapshotBytes(std::span<const uint8_t> bytes);
   void endSnapshot();    // throws if fewer bytes than announced arrived
   void abortSnapshot();  // drops a partial snapshot (the connection broke)
@@ -184,6 +188,7 @@ class ReplicaApplier {
   UniqueFd snapshotFd_;
   std::optional<SequentialWriteback> snapshotWriteback_;  // flushes it while it arrives
   Pos snapshotPos_;
+  std::optional<WalChainState> snapshotChain_;
   uint32_t snapshotPageSize_ = 0;
   uint64_t snapshotSize_ = 0;
   uint64_t snapshotReceived_ = 0;
