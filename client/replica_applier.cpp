@@ -291,8 +291,21 @@ void ReplicaApplier::endSnapshot() {
 }
 
 void ReplicaApplier::installSnapshotFile() {
-  if (!appender_ && !pathExists(localPath_)) {
-    // First start: nothing reads LOCAL_DB yet, so the complete image is moved into place.
+  // A snapshot of another page size (the primary's database was rebuilt with a new one while
+  // walstream was down) cannot be applied as a transaction: SQLite's WAL holds pages of one
+  // size. LOCAL_DB is then replaced by the new image, by rename, as on the first start: readers
+  // that have it open keep reading the old file (their open transaction stays valid), and every
+  // connection opened afterwards reads the new one with its own new -wal and -shm.
+  const bool replace = pathExists(localPath_) && appender().pageSize() != snapshotPageSize_;
+  if (replace) {
+    log::warn(localPath_ + ": the primary's page size changed from " +
+              std::to_string(appender().pageSize()) + " to " + std::to_string(snapshotPageSize_) +
+              "; replacing LOCAL_DB with the new snapshot");
+    // This process's last connection to the old file; closing it drops its locks there.
+    appender_.reset();
+  }
+  if (replace || (!appender_ && !pathExists(localPath_))) {
+    // First start (or a replacement): the complete image is moved into place.
     // A position left by an earlier LOCAL_DB must not survive a crash beside the new image
     // (it could say "empty WAL" and resume there): its removal is durable before the rename.
     positionFile_.remove();
