@@ -5,7 +5,7 @@
 //   options bit 0..2: flip the delivery (whole <-> chunked) of snapshots, WAL segments and
 //                     heartbeats from the defaults; bit 3: small RecordLimits (4 KiB).
 //   chunking: low 4 bits give the largest piece (1 << n bytes), high 4 bits seed the sizes;
-//             empty pieces are fed too.
+//             empty pieces are fed too. 0 feeds the body in one piece both times.
 // Properties: the body decoded in one piece and in the derived pieces gives the same records,
 // payload bytes and final status; every event is consistent with the bytes fed (offsets, header
 // bytes re-encode to the input, chunks point into the piece fed); a failure names an offset
