@@ -9,21 +9,36 @@ CMAKE_ARGS     ?=
 DEB_PACKAGES := g++ make cmake pkg-config ccache sqlite3 lz4 \
                 libsqlite3-dev liblz4-dev libboost-dev nlohmann-json3-dev doctest-dev
 
-.PHONY: all deps build test test-tsan demo bench format clean
+# `make fuzz`: libFuzzer targets (tests/fuzz/README.md), built with clang in their own directory
+# and run one after another for FUZZ_SECONDS each. libclang-rt-14-dev holds libFuzzer's runtime
+# (clang-14 only recommends it); llvm-14 brings llvm-symbolizer for readable crash stacks.
+FUZZ_BUILD_DIR    ?= build-fuzz
+FUZZ_SECONDS      ?= 600
+FUZZ_TARGETS      ?= record_decoder stream_query wal_segment pos
+FUZZ_DEB_PACKAGES := clang-14 libclang-rt-14-dev llvm-14
+
+.PHONY: all deps fuzz-deps build test test-tsan fuzz demo bench format clean
 
 all: build
 
-# Installs only what is missing, so a prepared machine never touches the network.
+# Installs the packages of $(1) that are missing, so a prepared machine never touches the network.
+define install_missing
+@missing=$$(for p in $(1); do \
+    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+  done); \
+if [ -n "$$missing" ]; then \
+  echo "installing Debian packages:" $$missing; \
+  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+  $$SUDO apt-get update -qq && \
+  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+fi
+endef
+
 deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do \
-	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
-	  done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:" $$missing; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	$(call install_missing,$(DEB_PACKAGES))
+
+fuzz-deps: deps
+	$(call install_missing,$(FUZZ_DEB_PACKAGES))
 
 build: deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
@@ -45,6 +60,13 @@ test-tsan: deps
 	cd $(TSAN_BUILD_DIR) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  ctest --output-on-failure -j$(JOBS)
 
+# Fails when any target crashed; the inputs are then in $(FUZZ_BUILD_DIR)/crashes.
+fuzz: fuzz-deps
+	cmake -S . -B $(FUZZ_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DWALSTREAM_FUZZ=ON -DWALSTREAM_WERROR=ON $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD_DIR) -j$(JOBS) --target walstream_fuzzers
+	tests/fuzz/run.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 demo: build
 	./deploy/demo.sh $(BUILD_DIR)/walstream
 
@@ -56,4 +78,4 @@ format:
 	find core proto server client cli tests bench -name '*.cpp' -o -name '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) $(TEST_BUILD_DIR) $(TSAN_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(TEST_BUILD_DIR) $(TSAN_BUILD_DIR) $(FUZZ_BUILD_DIR)

@@ -81,8 +81,7 @@ void Database::open() {
   }
   makeDirs(shadow_.root());
   segmentFiles_.fill();  // later refills run on the checkpoint worker
-  auto capture =
-      std::make_unique<WalCapture>(path_, options_, shadow_, segmentFiles_, metrics_, dbFd_.get());
+  auto capture = std::make_unique<WalCapture>(path_, options_, shadow_, segmentFiles_, metrics_);
   CaptureStart start = capture->open();
   capture_ = std::move(capture);
   {

@@ -22,7 +22,7 @@ uint64_t parseHex16(std::string_view text, std::string_view what) {
   if (text.size() != 16) fail();
   uint64_t v = 0;
   for (char c : text) {
-    unsigned d;
+    unsigned d = 0;  // always set or thrown past; clang cannot tell that fail() throws
     if (c >= '0' && c <= '9') {
       d = static_cast<unsigned>(c - '0');
     } else if (c >= 'a' && c <= 'f') {

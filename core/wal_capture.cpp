@@ -83,16 +83,14 @@ struct WalCapture::Tail {
 };
 
 WalCapture::WalCapture(const std::string& path, const CaptureOptions& options,
-                       const ShadowWal& shadow, SegmentFilePool& pool, CaptureMetrics& metrics,
-                       int dbFd)
+                       const ShadowWal& shadow, SegmentFilePool& pool, CaptureMetrics& metrics)
     : path_(path),
       walPath_(path + "-wal"),
       shmPath_(path + "-shm"),
       options_(options),
       shadow_(shadow),
       pool_(pool),
-      metrics_(metrics),
-      dbFd_(dbFd) {}
+      metrics_(metrics) {}
 
 WalCapture::~WalCapture() {
   // Once the pin is gone the application may restart the WAL, so the segments written since the

@@ -54,7 +54,7 @@ struct CaptureStart {
 class WalCapture {
  public:
   WalCapture(const std::string& path, const CaptureOptions& options, const ShadowWal& shadow,
-             SegmentFilePool& pool, CaptureMetrics& metrics, int dbFd);
+             SegmentFilePool& pool, CaptureMetrics& metrics);
   ~WalCapture();
   WalCapture(const WalCapture&) = delete;
   WalCapture& operator=(const WalCapture&) = delete;
@@ -124,7 +124,6 @@ class WalCapture {
   const ShadowWal& shadow_;
   SegmentFilePool& pool_;
   CaptureMetrics& metrics_;
-  const int dbFd_;
 
   // Declared before the connections so they are closed after them (file_util.h invariant).
   UniqueFd walFd_;

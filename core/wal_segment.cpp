@@ -40,6 +40,11 @@ ParsedWalSegment parseWalSegment(std::span<const uint8_t> bytes, uint64_t offset
     fail("offset is not on a frame boundary", offset);
   }
   const size_t frameSize = st.pageSize + kWalFrameHeaderSize;
+  // A WAL file is at most 2^32 frames long: an offset past any it can have (from the wire)
+  // would make the end offset wrap.
+  if (offset > (uint64_t{1} << 48) || bytes.size() > (uint64_t{1} << 48)) {
+    fail("offset or size beyond any WAL file", offset);
+  }
   if ((bytes.size() - pos) % frameSize != 0) {
     fail("segment holds a partial frame (" + std::to_string(bytes.size() - pos) +
              " bytes after the header, frame size " + std::to_string(frameSize) + ")",

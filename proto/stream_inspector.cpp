@@ -269,6 +269,8 @@ StreamStatus StreamInspector::onWalSegment(const StreamRecord& record) {
                                                     " bytes holds a partial frame (frame size " +
                                                     std::to_string(frameSize) + ")");
       }
+      // Reading the first frame header needs one frame; an lz4 frame may decompress to nothing.
+      if (bytes.empty()) return StreamStatus::failure(payloadAt, what + "segment holds no frames");
       const WalFrameHeader first = WalFrameHeader::decode(bytes.data());
       if (first.pageNumber == 0) {
         return StreamStatus::failure(
