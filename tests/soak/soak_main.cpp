@@ -50,7 +50,7 @@ void onSignal(int) {
 
 constexpr auto kConvergenceTimeout = 60s;
 constexpr auto kStopTimeout = 15s;
-constexpr int kMaxFailures = 10;       // the soak stops after this many failed rounds
+constexpr int kMaxSavedRounds = 10;    // failed rounds whose logs are kept (later ones: counted)
 constexpr int kMaxSavedDatabases = 3;  // failed rounds whose database files are kept too
 
 struct Options {
@@ -128,9 +128,10 @@ void randomPause(std::chrono::milliseconds d) {
 
 // A round's failure: what went wrong, kept with the round's logs.
 struct RoundFailure {
-  std::string what;
+  std::string what = {};
   int64_t lostCommits = 0;
-  bool violation = false;  // an invalid state or content (not a process that misbehaved)
+  bool violation = false;   // an invalid state or content (not a process that misbehaved)
+  std::string detail = {};  // for the round's report.txt only
 };
 
 class Soak {
@@ -423,7 +424,10 @@ void Soak::saveFailure(const std::vector<RoundFailure>& failures, const std::str
   failureDirs_.push_back(d);
   std::ofstream report(d + "/report.txt");
   report << roundLine << "\n";
-  for (const RoundFailure& f : failures) report << "failure: " << f.what << "\n";
+  for (const RoundFailure& f : failures) {
+    report << "failure: " << f.what << "\n";
+    if (!f.detail.empty()) report << f.detail;
+  }
   if (!lastPowerLoss_.empty()) report << "power loss: " << lastPowerLoss_ << "\n";
   std::error_code ec;
   for (const std::string& prefix : roundLogs_) {
@@ -518,9 +522,11 @@ int Soak::run() {
     startReaders();
     readersAtRoundStart_ = {};
 
-    while (Clock::now() < end && !gInterrupted && failedRounds_ < kMaxFailures) {
+    while (Clock::now() < end && !gInterrupted) {
       ++round_;
       roundLogs_ = {primaryLog_, replicaLog_};  // the processes running into this round
+      const int incarnationAtStart = replicaIncarnation_;
+      const int snapshotsAtStart = replica_ ? replica_->snapshotsApplied() : 0;
       const double roundStart = secondsSince(start_);
       std::vector<RoundFailure> failures;
       const auto length = std::chrono::milliseconds(3000 + rng_() % 22000);
@@ -563,10 +569,19 @@ int Soak::run() {
       }
       const int64_t newViolations = now.violations - readersAtRoundStart_.violations;
       if (newViolations > 0) {
-        failures.push_back(
-            {std::to_string(newViolations) + " reader violations:\n" + violationText, 0, true});
+        // The first lines on the console, up to 20 per reader in the round's report.
+        size_t cut = 0;
+        for (int i = 0; i < 3 && cut != std::string::npos; ++i) {
+          cut = violationText.find('\n', i == 0 ? 0 : cut + 1);
+        }
+        failures.push_back({std::to_string(newViolations) + " reader violations, the first:\n" +
+                                violationText.substr(0, cut),
+                            0, true, violationText});
       }
-      const int replicaSnapshots = replica_ ? replica_->snapshotsApplied() : 0;
+      // Snapshots the replica applied in this round (its log counts them per process).
+      const int replicaSnapshots =
+          (replica_ ? replica_->snapshotsApplied() : 0) -
+          (replicaIncarnation_ == incarnationAtStart ? snapshotsAtStart : 0);
       std::ostringstream line;
       line << "[" << fmtSeconds(roundStart) << " s] round " << round_ << ": " << action << " -> "
            << outcome << "; replica snapshots " << replicaSnapshots << "; reads "
@@ -582,8 +597,12 @@ int Soak::run() {
       }
       if (!failures.empty()) {
         ++failedRounds_;
-        saveFailure(failures, line.str());
-        std::cout << "  logs kept in " << failureDirs_.back() << std::endl;
+        if (failedRounds_ <= kMaxSavedRounds) {
+          saveFailure(failures, line.str());
+          std::cout << "  logs kept in " << failureDirs_.back() << std::endl;
+        } else {
+          stopReaders();
+        }
         if (std::any_of(failures.begin(), failures.end(),
                         [](const RoundFailure& f) { return f.violation; })) {
           resetReplica();
