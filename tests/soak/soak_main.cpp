@@ -189,6 +189,7 @@ class Soak {
   // --- results ---
   int primaryKills_ = 0, replicaKills_ = 0, primaryTerms_ = 0, replicaTerms_ = 0;
   int powerLosses_ = 0, failedRounds_ = 0, divergentRounds_ = 0, integrityFailures_ = 0;
+  int readerViolationRounds_ = 0;  // rounds in which a reader saw an invalid state
   int processFailures_ = 0, savedDatabases_ = 0;
   int64_t lostCommits_ = 0;
   std::vector<std::string> failureDirs_;
@@ -533,7 +534,10 @@ int Soak::run() {
       const auto before =
           std::chrono::milliseconds(length.count() / 5 + rng_() % (length.count() / 2));
       randomPause(before);  // when the action happens within the round
-      if (gInterrupted) break;
+      if (gInterrupted) {
+        --round_;  // rounds counts the rounds that were checked
+        break;
+      }
       std::string action;
       try {
         action = doAction(failures);
@@ -546,7 +550,10 @@ int Soak::run() {
         if (readers_.empty()) startReaders();
       }
       randomPause(length - before);  // the rest of the round under load
-      if (gInterrupted) break;
+      if (gInterrupted) {
+        --round_;
+        break;
+      }
       const bool integrity = round_ % 3 == 0 || !lastPowerLoss_.empty();
       std::string outcome;
       try {
@@ -569,6 +576,7 @@ int Soak::run() {
       }
       const int64_t newViolations = now.violations - readersAtRoundStart_.violations;
       if (newViolations > 0) {
+        ++readerViolationRounds_;
         // The first lines on the console, up to 20 per reader in the round's report.
         size_t cut = 0;
         for (int i = 0; i < 3 && cut != std::string::npos; ++i) {
@@ -654,10 +662,11 @@ int Soak::run() {
             << " clean stops (primary+replica), " << violations << " violations, " << lostCommits_
             << " lost commits" << std::endl;
   std::cout << "soak: readers " << readerTotals_.reads << " reads, " << readerTotals_.violations
-            << " invalid states, " << readerTotals_.transient << " transient errors; "
-            << integrityFailures_ << " integrity failures, " << divergentRounds_
-            << " divergent rounds, " << failedRounds_ << " failed rounds, " << processFailures_
-            << " process failures; seed " << o_.seed << std::endl;
+            << " invalid states (in " << readerViolationRounds_ << " rounds), "
+            << readerTotals_.transient << " transient errors; " << integrityFailures_
+            << " integrity failures, " << divergentRounds_ << " divergent rounds, " << failedRounds_
+            << " failed rounds, " << processFailures_ << " process failures; seed " << o_.seed
+            << std::endl;
   if (gInterrupted) std::cout << "soak: interrupted" << std::endl;
   const bool ok = exitCode == 0 && failedRounds_ == 0 && violations == 0 && lostCommits_ == 0 &&
                   processFailures_ == 0 && !writerBroken;
