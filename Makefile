@@ -1,10 +1,15 @@
 # walstream developer entry points. `make demo` and `make test` work on a fresh Debian 12 machine:
 # they install missing Debian packages first (as root, or through sudo).
+# `make soak [SOAK_MINUTES=30] [SOAK_BUILD=release|asan]` runs the kill-loop soak (not in CI;
+# tests/soak/README.md).
 BUILD_DIR      ?= build
 TEST_BUILD_DIR ?= build-test
 TSAN_BUILD_DIR ?= build-tsan
 JOBS           ?= 2
 CMAKE_ARGS     ?=
+SOAK_MINUTES   ?= 30
+SOAK_BUILD     ?= release
+SOAK_ARGS      ?=
 
 DEB_PACKAGES := g++ make cmake pkg-config ccache sqlite3 lz4 \
                 libsqlite3-dev liblz4-dev libboost-dev nlohmann-json3-dev doctest-dev
@@ -17,7 +22,7 @@ FUZZ_SECONDS      ?= 600
 FUZZ_TARGETS      ?= record_decoder stream_query wal_segment pos
 FUZZ_DEB_PACKAGES := clang-14 libclang-rt-14-dev llvm-14
 
-.PHONY: all deps fuzz-deps build test test-tsan fuzz demo bench format clean
+.PHONY: all deps fuzz-deps build test test-tsan fuzz demo bench soak format clean
 
 all: build
 
@@ -73,6 +78,23 @@ demo: build
 bench: build
 	cmake --build $(BUILD_DIR) -j$(JOBS) --target walstream_bench
 	$(BUILD_DIR)/bench/walstream_bench --walstream $(BUILD_DIR)/walstream --runs 3
+
+# The soak runs the release build by default (the machine's cores go to more rounds);
+# SOAK_BUILD=asan runs it on the ASan+UBSan build of `make test` instead.
+ifeq ($(SOAK_BUILD),asan)
+SOAK_BUILD_DIR := $(TEST_BUILD_DIR)
+SOAK_CONFIGURE := -DCMAKE_BUILD_TYPE=Debug -DWALSTREAM_SANITIZE=ON -DWALSTREAM_WERROR=ON
+else ifeq ($(SOAK_BUILD),release)
+SOAK_BUILD_DIR := $(BUILD_DIR)
+SOAK_CONFIGURE := -DCMAKE_BUILD_TYPE=RelWithDebInfo
+else
+SOAK_BUILD_DIR = $(error SOAK_BUILD must be release or asan)
+endif
+
+soak: deps
+	cmake -S . -B $(SOAK_BUILD_DIR) $(SOAK_CONFIGURE) $(CMAKE_ARGS)
+	cmake --build $(SOAK_BUILD_DIR) -j$(JOBS) --target walstream walstream_soak
+	$(SOAK_BUILD_DIR)/tests/soak/walstream_soak --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 format:
 	find core proto server client cli tests bench -name '*.cpp' -o -name '*.h' | xargs clang-format -i
