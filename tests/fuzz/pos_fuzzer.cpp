@@ -22,8 +22,8 @@ using namespace walstream::client;
 
 namespace {
 
-// Every formatted line: 160 bytes of fields, " sum=", 8 hex digits and a newline.
-constexpr size_t kLineSize = 160 + 5 + 8 + 1;
+// Every formatted line: 240 bytes of fields, " sum=", 8 hex digits and a newline.
+constexpr size_t kLineSize = 240 + 5 + 8 + 1;
 
 bool sameState(const WalChainState& a, const WalChainState& b) {
   return a.pageSize == b.pageSize && a.salt1 == b.salt1 && a.salt2 == b.salt2 &&
