@@ -112,20 +112,34 @@ std::string Replica::requestTarget() const {
   return t;
 }
 
+// Registered under mu_ so that stop() either sees the connection (and cancels it) or has set
+// stopping_ first (and the connection is never used). Not attached once stopping.
+class Replica::StreamAttachment {
+ public:
+  StreamAttachment(Replica& replica, HttpStream& stream) : replica_(replica) {
+    std::lock_guard lock(replica_.mu_);
+    if (replica_.stopping_) return;
+    replica_.stream_ = &stream;
+    attached_ = true;
+  }
+  ~StreamAttachment() {
+    if (!attached_) return;
+    std::lock_guard lock(replica_.mu_);
+    replica_.stream_ = nullptr;
+  }
+  StreamAttachment(const StreamAttachment&) = delete;
+  StreamAttachment& operator=(const StreamAttachment&) = delete;
+  explicit operator bool() const { return attached_; }
+
+ private:
+  Replica& replica_;
+  bool attached_ = false;
+};
+
 std::string Replica::discoverDatabase() {
   HttpStream status;
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) throw Error("stopping");
-    stream_ = &status;
-  }
-  struct Detach {
-    Replica& r;
-    ~Detach() {
-      std::lock_guard lock(r.mu_);
-      r.stream_ = nullptr;
-    }
-  } detach{*this};
+  const StreamAttachment attached(*this, status);
+  if (!attached) throw Error("stopping");
   const HttpResponseHead head = status.open(options_.upstream.host, options_.upstream.port,
                                             "/status", options_.connectTimeout);
   if (head.status != 200) {
@@ -226,18 +240,8 @@ void Replica::streamOnce() {
     state_.db = db_;
   }
   HttpStream stream;
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) return;
-    stream_ = &stream;
-  }
-  struct Detach {
-    Replica& r;
-    ~Detach() {
-      std::lock_guard lock(r.mu_);
-      r.stream_ = nullptr;
-    }
-  } detach{*this};
+  const StreamAttachment attached(*this, stream);
+  if (!attached) return;
 
   HttpResponseHead head = stream.open(options_.upstream.host, options_.upstream.port,
                                       requestTarget(), options_.connectTimeout);

@@ -52,6 +52,8 @@ class Replica {
   // The name of the only database the primary serves (or, when it serves several, LOCAL_DB's
   // file name), from its /status.
   std::string discoverDatabase();
+  // Makes a connection the one stop() cancels, for the attachment's life.
+  class StreamAttachment;
   // After a 200 for db_: records it as the database LOCAL_DB follows, if not yet.
   void recordFollowedDb();
   // Logs a new error once (a configuration error at error level) and shows it on /status.
