@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/stop_signal.h"
 #include "core/database.h"
 #include "core/error.h"
 #include "core/file_util.h"
@@ -82,16 +83,6 @@ PrimaryArgs parseArgs(const Flags& flags) {
   return out;
 }
 
-// SIGINT and SIGTERM stay blocked in every thread but the one that waits for them, so capture
-// and worker threads (which inherit the mask) are never interrupted by them.
-sigset_t stopSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  return set;
-}
-
 }  // namespace
 
 int runPrimary(const std::vector<std::string>& args) {
@@ -124,7 +115,7 @@ int runPrimary(const std::vector<std::string>& args) {
   }
 
   const sigset_t signals = stopSignals();
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  blockStopSignals(signals);
 
   std::vector<std::unique_ptr<Database>> databases;
   std::vector<Database*> served;
@@ -165,9 +156,7 @@ int runPrimary(const std::vector<std::string>& args) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     server.reset();  // every session, snapshot reader and iterator is gone before capture stops
   } else {
-    int signal = 0;
-    sigwait(&signals, &signal);
-    log::info(std::string("received ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
+    log::info("received " + waitForStopSignal(signals) + ", stopping");
   }
 
   for (auto& t : captures) t.request_stop();

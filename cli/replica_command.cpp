@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/stop_signal.h"
 #include "client/replica.h"
 #include "client/status_server.h"
 #include "core/error.h"
@@ -100,13 +101,8 @@ int runReplica(const std::vector<std::string>& args) {
     return 2;
   }
 
-  // Signals are taken by sigwait on this thread only; every thread started below inherits the
-  // blocked mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = stopSignals();
+  blockStopSignals(signals);
 
   try {
     client::ReplicaState state;
@@ -118,9 +114,7 @@ int runReplica(const std::vector<std::string>& args) {
     }
     log::info(options.localPath + ": following " + options.upstream.url);
     std::thread worker([&] { replica.run(); });
-    int sig = 0;
-    sigwait(&signals, &sig);
-    log::info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + "; stopping");
+    log::info("received " + waitForStopSignal(signals) + "; stopping");
     replica.stop();
     worker.join();
     log::info(options.localPath + ": stopped");
