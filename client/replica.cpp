@@ -109,6 +109,7 @@ std::string Replica::requestTarget() const {
     t += "&checksum=" + formatHex16((uint64_t{p->chain.checksum.s0} << 32) | p->chain.checksum.s1);
   }
   t += "&heartbeat=" + std::to_string(options_.heartbeatInterval.count());
+  t += "&index-ends=1";
   return t;
 }
 
@@ -283,6 +284,10 @@ void Replica::streamOnce() {
                   std::string(proto::kSnapshotChainHeader) + " header");
     }
   }
+  // A primary that promises index-end records announces every WAL index change with one.
+  const auto indexEnds = head.headers.find("walstream-index-ends");
+  const bool indexEndsPromised = indexEnds != head.headers.end() && indexEnds->second == "1";
+  std::optional<Pos> confirmedIndexEnd;  // the last index-end record, checked against LOCAL_DB
   recordFollowedDb();
   {
     std::lock_guard lock(state_.mu);
@@ -367,7 +372,23 @@ void Replica::streamOnce() {
           if (r.header.type == static_cast<uint32_t>(proto::RecordType::kWalSegment)) {
             // Without a declared size (never from walstream) a segment counts as a full batch.
             pendingBytes += lz4ContentSize(r.payload).value_or(kBatchBytes);
-            pending.push_back({r.header.pos(), std::move(r.payload)});
+            const Pos at = r.header.pos();
+            const bool confirmed = confirmedIndexEnd &&
+                                   confirmedIndexEnd->generation == at.generation &&
+                                   confirmedIndexEnd->index + 1 == at.index;
+            pending.push_back({at, std::move(r.payload), !indexEndsPromised || confirmed});
+          } else if (r.header.type == static_cast<uint32_t>(proto::RecordType::kIndexEnd)) {
+            // Everything before it is applied first, so the position it names is checkable.
+            applyPending();
+            const auto& applied = applier_.position();
+            if (!applied || applied->pos != r.header.pos()) {
+              throw Error(options_.upstream.url + " says WAL index " + formatHex16(r.header.index) +
+                          " ended at " + r.header.pos().str() + ", but " + options_.localPath +
+                          " stands at " +
+                          (applied ? applied->pos.str() : std::string("no position")) +
+                          ": segments are missing; reconnecting");
+            }
+            confirmedIndexEnd = r.header.pos();
           } else if (r.header.type == static_cast<uint32_t>(proto::RecordType::kHeartbeat)) {
             heartbeatPos = r.header.pos();
             std::lock_guard lock(state_.mu);

@@ -413,6 +413,11 @@ uint64_t ReplicaApplier::applySegments(const std::vector<ReceivedSegment>& segme
     if (s.pos.generation != at.generation || !(sameIndex || nextIndex)) {
       throw Error("segment " + s.pos.str() + " does not follow the applied position " + at.str());
     }
+    if (nextIndex && !s.mayStartIndex) {
+      throw Error("segment " + s.pos.str() + " starts the next WAL index, but the upstream did " +
+                  "not confirm that index " + formatHex16(at.index) + " ended at the applied " +
+                  "position " + at.str());
+    }
     const auto raw = raws[i];
     ParsedWalSegment parsed;
     try {

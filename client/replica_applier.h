@@ -123,6 +123,10 @@ struct ApplierOptions {
 struct ReceivedSegment {
   Pos pos;
   std::vector<uint8_t> lz4;
+  // False when the segment starts the next WAL index but the upstream, having promised
+  // index-end records, sent none saying the previous index ended at the applied position: the
+  // applier then refuses it as a possible hole. Upstreams without index ends leave it true.
+  bool mayStartIndex = true;
 };
 
 class ReplicaApplier {

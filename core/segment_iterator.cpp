@@ -8,7 +8,17 @@ SegmentIterator::SegmentIterator(uint64_t generation, std::deque<SegmentInfo> in
       queue_(std::move(initial)),
       start_(start),
       floorIndex_(start ? start->index : (queue_.empty() ? 0 : queue_.front().pos.index)) {
-  if (!queue_.empty()) last_ = queue_.back().pos;
+  for (SegmentInfo& s : queue_) noteLast(s);
+}
+
+void SegmentIterator::noteLast(SegmentInfo& info) {
+  if (lastEnd_ && info.pos.offset == 0 && info.pos.index == lastEnd_->index + 1) {
+    info.previousIndexEnd = lastEnd_->offset;
+  }
+  last_ = info.pos;
+  lastEnd_.reset();
+  if (info.walBytes != 0)
+    lastEnd_ = Pos{info.pos.generation, info.pos.index, info.pos.offset + info.walBytes};
 }
 
 void SegmentIterator::consumed(const Pos& sent) {
@@ -49,6 +59,9 @@ bool SegmentIterator::append(SegmentInfo info) {
                 formatHex16(info.pos.index) + " past offset 0";
     } else if (info.pos.index == l.index && info.pos.offset <= l.offset) {
       problem = "appended offset " + info.pos.str() + " is not after the last offset " + l.str();
+    } else if (info.pos.index == l.index && lastEnd_ && info.pos.offset != lastEnd_->offset) {
+      problem = "appended segment " + info.pos.str() + " does not start where the last one " +
+                "ended, " + lastEnd_->str();
     }
   }
   if (!problem.empty()) {
@@ -56,7 +69,7 @@ bool SegmentIterator::append(SegmentInfo info) {
     notifyLocked(lock);
     return false;
   }
-  last_ = info.pos;
+  noteLast(info);
   queue_.push_back(std::move(info));
   notifyLocked(lock);
   return true;

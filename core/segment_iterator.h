@@ -2,10 +2,15 @@
 //
 // It starts with the segments listed from disk and accepts appends while a reader is parked on
 // it. Appends must continue the sequence: an index never goes below the last one, never skips
-// one (index+1 starts a new WAL file, so at offset 0), and within an index offsets strictly
-// increase; the first append to an iterator that knows no segment must start where its consumer
-// is (`start`), or begin the next index there after a WAL restart. A violation fails the
-// iterator: its consumer sees the error and ends the stream rather than sending a gap.
+// one (index+1 starts a new WAL file, so at offset 0), and within an index each segment starts
+// where the one before ended (when its size is known); the first append to an iterator that knows
+// no segment must start where its consumer is (`start`), or begin the next index there after a WAL
+// restart. A violation fails the iterator: its consumer sees the error and ends the stream rather
+// than sending a gap.
+//
+// Capture starts index I+1 only after it has published all of index I, so the end of the last
+// segment of I that the iterator saw is where index I ended: the iterator records it in the
+// first segment of I+1 (SegmentInfo::previousIndexEnd) for the consumer to check its position.
 //
 // Retention: the consumer reports how far it has sent (consumed()); capture keeps every WAL
 // index at or after floorIndex() of each live iterator, so that segments listed from disk but
@@ -70,7 +75,12 @@ class SegmentIterator {
   const uint64_t generation_;
   mutable std::mutex mu_;
   std::deque<SegmentInfo> queue_;
-  std::optional<Pos> last_;  // last segment known (listed or appended), for the order rules
+  // Records the last segment known (listed or appended) for the order rules, and annotates
+  // `info` if it starts the next index.
+  void noteLast(SegmentInfo& info);
+
+  std::optional<Pos> last_;     // last segment known (listed or appended), for the order rules
+  std::optional<Pos> lastEnd_;  // where it ended, when its size is known
   const std::optional<Pos> start_;
   std::atomic<uint64_t> floorIndex_;
   std::optional<std::string> error_;

@@ -49,6 +49,9 @@ struct SegmentInfo {
   // offset `fileOffset`, from byte `byteOffset` of it (set by listings and storeSegments).
   uint64_t fileOffset = 0;
   uint64_t byteOffset = 0;
+  // At offset 0 of index I+1, set by a SegmentIterator that saw index I's last segment: the WAL
+  // offset where index I ended. 0 when unknown.
+  uint64_t previousIndexEnd = 0;
 };
 
 class ShadowWal {

@@ -83,11 +83,13 @@ DecodeEvent RecordDecoder::onHeaderComplete() {
     return fail(std::move(s));
   }
   payloadRemaining_ = header_.size;
-  PayloadDelivery delivery = options_.heartbeatDelivery;
+  PayloadDelivery delivery = PayloadDelivery::kWhole;  // an index end has no payload
   if (header_.type == static_cast<uint32_t>(RecordType::kSnapshot)) {
     delivery = options_.snapshotDelivery;
   } else if (header_.type == static_cast<uint32_t>(RecordType::kWalSegment)) {
     delivery = options_.walSegmentDelivery;
+  } else if (header_.type == static_cast<uint32_t>(RecordType::kHeartbeat)) {
+    delivery = options_.heartbeatDelivery;
   }
   if (delivery == PayloadDelivery::kChunked) {
     state_ = header_.size == 0 ? State::kChunkedEnd : State::kChunkedPayload;

@@ -29,15 +29,16 @@ StreamStatus checkRecordHeader(const StreamRecordHeader& h, uint64_t at,
                                const RecordLimits& limits) {
   const auto type = static_cast<RecordType>(h.type);
   if (type != RecordType::kSnapshot && type != RecordType::kWalSegment &&
-      type != RecordType::kHeartbeat) {
+      type != RecordType::kHeartbeat && type != RecordType::kIndexEnd) {
     return StreamStatus::failure(at + kTypeField, "unknown record type " + std::to_string(h.type));
   }
   const std::string name = recordTypeName(h.type);
   const uint32_t knownFlags = type == RecordType::kSnapshot ? kFlagCompressed : 0;
   if ((h.flags & ~knownFlags) != 0) {
-    return StreamStatus::failure(
-        at + kFlagsField,
-        "unknown flag bits " + hex32(h.flags & ~knownFlags) + " on a " + name + " record");
+    return StreamStatus::failure(at + kFlagsField,
+                                 "unknown flag bits " + hex32(h.flags & ~knownFlags) +
+                                     (type == RecordType::kIndexEnd ? " on an " : " on a ") + name +
+                                     " record");
   }
   if (h.generation == 0 && type != RecordType::kHeartbeat) {
     return StreamStatus::failure(at + kGenerationField, name + " record with generation 0");
@@ -47,12 +48,23 @@ StreamStatus checkRecordHeader(const StreamRecordHeader& h, uint64_t at,
         at + kOffsetField,
         "wal record at WAL offset " + std::to_string(h.offset) + ", inside the 32-byte WAL header");
   }
+  if (type == RecordType::kIndexEnd && h.offset < kWalHeaderSize) {
+    return StreamStatus::failure(at + kOffsetField, "index-end record at WAL offset " +
+                                                        std::to_string(h.offset) +
+                                                        ": a WAL ends after its 32-byte header");
+  }
   const std::string size = std::to_string(h.size);
   switch (type) {
     case RecordType::kHeartbeat:
       if (h.size != kHeartbeatPayloadSize) {
         return StreamStatus::failure(at + kSizeField,
                                      "heartbeat record with payload size " + size + ", want 16");
+      }
+      break;
+    case RecordType::kIndexEnd:
+      if (h.size != 0) {
+        return StreamStatus::failure(at + kSizeField,
+                                     "index-end record with payload size " + size + ", want 0");
       }
       break;
     case RecordType::kWalSegment:

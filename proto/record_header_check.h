@@ -26,12 +26,13 @@ inline constexpr uint64_t kMinPageSize = 512;
 
 // Checks the header of the record starting at stream offset `headerOffset`. Fields are checked
 // in wire order, and a failure names the offset of the first offending field:
-//   type      must be snapshot, WAL segment or heartbeat;
+//   type      must be snapshot, WAL segment, heartbeat or index end;
 //   flags     only kFlagCompressed, and only on a snapshot;
 //   generation must be non-zero on a snapshot or WAL segment (a heartbeat may carry 0 when the
 //             primary has no generation yet);
-//   offset    of a WAL segment: 0, or past the 32-byte WAL header;
-//   size      heartbeat exactly 16; WAL segment 1..maxWalSegmentBytes; snapshot at most
+//   offset    of a WAL segment: 0, or past the 32-byte WAL header; of an index end: past it;
+//   size      heartbeat exactly 16; index end 0; WAL segment 1..maxWalSegmentBytes; snapshot at
+//   most
 //             maxSnapshotBytes and, when raw, a multiple of 512.
 StreamStatus checkRecordHeader(const StreamRecordHeader& header, uint64_t headerOffset,
                                const RecordLimits& limits);

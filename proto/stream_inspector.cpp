@@ -90,9 +90,17 @@ StreamStatus StreamInspector::feed(std::span<const uint8_t> bytes) {
       case DecodeEvent::kError:
         return status_ = decoder_.error();
       case DecodeEvent::kRecord:
-        s = decoder_.record().header.type == static_cast<uint32_t>(RecordType::kWalSegment)
-                ? onWalSegment(decoder_.record())
-                : onHeartbeat(decoder_.record());
+        switch (static_cast<RecordType>(decoder_.record().header.type)) {
+          case RecordType::kWalSegment:
+            s = onWalSegment(decoder_.record());
+            break;
+          case RecordType::kIndexEnd:
+            s = onIndexEnd(decoder_.record());
+            break;
+          default:
+            s = onHeartbeat(decoder_.record());
+            break;
+        }
         break;
       case DecodeEvent::kRecordBegin:
         snapshotHead_.clear();
@@ -192,6 +200,7 @@ StreamStatus StreamInspector::onSnapshotEnd() {
   // The chain state survives a snapshot only when the snapshot sits exactly where it ended.
   if (!(next_ && *next_ == h.pos())) chain_.clear();
   next_ = h.pos();
+  indexEnded_ = false;
   emit(h, details);
   return StreamStatus::success();
 }
@@ -200,16 +209,36 @@ StreamStatus StreamInspector::checkContinuity(const StreamRecordHeader& h,
                                               uint64_t recordOffset) const {
   if (!next_ || next_->generation != h.generation) return StreamStatus::success();
   if (h.index == next_->index && h.offset == next_->offset) return StreamStatus::success();
-  if (h.index == next_->index + 1 && h.offset == 0) return StreamStatus::success();
+  if (h.index == next_->index + 1 && h.offset == 0) {
+    if (!indexEndsSent_ || indexEnded_) return StreamStatus::success();
+    return StreamStatus::failure(recordOffset + 16,
+                                 "wal record at " + h.pos().str() + " starts the next index, but " +
+                                     "no index-end record said that the stream's index ended at " +
+                                     next_->str());
+  }
   const uint64_t field = h.index == next_->index ? 24 : 16;
   return StreamStatus::failure(
       recordOffset + field, "wal record at " + h.pos().str() + " does not continue the stream at " +
                                 next_->str() + " (nor start the next index at offset 0)");
 }
 
+StreamStatus StreamInspector::onIndexEnd(const StreamRecord& record) {
+  const StreamRecordHeader& h = record.header;
+  if (next_ && next_->generation == h.generation && *next_ != h.pos()) {
+    return StreamStatus::failure(
+        record.streamOffset + 16,
+        "index-end record at " + h.pos().str() + ", but the stream is at " + next_->str());
+  }
+  indexEndsSent_ = true;
+  indexEnded_ = true;
+  emit(h, "");
+  return StreamStatus::success();
+}
+
 StreamStatus StreamInspector::onWalSegment(const StreamRecord& record) {
   const StreamRecordHeader& h = record.header;
   if (StreamStatus s = checkContinuity(h, record.streamOffset); !s.ok()) return s;
+  indexEnded_ = false;
   const uint64_t payloadAt = record.payloadOffset();
   const std::string what = "wal record at " + h.pos().str() + ": ";
 

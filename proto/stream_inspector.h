@@ -52,6 +52,7 @@ class StreamInspector {
   StreamStatus onSnapshotEnd();
   StreamStatus onWalSegment(const StreamRecord& record);
   StreamStatus onHeartbeat(const StreamRecord& record);
+  StreamStatus onIndexEnd(const StreamRecord& record);
   StreamStatus checkContinuity(const StreamRecordHeader& header, uint64_t recordOffset) const;
   void emit(const StreamRecordHeader& header, const std::string& details);
 
@@ -68,6 +69,10 @@ class StreamInspector {
   uint64_t pageSizeGeneration_ = 0;  // generation whose page size is pageSize_
   uint32_t pageSize_ = 0;
   std::optional<Pos> next_;  // where the next segment must start (or index + 1, offset 0)
+  // Once a stream has sent an index-end record it announces every index change: the next index
+  // may start only right after the index-end record at next_.
+  bool indexEndsSent_ = false;
+  bool indexEnded_ = false;  // an index-end record at next_ was the last WAL-position record
   // Chain states at next_: none (unknown), one, or two when the checksum byte order is not
   // known yet (all share salts and running checksum).
   std::vector<WalChainState> chain_;

@@ -34,6 +34,8 @@ const char* recordTypeName(uint32_t type) {
       return "wal";
     case RecordType::kHeartbeat:
       return "heartbeat";
+    case RecordType::kIndexEnd:
+      return "index-end";
   }
   return "unknown";
 }

@@ -4,7 +4,8 @@
 // `size` bytes of payload. All header fields are big-endian:
 //
 //   off  size  field
-//    0    4    type        1 = snapshot, 2 = WAL segment, 3 = heartbeat (opt-in extension)
+//    0    4    type        1 = snapshot, 2 = WAL segment, 3 = heartbeat, 4 = index end (both
+//                          opt-in extensions)
 //    4    4    flags       bit 0 (snapshot): payload is LZ4-frame compressed (opt-in extension)
 //    8    8    generation
 //   16    8    index
@@ -17,11 +18,16 @@
 // Heartbeat (3): the primary's current position in the header; the payload is 16 bytes:
 //   u64 unix time in microseconds when sent, then the WAL running checksum at that position
 //   (s0, s1 as two u32), all big-endian. Sent only to clients that asked for heartbeats.
+// Index end (4): WAL index `index` of the generation ended at WAL offset `offset` (a WAL restart
+//   followed it); no payload. Sent only to clients that asked for it (`index-ends=1`), right
+//   before the first segment of each index after the one the client stands in, so that a client
+//   moves to (index+1, 0) only from the exact end of `index`, never past a hole.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "core/pos.h"
 
@@ -29,7 +35,12 @@ namespace walstream::proto {
 
 inline constexpr size_t kStreamRecordHeaderSize = 40;
 
-enum class RecordType : uint32_t { kSnapshot = 1, kWalSegment = 2, kHeartbeat = 3 };
+// Response header of a /stream that will announce index changes with index-end records: a
+// client that asked for them (`index-ends=1`) and sees it must refuse an index change without
+// one. A server that does not know the parameter leaves it out.
+inline constexpr std::string_view kIndexEndsHeader = "Walstream-Index-Ends";
+
+enum class RecordType : uint32_t { kSnapshot = 1, kWalSegment = 2, kHeartbeat = 3, kIndexEnd = 4 };
 inline constexpr uint32_t kFlagCompressed = 1;
 
 struct StreamRecordHeader {
@@ -47,6 +58,7 @@ struct StreamRecordHeader {
   friend bool operator==(const StreamRecordHeader&, const StreamRecordHeader&) = default;
 };
 
-const char* recordTypeName(uint32_t type);  // "snapshot", "wal", "heartbeat" or "unknown"
+// "snapshot", "wal", "heartbeat", "index-end" or "unknown".
+const char* recordTypeName(uint32_t type);
 
 }  // namespace walstream::proto

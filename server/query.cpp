@@ -70,6 +70,13 @@ uint64_t parseHex16OrThrow(std::string_view text, std::string_view what) {
   }
 }
 
+// An opt-in flag: absent, empty, "0" or "false" is off; "1" or "true" is on.
+bool boolParam(std::string_view key, const std::optional<std::string>& text) {
+  if (!text || text->empty() || *text == "0" || *text == "false") return false;
+  if (*text == "1" || *text == "true") return true;
+  throw badRequest("invalid " + std::string(key) + " " + quoteValue(*text) + ": want 1 or 0");
+}
+
 std::string servedList(const std::vector<ServedName>& served) {
   std::string out;
   for (const auto& s : served) {
@@ -215,15 +222,8 @@ StreamQuery parseStreamQuery(std::string_view query, const std::vector<ServedNam
     out.heartbeat = std::chrono::milliseconds(ms);
   }
 
-  if (auto text = get("compress"); text) {
-    if (*text == "1" || *text == "true") {
-      out.compress = true;
-    } else if (*text == "0" || *text == "false" || text->empty()) {
-      out.compress = false;
-    } else {
-      throw badRequest("invalid compress " + quoteValue(*text) + ": want 1 or 0");
-    }
-  }
+  out.compress = boolParam("compress", get("compress"));
+  out.indexEnds = boolParam("index-ends", get("index-ends"));
   return out;
 }
 

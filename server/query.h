@@ -35,6 +35,8 @@ struct StreamQuery {
   std::chrono::milliseconds heartbeat{0};
   // Opt-in LZ4-compressed snapshot payload.
   bool compress = false;
+  // Opt-in index-end records (stream_record.h) before each index change.
+  bool indexEnds = false;
 };
 
 inline constexpr std::chrono::milliseconds kMinHeartbeat{100};

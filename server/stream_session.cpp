@@ -121,6 +121,9 @@ void StreamSession::onPlanned(WorkerResult<StreamPlan> result) {
                                          uint64_t{2} * db_.db.options().maxCheckpointPages *
                                              (uint64_t{plan.pageSize} + kWalFrameHeaderSize));
   snapshotPos_ = plan.start;
+  // A resume may continue at the next index (resumePoint): the client still stands at the end
+  // of the previous one, where its index-end record goes.
+  clientEnd_ = snapshot_ ? plan.start : query_.pos;
   if (plan.first) enqueue(std::move(*plan.first));
   db_.streamsStarted.fetch_add(1);
   streaming_ = true;
@@ -158,6 +161,7 @@ void StreamSession::writeResponseHeader(uint32_t pageSize) {
   response_.set(http::field::cache_control, "no-store");
   response_.set("Walstream-Page-Size", std::to_string(pageSize));
   response_.set("Litestream-page-size", std::to_string(pageSize));
+  if (query_.indexEnds) response_.set(std::string(proto::kIndexEndsHeader), "1");
   if (snapshot_) {
     if (const std::optional<WalChainState> chain = snapshot_->chain()) {
       response_.set(std::string(proto::kSnapshotChainHeader), proto::formatSnapshotChain(*chain));
@@ -407,6 +411,10 @@ void StreamSession::pump() {
       writeHeartbeat();
       return;
     }
+    const SegmentInfo* upcoming = !readAhead_.empty() ? &readAhead_.front().first
+                                  : !queue_.empty()   ? &queue_.front()
+                                                      : nullptr;
+    if (upcoming && announceIndexEnd(*upcoming)) return;
     if (!readAhead_.empty()) {
       auto [info, data] = std::move(readAhead_.front());
       readAhead_.pop_front();
@@ -490,6 +498,31 @@ void StreamSession::writeSegment(const SegmentInfo& info, std::shared_ptr<const 
   h.offset = info.pos.offset;
   h.size = data->size();
   writeRecord(h, std::move(data), WriteKind::kSegment);
+}
+
+bool StreamSession::announceIndexEnd(const SegmentInfo& next) {
+  const bool startsNextIndex = next.pos.offset == 0 &&
+                               next.pos.generation == clientEnd_.generation &&
+                               next.pos.index == clientEnd_.index + 1;
+  if (!startsNextIndex || indexEndWritten_) return false;
+  // The iterator knows where the index ended when it saw its last segment; the client must
+  // stand exactly there. (It does not when the stream resumed at the next index: resumePoint
+  // proved the client's position to be the end then.)
+  if (next.previousIndexEnd != 0 && next.previousIndexEnd != clientEnd_.offset) {
+    closeNow("index " + formatHex16(clientEnd_.index) + " ended at WAL offset " +
+             std::to_string(next.previousIndexEnd) + ", but the stream stands at " +
+             clientEnd_.str() + ": segments are missing");
+    return true;
+  }
+  if (!query_.indexEnds) return false;
+  indexEndWritten_ = true;
+  proto::StreamRecordHeader h;
+  h.type = static_cast<uint32_t>(proto::RecordType::kIndexEnd);
+  h.generation = clientEnd_.generation;
+  h.index = clientEnd_.index;
+  h.offset = clientEnd_.offset;
+  writeRecord(h, nullptr, WriteKind::kIndexEnd);
+  return true;
 }
 
 // --- heartbeats -------------------------------------------------------------------------------
@@ -635,12 +668,17 @@ void StreamSession::onWritten(error_code ec, size_t bytes) {
       }
       break;
     case WriteKind::kSegment:
+      clientEnd_ = pendingSentPos_;
+      indexEndWritten_ = false;
       setSentPos(pendingSentPos_);
       iterator_->consumed(pendingSentPos_);
       pump();
       break;
     case WriteKind::kHeartbeat:
       scheduleHeartbeat();
+      pump();
+      break;
+    case WriteKind::kIndexEnd:
       pump();
       break;
     case WriteKind::kLastChunk: {

@@ -68,6 +68,7 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
     kSnapshotChunk,
     kSegment,
     kHeartbeat,
+    kIndexEnd,
     kLastChunk,
   };
 
@@ -103,6 +104,9 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   void pump();
   void readSegmentThenWrite();  // reads the disk segments at the head of queue_
   void writeSegment(const SegmentInfo& info, std::shared_ptr<const std::string> data);
+  // Before the first segment of the index after clientEnd_'s: writes the index-end record (when
+  // the client asked for them) and returns true, or closes the session on a hole.
+  bool announceIndexEnd(const SegmentInfo& next);
 
   void startHeartbeats();
   void scheduleHeartbeat();
@@ -148,6 +152,10 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   std::shared_ptr<const std::string> payload_;
   size_t payloadOffset_ = 0;
   Pos pendingSentPos_;
+  // Where the client stands once it has applied every record written: the snapshot's position,
+  // or the one it resumed at, then the end of each segment written.
+  Pos clientEnd_;
+  bool indexEndWritten_ = false;  // an index-end record at clientEnd_ went out
   std::array<char, 1> clientByte_{};
 
   // Snapshot.

@@ -32,8 +32,8 @@ class CannedHttpServer {
   void serve();
 
   const std::string response_;
+  uint16_t port_ = 0;  // before listener_, which sets it
   UniqueFd listener_;
-  uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
   std::vector<std::string> targets_;

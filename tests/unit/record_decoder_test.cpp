@@ -288,6 +288,14 @@ TEST_CASE("a malformed header is an error at the offending field, before its pay
        "heartbeat record with payload size 15, want 16"},
       {"long heartbeat", makeHeader(RecordType::kHeartbeat, 0, 0, 17), 32,
        "heartbeat record with payload size 17, want 16"},
+      {"index end with a payload", makeHeader(RecordType::kIndexEnd, 0, 4152, 1), 32,
+       "index-end record with payload size 1, want 0"},
+      {"index end inside the WAL header", makeHeader(RecordType::kIndexEnd, 0, 0, 0), 24,
+       "index-end record at WAL offset 0: a WAL ends after its 32-byte header"},
+      {"index end of generation 0", makeHeader(RecordType::kIndexEnd, 0, 4152, 0, 0, 0), 8,
+       "index-end record with generation 0"},
+      {"flag on an index end", makeHeader(RecordType::kIndexEnd, 0, 4152, 0, 0x1), 4,
+       "unknown flag bits 0x1 on an index-end record"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -400,4 +408,18 @@ TEST_CASE("feeding before the previous input is consumed is a programming error"
   REQUIRE(decoder.next() == DecodeEvent::kRecordBegin);
   CHECK_THROWS_AS(decoder.feed(s), std::logic_error);
   CHECK_THROWS_AS(decoder.finish(), std::logic_error);
+}
+
+TEST_CASE("an index-end record has no payload and is delivered whole") {
+  std::vector<uint8_t> s;
+  appendRecord(s, makeHeader(RecordType::kIndexEnd, 2, 8272, 0), {});
+  appendRecord(s, makeHeader(RecordType::kWalSegment, 3, 0, 0), pattern(77, 2));
+  RecordDecoder decoder;
+  decoder.feed(s);
+  REQUIRE(decoder.next() == DecodeEvent::kRecord);
+  CHECK(decoder.record().header.pos() == Pos{kGen, 2, 8272});
+  CHECK(decoder.record().payload.empty());
+  CHECK(decoder.next() == DecodeEvent::kRecord);
+  CHECK(decoder.next() == DecodeEvent::kNeedInput);
+  CHECK(decoder.finish().ok());
 }

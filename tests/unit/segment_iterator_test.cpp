@@ -278,3 +278,35 @@ TEST_CASE("the retention floor follows what the consumer has sent, never backwar
   it.consumed({kGen, 3, 0});
   CHECK(it.floorIndex() == 4);
 }
+
+TEST_CASE("a segment of known size must be followed by one starting where it ended") {
+  auto sized = [](uint64_t index, uint64_t offset, uint64_t walBytes) {
+    SegmentInfo s = seg(index, offset);
+    s.walBytes = walBytes;
+    return s;
+  };
+  // Listed: index 2 from 32 to 4152, then 4152 to 8272.
+  SegmentIterator it(kGen, {sized(2, 0, 4152), sized(2, 4152, 4120)});
+  SUBCASE("a hole inside the index fails the iterator") {
+    CHECK_FALSE(it.append(sized(2, 12392, 4120)));
+    CHECK(it.error() == "appended segment " + Pos{kGen, 2, 12392}.str() +
+                            " does not start where the last one ended, " +
+                            Pos{kGen, 2, 8272}.str());
+  }
+  SUBCASE("the first segment of the next index records where this one ended") {
+    CHECK(it.append(sized(2, 8272, 4120)));
+    CHECK(it.append(sized(3, 0, 4152)));
+    CHECK(it.append(sized(3, 4152, 4120)));
+    CHECK(it.append(seg(4, 0)));  // index 3's last size is known too
+    CHECK(it.append(seg(4, 4152)));
+    CHECK(it.append(seg(5, 0)));  // index 4's last size is not
+    std::vector<uint64_t> ends;
+    while (auto s = it.next()) ends.push_back(s->previousIndexEnd);
+    CHECK(ends == std::vector<uint64_t>{0, 0, 0, 12392, 0, 8272, 0, 0});
+  }
+  SUBCASE("also across a listed index change") {
+    SegmentIterator listedChange(kGen, {sized(2, 8272, 4120), sized(3, 0, 4152)});
+    CHECK(listedChange.next()->previousIndexEnd == 0);
+    CHECK(listedChange.next()->previousIndexEnd == 12392);
+  }
+}

@@ -49,6 +49,9 @@ TEST_CASE("a /stream query becomes a typed request") {
   CHECK(q.compress);
   CHECK_FALSE(parseStreamQuery("compress=0&heartbeat=0", kOne).compress);
   CHECK(parseStreamQuery("compress=true", kOne).compress);
+  CHECK_FALSE(q.indexEnds);
+  CHECK(parseStreamQuery("index-ends=1", kOne).indexEnds);
+  CHECK_FALSE(parseStreamQuery("index-ends=0", kOne).indexEnds);
 }
 
 TEST_CASE("path= is an alias of db= and accepts the path given on the command line") {
@@ -113,6 +116,7 @@ TEST_CASE("malformed values are 400") {
   CHECK(statusOf("heartbeat=3600001") == 400);
   CHECK(statusOf("heartbeat=-5") == 400);
   CHECK(statusOf("compress=2") == 400);
+  CHECK(statusOf("index-ends=yes") == 400);
   CHECK(statusOf("db=app%2") == 400);
   CHECK(statusOf("db=app%g1") == 400);
   CHECK(statusOf("db=app%") == 400);

@@ -59,7 +59,8 @@ TEST_CASE("record type names") {
   CHECK(std::string(recordTypeName(2)) == "wal");
   CHECK(std::string(recordTypeName(3)) == "heartbeat");
   CHECK(std::string(recordTypeName(0)) == "unknown");
-  CHECK(std::string(recordTypeName(4)) == "unknown");
+  CHECK(std::string(recordTypeName(4)) == "index-end");
+  CHECK(std::string(recordTypeName(5)) == "unknown");
 }
 
 TEST_CASE("a heartbeat payload is 16 big-endian bytes: time, then the running checksum") {
