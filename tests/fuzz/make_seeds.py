@@ -110,6 +110,11 @@ def main():
     write("record_decoder", "stream-plain-pieces", b"\x00\x35" + plain)
     write("record_decoder", "stream-all-chunked", b"\x06\x83" + plain)
     write("record_decoder", "stream-compressed-snapshot", b"\x00\x57" + compressed)
+    # An index-end record (no payload) between a heartbeat and the next index's position.
+    generation = next(records(plain))["gen"]
+    index_end = HEADER.pack(4, 0, generation, 2, 0x3068, 0)
+    heartbeat = HEADER.pack(3, 0, generation, 3, 0, 16) + struct.pack(">QII", 1, 2, 3)
+    write("record_decoder", "index-end", b"\x00\x00" + heartbeat + index_end)
     recs = list(records(plain))
     wal = [r for r in recs if r["type"] == 2]
     snapshot_end = HEADER.size + len(recs[0]["payload"])
@@ -139,7 +144,8 @@ def main():
     gen = recs[0]["gen"]
     pos = f"{gen:016x}/{wal[-1]['index']:016x}:{wal[-1]['offset']:016x}"
     for name, data in {
-        "resume": b"\x00/stream?pos=" + pos.encode() + b"&checksum=0123456789abcdef&heartbeat=1000",
+        "resume": b"\x00/stream?pos=" + pos.encode() + b"&checksum=0123456789abcdef&heartbeat=1000"
+        b"&index-ends=1",
         "snapshot-compressed": b"\x01/stream?db=app.db&pos=&compress=1&heartbeat=0",
         "older-spelling": f"\x01/stream?path=%2Fabs%2Fother.db&generation={gen:016x}&index=a"
                           .encode(),
