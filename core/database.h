@@ -60,6 +60,8 @@ struct CaptureOptions {
   // Test hook: runs on the capture thread each time capture opens, after the shadow WAL was read
   // and just before it waits for the application's write lock.
   std::function<void()> beforeOpenLock{};
+  // Test hook: runs on the checkpoint worker each time it is about to move capture's pin.
+  std::function<void()> beforeMovePin{};
 };
 
 class Database {

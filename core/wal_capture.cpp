@@ -173,6 +173,7 @@ CaptureStart WalCapture::open() {
     // Durable before the pin can let the WAL restart (it may land on READ_LOCK(0)).
     makeSegmentsDurable();
     beginPin(0);
+    setPinMark(readIndexHeader());  // stable under the write lock: mxFrame == copiedFrames_
   } catch (...) {
     writer_->exec("ROLLBACK");
     throw;
@@ -317,9 +318,41 @@ void WalCapture::beginPin(int which) {
 }
 
 void WalCapture::movePin() {
+  if (options_.beforeMovePin) options_.beforeMovePin();
   const int old = pinned_;
   beginPin(1 - old);  // the new pin exists before the old one ends
+  // Its mark is at most the mxFrame published now. A writer publishes the two header copies
+  // within microseconds; should they stay torn, the old pin stays.
+  std::optional<WalIndexHeader> h;
+  for (int attempt = 0; attempt < 1000 && !h; ++attempt) {
+    h = readWalIndexHeader(shm_.data());
+    if (!h) sched_yield();
+  }
+  if (!h) {
+    pins_[1 - old]->exec("ROLLBACK");
+    pinned_ = old;
+    return;
+  }
+  setPinMark(*h);
   pins_[old]->exec("COMMIT");
+}
+
+void WalCapture::setPinMark(const WalIndexHeader& h) {
+  std::lock_guard lock(pinMarkMu_);
+  pinMark_ = {h.salt1(), h.salt2(), h.mxFrame};
+}
+
+bool WalCapture::pinMarkCopied() const {
+  std::lock_guard lock(pinMarkMu_);
+  if (pinMark_.frames == 0) return true;  // nothing can be backfilled while it holds
+  return chain_ && chain_->salt1 == pinMark_.salt1 && chain_->salt2 == pinMark_.salt2 &&
+         copiedFrames_ >= pinMark_.frames;
+}
+
+bool WalCapture::pinInOtherWal() const {
+  std::lock_guard lock(pinMarkMu_);
+  return pinMark_.frames != 0 &&
+         !(chain_ && chain_->salt1 == pinMark_.salt1 && chain_->salt2 == pinMark_.salt2);
 }
 
 void WalCapture::copyCommitted(CaptureSync& out) {
@@ -563,7 +596,12 @@ void WalCapture::maybeCheckpoint(CaptureSync& out) {
   // few passes the hand-off goes ahead with what is left, rather than let the WAL grow.
   const bool littleLeft =
       unsynced_.size() <= kMaxHandOffSegments && frames <= backfillTarget_ + kMaxHandOffFrames;
-  if (workerPasses_ == 0 || (!littleLeft && workerPasses_ < kMaxWorkerPasses)) {
+  if (!pinInOtherWal() &&
+      (workerPasses_ == 0 || (!littleLeft && workerPasses_ < kMaxWorkerPasses))) {
+    // The worker's new pin must not let the backfill (hence a restart) pass a frame that is
+    // not in the segments it makes durable: the current pin's mark bounds what may have been
+    // backfilled, and a pin begun by the previous job may be ahead of the copy.
+    if (!pinMarkCopied()) return;  // a later sync copies that far first
     // The slow half first, on the worker; the hand-off follows at a later sync.
     writeSegmentFiles();  // the worker makes them durable
     // The worker moves the pin once the segments are durable, and its checkpoint can then
@@ -571,7 +609,8 @@ void WalCapture::maybeCheckpoint(CaptureSync& out) {
     // backfilled would land on READ_LOCK(0) and let the WAL restart before the segments were
     // durable: a power failure then would lose captured frames that the WAL no longer holds.
     // (Such a pin sees no frame past the old pin's mark, and every frame up to that mark was
-    // copied before this job started: all of them are in the segments the job makes durable.)
+    // copied before this job started, as pinMarkCopied() just said: all of them are in the
+    // segments the job makes durable.)
     // Meanwhile the capture thread keeps copying but does not touch the pins.
     backfillTarget_ = frames;
     worker_->start(std::exchange(unsynced_, {}), [this] { movePin(); });
@@ -636,6 +675,7 @@ bool WalCapture::handOff(CheckpointMode mode, CaptureSync& out) {
         std::this_thread::sleep_for(kLockPollInterval * 20);
       }
       beginPin(old);  // on READ_LOCK(0) exactly when everything was backfilled
+      setPinMark(h);  // the header cannot change under the write lock
     }
   } catch (...) {
     writer_->exec("ROLLBACK");

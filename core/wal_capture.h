@@ -5,9 +5,12 @@
 // Pin protocol (reference/sqlite-wal.md §6.2-§6.4, with stock SQLite read transactions):
 //   - Two pin connections; exactly one holds a read transaction ("the pin") at all times
 //     between open() and destruction. movePin() begins a read transaction on the idle one
-//     before ending the other. It runs on the checkpoint worker, after the segments copied up
-//     to the current mxFrame were made durable, so the old pin's mark is <= copied (and
-//     durable) whenever a new pin begins.
+//     before ending the other. It runs on the checkpoint worker, after the segments of a job
+//     were made durable; a job starts only when capture has copied its WAL up to the current
+//     pin's mark (pinMark_, an upper bound recorded by whoever began the pin: exact under the
+//     write lock in open() and handOff(), read after the BEGIN in movePin()). So the old pin's
+//     mark is <= copied (and durable) whenever a new pin begins. A pin begun in an earlier WAL
+//     than the one capture copies is replaced only by handOff(), under the write lock.
 //   - Under that discipline nBackfill <= copied whenever the pin's read slot is 0, and a slot
 //     >= 1 forbids restarts outright. A WAL restart needs nBackfill == mxFrame, so a restart
 //     that happens while pinned loses no uncopied frame: new salts seen while pinned are a
@@ -20,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -85,6 +89,9 @@ class WalCapture {
   // it returns.
   CaptureSync checkpointIfDue();
 
+  // Waits until the checkpoint worker has finished its job, if one runs.
+  void waitForCheckpointWorker() { worker_->wait(); }
+
   // True when the wal-index shows a commit that is not copied yet (or cannot be read now).
   bool commitPending() const;
   // True when the WAL holds a frame of the current WAL file after the copied ones: a
@@ -102,8 +109,22 @@ class WalCapture {
   Pos endPosition() const;
   WalIndexHeader readIndexHeader();
   std::optional<WalHeader> readWalHeader();
+  // Begins the pin on pins_[which]; the caller records its mark (setPinMark).
   void beginPin(int which);
+  // On the checkpoint worker: moves the pin to the other connection, unless the new pin's
+  // mark cannot be read (then the old pin stays).
   void movePin();
+  // The WAL (by its salts) and an upper bound on the read mark of the current pin.
+  struct PinMark {
+    uint32_t salt1 = 0;
+    uint32_t salt2 = 0;
+    uint32_t frames = 0;
+  };
+  void setPinMark(const WalIndexHeader& h);
+  // True when every frame that may be backfilled while the current pin holds was copied.
+  bool pinMarkCopied() const;
+  // True when the pin was begun in another WAL than the one capture copies.
+  bool pinInOtherWal() const;
   // Copies frames (copied, mxFrame]; appends written segments to `out`.
   void copyCommitted(CaptureSync& out);
   // copyCommitted(), starting a new generation when the WAL does not continue the shadow WAL.
@@ -136,6 +157,8 @@ class WalCapture {
   // Which pin connection holds the read transaction (-1: none). The checkpoint worker moves
   // the pin while its job runs (maybeCheckpoint); the capture thread reads this meanwhile.
   std::atomic<int> pinned_{-1};
+  mutable std::mutex pinMarkMu_;  // the worker writes pinMark_ while capture reads it
+  PinMark pinMark_;
   std::unique_ptr<CheckpointWorker> worker_;
   // Worker passes since the last hand-off. After one, the segments before unsynced_ are durable
   // and the WAL is backfilled up to backfillTarget_.

@@ -13,7 +13,9 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
+#include "core/segment_file_pool.h"
 #include "core/sqlite_conn.h"
+#include "core/wal_capture.h"
 #include "core/wal_segment.h"
 #include "tests/support/shadow_replay.h"
 #include "tests/support/temp_dir.h"
@@ -487,4 +489,64 @@ TEST_CASE("an application transaction that commits while capture opens loses no 
     replayGeneration(app + "-walstream", second.generation, base);
     CHECK(dumpDatabase(base) == dumpDatabase(app));
   }
+}
+
+TEST_CASE("a pin that the worker moved ahead of the copy is not replaced before capture copies") {
+  // The worker's pin begins after the sync's copy read the header: its mark covers commits that
+  // capture has not copied, and the worker's checkpoint backfills them. A job started now would
+  // make durable only what was copied, and its new pin, with everything backfilled, would land
+  // on READ_LOCK(0): the WAL could restart with those commits in no segment, and capture would
+  // take the new salts for a proven restart.
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  const std::string base = createAppAndBase(dir, app);
+  SqliteConnection appConnection(app);
+  appConnection.setBusyTimeout(5000);
+  appConnection.exec("PRAGMA wal_autocheckpoint=0");
+  int transactions = 0;
+  auto commit = [&](int rows) {
+    appConnection.exec("BEGIN IMMEDIATE");
+    for (int r = 0; r < rows; ++r) {
+      appConnection.exec("INSERT INTO t(v, n) VALUES(randomblob(3000), " + std::to_string(r) + ")");
+    }
+    appConnection.exec("UPDATE counter SET n = n + 1 WHERE k = 1");
+    appConnection.exec("COMMIT");
+    ++transactions;
+  };
+
+  CaptureOptions options = smallThresholds();
+  options.minCheckpointPages = 1;
+  std::atomic<int> moves{0};
+  // The first job's pin: commits far more frames than a hand-off takes first land just before
+  // it begins (this runs on the worker; the test thread waits for the job meanwhile).
+  options.beforeMovePin = [&] {
+    if (moves.fetch_add(1) == 0) commit(200);
+  };
+  ShadowWal shadow(app + "-walstream");
+  SegmentFilePool pool(shadow.root() + "/spare");
+  pool.fill();
+  CaptureMetrics metrics;
+  WalCapture capture(app, options, shadow, pool, metrics);
+  const uint64_t generation = capture.open().catchUp.end.generation;
+  Pos end;
+  auto sync = [&] {
+    end = capture.copyNew().end;
+    capture.writeSegmentFiles();
+    capture.checkpointIfDue();
+  };
+
+  for (int i = 0; i < 5; ++i) commit(1);
+  sync();  // copies them and starts the worker's first job
+  capture.waitForCheckpointWorker();
+  REQUIRE(moves.load() == 1);
+  // The next sync's checkpoint step, before its copy sees the worker-time commits.
+  capture.checkpointIfDue();
+  capture.waitForCheckpointWorker();
+  commit(1);  // restarts the WAL if nothing pins it
+  for (int i = 0; i < 3; ++i) {
+    sync();
+    capture.waitForCheckpointWorker();
+  }
+  REQUIRE(end.generation == generation);
+  checkReplayEqualsApp(app, base, generation, transactions);
 }
