@@ -144,6 +144,9 @@ CaptureStart WalCapture::open() {
   // the lock nothing can commit, restart or truncate the WAL, so the comparison and the
   // catch-up copy see one WAL, and the pin begun after the copy can land on READ_LOCK(0) only
   // when every frame is copied.
+  // Polled: SQLite's own busy handler, sleeping milliseconds between tries, almost never finds
+  // the lock free beside an application that commits back to back.
+  writer_->setPollingBusyTimeout(kLockPollInterval, options_.busyTimeout);
   writer_->exec("BEGIN IMMEDIATE");  // busy: the caller retries open() later; creates -wal, -shm
   CaptureStart start;
   try {
