@@ -1,4 +1,4 @@
-// Applies a primary's stream to the replica database LOCAL_DB (design.md §4).
+// Applies a primary's stream to the replica database LOCAL_DB (docs/design.md §4).
 //
 // Invariants:
 //  - Nothing unchecked reaches LOCAL_DB: a batch of WAL segments is decompressed and its frame

@@ -1,4 +1,4 @@
-// Capture of one live SQLite database into its shadow WAL (design.md §1, reference §6).
+// Capture of one live SQLite database into its shadow WAL (docs/design.md §1, docs/capture.md).
 //
 // Threads: open(), sync() and run() belong to one capture thread, which alone uses the SQLite
 // connections. Every other public member is thread-safe and may be called from any thread, but
@@ -8,7 +8,7 @@
 //  - Pin: from open() to close() the capture thread always holds a SQLite read transaction on
 //    one of two pin connections; a pin is moved forward by beginning the new one before ending
 //    the old one, and only after copying up to the old pin's mark. While any pin is held, the
-//    WAL can restart only when every frame of it has been copied (reference §6.4), so a change
+//    WAL can restart only when every frame of it has been copied (docs/capture.md §4), so a change
 //    of WAL salts seen while pinned is a proven restart: the generation continues at index + 1.
 //  - Only frames up to the mxFrame of a validated wal-index header are copied, each checked
 //    against the salts and the running checksum chain, and only whole transactions.
@@ -21,7 +21,7 @@
 //    may hold frames that a power failure took from the primary's WAL (synchronous=NORMAL
 //    does not sync commits); its resume checksum then differs and it gets a snapshot.
 //  - The application's files are opened once each (db, -wal, -shm) and closed only after every
-//    SQLite connection of this Database (reference §4.5).
+//    SQLite connection of this Database (docs/sqlite-wal.md §4.5).
 #pragma once
 
 #include <atomic>

@@ -2,8 +2,8 @@
 //
 // Invariant for the application's files (db, -wal, -shm): never open and close a descriptor on
 // them in a process that has SQLite connections to that database. Closing any descriptor drops
-// every POSIX lock the process holds on the file, SQLite's included (reference §4.5). Open them
-// once, keep the UniqueFd for as long as the connections live, and close it after them.
+// every POSIX lock the process holds on the file, SQLite's included (docs/sqlite-wal.md §4.5). Open
+// them once, keep the UniqueFd for as long as the connections live, and close it after them.
 #pragma once
 
 #include <cstdint>

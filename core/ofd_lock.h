@@ -1,4 +1,4 @@
-// RAII open-file-description (OFD) byte-range locks on Linux (reference/sqlite-wal.md §4.5).
+// RAII open-file-description (OFD) byte-range locks on Linux (docs/sqlite-wal.md §4.5).
 //
 // OFD locks (F_OFD_SETLK, F_OFD_SETLKW, F_OFD_GETLK, l_pid = 0) belong to the open file
 // description, not to the process. Unlike POSIX locks they conflict with the POSIX locks SQLite

@@ -1,6 +1,6 @@
 // A snapshot: the image of the primary's database file as of a published position X.
 //
-// Built as reference/sqlite-wal.md §6.6 describes: the database file, overlaid with every frame
+// Built as docs/sqlite-wal.md §6.6 describes: the database file, overlaid with every frame
 // of X's WAL index up to X (taken from the shadow WAL), cut to the commit size at X. For the
 // whole life of the reader a SQLite read transaction is held whose end mark is <= X; since a
 // checkpoint never copies frames past a held reader's mark, every page of the file that can

@@ -15,7 +15,7 @@ namespace walstream {
 
 namespace {
 
-// The db file's SHARED range, as every SQLite connection locks it (reference §4.1).
+// The db file's SHARED range, as every SQLite connection locks it (docs/sqlite-wal.md §4.1).
 constexpr off_t kDbSharedFirst = 0x40000002;
 constexpr off_t kDbSharedSize = 510;
 // Busy timeout of the kept connection outside checkpointTruncate: long enough to ride out
@@ -251,7 +251,7 @@ WalAppender::FramePosition WalAppender::startNewWal(const WalIndexHeader& h) {
   const bool hasOld = preadFull(walFd_.get(), old, sizeof old, 0, walPath_) == sizeof old;
   // The new generation's salts must differ from those of any frame left in the file. A
   // TRUNCATE checkpoint (or a restart whose transaction rolled back) leaves fresh salts in the
-  // index that differ from the file's; otherwise derive new ones (§7.3).
+  // index that differ from the file's; otherwise derive new ones (docs/sqlite-wal.md §7.3).
   std::array<uint8_t, 8> salt = h.salt;
   const bool indexSaltIsFresh =
       salt != std::array<uint8_t, 8>{} && (!hasOld || std::memcmp(salt.data(), old + 16, 8) != 0);

@@ -1,6 +1,6 @@
-// The replica-side WAL appender (reference/sqlite-wal.md §7): applies whole primary transactions
-// to a replica database by appending them to the replica's own -wal and wal-index, following
-// SQLite's writer protocol, while stock SQLite readers read the replica.
+// The replica-side WAL appender (docs/replica-apply.md, docs/sqlite-wal.md §7): applies whole
+// primary transactions to a replica database by appending them to the replica's own -wal and
+// wal-index, following SQLite's writer protocol, while stock SQLite readers read the replica.
 //
 // Readers must never see a torn page, a partial transaction, an error, or need recovery. What
 // guarantees it, for every publish:
@@ -8,21 +8,22 @@
 //      checkpointer that resets the header, or recovery runs at the same time.
 //   2. The validated header (both copies equal, checksum good) is the only authority on where
 //      the log ends (mxFrame); frames are written after it with its salts, continuing its
-//      checksum chain in its byte order (a new WAL is started when mxFrame is 0, §7.3).
+//      checksum chain in its byte order (a new WAL is started when mxFrame is 0, docs/sqlite-wal.md
+//      §7.3).
 //   3. Order: frames -> fsync -> hash-table entries (growing the -shm first) -> header copy 1 ->
 //      fence -> header copy 0. Readers that began earlier ignore frames after their own mxFrame;
 //      new readers see all of a publish or none of it. One publish covers whole transactions.
 //   4. Nothing else of the wal-index is touched (nBackfill, read marks, nBackfillAttempted), and
 //      the database file is never written: SQLite's own checkpoints copy frames into it.
 //
-// Attach (§7.1): a stock read-write SQLite connection on the replica is opened and kept (it
-// performs the DMS handshake and any recovery, and runs checkpoints). The db, -wal and -shm are
-// each opened once and never closed while that connection exists (closing a descriptor would drop
-// its POSIX locks, §4.5). OFD read locks on the db SHARED range and the -shm DMS byte are held for
-// the appender's life, so no closing connection deletes the WAL and no newcomer truncates the
-// -shm under the mappings. Destroy an appender only after every other SQLite connection to the
-// replica in this process is closed: closing its descriptors drops the process's POSIX locks on
-// those files, SQLite's included.
+// Attach (docs/sqlite-wal.md §7.1): a stock read-write SQLite connection on the replica is opened
+// and kept (it performs the DMS handshake and any recovery, and runs checkpoints). The db, -wal and
+// -shm are each opened once and never closed while that connection exists (closing a descriptor
+// would drop its POSIX locks, docs/sqlite-wal.md §4.5). OFD read locks on the db SHARED range and
+// the -shm DMS byte are held for the appender's life, so no closing connection deletes the WAL and
+// no newcomer truncates the -shm under the mappings. Destroy an appender only after every other
+// SQLite connection to the replica in this process is closed: closing its descriptors drops the
+// process's POSIX locks on those files, SQLite's included.
 //
 // Local writes: the replica must have no other writer. The appender remembers the header it last
 // saw or published; if the next append finds a header that neither equals it nor is explained by
@@ -178,7 +179,7 @@ class WalAppender {
   std::string shmPath_;
   WalAppenderOptions options_;
   uint32_t pageSize_ = 0;
-  // Declared before the connection so that they are closed after it (reference §4.5).
+  // Declared before the connection so that they are closed after it (docs/sqlite-wal.md §4.5).
   UniqueFd dbFd_;
   UniqueFd walFd_;
   UniqueFd shmFd_;

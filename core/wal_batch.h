@@ -6,7 +6,7 @@
 // every later insert and lookup walks. Applied as ONE transaction, only the last version of each
 // page is written, and readers go from the state before the batch straight to the state after
 // it. Both are states the primary had, so no reader sees a torn or intermediate state, or one the
-// primary never had (design.md, "What must never happen").
+// primary never had (docs/design.md §5, "What must never happen").
 //
 // Why the merged transaction is exactly equivalent to applying the batch one by one, for every
 // reader whose snapshot is a published mxFrame (before or after the batch; no other exists):

@@ -2,7 +2,8 @@
 // application's files, and the copy of newly committed frames into shadow WAL segments.
 // Used only by Database (database.h), on its capture thread. Not thread-safe.
 //
-// Pin protocol (reference/sqlite-wal.md §6.2-§6.4, with stock SQLite read transactions):
+// Pin protocol (docs/capture.md §4, docs/sqlite-wal.md §6.2-§6.4, with stock SQLite read
+// transactions):
 //   - Two pin connections; exactly one holds a read transaction ("the pin") at all times
 //     between open() and destruction. movePin() begins a read transaction on the idle one
 //     before ending the other. It runs on the checkpoint worker, after the segments of a job

@@ -1,4 +1,4 @@
-// The SQLite WAL file format (reference/sqlite-wal.md §2).
+// The SQLite WAL file format (docs/sqlite-wal.md §2).
 //
 // File:   a 32-byte header, then frames; frame F (1-based) starts at 32 + (F-1)*(P+24).
 // Header: eight big-endian u32: magic, version (3007000), page size P, checkpoint sequence,

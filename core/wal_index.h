@@ -1,4 +1,4 @@
-// The wal-index (-shm) header region, as SQLite lays it out (reference/sqlite-wal.md §3).
+// The wal-index (-shm) header region, as SQLite lays it out (docs/sqlite-wal.md §3).
 //
 // The -shm is an array of 32 KiB blocks mapped MAP_SHARED by every connection. Block 0 begins
 // with two copies of the 48-byte WalIndexHeader (bytes 0 and 48), then WalCkptInfo (byte 96):

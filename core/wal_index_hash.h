@@ -1,5 +1,5 @@
 // The wal-index hash tables (-shm blocks) that map WAL frames to database pages
-// (reference/sqlite-wal.md §3.1, §3.4, §3.5).
+// (docs/sqlite-wal.md §3.1, §3.4, §3.5).
 //
 // The -shm is an array of 32 KiB blocks. Block k holds a u32 page-number array (4096 entries,
 // bytes 0..16383) and a u16 hash table (8192 slots, bytes 16384..32767). Block 0's array starts
@@ -72,7 +72,7 @@ constexpr uint64_t walIndexFileSizeFor(uint32_t mxFrame) {
 }
 
 // The blocks of one -shm file, mapped MAP_SHARED on demand, with the hash-table operations.
-// The descriptor is borrowed: it must stay open (reference §4.5) and the owner must hold a
+// The descriptor is borrowed: it must stay open (docs/sqlite-wal.md §4.5) and the owner must hold a
 // shared DMS lock (byte 128) for as long as this object exists, so that no newcomer truncates
 // the file under the mappings. Not thread-safe.
 class WalIndexFile {
@@ -92,9 +92,9 @@ class WalIndexFile {
   // range needs is missing or a hash table is corrupt.
   uint32_t findFrame(uint32_t page, uint32_t maxFrame, uint32_t minFrame);
 
-  // Records that frame `frame` holds page `page` (§3.4 insert). `mxFrame` is the published
-  // header's mxFrame (frame > mxFrame): if the entry is already taken, an earlier writer died
-  // or rolled back and the block is cleaned down to mxFrame first. Grows the file as needed.
+  // Records that frame `frame` holds page `page` (docs/sqlite-wal.md §3.4 insert). `mxFrame` is the
+  // published header's mxFrame (frame > mxFrame): if the entry is already taken, an earlier writer
+  // died or rolled back and the block is cleaned down to mxFrame first. Grows the file as needed.
   // Frames must be inserted in increasing order starting at mxFrame + 1.
   void insert(uint32_t frame, uint32_t page, uint32_t mxFrame);
 

@@ -1,5 +1,5 @@
-// Where a /stream starts (design.md §3): at the requested position with no snapshot when that is
-// exactly a segment boundary of the current generation that is still retained (and, when the
+// Where a /stream starts (docs/design.md §3): at the requested position with no snapshot when that
+// is exactly a segment boundary of the current generation that is still retained (and, when the
 // client sent one, its checksum matches ours); with a snapshot otherwise.
 #pragma once
 

@@ -1,7 +1,7 @@
 // Helpers for tests that need real WAL-mode SQLite databases and the bytes SQLite wrote.
 //
-// Locking rule (reference §4.5): closing any descriptor on a database file or its -shm drops
-// every POSIX lock this process holds on it, SQLite's included. SQLite takes no locks on the
+// Locking rule (docs/sqlite-wal.md §4.5): closing any descriptor on a database file or its -shm
+// drops every POSIX lock this process holds on it, SQLite's included. SQLite takes no locks on the
 // -wal file, so readBytes() on a -wal is safe while connections are open; reading a db or -shm
 // file that way is not. Map a -shm through one UniqueFd that outlives every connection instead.
 #pragma once

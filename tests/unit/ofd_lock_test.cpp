@@ -107,7 +107,7 @@ TEST_CASE("an OFD lock survives the closing of other descriptors on the same fil
 TEST_CASE("OFD locks conflict with SQLite's own locks in the same process") {
   TempDir dir;
   const std::string path = dir.file("app.db");
-  UniqueFd shm;  // declared first: closed only after every connection (reference §4.5)
+  UniqueFd shm;  // declared first: closed only after every connection (docs/sqlite-wal.md §4.5)
   auto writer = openWalDatabase(path);
   writer->exec("CREATE TABLE t(x)");
   writer->exec("INSERT INTO t VALUES(1)");

@@ -101,7 +101,8 @@ class Primary {
  private:
   std::string path_;
   uint32_t pageSize_;
-  UniqueFd dbFd_;  // descriptors opened once and closed after the connection (reference §4.5)
+  UniqueFd
+      dbFd_;  // descriptors opened once and closed after the connection (docs/sqlite-wal.md §4.5)
   UniqueFd walFd_;
   std::unique_ptr<SqliteConnection> conn_;
   WalChainState chain_;

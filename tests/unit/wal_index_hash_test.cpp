@@ -94,7 +94,7 @@ TEST_CASE("lookups and inserts agree with the wal-index SQLite wrote") {
   TempDir dir;
   const std::string path = dir.file("app.db");
   constexpr uint32_t kPageSize = 1024;
-  // Declared first: these descriptors outlive the SQLite connection (reference §4.5).
+  // Declared first: these descriptors outlive the SQLite connection (docs/sqlite-wal.md §4.5).
   UniqueFd walFd;
   UniqueFd shmFd;
   auto db = openWalDatabase(path, {.pageSize = kPageSize});

@@ -68,7 +68,7 @@ TEST_CASE("the wal-index header SQLite publishes in a live -shm decodes to the W
     CAPTURE(pageSize);
     TempDir dir;
     const std::string path = dir.file("app.db");
-    // Declared before the connection so it is closed after it (reference §4.5).
+    // Declared before the connection so it is closed after it (docs/sqlite-wal.md §4.5).
     UniqueFd shmFd;
     auto db = openWalDatabase(path, {.pageSize = pageSize});
     db->exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
