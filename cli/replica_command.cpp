@@ -1,7 +1,9 @@
 // walstream replica: follow a primary's stream into a local read-only database.
 #include <signal.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -11,6 +13,7 @@
 #include "client/replica.h"
 #include "client/status_server.h"
 #include "core/error.h"
+#include "core/fd_limit.h"
 #include "core/log.h"
 #include "proto/heartbeat_bounds.h"
 #include "server/primary_server.h"
@@ -107,6 +110,11 @@ int runReplica(const std::vector<std::string>& args) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // Every status connection holds a descriptor: the soft limit is raised to the hard one.
+  if (raiseFileLimit() < 0) {
+    log::warn(std::string("cannot raise the open-file limit: ") + std::strerror(errno));
+  }
 
   try {
     client::ReplicaState state;

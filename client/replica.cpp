@@ -68,6 +68,13 @@ int64_t ReplicaState::lagMillis() const {
       .count();
 }
 
+int64_t ReplicaState::stalledMillis() const {
+  if (stalledSince == std::chrono::steady_clock::time_point{}) return 0;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               stalledSince)
+      .count();
+}
+
 Replica::Replica(ReplicaOptions options, ReplicaState& state)
     : options_(std::move(options)),
       state_(state),

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <stdexcept>
 
 namespace walstream::test {
@@ -23,7 +24,18 @@ bool readable(int fd) {
 
 }  // namespace
 
-CannedHttpServer::CannedHttpServer(std::string response) : response_(std::move(response)) {
+CannedHttpServer::CannedHttpServer(std::string response)
+    : handler_([this, response = std::move(response)](int fd, const std::string&) {
+        sendAll(fd, response);
+      }) {
+  listen();
+}
+
+CannedHttpServer::CannedHttpServer(Handler handler) : handler_(std::move(handler)) {
+  listen();
+}
+
+void CannedHttpServer::listen() {
   listener_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!listener_.valid()) throw std::runtime_error("socket failed");
   sockaddr_in addr{};
@@ -85,14 +97,21 @@ void CannedHttpServer::serve() {
       std::lock_guard lock(mu_);
       targets_.push_back(request.substr(start, end - start));
     }
-    size_t sent = 0;
-    while (sent < response_.size()) {
-      const ssize_t n =
-          ::send(conn.get(), response_.data() + sent, response_.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) break;
-      sent += static_cast<size_t>(n);
-    }
+    handler_(conn.get(), request.substr(start, end - start));
   }
+}
+
+bool CannedHttpServer::sendAll(int fd, std::string_view bytes) const {
+  while (!bytes.empty()) {
+    if (stop_) return false;
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, kPollMs) <= 0) continue;
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
 }
 
 }  // namespace walstream::test
