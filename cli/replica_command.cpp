@@ -66,6 +66,9 @@ int runReplica(const std::vector<std::string>& args) {
   flags.define("heartbeat", "DURATION", "1s",
                "ask the primary for a heartbeat this often (100ms to 1h); 5 missed ones (at "
                "least 3s) mean the connection is dead");
+  flags.define("stall-timeout", "DURATION", "1m",
+               "reconnect when the primary claims more (a later position, an unfinished "
+               "record) and nothing arrives to apply for this long (1s to 1h)");
   client::ReplicaOptions options;
   std::optional<server::ListenAddress> listen;
   try {
@@ -90,6 +93,12 @@ int runReplica(const std::vector<std::string>& args) {
       throw UsageError("--heartbeat " + flags.str("heartbeat") + " is out of range: want " +
                        formatMillis(proto::kMinHeartbeat) + " to " +
                        formatMillis(proto::kMaxHeartbeat) + " (the primary refuses others)");
+    }
+    options.stallTimeout = flags.duration("stall-timeout");
+    if (options.stallTimeout < std::chrono::seconds(1) ||
+        options.stallTimeout > std::chrono::hours(1)) {
+      throw UsageError("--stall-timeout " + flags.str("stall-timeout") +
+                       " is out of range: want 1s to 1h");
     }
     if (flags.given("http")) {
       try {

@@ -150,6 +150,8 @@ TEST_CASE("a replica out of descriptors backs off in its accept loop, and recove
   // made without a free descriptor for an invalid object and aborts. After this request, the
   // status server's paths are known to it.
   REQUIRE(httpRequest(port, "/status").status == 200);
+  // And the stream thread's request is over: it waits 30 s before the next.
+  REQUIRE(replica.waitForStderr("configuration error", 20s) != "");
   // More idle connections than the replica has descriptors: the rest wait in its backlog, so
   // accept() keeps failing with EMFILE while they are open.
   std::vector<UniqueFd> idle;
