@@ -44,6 +44,8 @@ constexpr const char* kReplicaUsage =
     "the applied position is kept in LOCAL_DB-walstream/position so a restart resumes, and\n"
     "the primary's database it follows in LOCAL_DB-walstream/db: a primary that no longer\n"
     "serves that database is refused until LOCAL_DB is removed or --db names another.\n"
+    "Everything received is checked before it is installed, applied or held in memory (see\n"
+    "README, \"A hostile or broken upstream\"); a connection that stalls is made again.\n"
     "SIGINT/SIGTERM stop cleanly (exit 0).\n"
     "\n"
     "Flags:\n";
