@@ -1,7 +1,9 @@
 // walstream replica: follow a primary's stream into a local read-only database.
 #include <signal.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -12,6 +14,7 @@
 #include "client/replica.h"
 #include "client/status_server.h"
 #include "core/error.h"
+#include "core/fd_limit.h"
 #include "core/log.h"
 #include "proto/heartbeat_bounds.h"
 #include "server/primary_server.h"
@@ -42,6 +45,8 @@ constexpr const char* kReplicaUsage =
     "the applied position is kept in LOCAL_DB-walstream/position so a restart resumes, and\n"
     "the primary's database it follows in LOCAL_DB-walstream/db: a primary that no longer\n"
     "serves that database is refused until LOCAL_DB is removed or --db names another.\n"
+    "Everything received is checked before it is installed, applied or held in memory (see\n"
+    "README, \"A hostile or broken upstream\"); a connection that stalls is made again.\n"
     "SIGINT/SIGTERM stop cleanly (exit 0).\n"
     "\n"
     "Flags:\n";
@@ -64,6 +69,9 @@ int runReplica(const std::vector<std::string>& args) {
   flags.define("heartbeat", "DURATION", "1s",
                "ask the primary for a heartbeat this often (100ms to 1h); 5 missed ones (at "
                "least 3s) mean the connection is dead");
+  flags.define("stall-timeout", "DURATION", "1m",
+               "reconnect when the primary claims more (a later position, an unfinished "
+               "record) and nothing arrives to apply for this long (1s to 1h)");
   client::ReplicaOptions options;
   std::optional<server::ListenAddress> listen;
   try {
@@ -89,6 +97,12 @@ int runReplica(const std::vector<std::string>& args) {
                        formatMillis(proto::kMinHeartbeat) + " to " +
                        formatMillis(proto::kMaxHeartbeat) + " (the primary refuses others)");
     }
+    options.stallTimeout = flags.duration("stall-timeout");
+    if (options.stallTimeout < std::chrono::seconds(1) ||
+        options.stallTimeout > std::chrono::hours(1)) {
+      throw UsageError("--stall-timeout " + flags.str("stall-timeout") +
+                       " is out of range: want 1s to 1h");
+    }
     if (flags.given("http")) {
       try {
         listen = server::parseListenAddress(flags.str("http"));
@@ -103,6 +117,11 @@ int runReplica(const std::vector<std::string>& args) {
 
   const sigset_t signals = stopSignals();
   blockStopSignals(signals);
+
+  // Every status connection holds a descriptor: the soft limit is raised to the hard one.
+  if (raiseFileLimit() < 0) {
+    log::warn(std::string("cannot raise the open-file limit: ") + std::strerror(errno));
+  }
 
   try {
     client::ReplicaState state;

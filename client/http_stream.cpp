@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "core/printable_text.h"
 
 namespace walstream::client {
 
@@ -116,7 +117,10 @@ HttpResponseHead HttpStream::open(const std::string& host, const std::string& po
   for (const auto& f : res) {
     std::string name(f.name_string());
     for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    head.headers[name] = std::string(f.value());
+    // A field sent twice means its values joined by commas (RFC 9110 §5.3), which then fail
+    // a strict parse of a single value instead of one of them being picked silently.
+    const auto [it, added] = head.headers.emplace(name, std::string(f.value()));
+    if (!added) it->second += ", " + std::string(f.value());
   }
   if (head.status != 200) {
     // Read a bounded error body (JSON {"error": ...}) for the log.
@@ -131,6 +135,8 @@ HttpResponseHead HttpStream::open(const std::string& host, const std::string& po
       if (n == 0) break;
       head.body.append(reinterpret_cast<const char*>(buf), n);
     }
+    // The body is the peer's text, bound for log lines and /status JSON.
+    head.body = printableText(head.body);
   }
   return head;
 }

@@ -17,8 +17,10 @@ namespace walstream::client {
 
 struct HttpResponseHead {
   int status = 0;
-  std::map<std::string, std::string> headers;  // lower-case names
-  std::string body;  // the (bounded) body of a non-200 response, read whole
+  std::map<std::string, std::string> headers;  // lower-case names; repeated ones comma-joined
+  // The (bounded) body of a non-200 response, read whole, made printable (printable_text.h):
+  // it is the peer's text, quoted in logs and /status.
+  std::string body;
 };
 
 class HttpStream {

@@ -6,6 +6,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/lz4_codec.h"
+#include "core/printable_text.h"
+#include "proto/header_number.h"
 #include "proto/heartbeat.h"
 #include "proto/record_decoder.h"
 #include "proto/snapshot_chain.h"
@@ -53,6 +55,10 @@ class RequestRejectedError : public Error {
 // The primary's /status is small; anything longer is not one.
 constexpr size_t kMaxStatusBytes = size_t{1} << 20;
 
+// Stream bytes that count as progress when they arrive without completing a record (a large
+// snapshot or segment on a slow link): a peer that sends a byte now and then does not.
+constexpr uint64_t kProgressBytes = 64 * 1024;
+
 // A primary that sends nothing (no data, no heartbeat) for this long is taken for dead.
 std::chrono::milliseconds silenceLimit(std::chrono::milliseconds heartbeat) {
   return std::max<std::chrono::milliseconds>(std::chrono::seconds(3), heartbeat * 5);
@@ -65,6 +71,13 @@ int64_t ReplicaState::lagMillis() const {
   if (caughtUpAt == std::chrono::steady_clock::time_point{}) return -1;  // never caught up
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                caughtUpAt)
+      .count();
+}
+
+int64_t ReplicaState::stalledMillis() const {
+  if (stalledSince == std::chrono::steady_clock::time_point{}) return 0;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               stalledSince)
       .count();
 }
 
@@ -192,6 +205,7 @@ void Replica::setConnected(bool connected) {
     log::info(options_.localPath + ": connected to " + options_.upstream.url);
   } else {
     ++state_.reconnects;
+    state_.stalledSince = {};
     log::info(options_.localPath + ": disconnected from " + options_.upstream.url);
   }
 }
@@ -243,6 +257,11 @@ void Replica::streamOnce() {
   HttpStream stream;
   const StreamAttachment attached(*this, stream);
   if (!attached) return;
+  {
+    std::lock_guard lock(state_.mu);
+    state_.upstreamPos = {};
+    state_.stalledSince = {};
+  }
 
   HttpResponseHead head = stream.open(options_.upstream.host, options_.upstream.port,
                                       requestTarget(), options_.connectTimeout);
@@ -269,13 +288,7 @@ void Replica::streamOnce() {
     throw Error(options_.upstream.url + " answered " + std::to_string(head.status) + ": " +
                 head.body);
   }
-  uint32_t pageSize = 0;
-  if (auto it = head.headers.find("walstream-page-size"); it != head.headers.end()) {
-    pageSize = static_cast<uint32_t>(std::stoul(it->second));
-  } else if (auto it2 = head.headers.find("litestream-page-size"); it2 != head.headers.end()) {
-    pageSize = static_cast<uint32_t>(std::stoul(it2->second));
-  }
-  if (!isValidPageSize(pageSize)) throw Error(options_.upstream.url + " sent no valid page size");
+  const uint32_t pageSize = streamPageSize(head);
   std::optional<WalChainState> snapshotChain;
   if (auto it = head.headers.find("walstream-snapshot-chain"); it != head.headers.end()) {
     snapshotChain = proto::parseSnapshotChain(it->second, pageSize);
@@ -301,9 +314,57 @@ void Replica::streamOnce() {
   size_t pendingBytes = 0;  // decompressed size of `pending`, as declared
   std::optional<Pos> heartbeatPos;
   bool inSnapshot = false;
+  // A snapshot cut short (the connection broke, the stream lied, a check failed) leaves no
+  // partial file behind.
+  struct AbortSnapshotOnExit {
+    ReplicaApplier& applier;
+    const bool& active;
+    ~AbortSnapshotOnExit() {
+      if (active) applier.abortSnapshot();
+    }
+  } abortSnapshotOnExit{applier_, inSnapshot};
+
+  // Stall detection (ReplicaOptions::stallTimeout). Progress: data applied, a heartbeat at the
+  // applied position, or kProgressBytes of records received. The primary claims more while its
+  // last heartbeat is ahead of the applied position or a record is unfinished.
+  auto lastProgress = std::chrono::steady_clock::now();
+  uint64_t bytesSinceProgress = 0;
+  auto progressed = [&] {
+    lastProgress = std::chrono::steady_clock::now();
+    bytesSinceProgress = 0;
+    std::lock_guard lock(state_.mu);
+    state_.stalledSince = {};
+  };
+  auto checkStall = [&] {
+    std::unique_lock lock(state_.mu);
+    const bool heartbeatAhead =
+        heartbeatPos && (heartbeatPos->generation != state_.pos.generation ||
+                         sameGenerationBefore(state_.pos, *heartbeatPos));
+    const Pos applied = state_.pos;
+    lock.unlock();
+    const bool unfinished = !decoder.finish().ok();
+    if (!heartbeatAhead && !unfinished) return progressed();
+    const auto now = std::chrono::steady_clock::now();
+    if (now - lastProgress > options_.heartbeatInterval * 2) {
+      lock.lock();
+      state_.stalledSince = lastProgress;
+      lock.unlock();
+    }
+    if (now - lastProgress <= options_.stallTimeout) return;
+    const auto seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(now - lastProgress).count();
+    throw Error("no progress from " + options_.upstream.url + " for " + std::to_string(seconds) +
+                "s while it claims more (" +
+                (heartbeatAhead ? "its position " + heartbeatPos->str() + ", the replica's " +
+                                      (applied.empty() ? std::string("none") : applied.str())
+                                : "a record left unfinished at stream offset " +
+                                      std::to_string(decoder.offset())) +
+                "); reconnecting");
+  };
 
   auto applyPending = [&] {
     if (pending.empty()) return;
+    progressed();
     const uint64_t n = applier_.applySegments(pending);
     const bool checkpointed = applier_.maybeCheckpoint();
     std::lock_guard lock(state_.mu);
@@ -337,6 +398,7 @@ void Replica::streamOnce() {
       std::lock_guard lock(state_.mu);
       state_.bytesReceived += n;
     }
+    bytesSinceProgress += n;
     decoder.feed({buf.data(), n});
     for (bool more = true; more;) {
       switch (decoder.next()) {
@@ -365,6 +427,9 @@ void Replica::streamOnce() {
             std::lock_guard lock(state_.mu);
             ++state_.snapshotsApplied;
             state_.pos = decoder.header().pos();
+            state_.stalledSince = {};
+            lastProgress = std::chrono::steady_clock::now();
+            bytesSinceProgress = 0;
           }
           break;
         case proto::DecodeEvent::kRecord: {
@@ -391,7 +456,11 @@ void Replica::streamOnce() {
             confirmedIndexEnd = r.header.pos();
           } else if (r.header.type == static_cast<uint32_t>(proto::RecordType::kHeartbeat)) {
             heartbeatPos = r.header.pos();
+            // Heartbeats alone are not progress (bytes of a record are).
+            const uint64_t recordBytes = proto::kStreamRecordHeaderSize + r.payload.size();
+            bytesSinceProgress -= std::min(bytesSinceProgress, recordBytes);
             std::lock_guard lock(state_.mu);
+            state_.upstreamPos = *heartbeatPos;
             const bool caughtUp = heartbeatPos->generation == state_.pos.generation &&
                                   !sameGenerationBefore(state_.pos, *heartbeatPos) &&
                                   pending.empty();
@@ -412,7 +481,26 @@ void Replica::streamOnce() {
     // Behind the primary, the next bytes are already here: gather them into the same batch.
     if (pendingBytes < kBatchBytes && stream.hasBufferedData()) continue;
     applyPending();
+    if (bytesSinceProgress >= kProgressBytes) progressed();
+    checkStall();
   }
+}
+
+uint32_t Replica::streamPageSize(const HttpResponseHead& head) const {
+  // Both names when both are sent (walstream sends both): they must agree.
+  std::optional<uint64_t> size;
+  for (const char* name : {"walstream-page-size", "litestream-page-size"}) {
+    const auto it = head.headers.find(name);
+    if (it == head.headers.end()) continue;
+    const std::optional<uint64_t> v = proto::parseHeaderNumber(it->second, 65536);
+    if (!v || !isValidPageSize(static_cast<uint32_t>(*v)) || (size && *size != *v)) {
+      throw Error(options_.upstream.url + " sent an invalid page size: " + name + ": \"" +
+                  printableText(it->second, 64) + "\"");
+    }
+    size = v;
+  }
+  if (!size) throw Error(options_.upstream.url + " sent no page size");
+  return static_cast<uint32_t>(*size);
 }
 
 }  // namespace walstream::client

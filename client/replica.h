@@ -1,7 +1,8 @@
 // The replica's main loop: follow the primary's /stream and apply it into LOCAL_DB, forever.
 //
 // One stream thread runs run(): connect, request the stream at the applied position (with the
-// resume check and heartbeats), decode, check and apply, and on any failure reconnect with
+// resume check and heartbeats), decode, check and apply (dropping a connection that stalls:
+// ReplicaOptions::stallTimeout), and on any failure reconnect with
 // capped exponential backoff and jitter (100 ms up to 5 s); a request the primary rejects as
 // invalid (400, other than for a missing db name) is a configuration error, logged as one and
 // asked again only every 30 s. Each state change (connected,
@@ -24,6 +25,7 @@
 namespace walstream::client {
 
 class HttpStream;
+struct HttpResponseHead;
 
 struct ReplicaOptions {
   Upstream upstream;
@@ -34,6 +36,11 @@ struct ReplicaOptions {
   ApplierOptions applier;
   std::chrono::milliseconds heartbeatInterval{1000};
   std::chrono::milliseconds connectTimeout{5000};
+  // A connection on which the replica makes no progress while the primary claims more (its
+  // heartbeats name a later position, or a record stays unfinished) is dropped after this long
+  // and made again: a primary, or something on the path, that keeps the connection alive
+  // without sending what it announces must not hold the replica there.
+  std::chrono::milliseconds stallTimeout{60000};
 };
 
 class Replica {
@@ -48,6 +55,8 @@ class Replica {
   // One connection: returns normally when the stream ended cleanly (the primary's generation
   // changed), throws on errors.
   void streamOnce();
+  // The page size of the stream, from the response's headers (strictly: header_number.h).
+  uint32_t streamPageSize(const HttpResponseHead& head) const;
   std::string requestTarget() const;
   // The name of the only database the primary serves (or, when it serves several, LOCAL_DB's
   // file name), from its /status.

@@ -11,14 +11,16 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/lz4_codec.h"
+#include "core/printable_text.h"
+#include "core/sqlite_conn.h"
 
 namespace walstream::client {
 
 namespace {
 
-// A decompressed segment larger than this is refused (a segment holds whole transactions of at
-// most one WAL file; the primary cuts segments near 4 MiB).
-constexpr size_t kMaxSegmentBytes = size_t{1} << 31;
+// A snapshot needs this much free space beyond its own bytes on LOCAL_DB's file system: what
+// SQLite, the position file and the logs of a full disk still need.
+constexpr uint64_t kFreeSpaceReserve = uint64_t{64} << 20;
 
 // Decompression scratch up to this size is kept for the replica's life; a larger one (catching
 // up) is released after the first batch that needs no more, so that a live replica stays small.
@@ -37,20 +39,20 @@ constexpr auto kWriteLockPatience = std::chrono::seconds(30);
 // both orders end in the same state, the frames' own last checksum, and the order stays open.
 // A segment that matches in neither is refused, as one that breaks a known order's chain is.
 ParsedWalSegment parseContinuing(std::span<const uint8_t> raw, uint64_t offset,
-                                 WalChainState& chain, bool& orderKnown) {
-  if (orderKnown) return parseWalSegment(raw, offset, chain);
+                                 WalChainState& chain, bool& orderKnown, uint32_t maxPageCount) {
+  if (orderKnown) return parseWalSegment(raw, offset, chain, maxPageCount);
   WalChainState little = chain, big = chain;
   little.bigEndianChecksum = false;
   big.bigEndianChecksum = true;
   std::optional<ParsedWalSegment> asLittle, asBig;
   std::string failure;
   try {
-    asLittle = parseWalSegment(raw, offset, little);
+    asLittle = parseWalSegment(raw, offset, little, maxPageCount);
   } catch (const Error& e) {
     failure = e.what();
   }
   try {
-    asBig = parseWalSegment(raw, offset, big);
+    asBig = parseWalSegment(raw, offset, big, maxPageCount);
   } catch (const Error&) {
   }
   if (asLittle && asBig) {
@@ -69,22 +71,20 @@ ParsedWalSegment parseContinuing(std::span<const uint8_t> raw, uint64_t offset,
 // checksum byte order (a WAL header does, at offset 0 only), so the later frames are checked
 // in both (parseContinuing); a segment of one frame leaves the order open for the next one.
 ParsedWalSegment parseAnchored(std::span<const uint8_t> raw, uint64_t offset, WalChainState& chain,
-                               bool& orderKnown) {
+                               bool& orderKnown, uint32_t maxPageCount) {
   const size_t frameSize = chain.pageSize + kWalFrameHeaderSize;
   if (raw.size() < frameSize || raw.size() % frameSize != 0) {
     throw Error("segment at WAL offset " + std::to_string(offset) +
                 " is not a whole number of frames of page size " + std::to_string(chain.pageSize));
   }
   const WalFrameHeader first = WalFrameHeader::decode(raw.data());
-  if (first.pageNumber == 0) {
-    throw Error("frame with page number 0 at WAL offset " + std::to_string(offset));
-  }
+  // Its page number is checked with every other frame's (WalSegmentPrefixCheck).
   WalChainState st{chain.pageSize, first.salt1, first.salt2, false, first.checksum};
   bool known = false;
   ParsedWalSegment out;
   WalFrameView f1{first, raw.subspan(kWalFrameHeaderSize, chain.pageSize)};
   if (raw.size() > frameSize) {
-    out = parseContinuing(raw.subspan(frameSize), offset + frameSize, st, known);
+    out = parseContinuing(raw.subspan(frameSize), offset + frameSize, st, known, maxPageCount);
   }
   if (first.isCommit()) {
     out.transactions.insert(out.transactions.begin(), WalTransaction{{f1}});
@@ -110,6 +110,27 @@ std::optional<DbFileStamp> stampDbFile(const std::string& path) {
                      ns(st.st_mtim), ns(st.st_ctim)};
 }
 
+// The fields of a database header (the first 100 bytes) that SQLite requires, for an image of
+// `pages` pages of `pageSize` in WAL mode; "" when they hold, else which does not.
+std::string checkDatabaseHeader(const uint8_t* h, uint32_t pageSize, uint64_t pages) {
+  if (std::memcmp(h, "SQLite format 3", 16) != 0) return "not a SQLite database image";
+  const uint32_t headerPageSize = loadBE16(h + 16) == 1 ? 65536 : loadBE16(h + 16);
+  if (headerPageSize != pageSize) {
+    return "page size " + std::to_string(headerPageSize) + " in its header, " +
+           std::to_string(pageSize) + " announced";
+  }
+  if (h[18] != 2 || h[19] != 2) return "not a WAL-mode image";
+  if (pageSize - h[20] < 480) return "reserved space of " + std::to_string(h[20]) + " bytes";
+  if (h[21] != 64 || h[22] != 32 || h[23] != 32) return "payload fractions not 64, 32, 32";
+  // The size in the header counts only while the change counter and version-valid-for agree.
+  const uint32_t headerPages = loadBE32(h + 28);
+  if (headerPages != 0 && loadBE32(h + 24) == loadBE32(h + 92) && headerPages != pages) {
+    return "header says " + std::to_string(headerPages) + " pages, the image has " +
+           std::to_string(pages);
+  }
+  return {};
+}
+
 }  // namespace
 
 ReplicaApplier::ReplicaApplier(std::string localPath, ApplierOptions options)
@@ -117,7 +138,10 @@ ReplicaApplier::ReplicaApplier(std::string localPath, ApplierOptions options)
       positionPath_(localPath_ + "-walstream/position"),
       positionFile_(positionPath_),
       snapshotPath_(localPath_ + ".walstream-snapshot"),
-      options_(options) {
+      options_(options),
+      maxPageCount_(sqliteMaxPageCount()) {
+  // A snapshot being received when the replica last stopped (killed) is of no use now.
+  ::unlink(snapshotPath_.c_str());
   if (pathExists(localPath_)) {
     position_ = loadReplicaPosition(positionPath_);
     if (!position_ && pathExists(positionPath_)) {
@@ -232,6 +256,23 @@ void ReplicaApplier::beginSnapshot(const Pos& pos, uint32_t pageSize, uint64_t s
     throw Error("snapshot at " + pos.str() + " has size " + std::to_string(size) +
                 ", not a whole number of " + std::to_string(pageSize) + "-byte pages");
   }
+  const uint64_t pages = size / pageSize;
+  if (pages > maxPageCount_) {
+    throw Error("snapshot at " + pos.str() + " has " + std::to_string(pages) +
+                " pages, more than the " + std::to_string(maxPageCount_) +
+                " a database can have here");
+  }
+  // Room before the first byte is written: the received file, and when it is applied into an
+  // existing LOCAL_DB of the same page size, its pages again in LOCAL_DB's WAL.
+  const bool intoWal = appender_ || pathExists(localPath_);
+  const uint64_t need =
+      size + (intoWal ? pages * (pageSize + kWalFrameHeaderSize) : 0) + kFreeSpaceReserve;
+  const uint64_t free = freeBytes(dirName(localPath_));
+  if (need > free) {
+    throw Error("snapshot at " + pos.str() + " of " + std::to_string(size) + " bytes needs " +
+                std::to_string(need) + " bytes of free space beside " + localPath_ + ", " +
+                std::to_string(free) + " are free");
+  }
   snapshotFd_ = openFile(snapshotPath_, O_RDWR | O_CREAT | O_TRUNC, 0644);
   snapshotWriteback_.emplace(snapshotFd_.get(), snapshotPath_);
   snapshotPos_ = pos;
@@ -244,9 +285,15 @@ void ReplicaApplier::beginSnapshot(const Pos& pos, uint32_t pageSize, uint64_t s
 void ReplicaApplier::snapshotBytes(std::span<const uint8_t> bytes) {
   if (!snapshotFd_.valid()) throw Error("snapshot bytes arrived outside a snapshot");
   if (snapshotReceived_ + bytes.size() > snapshotSize_) {
+    abortSnapshot();
     throw Error("snapshot at " + snapshotPos_.str() + " is longer than announced");
   }
-  writeFull(snapshotFd_.get(), bytes.data(), bytes.size(), snapshotPath_);
+  try {
+    writeFull(snapshotFd_.get(), bytes.data(), bytes.size(), snapshotPath_);
+  } catch (const Error&) {
+    abortSnapshot();  // a full disk keeps no partial file
+    throw;
+  }
   snapshotReceived_ += bytes.size();
   // Most of the image reaches the disk while the rest arrives: the fsync in endSnapshot() is
   // then short, and the received file does not fill the page cache.
@@ -263,23 +310,27 @@ void ReplicaApplier::abortSnapshot() {
 void ReplicaApplier::endSnapshot() {
   if (!snapshotFd_.valid()) throw Error("snapshot end outside a snapshot");
   if (snapshotReceived_ != snapshotSize_) {
+    abortSnapshot();
     throw Error("snapshot at " + snapshotPos_.str() + " ended after " +
                 std::to_string(snapshotReceived_) + " of " + std::to_string(snapshotSize_) +
                 " bytes");
   }
-  fsyncFd(snapshotFd_.get(), snapshotPath_);
+  // Nothing reaches LOCAL_DB (and /healthz never turns 200) on an image SQLite would call
+  // malformed: the header's fields, then SQLite's own structural check of the received file.
   uint8_t header[100];
-  if (preadFull(snapshotFd_.get(), header, sizeof header, 0, snapshotPath_) != sizeof header ||
-      std::memcmp(header, "SQLite format 3", 16) != 0) {
-    abortSnapshot();
-    throw Error("snapshot at " + snapshotPos_.str() + " is not a SQLite database image");
+  std::string problem;
+  if (preadFull(snapshotFd_.get(), header, sizeof header, 0, snapshotPath_) != sizeof header) {
+    problem = "shorter than a database header";
+  } else {
+    problem = checkDatabaseHeader(header, snapshotPageSize_, snapshotSize_ / snapshotPageSize_);
   }
-  const uint32_t headerPageSize = loadBE16(header + 16) == 1 ? 65536 : loadBE16(header + 16);
-  if (headerPageSize != snapshotPageSize_ || header[18] != 2 || header[19] != 2) {
+  if (problem.empty()) problem = quickCheckImage(snapshotPath_);
+  if (!problem.empty()) {
     abortSnapshot();
     throw Error("snapshot at " + snapshotPos_.str() +
-                " is not a WAL-mode image of the announced page size");
+                " is refused: " + printableText(problem, 256));
   }
+  fsyncFd(snapshotFd_.get(), snapshotPath_);
   installSnapshotFile();
   position_ = ReplicaPosition{snapshotPos_, WalChainState{}, false, std::nullopt};
   position_->chain.pageSize = snapshotPageSize_;
@@ -357,21 +408,33 @@ std::vector<std::span<const uint8_t>> ReplicaApplier::decompressBatch(
   std::vector<size_t> sizes;
   sizes.reserve(segments.size());
   size_t total = 0;
+  // What a segment can hold, checked on the lz4 header's word before any memory is taken for
+  // it: whole frames of the stream's page size (after the WAL header at offset 0), no more
+  // than the primary ever stores, and no more than lz4 can encode in the bytes received.
+  const uint64_t frameSize = position_->chain.pageSize + kWalFrameHeaderSize;
   for (const ReceivedSegment& s : segments) {
     const std::optional<uint64_t> size = lz4ContentSize(s.lz4);
     if (!size) throw Error("segment " + s.pos.str() + " is not an lz4 frame with a content size");
-    if (*size > kMaxSegmentBytes) {
-      throw Error("segment " + s.pos.str() + " decompresses to " + std::to_string(*size) +
-                  " bytes, more than " + std::to_string(kMaxSegmentBytes));
+    const uint64_t header = s.pos.offset == 0 ? kWalHeaderSize : 0;
+    const std::string declared =
+        "segment " + s.pos.str() + " declares " + std::to_string(*size) + " bytes decompressed";
+    if (*size > kMaxWalSegmentBytes) {
+      throw Error(declared + ", more than a segment holds (" + std::to_string(kMaxWalSegmentBytes) +
+                  ")");
+    }
+    if (*size > s.lz4.size() * kLz4MaxExpansion) {
+      throw Error(declared + ", more than its " + std::to_string(s.lz4.size()) +
+                  " lz4 bytes can encode");
+    }
+    if (*size < header + frameSize || (*size - header) % frameSize != 0) {
+      throw Error(declared + ", not a whole number of " + std::to_string(frameSize) +
+                  "-byte frames" + (header ? " after the WAL header" : ""));
     }
     sizes.push_back(static_cast<size_t>(*size));
     total += sizes.back();
   }
   const size_t need = total > kKeptScratchBytes ? total + kLz4MaxBlockSize : total;
-  if (scratchSize_ > kKeptScratchBytes && need <= kKeptScratchBytes) {
-    scratch_.reset();
-    scratchSize_ = 0;
-  }
+  if (need <= kKeptScratchBytes) releaseLargeScratch();
   if (scratchSize_ < need) {
     scratch_.reset();
     scratch_ = std::make_unique_for_overwrite<uint8_t[]>(need);
@@ -382,8 +445,12 @@ std::vector<std::span<const uint8_t>> ReplicaApplier::decompressBatch(
   size_t at = 0;
   for (size_t i = 0; i < segments.size(); ++i) {
     size_t n = 0;
+    uint8_t* const out = scratch_.get() + at;
+    WalSegmentPrefixCheck prefix(segments[i].pos.offset, position_->chain.pageSize, maxPageCount_);
     try {
-      n = lz4_.decompress(segments[i].lz4, {scratch_.get() + at, scratchSize_ - at});
+      n = lz4_.decompress(segments[i].lz4, {out, scratchSize_ - at}, [&](size_t written) {
+        prefix.check({out, written});
+      });
     } catch (const Error& e) {
       throw Error("segment " + segments[i].pos.str() + ": " + e.what());
     }
@@ -402,6 +469,22 @@ uint64_t ReplicaApplier::applySegments(const std::vector<ReceivedSegment>& segme
   if (!position_) throw Error("WAL segments arrived before any snapshot");
   // Check everything before taking any lock: every frame of every segment against the primary's
   // chain, across WAL restarts (a segment at offset 0 of the next index starts a new chain).
+  try {
+    return applyBatch(segments);
+  } catch (...) {
+    // A failed batch (a lying or damaged segment) keeps no large buffer.
+    releaseLargeScratch();
+    throw;
+  }
+}
+
+void ReplicaApplier::releaseLargeScratch() {
+  if (scratchSize_ <= kKeptScratchBytes) return;
+  scratch_.reset();
+  scratchSize_ = 0;
+}
+
+uint64_t ReplicaApplier::applyBatch(const std::vector<ReceivedSegment>& segments) {
   ReplicaPosition next = *position_;
   const std::vector<std::span<const uint8_t>> raws = decompressBatch(segments);
   std::vector<WalTransaction> txns;
@@ -422,12 +505,12 @@ uint64_t ReplicaApplier::applySegments(const std::vector<ReceivedSegment>& segme
     ParsedWalSegment parsed;
     try {
       if (s.pos.offset == 0) {
-        parsed = parseWalSegment(raw, 0, next.chain);  // the WAL header tells the order
+        parsed = parseWalSegment(raw, 0, next.chain, maxPageCount_);  // the header tells the order
         next.orderKnown = true;
       } else if (next.chainKnown) {
-        parsed = parseContinuing(raw, s.pos.offset, next.chain, next.orderKnown);
+        parsed = parseContinuing(raw, s.pos.offset, next.chain, next.orderKnown, maxPageCount_);
       } else {
-        parsed = parseAnchored(raw, s.pos.offset, next.chain, next.orderKnown);
+        parsed = parseAnchored(raw, s.pos.offset, next.chain, next.orderKnown, maxPageCount_);
       }
     } catch (const Error& e) {
       throw Error("segment " + s.pos.str() + ": " + e.what());

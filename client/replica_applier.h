@@ -2,8 +2,12 @@
 //
 // Invariants:
 //  - Nothing unchecked reaches LOCAL_DB: a batch of WAL segments is decompressed and its frame
-//    chain checked (salts, running checksum, commit boundaries, page size, contiguous positions)
-//    before any lock is taken; a snapshot is received whole into a file beside LOCAL_DB first.
+//    chain checked (salts, running checksum, commit boundaries, page size, contiguous positions,
+//    page numbers and database sizes within what SQLite allows) before any lock is taken; a
+//    segment's declared size is checked before memory is taken for it, and its frames while it
+//    is decompressed. A snapshot is received whole into a file beside LOCAL_DB first, after a
+//    check of the free space it needs, and must pass the database header's checks and SQLite's
+//    PRAGMA quick_check before it is installed; a refused or partial one is removed.
 //  - The primary transactions of one batch land as ONE SQLite transaction through WalAppender,
 //    holding the last version of each page they write and the last one's database size
 //    (core/wal_batch.h says why that is exactly the state after the last of them): readers see
@@ -168,13 +172,21 @@ class ReplicaApplier {
   void recordTruncatedWal();
   WalAppender& appender();
   // Decompresses every segment of a batch into scratch_ (one buffer, reused between batches).
+  // Refuses a segment whose lz4 header declares more than a segment can hold, and one whose
+  // frames stop making sense while it is decompressed (WalSegmentPrefixCheck).
   std::vector<std::span<const uint8_t>> decompressBatch(const std::vector<ReceivedSegment>& s);
+  uint64_t applyBatch(const std::vector<ReceivedSegment>& segments);
+  // Frees the decompression scratch when it is larger than what is kept between batches.
+  void releaseLargeScratch();
 
   const std::string localPath_;
   const std::string positionPath_;
   RecordFile positionFile_;  // rewritten in place after every apply, flushed as above
   const std::string snapshotPath_;
   const ApplierOptions options_;
+  // The most pages a database has with the linked SQLite: no page or database size beyond it
+  // is accepted from the stream (a checkpoint could not copy it into LOCAL_DB).
+  const uint32_t maxPageCount_;
   std::optional<ReplicaPosition> position_;
   bool positionDirExists_ = false;  // made once; nothing of walstream's removes it
   std::unique_ptr<WalAppender> appender_;

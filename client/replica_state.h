@@ -32,8 +32,15 @@ struct ReplicaState {
   // the time since then while data is known to be pending, else 0.
   std::chrono::steady_clock::time_point caughtUpAt{};
   bool behind = true;
+  // The position the primary's last heartbeat claimed (empty before the first), and since when
+  // the replica has made no progress while the primary claims more than it has (a heartbeat
+  // ahead of the applied position, or a record left unfinished): zero while it progresses.
+  // Past --stall-timeout the replica reconnects (client/replica.h).
+  Pos upstreamPos;
+  std::chrono::steady_clock::time_point stalledSince{};
 
-  int64_t lagMillis() const;  // requires mu
+  int64_t lagMillis() const;      // requires mu
+  int64_t stalledMillis() const;  // requires mu; 0 while not stalled
 };
 
 }  // namespace walstream::client

@@ -1,6 +1,7 @@
 #include "client/status_server.h"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -8,6 +9,9 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/log.h"
+#include "core/printable_text.h"
+#include "proto/json_text.h"
 
 namespace walstream::client {
 
@@ -18,76 +22,118 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-http::response<http::string_body> respond(const http::request<http::string_body>& req,
-                                          const ReplicaState& state) {
-  http::response<http::string_body> res;
+// After accept() fails for want of a resource (descriptors, kernel memory), the next accept
+// waits this long: the pending connection stays in the backlog, so an immediate retry fails
+// again at once, and the loop would spin a core until a descriptor is freed.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+
+bool isResourceExhaustion(const beast::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+         ec == asio::error::no_memory ||
+         ec == beast::error_code(ENFILE, asio::error::get_system_category());
+}
+
+using Response = http::response<http::string_body>;
+
+void setJson(Response& res, http::status status, const nlohmann::json& body) {
+  res.result(status);
+  res.set(http::field::content_type, "application/json");
+  res.body() = proto::jsonText(body) + "\n";
+}
+
+void respondStatus(Response& res, const ReplicaState& state) {
+  std::lock_guard lock(state.mu);
+  setJson(res, http::status::ok,
+          {{"upstream", state.upstream},
+           {"db", state.db},
+           {"pos", state.pos.str()},
+           {"upstream_pos", state.upstreamPos.empty() ? std::string() : state.upstreamPos.str()},
+           {"connected", state.connected},
+           {"snapshots_applied", state.snapshotsApplied},
+           {"transactions_applied", state.transactionsApplied},
+           {"lag_ms", state.lagMillis()},
+           {"stalled_ms", state.stalledMillis()},
+           {"last_error", state.lastError}});
+}
+
+void respondHealth(Response& res, const ReplicaState& state) {
+  std::lock_guard lock(state.mu);
+  if (state.refused) {
+    setJson(res, http::status::service_unavailable,
+            {{"error", "the primary refuses this replica: " + state.lastError}});
+  } else if (state.snapshotsApplied > 0 || !state.pos.empty()) {
+    setJson(res, http::status::ok, {{"status", "ok"}});
+  } else {
+    setJson(res, http::status::service_unavailable,
+            {{"error", "no snapshot applied yet" +
+                           (state.lastError.empty() ? "" : ": " + state.lastError)}});
+  }
+}
+
+void respondMetrics(Response& res, const ReplicaState& state) {
+  std::lock_guard lock(state.mu);
+  std::string m;
+  auto metric = [&](const char* name, const char* type, const char* help, auto value) {
+    m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+         name + " " + std::to_string(value) + "\n";
+  };
+  metric("walstream_replica_connected", "gauge", "1 while streaming from the primary.",
+         state.connected ? 1 : 0);
+  metric("walstream_replica_snapshots_applied_total", "counter", "Snapshots applied.",
+         state.snapshotsApplied);
+  metric("walstream_replica_transactions_applied_total", "counter", "Primary transactions applied.",
+         state.transactionsApplied);
+  metric("walstream_replica_segments_applied_total", "counter", "WAL segments applied.",
+         state.segmentsApplied);
+  metric("walstream_replica_received_bytes_total", "counter", "Stream bytes received.",
+         state.bytesReceived);
+  metric("walstream_replica_disconnects_total", "counter", "Stream disconnects.", state.reconnects);
+  metric("walstream_replica_checkpoints_total", "counter", "Checkpoints of the local WAL.",
+         state.checkpoints);
+  metric("walstream_replica_lag_milliseconds", "gauge",
+         "Age of the newest applied data while behind (-1 before the first catch-up).",
+         state.lagMillis());
+  metric("walstream_replica_stalled_milliseconds", "gauge",
+         "How long the replica has made no progress while the primary claims more (0 if not).",
+         state.stalledMillis());
+  metric("walstream_replica_index", "gauge", "WAL index of the applied position.", state.pos.index);
+  metric("walstream_replica_offset", "gauge", "WAL offset of the applied position.",
+         state.pos.offset);
+  res.result(http::status::ok);
+  res.set(http::field::content_type, "text/plain; version=0.0.4");
+  res.body() = std::move(m);
+}
+
+// The request target is the client's: anything echoed from it is escaped (printable_text.h).
+Response respond(const http::request<http::string_body>& req, const ReplicaState& state) {
+  Response res;
   res.version(req.version());
   res.keep_alive(false);
-  auto json = [&](http::status status, const nlohmann::json& body) {
-    res.result(status);
-    res.set(http::field::content_type, "application/json");
-    res.body() = body.dump() + "\n";
-  };
-  const std::string target(req.target());
-  const std::string path = target.substr(0, target.find('?'));
-  if (req.method() != http::verb::get && req.method() != http::verb::head) {
-    json(http::status::method_not_allowed, {{"error", "method not allowed"}});
-    res.set(http::field::allow, "GET, HEAD");
-  } else if (path == "/status") {
-    std::lock_guard lock(state.mu);
-    json(http::status::ok, {{"upstream", state.upstream},
-                            {"db", state.db},
-                            {"pos", state.pos.str()},
-                            {"connected", state.connected},
-                            {"snapshots_applied", state.snapshotsApplied},
-                            {"transactions_applied", state.transactionsApplied},
-                            {"lag_ms", state.lagMillis()},
-                            {"last_error", state.lastError}});
-  } else if (path == "/healthz") {
-    std::lock_guard lock(state.mu);
-    if (state.refused) {
-      json(http::status::service_unavailable,
-           {{"error", "the primary refuses this replica: " + state.lastError}});
-    } else if (state.snapshotsApplied > 0 || !state.pos.empty()) {
-      json(http::status::ok, {{"status", "ok"}});
+  try {
+    const std::string target(req.target());
+    const std::string path = target.substr(0, target.find('?'));
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      setJson(res, http::status::method_not_allowed, {{"error", "method not allowed"}});
+      res.set(http::field::allow, "GET, HEAD");
+    } else if (path == "/status") {
+      respondStatus(res, state);
+    } else if (path == "/healthz") {
+      respondHealth(res, state);
+    } else if (path == "/metrics") {
+      respondMetrics(res, state);
     } else {
-      json(http::status::service_unavailable,
-           {{"error",
-             "no snapshot applied yet" + (state.lastError.empty() ? "" : ": " + state.lastError)}});
+      setJson(res, http::status::not_found,
+              {{"error", "no such endpoint: " + printableText(path, 256)}});
     }
-  } else if (path == "/metrics") {
-    std::lock_guard lock(state.mu);
-    std::string m;
-    auto metric = [&](const char* name, const char* type, const char* help, auto value) {
-      m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
-           name + " " + std::to_string(value) + "\n";
-    };
-    metric("walstream_replica_connected", "gauge", "1 while streaming from the primary.",
-           state.connected ? 1 : 0);
-    metric("walstream_replica_snapshots_applied_total", "counter", "Snapshots applied.",
-           state.snapshotsApplied);
-    metric("walstream_replica_transactions_applied_total", "counter",
-           "Primary transactions applied.", state.transactionsApplied);
-    metric("walstream_replica_segments_applied_total", "counter", "WAL segments applied.",
-           state.segmentsApplied);
-    metric("walstream_replica_received_bytes_total", "counter", "Stream bytes received.",
-           state.bytesReceived);
-    metric("walstream_replica_disconnects_total", "counter", "Stream disconnects.",
-           state.reconnects);
-    metric("walstream_replica_checkpoints_total", "counter", "Checkpoints of the local WAL.",
-           state.checkpoints);
-    metric("walstream_replica_lag_milliseconds", "gauge",
-           "Age of the newest applied data while behind (-1 before the first catch-up).",
-           state.lagMillis());
-    metric("walstream_replica_index", "gauge", "WAL index of the applied position.",
-           state.pos.index);
-    metric("walstream_replica_offset", "gauge", "WAL offset of the applied position.",
-           state.pos.offset);
-    res.result(http::status::ok);
-    res.set(http::field::content_type, "text/plain; version=0.0.4");
-    res.body() = std::move(m);
-  } else {
-    json(http::status::not_found, {{"error", "no such endpoint: " + path}});
+  } catch (const std::exception& e) {
+    // No request may take the replica down: whatever failed is this request's alone.
+    log::warn(std::string("replica status: request failed: ") + e.what());
+    res = Response();
+    res.version(req.version());
+    res.keep_alive(false);
+    res.result(http::status::internal_server_error);
+    res.set(http::field::content_type, "application/json");
+    res.body() = "{\"error\":\"internal error\"}\n";
   }
   res.prepare_payload();
   if (req.method() == http::verb::head) res.body().clear();
@@ -126,6 +172,8 @@ class Session : public std::enable_shared_from_this<Session> {
 struct StatusServer::Impl {
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
+  asio::steady_timer acceptDelay{ioc};
+  bool acceptStarved = false;  // logged once per run of failed accepts
   const ReplicaState& state;
   std::thread thread;
 
@@ -134,9 +182,35 @@ struct StatusServer::Impl {
   void accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket sock) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<Session>(std::move(sock), state)->start();
+      if (isResourceExhaustion(ec)) {
+        if (!acceptStarved)
+          log::warn("replica status: cannot accept a connection: " + ec.message());
+        acceptStarved = true;
+        acceptDelay.expires_after(kAcceptBackoff);
+        acceptDelay.async_wait([this](beast::error_code waitEc) {
+          if (waitEc != asio::error::operation_aborted) accept();
+        });
+        return;
+      }
+      if (!ec) {
+        acceptStarved = false;
+        std::make_shared<Session>(std::move(sock), state)->start();
+      }
       accept();
     });
+  }
+
+  // An exception escaping a handler ends io_context::run(); the context may be run again, so
+  // one failed request never stops the endpoints (and never reaches std::terminate).
+  void run() {
+    for (;;) {
+      try {
+        ioc.run();
+        return;
+      } catch (const std::exception& e) {
+        log::warn(std::string("replica status: ") + e.what());
+      }
+    }
   }
 };
 
@@ -154,7 +228,7 @@ StatusServer::StatusServer(const std::string& host, uint16_t port, const Replica
     throw Error("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
   }
   impl_->accept();
-  impl_->thread = std::thread([m = impl_.get()] { m->ioc.run(); });
+  impl_->thread = std::thread([m = impl_.get()] { m->run(); });
 }
 
 StatusServer::~StatusServer() {

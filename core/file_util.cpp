@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -103,6 +104,12 @@ uint64_t fileSize(int fd, std::string_view path) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) throwErrno("fstat failed", path);
   return static_cast<uint64_t>(st.st_size);
+}
+
+uint64_t freeBytes(const std::string& path) {
+  struct statvfs st {};
+  if (::statvfs(path.c_str(), &st) != 0) throwErrno("cannot read the free space of", path);
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
 bool pathExists(const std::string& path) {

@@ -56,6 +56,9 @@ void syncFilesData(const std::vector<std::string>& paths);
 void syncFileSystem(const std::string& path);
 
 bool pathExists(const std::string& path);
+// Bytes an unprivileged process may still write on the file system holding `path`
+// (statvfs(3): f_bavail * f_frsize). Throws Error naming the path.
+uint64_t freeBytes(const std::string& path);
 std::string readFile(const std::string& path);  // whole file; throws if missing
 // Writes `data` to path durably and atomically: path.tmp, fsync, rename, fsync of the directory.
 void writeFileAtomic(const std::string& path, std::string_view data);

@@ -7,6 +7,8 @@
 #include <ctime>
 #include <string>
 
+#include "core/printable_text.h"
+
 namespace walstream {
 
 std::string formatRfc3339(std::chrono::system_clock::time_point t) {
@@ -28,12 +30,18 @@ namespace walstream::log {
 
 namespace {
 
+// A line holds at most this much of its message: a message quoting a peer's text is cut, not
+// the log.
+constexpr size_t kMaxMessageBytes = 64 * 1024;
+
 void emit(std::string_view level, std::string_view message) {
   std::string line = formatRfc3339(std::chrono::system_clock::now());
   line += ' ';
   line += level;
   line += ' ';
-  line += message;
+  // Messages quote text from peers (error bodies, request targets, names): escaped here, once,
+  // so that every line is one line of valid UTF-8 whatever a peer sent.
+  line += printableText(message, kMaxMessageBytes);
   line += '\n';
   // Best effort: a failed log write must not take the process down.
   [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());

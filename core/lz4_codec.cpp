@@ -141,15 +141,21 @@ Lz4Decompressor::Lz4Decompressor(bool verifyChecksums)
 
 Lz4Decompressor::~Lz4Decompressor() = default;
 
-size_t Lz4Decompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t> out) {
+size_t Lz4Decompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t> out,
+                                   const std::function<void(size_t)>& onProgress) {
   LZ4F_resetDecompressionContext(ctx_->dctx);  // a previous frame may have failed midway
   size_t inPos = 0;
   size_t outPos = 0;
   size_t hint = 1;
   LZ4F_decompressOptions_t options{};
   options.skipChecksums = verifyChecksums_ ? 0 : 1;
-  while (inPos < in.size()) {
-    size_t dstSize = out.size() - outPos;
+  // A call limited to a step may leave decoded bytes in the context after the last input byte
+  // is consumed (`filled`): the loop goes on without input until they are out.
+  bool filled = false;
+  while (inPos < in.size() || filled) {
+    const size_t room = out.size() - outPos;
+    size_t dstSize = onProgress ? std::min(room, kLz4ProgressStep) : room;
+    const size_t window = dstSize;
     size_t srcSize = in.size() - inPos;
     hint = LZ4F_decompress(ctx_->dctx, out.data() + outPos, &dstSize, in.data() + inPos, &srcSize,
                            &options);
@@ -159,8 +165,11 @@ size_t Lz4Decompressor::decompress(std::span<const uint8_t> in, std::span<uint8_
     }
     inPos += srcSize;
     outPos += dstSize;
+    if (onProgress) onProgress(outPos);
     if (hint == 0) break;  // frame complete
+    filled = window < room && dstSize == window;
     if (srcSize == 0 && dstSize == 0) {
+      if (inPos == in.size()) break;  // nothing was left in the context: truncated
       throw Error("lz4 data decompresses to more than " + std::to_string(out.size()) + " bytes");
     }
   }

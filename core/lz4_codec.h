@@ -39,6 +39,14 @@ std::optional<uint64_t> lz4ContentSize(std::span<const uint8_t> compressed);
 // context's own block buffer.
 inline constexpr size_t kLz4MaxBlockSize = size_t{4} << 20;
 
+// Output between two progress calls of Lz4Decompressor::decompress (a few blocks: each step
+// ends with at most one block decoded through the context's buffer instead of in place).
+inline constexpr size_t kLz4ProgressStep = 4 * kLz4MaxBlockSize;
+
+// The most content one compressed byte of an LZ4 frame can stand for: a match length's
+// extension bytes add 255 each. A frame that declares more than this times its own size lies.
+inline constexpr uint64_t kLz4MaxExpansion = 255;
+
 // A decompression context reused across frames, for a thread that decompresses many: unlike
 // lz4Decompress, it allocates its context and block buffers once and writes into memory the
 // caller owns (and can reuse), instead of a fresh string grown by doubling.
@@ -56,7 +64,11 @@ class Lz4Decompressor {
   // may be larger than the content (room for kLz4MaxBlockSize past it saves a copy per block);
   // nothing beyond the content is written. Throws Error on corrupt or truncated input, trailing
   // bytes, or content that does not fit in `out`.
-  size_t decompress(std::span<const uint8_t> compressed, std::span<uint8_t> out);
+  // onProgress, when given, is called with the bytes of `out` written so far after every
+  // kLz4ProgressStep of them at most, and may throw to abandon the frame: so that content that
+  // is not what it claims costs no more memory than one step past where it stops making sense.
+  size_t decompress(std::span<const uint8_t> compressed, std::span<uint8_t> out,
+                    const std::function<void(size_t written)>& onProgress = {});
 
  private:
   struct Context;

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "core/error.h"
@@ -150,6 +151,43 @@ std::string SqliteStatement::columnText(int i) const {
   const unsigned char* t = sqlite3_column_text(stmt_, i);
   return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(stmt_, i))
            : std::string();
+}
+
+uint32_t sqliteMaxPageCount() {
+  SqliteConnection conn(":memory:", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  const int64_t n = conn.queryInt("PRAGMA max_page_count");
+  return static_cast<uint32_t>(std::clamp<int64_t>(n, 1, 0xfffffffe));
+}
+
+namespace {
+
+// A file name as an SQLite URI path: '%', '?' and '#' would be read as URI syntax.
+std::string uriPath(const std::string& path) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      out += '%';
+      out += kHex[static_cast<unsigned char>(c) >> 4];
+      out += kHex[static_cast<unsigned char>(c) & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string quickCheckImage(const std::string& path) {
+  try {
+    SqliteConnection conn("file:" + uriPath(path) + "?immutable=1",
+                          SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+    const std::string result = conn.queryText("PRAGMA quick_check(1)");
+    return result == "ok" ? std::string() : result;
+  } catch (const Error& e) {
+    return e.what();
+  }
 }
 
 }  // namespace walstream

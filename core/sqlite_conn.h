@@ -82,4 +82,14 @@ class SqliteConnection {
   BusyPolling busyPolling_;  // read by onBusy while a statement of this connection waits
 };
 
+// The most pages a database can have with the SQLite this process links: max_page_count of a
+// new connection (SQLITE_MAX_PAGE_COUNT as compiled; 1073741823 up to SQLite 3.44).
+uint32_t sqliteMaxPageCount();
+
+// SQLite's check of a database image's structure (PRAGMA quick_check: b-tree pages, cell
+// bounds, freelist, page counts; not index contents), for a file nothing else has open: it is
+// opened immutable (no lock, no -wal or -shm created, nothing written). "" when the image
+// passes, else what SQLite found (its first problem, or why it cannot read the file).
+std::string quickCheckImage(const std::string& path);
+
 }  // namespace walstream

@@ -23,9 +23,6 @@ namespace {
 // makes one larger segment: segments never split a transaction).
 constexpr size_t kSegmentTargetBytes = 4 << 20;
 
-// A stored segment that decompresses to more than this is damaged (see the target above).
-constexpr size_t kMaxSegmentBytes = size_t{1} << 31;
-
 // Frames are read from the -wal in batches of about this size.
 constexpr size_t kReadBatchBytes = 4 << 20;
 // copyCommitted keeps its buffers between syncs up to this size.
@@ -241,7 +238,7 @@ std::optional<WalCapture::Tail> WalCapture::readShadowTail() {
     } else {
       try {
         const std::string raw =
-            lz4Decompress(asBytes(shadow_.readSegmentData(seg)), kMaxSegmentBytes);
+            lz4Decompress(asBytes(shadow_.readSegmentData(seg)), kMaxWalSegmentBytes);
         end = parseWalSegment(asBytes(raw), seg.pos.offset, state).endOffset;
       } catch (const Error& e) {
         problem = e.what();

@@ -20,8 +20,62 @@ size_t ParsedWalSegment::frameCount() const {
   return n;
 }
 
+namespace {
+
+// What every frame of SQLite's satisfies, whatever its chain (see parseWalSegment).
+void checkPageNumbers(const WalFrameHeader& h, uint32_t maxPageCount, uint64_t at) {
+  if (h.pageNumber == 0) fail("frame with page number 0", at);
+  if (h.pageNumber > maxPageCount) {
+    fail("frame with page number " + std::to_string(h.pageNumber) + ", beyond the " +
+             std::to_string(maxPageCount) + " pages a database can have",
+         at);
+  }
+  if (!h.isCommit()) return;
+  if (h.commitSize > maxPageCount) {
+    fail("commit frame with database size " + std::to_string(h.commitSize) + " pages, beyond the " +
+             std::to_string(maxPageCount) + " a database can have",
+         at);
+  }
+  if (h.pageNumber > h.commitSize) {
+    fail("commit frame of page " + std::to_string(h.pageNumber) + " beyond its database size of " +
+             std::to_string(h.commitSize) + " pages",
+         at);
+  }
+}
+
+}  // namespace
+
+void WalSegmentPrefixCheck::check(std::span<const uint8_t> prefix) {
+  if (checked_ == 0 && offset_ == 0) {
+    if (prefix.size() < kWalHeaderSize) return;
+    const std::optional<WalHeader> h = WalHeader::decode(prefix);
+    if (!h) fail("invalid WAL header (magic, page size or checksum)", 0);
+    if (h->pageSize != pageSize_) {
+      fail("WAL header of page size " + std::to_string(h->pageSize) + " in a stream of " +
+               std::to_string(pageSize_) + "-byte pages",
+           0);
+    }
+    salt1_ = h->salt1;
+    salt2_ = h->salt2;
+    saltsKnown_ = true;
+    checked_ = kWalHeaderSize;
+  }
+  const size_t frameSize = pageSize_ + kWalFrameHeaderSize;
+  for (; checked_ + frameSize <= prefix.size(); checked_ += frameSize) {
+    const WalFrameHeader h = WalFrameHeader::decode(prefix.data() + checked_);
+    const uint64_t at = offset_ + checked_;
+    if (!saltsKnown_) {
+      salt1_ = h.salt1;
+      salt2_ = h.salt2;
+      saltsKnown_ = true;
+    }
+    if (h.salt1 != salt1_ || h.salt2 != salt2_) fail("frame salt mismatch", at);
+    checkPageNumbers(h, maxPageCount_, at);
+  }
+}
+
 ParsedWalSegment parseWalSegment(std::span<const uint8_t> bytes, uint64_t offset,
-                                 WalChainState& state) {
+                                 WalChainState& state, uint32_t maxPageCount) {
   ParsedWalSegment out;
   WalChainState st = state;
   size_t pos = 0;
@@ -55,10 +109,11 @@ ParsedWalSegment parseWalSegment(std::span<const uint8_t> bytes, uint64_t offset
     const uint8_t* f = bytes.data() + pos;
     WalFrameHeader h = WalFrameHeader::decode(f);
     if (h.salt1 != st.salt1 || h.salt2 != st.salt2) fail("frame salt mismatch", offset + pos);
-    if (h.pageNumber == 0) fail("frame with page number 0", offset + pos);
     Checksum c = walChecksum(f, 8, st.bigEndianChecksum, st.checksum);
     c = walChecksum(f + kWalFrameHeaderSize, st.pageSize, st.bigEndianChecksum, c);
     if (c != h.checksum) fail("frame checksum mismatch", offset + pos);
+    // After the checksum: damage is reported as damage, a well-formed lie as what it says.
+    checkPageNumbers(h, maxPageCount, offset + pos);
     st.checksum = c;
     txn.frames.push_back({h, bytes.subspan(pos + kWalFrameHeaderSize, st.pageSize)});
     if (h.isCommit()) out.transactions.push_back(std::move(txn)), txn = {};

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "proto/json_text.h"
 
 namespace walstream::proto {
 
@@ -23,7 +24,7 @@ std::string encodeStatusJson(const PrimaryStatusJson& status) {
                    {"healthy", d.healthy},
                    {"streams", std::move(streams)}});
   }
-  return nlohmann::json{{"databases", std::move(dbs)}}.dump();
+  return jsonText(nlohmann::json{{"databases", std::move(dbs)}});
 }
 
 PrimaryStatusJson decodeStatusJson(std::string_view text) {

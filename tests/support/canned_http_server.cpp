@@ -1,11 +1,28 @@
 #include "tests/support/canned_http_server.h"
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include "tests/support/loopback_server.h"
 
 namespace walstream::test {
 
+namespace {
+
+// Every wait of a write is at most this long, so that a stop is noticed soon.
+constexpr int kPollMs = 20;
+
+}  // namespace
+
 CannedHttpServer::CannedHttpServer(std::string response)
-    : response_(std::move(response)), listener_(listenOnLoopback(port_)) {
+    : CannedHttpServer([this, response = std::move(response)](int fd, const std::string&) {
+        sendAll(fd, response);
+      }) {}
+
+CannedHttpServer::CannedHttpServer(Handler handler)
+    : handler_(std::move(handler)), listener_(listenOnLoopback(port_)) {
   thread_ = std::thread([this] { serve(); });
 }
 
@@ -34,8 +51,21 @@ void CannedHttpServer::serve() {
       std::lock_guard lock(mu_);
       targets_.push_back(target);
     }
-    sendAll(fd, response_);
+    handler_(fd, target);
   });
+}
+
+bool CannedHttpServer::sendAll(int fd, std::string_view bytes) const {
+  while (!bytes.empty()) {
+    if (stop_) return false;
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, kPollMs) <= 0) continue;
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
 }
 
 }  // namespace walstream::test

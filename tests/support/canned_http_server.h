@@ -1,13 +1,16 @@
 // A stand-in for a primary in tests: an HTTP server on 127.0.0.1 (ephemeral port) that answers
-// every request with one fixed response and closes the connection, keeping each request's
-// target. Its thread stops and is joined on destruction.
+// every request with one fixed response, or with whatever a handler writes to the connection
+// (a hostile upstream), and closes the connection, keeping each request's target. Connections
+// are served one at a time. Its thread stops and is joined on destruction.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -17,7 +20,12 @@ namespace walstream::test {
 
 class CannedHttpServer {
  public:
+  // Writes the response for one request to the connection `fd`; `stopping()` tells it to return
+  // (the server is being destroyed). The server closes the connection after it returns.
+  using Handler = std::function<void(int fd, const std::string& target)>;
+
   explicit CannedHttpServer(std::string response);
+  explicit CannedHttpServer(Handler handler);
   ~CannedHttpServer();
   CannedHttpServer(const CannedHttpServer&) = delete;
   CannedHttpServer& operator=(const CannedHttpServer&) = delete;
@@ -27,11 +35,15 @@ class CannedHttpServer {
   std::vector<std::string> targets() const;  // of the requests so far, in order
   // Waits (bounded) until at least `n` requests arrived; returns how many did.
   size_t waitForRequests(size_t n, std::chrono::milliseconds timeout) const;
+  bool stopping() const { return stop_; }
+
+  // Writes all of `bytes` to a connection; false when the peer is gone or the server stops.
+  bool sendAll(int fd, std::string_view bytes) const;
 
  private:
   void serve();
 
-  const std::string response_;
+  const Handler handler_;
   uint16_t port_ = 0;  // before listener_, which sets it
   UniqueFd listener_;
   std::atomic<bool> stop_{false};

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <limits>
 #include <random>
 
@@ -206,4 +207,37 @@ TEST_CASE("Lz4Decompressor without checksums still decodes and refuses malformed
   std::string bad = c;
   bad[0] ^= 0x01;
   CHECK_THROWS_AS(d.decompress(asBytes(bad), {out.data(), out.size()}), Error);
+}
+
+TEST_CASE("Lz4Decompressor reports progress in bounded steps, and a throwing callback stops it") {
+  // 40 MiB, compressible: many steps of at most kLz4ProgressStep each.
+  std::string data(size_t{40} << 20, '\0');
+  std::mt19937 rng(3);
+  for (size_t i = 0; i < data.size(); i += 4096) data[i] = static_cast<char>(rng());
+  const std::string packed = lz4Compress(asBytes(data));
+  Lz4Decompressor d(/*verifyChecksums=*/false);
+  std::vector<uint8_t> out(data.size() + kLz4MaxBlockSize);
+  std::vector<size_t> steps;
+  const size_t n =
+      d.decompress(asBytes(packed), out, [&](size_t written) { steps.push_back(written); });
+  REQUIRE(n == data.size());
+  CHECK(std::memcmp(out.data(), data.data(), n) == 0);
+  REQUIRE(steps.size() >= data.size() / kLz4ProgressStep);
+  size_t last = 0;
+  for (size_t w : steps) {
+    CHECK(w - last <= kLz4ProgressStep);
+    last = w;
+  }
+  CHECK(last == data.size());
+
+  size_t seen = 0;
+  CHECK_THROWS_AS(d.decompress(asBytes(packed), out,
+                               [&](size_t written) {
+                                 seen = written;
+                                 if (written > 0) throw Error("enough");
+                               }),
+                  Error);
+  CHECK(seen <= kLz4ProgressStep);
+  // The context is usable again after an abandoned frame.
+  CHECK(d.decompress(asBytes(packed), out) == data.size());
 }

@@ -256,11 +256,20 @@ TEST_CASE("the first install removes a position left by an earlier LOCAL_DB befo
   client::ReplicaApplier a(local, {});
   a.beginSnapshot(Pos{kGeneration, 0, 0}, 4096, source.image().size());
   a.snapshotBytes(asBytes(source.image()));
-  // The install fails at the rename (the received file is gone): a crash there must not leave
-  // the old position to be read beside whatever LOCAL_DB becomes.
+  // The received file vanishes before the install: its checks cannot read it, nothing is
+  // installed, and the old position is of no use beside no LOCAL_DB.
   std::filesystem::remove(local + ".walstream-snapshot");
   CHECK_THROWS_AS(a.endSnapshot(), Error);
-  CHECK_FALSE(pathExists(positionPath(local)));
+  CHECK_FALSE(pathExists(local));
+  client::ReplicaApplier b(local, {});
+  CHECK_FALSE(b.position().has_value());
+  // A complete install replaces it: removed (durably) before the rename, then written anew.
+  b.beginSnapshot(Pos{kGeneration, 0, 0}, 4096, source.image().size());
+  b.snapshotBytes(asBytes(source.image()));
+  b.endSnapshot();
+  const auto saved = client::loadReplicaPosition(positionPath(local));
+  REQUIRE(saved);
+  CHECK(saved->pos == Pos{kGeneration, 0, 0});
 }
 
 TEST_CASE("a local write made while the replica is stopped is seen on start") {
