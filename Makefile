@@ -63,6 +63,7 @@ test-tsan: deps
 	  -DWALSTREAM_WERROR=ON $(CMAKE_ARGS)
 	cmake --build $(TSAN_BUILD_DIR) -j$(JOBS)
 	cd $(TSAN_BUILD_DIR) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  WALSTREAM_TEST_TIME_SCALE=4 \
 	  ctest --output-on-failure -j$(JOBS)
 
 # Fails when any target crashed; the inputs are then in $(FUZZ_BUILD_DIR)/crashes.

@@ -1,4 +1,5 @@
 #include "tests/support/cluster.h"
+#include "tests/support/time_scale.h"
 
 #include <signal.h>
 #include <sqlite3.h>
@@ -175,7 +176,7 @@ std::string BankReader::firstProblem() const {
 
 bool waitForConvergence(const std::string& primaryDb, const std::string& replicaDb,
                         std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
   while (std::chrono::steady_clock::now() < deadline) {
     try {
       if (pathExists(replicaDb) && dumpDatabase(replicaDb) == dumpDatabase(primaryDb)) return true;

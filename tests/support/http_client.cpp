@@ -11,6 +11,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "tests/support/time_scale.h"
+
 namespace walstream::test {
 
 namespace {
@@ -43,7 +45,7 @@ std::string HttpResponse::header(const std::string& name) const {
 
 HttpStream::HttpStream(uint16_t port, const std::string& target, std::chrono::milliseconds timeout,
                        const std::string& method, int receiveBufferBytes) {
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = Clock::now() + scaled(timeout);
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
   if (receiveBufferBytes > 0) {

@@ -1,4 +1,5 @@
 #include "tests/support/primary_status.h"
+#include "tests/support/time_scale.h"
 
 #include <stdexcept>
 #include <thread>
@@ -14,7 +15,7 @@ proto::PrimaryStatusJson fetchStatus(uint16_t port) {
 }
 
 proto::PrimaryStatusJson waitForCapture(uint16_t port, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
   for (;;) {
     proto::PrimaryStatusJson s = fetchStatus(port);
     bool ready = !s.databases.empty();

@@ -1,4 +1,5 @@
 #include "tests/support/stream_replay.h"
+#include "tests/support/time_scale.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -131,7 +132,7 @@ std::string StreamReplay::dump() const {
 
 bool replayUntilEqual(HttpStream& stream, StreamReplay& replay, const std::string& primaryDb,
                       std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
   const std::string want = dumpDatabase(primaryDb);
   for (;;) {
     if (!replay.position().empty() && replay.dump() == want) return true;
