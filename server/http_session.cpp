@@ -33,8 +33,12 @@ std::string endpointText(const net::ip::tcp::socket& socket) {
 
 }  // namespace
 
-HttpSession::HttpSession(net::ip::tcp::socket socket, ServerContext& ctx)
-    : stream_(std::move(socket)), ctx_(ctx), remote_(endpointText(stream_.socket())) {}
+HttpSession::HttpSession(net::ip::tcp::socket socket, ServerContext& ctx,
+                         ConnectionCount::Slot connection)
+    : stream_(std::move(socket)),
+      ctx_(ctx),
+      remote_(endpointText(stream_.socket())),
+      connection_(std::move(connection)) {}
 
 void HttpSession::run() {
   net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
@@ -112,8 +116,8 @@ void HttpSession::route(const http::request<http::string_body>& req) {
     ended_ = true;
     if (registryId_) ctx_.registry.remove(*registryId_);
     ServedDatabase& db = *ctx_.databases[query.database];
-    auto stream = std::make_shared<StreamSession>(stream_.release_socket(), ctx_, db,
-                                                  std::move(query), remote_);
+    auto stream = std::make_shared<StreamSession>(
+        stream_.release_socket(), ctx_, db, std::move(query), remote_, std::move(connection_));
     stream->start();
     return;
   }
@@ -152,6 +156,7 @@ void HttpSession::end() {
   beast::error_code ignored;
   stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
   stream_.close();
+  connection_.reset();
   if (registryId_) ctx_.registry.remove(*registryId_);
 }
 
