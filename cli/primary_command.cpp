@@ -125,7 +125,8 @@ int runPrimary(const std::vector<std::string>& args) {
                "half of the open-file limit left after a reserve of 64 + 32 per database for "
                "capture (the soft limit is first raised to the hard one)");
   flags.define("stall-timeout", "DURATION", "10s",
-               "drop a stream whose client has taken no byte for this long");
+               "drop a stream whose client has taken no byte for this long, and a connection that "
+               "has sent no complete request for this long");
 
   PrimaryArgs parsed;
   try {

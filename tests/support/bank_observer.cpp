@@ -21,10 +21,11 @@ std::string newBank(const std::string& path) {
 
 }  // namespace
 
-ObservedBank::ObservedBank(const TempDir& dir, std::vector<std::string> primaryLauncher)
+ObservedBank::ObservedBank(const TempDir& dir, std::vector<std::string> primaryFlags,
+                           std::vector<std::string> primaryLauncher)
     : db(newBank(dir.file("app.db"))),
       replicaDb(dir.file("replica.db")),
-      primary(db, dir.file("primary"), {}, 0, std::move(primaryLauncher)),
+      primary(db, dir.file("primary"), std::move(primaryFlags), 0, std::move(primaryLauncher)),
       replica((waitForCapture(primary.port()), primary.url()), replicaDb, dir.file("replica")) {
   if (replica.waitForSnapshots(1, std::chrono::seconds(30)) != 1) {
     throw std::runtime_error("the replica did not apply its snapshot within 30 s");

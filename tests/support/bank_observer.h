@@ -13,10 +13,12 @@
 
 namespace walstream::test {
 
-// A new bank in `dir`, served by a primary (`primaryLauncher` before its binary on the command
-// line) and followed by one replica; the constructor returns once the replica has its snapshot.
+// A new bank in `dir`, served by a primary (with `primaryFlags`, and `primaryLauncher` before
+// its binary on the command line) and followed by one replica; the constructor returns once the
+// replica has its snapshot.
 struct ObservedBank {
-  explicit ObservedBank(const TempDir& dir, std::vector<std::string> primaryLauncher = {});
+  explicit ObservedBank(const TempDir& dir, std::vector<std::string> primaryFlags = {},
+                        std::vector<std::string> primaryLauncher = {});
 
   const std::string db;
   const std::string replicaDb;
