@@ -1,16 +1,20 @@
 #include "server/setup_queue.h"
 
-#include <algorithm>
-
 namespace walstream::server {
 
+// Entries dropped under the lock are destroyed after it is released: their callbacks hold
+// sessions, whose destruction must not run under it.
+
 bool SetupQueue::submit(Wanted wanted, Start start) {
+  std::deque<Entry> dropped;
   {
     std::lock_guard lock(mu_);
     if (closed_) return false;
     if (running_ >= maxRunning_) {
       if (waiting_.size() >= maxWaiting_) {
-        std::erase_if(waiting_, [](const Entry& e) { return !e.wanted(); });
+        std::deque<Entry> kept;
+        for (Entry& e : waiting_) (e.wanted() ? kept : dropped).push_back(std::move(e));
+        waiting_.swap(kept);
         if (waiting_.size() >= maxWaiting_) return false;
       }
       waiting_.push_back({std::move(wanted), std::move(start)});
@@ -24,6 +28,7 @@ bool SetupQueue::submit(Wanted wanted, Start start) {
 
 void SetupQueue::finished() {
   Entry next;
+  std::deque<Entry> dropped;
   {
     std::lock_guard lock(mu_);
     --running_;
@@ -36,6 +41,7 @@ void SetupQueue::finished() {
         ++running_;
         break;
       }
+      dropped.push_back(std::move(e));
     }
   }
   if (next.start) next.start(Slot(this));
