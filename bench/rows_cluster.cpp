@@ -7,11 +7,13 @@ namespace walstream::bench {
 using namespace std::chrono_literals;
 
 RowsCluster::RowsCluster(const BenchConfig& config, const std::string& dir, int replicas,
-                         bool replicaStatus, std::vector<std::string> primaryFlags)
+                         bool replicaStatus, std::vector<std::string> primaryFlags,
+                         std::vector<std::string> primaryLauncher)
     : binary_(config.walstream), dir_(dir), replicaStatus_(replicaStatus), appDb_(dir + "/app.db") {
   createRowsDatabase(appDb_);
-  primary_ = std::make_unique<WalstreamPrimary>(config.walstream, appDb_, dir + "/primary",
-                                                std::move(primaryFlags));
+  primary_ =
+      std::make_unique<WalstreamPrimary>(config.walstream, appDb_, dir + "/primary",
+                                         std::move(primaryFlags), std::move(primaryLauncher));
   for (int i = 0; i < replicas; ++i) {
     const std::string name = "replica" + std::to_string(i);
     replicas_.push_back(std::make_unique<WalstreamReplica>(config.walstream, primary_->url(),

@@ -13,8 +13,10 @@ namespace walstream::bench {
 
 class RowsCluster {
  public:
+  // `primaryLauncher` comes before the binary on the primary's command line.
   RowsCluster(const BenchConfig& config, const std::string& dir, int replicas,
-              bool replicaStatus = false, std::vector<std::string> primaryFlags = {});
+              bool replicaStatus = false, std::vector<std::string> primaryFlags = {},
+              std::vector<std::string> primaryLauncher = {});
 
   const std::string& appDb() const { return appDb_; }
   WalstreamPrimary& primary() { return *primary_; }

@@ -13,6 +13,10 @@ std::vector<Scenario> allScenarios() {
       {"bootstrap", "a new replica from a large database, versus cp", runBootstrapScenario},
       {"fanout", "many replicas on one primary at 1000 tx/s", runFanoutScenario},
       {"cost", "CPU and memory of primary and replica, idle and at 1000 tx/s", runCostScenario},
+      {"overload",
+       "a burst of 1000 abandoned stream requests, and 1000 idle connections under a "
+       "1024-descriptor limit, while the writer runs at 200 tx/s",
+       runOverloadScenario},
   };
 }
 

@@ -28,5 +28,6 @@ void runCatchupScenario(const BenchConfig& config, ScenarioResult& result);
 void runBootstrapScenario(const BenchConfig& config, ScenarioResult& result);
 void runFanoutScenario(const BenchConfig& config, ScenarioResult& result);
 void runCostScenario(const BenchConfig& config, ScenarioResult& result);
+void runOverloadScenario(const BenchConfig& config, ScenarioResult& result);
 
 }  // namespace walstream::bench

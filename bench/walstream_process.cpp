@@ -37,10 +37,13 @@ void stopCleanly(test::Process& process, const std::string& what) {
 
 WalstreamPrimary::WalstreamPrimary(const std::string& binary, const std::string& db,
                                    const std::string& logPrefix,
-                                   std::vector<std::string> extraFlags)
+                                   std::vector<std::string> extraFlags,
+                                   std::vector<std::string> launcher)
     : process_(
           [&] {
-            std::vector<std::string> argv = {binary, "primary", "--http", "127.0.0.1:0"};
+            std::vector<std::string> argv = std::move(launcher);
+            argv.push_back(binary);
+            for (const char* arg : {"primary", "--http", "127.0.0.1:0"}) argv.emplace_back(arg);
             argv.insert(argv.end(), extraFlags.begin(), extraFlags.end());
             argv.push_back(db);
             return argv;

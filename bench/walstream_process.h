@@ -19,8 +19,10 @@ class WalstreamPrimary {
  public:
   // Starts `BINARY primary --http 127.0.0.1:0 [extraFlags] DB` and waits (bounded) until it
   // listens and its capture has started a generation, so a replica can bootstrap at once.
+  // `launcher` comes before the binary on the command line (e.g. `prlimit --nofile=N:N --`).
   WalstreamPrimary(const std::string& binary, const std::string& db, const std::string& logPrefix,
-                   std::vector<std::string> extraFlags = {});
+                   std::vector<std::string> extraFlags = {},
+                   std::vector<std::string> launcher = {});
 
   pid_t pid() const { return process_.pid(); }
   uint16_t port() const { return port_; }

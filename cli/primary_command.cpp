@@ -3,9 +3,11 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <chrono>
 #include <cstdio>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -15,6 +17,7 @@
 #include "cli/stop_signal.h"
 #include "core/database.h"
 #include "core/error.h"
+#include "core/fd_limit.h"
 #include "core/file_util.h"
 #include "core/log.h"
 #include "server/primary_server.h"
@@ -46,6 +49,8 @@ struct PrimaryArgs {
   std::vector<std::string> databases;
   std::string http;  // empty: capture only
   CaptureOptions capture;
+  size_t maxConnections = 0;  // 0: derived from the open-file limit
+  std::chrono::milliseconds stallTimeout{10000};
 };
 
 PrimaryArgs parseArgs(const Flags& flags) {
@@ -80,6 +85,12 @@ PrimaryArgs parseArgs(const Flags& flags) {
   c.checkpointInterval = flags.duration("checkpoint-interval");
   c.shadowRetention = u32Flag(flags, "shadow-retention", 1);
   c.busyTimeout = flags.duration("busy-timeout");
+  out.maxConnections = flags.u64("max-connections");
+  out.stallTimeout = flags.duration("stall-timeout");
+  if (out.stallTimeout.count() <= 0) {
+    throw UsageError("invalid value \"" + flags.str("stall-timeout") +
+                     "\" for --stall-timeout: want a positive duration");
+  }
   return out;
 }
 
@@ -100,6 +111,13 @@ int runPrimary(const std::vector<std::string>& args) {
   flags.define("shadow-retention", "N", "32",
                "WAL indexes of shadow WAL kept for resuming replicas");
   flags.define("busy-timeout", "DURATION", "1s", "bound on waits for the application's locks");
+  flags.define("max-connections", "N", "0",
+               "HTTP connections held open at once; beyond it new ones are closed at once. 0: "
+               "half of the open-file limit left after a reserve of 64 + 32 per database for "
+               "capture (the soft limit is first raised to the hard one)");
+  flags.define("stall-timeout", "DURATION", "10s",
+               "drop a stream whose client has taken no byte for this long, and a connection that "
+               "has sent no complete request for this long");
 
   PrimaryArgs parsed;
   try {
@@ -117,6 +135,10 @@ int runPrimary(const std::vector<std::string>& args) {
   const sigset_t signals = stopSignals();
   blockStopSignals(signals);
 
+  // Every connection holds a descriptor: raise the soft limit before any is accepted, so the
+  // connection cap derived from it leaves capture its reserve.
+  const std::optional<unsigned long> fileLimit = raiseFileLimit();
+
   std::vector<std::unique_ptr<Database>> databases;
   std::vector<Database*> served;
   for (const auto& path : parsed.databases) {
@@ -129,13 +151,20 @@ int runPrimary(const std::vector<std::string>& args) {
     try {
       server::ServerOptions options;
       options.listenAddress = parsed.http;
+      options.maxConnections =
+          parsed.maxConnections > 0
+              ? parsed.maxConnections
+              : server::defaultMaxConnections(fileLimit.value_or(1024), served.size());
+      options.limits.writeStallTimeout = parsed.stallTimeout;
       server = std::make_unique<server::PrimaryServer>(served, options);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "walstream primary: cannot serve HTTP on %s: %s\n", parsed.http.c_str(),
                    e.what());
       return 1;
     }
-    log::info("listening on http://" + server->boundAddress());
+    log::info("listening on http://" + server->boundAddress() + " (open-file limit " +
+              (fileLimit ? std::to_string(*fileLimit) : std::string("unknown")) + ", at most " +
+              std::to_string(server->maxConnections()) + " connections)");
   }
 
   std::vector<std::jthread> captures;

@@ -119,8 +119,8 @@ int runReplica(const std::vector<std::string>& args) {
   blockStopSignals(signals);
 
   // Every status connection holds a descriptor: the soft limit is raised to the hard one.
-  if (raiseFileLimit() < 0) {
-    log::warn(std::string("cannot raise the open-file limit: ") + std::strerror(errno));
+  if (!raiseFileLimit()) {
+    log::warn(std::string("cannot read the open-file limit: ") + std::strerror(errno));
   }
 
   try {

@@ -269,7 +269,8 @@ void Database::closeCapture(const std::string& reason) {
   std::vector<std::shared_ptr<SnapshotLease>> leases;
   {
     std::lock_guard lock(mu_);
-    running_ = false;  // no snapshot, iterator or barrier begins from here on
+    running_ = false;         // no snapshot, iterator or barrier begins from here on
+    sharedSnapshot_.reset();  // no request may reuse it any more
     for (const auto& w : leases_) {
       if (auto l = w.lock()) leases.push_back(std::move(l));
     }

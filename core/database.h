@@ -110,13 +110,23 @@ class Database {
 
   // The database image at a published position (see snapshot.h). Blocking; throws Error when
   // capture is not running or on I/O errors.
-  std::unique_ptr<SnapshotReader> openSnapshot();
+  //
+  // With `shareWithin` > 0, an image opened (with sharing) less than that long ago in the
+  // current generation, and still read by someone, is reused instead of opening a new one: its
+  // position may be older, but the stream continues from it with the segments after it, which
+  // its lease keeps from retention. Callers that ask with sharing are served one at a time, so
+  // clients that ask together (replicas bootstrapping at once, a burst of requests) cost one
+  // read transaction, one sync barrier and one overlay per window, not one each. The image
+  // lives only as long as its readers.
+  std::unique_ptr<SnapshotReader> openSnapshot(
+      std::chrono::milliseconds shareWithin = std::chrono::milliseconds(0));
 
   // Wakes the capture thread (used by tests and by stop requests).
   void wake();
 
  private:
   friend class DatabaseSnapshotReader;
+  struct SnapshotImage;  // database_snapshot.cpp: what every reader of one snapshot shares
 
   // Publishes what a sync or open produced: publishLive(), then publishWritten().
   void publish(const CaptureSync& result);
@@ -128,6 +138,8 @@ class Database {
   void waitForChange(std::stop_token& stop, int inotifyFd);
   // Revokes every snapshot lease, then closes the capture's connections and descriptors.
   void closeCapture(const std::string& reason);
+  // Opens a new snapshot image (openSnapshot without sharing). Blocking.
+  std::shared_ptr<SnapshotImage> openImage();
 
   // A live snapshot reader's hold on the capture it began under. Closing capture closes its
   // descriptors on -wal and -shm, and closing any descriptor drops every POSIX lock this process
@@ -184,6 +196,13 @@ class Database {
   std::vector<std::weak_ptr<SnapshotLease>> leases_;  // of live snapshot readers
   // Published to iterators, files not yet written: at and after position_, contiguous.
   std::vector<SegmentInfo> inFlight_;
+  // The image openSnapshot(shareWithin) last opened, and when.
+  std::weak_ptr<SnapshotImage> sharedSnapshot_;
+  std::chrono::steady_clock::time_point sharedSnapshotAt_;
+
+  // Serialises openSnapshot() calls that share, so that concurrent ones wait for one image
+  // rather than each opening its own. Never taken while holding mu_.
+  std::mutex sharedSnapshotOpen_;
 };
 
 }  // namespace walstream

@@ -37,43 +37,48 @@ uint64_t databasePageCount(int fd, const std::string& path, uint32_t pageSize) {
 
 }  // namespace
 
+// Everything about one snapshot that does not depend on how far it was read: shared, read-only,
+// by every reader of that image (Database::openSnapshot with sharing).
+struct Database::SnapshotImage {
+  std::shared_ptr<SnapshotLease> lease;  // its read transaction: mark <= pos
+  int dbFd = -1;
+  std::string dbPath;
+  Pos pos;
+  uint32_t pageSize = 0;
+  uint64_t pages = 0;
+  std::map<uint32_t, std::string> overlay;  // page number -> image as of pos
+  std::optional<WalChainState> chain;
+};
+
 class DatabaseSnapshotReader final : public SnapshotReader {
  public:
-  DatabaseSnapshotReader(std::shared_ptr<Database::SnapshotLease> lease, int dbFd,
-                         std::string dbPath, Pos pos, uint32_t pageSize, uint64_t pages,
-                         std::map<uint32_t, std::string> overlay,
-                         std::optional<WalChainState> chain)
-      : lease_(std::move(lease)),
-        dbFd_(dbFd),
-        dbPath_(std::move(dbPath)),
-        pos_(pos),
-        pageSize_(pageSize),
-        pages_(pages),
-        overlay_(std::move(overlay)),
-        chain_(chain) {}
+  explicit DatabaseSnapshotReader(std::shared_ptr<const Database::SnapshotImage> image)
+      : image_(std::move(image)) {}
 
-  Pos position() const override { return pos_; }
+  Pos position() const override { return image_->pos; }
   uint32_t pageSize() const override { return pageSize_; }
-  uint64_t size() const override { return pages_ * pageSize_; }
-  std::optional<WalChainState> chain() const override { return chain_; }
+  uint64_t size() const override { return image_->pages * pageSize_; }
+  std::optional<WalChainState> chain() const override { return image_->chain; }
+  void rewind() override { next_ = 0; }
 
   size_t readInto(std::span<char> out) override {
     if (out.size() < pageSize_) throw std::logic_error("snapshot read into less than a page");
+    const Database::SnapshotImage& im = *image_;
     // Pages are read only while the read transaction is known to hold (Database::SnapshotLease).
-    std::lock_guard hold(lease_->mu);
-    if (lease_->revoked) {
-      throw Error("snapshot of " + dbPath_ + " at " + pos_.str() +
+    std::lock_guard hold(im.lease->mu);
+    if (im.lease->revoked) {
+      throw Error("snapshot of " + im.dbPath + " at " + im.pos.str() +
                   " abandoned: capture was closed while it was read");
     }
-    const uint64_t n = std::min<uint64_t>(out.size() / pageSize_, pages_ - next_);
+    const uint64_t n = std::min<uint64_t>(out.size() / pageSize_, im.pages - next_);
     const uint64_t end = next_ + n;
     char* dst = out.data();
     // Runs of pages between overlay entries are read with one pread each: per-page reads cost
     // a system call per 4 KiB, which dominated the primary's share of a bootstrap.
-    auto it = overlay_.lower_bound(static_cast<uint32_t>(next_ + 1));
+    auto it = im.overlay.lower_bound(static_cast<uint32_t>(next_ + 1));
     while (next_ < end) {
       uint64_t runEnd =
-          it == overlay_.end() ? end : std::min<uint64_t>(end, uint64_t{it->first} - 1);
+          it == im.overlay.end() ? end : std::min<uint64_t>(end, uint64_t{it->first} - 1);
       if (next_ + 1 == pendingPage_ && runEnd > next_) {
         std::fill_n(dst, pageSize_, '\0');
         dst += pageSize_;
@@ -83,8 +88,8 @@ class DatabaseSnapshotReader final : public SnapshotReader {
       if (runEnd > next_) {
         if (next_ < pendingPage_ && runEnd >= pendingPage_) runEnd = pendingPage_ - 1;
         const size_t bytes = static_cast<size_t>((runEnd - next_) * pageSize_);
-        if (preadFull(dbFd_, dst, bytes, next_ * pageSize_, dbPath_) != bytes) {
-          throw Error("snapshot of " + dbPath_ + " at " + pos_.str() + ": pages " +
+        if (preadFull(im.dbFd, dst, bytes, next_ * pageSize_, im.dbPath) != bytes) {
+          throw Error("snapshot of " + im.dbPath + " at " + im.pos.str() + ": pages " +
                       std::to_string(next_ + 1) + ".." + std::to_string(runEnd) +
                       " are neither in the WAL nor all in the database file");
         }
@@ -102,19 +107,38 @@ class DatabaseSnapshotReader final : public SnapshotReader {
   }
 
  private:
-  const std::shared_ptr<Database::SnapshotLease> lease_;  // its read transaction: mark <= pos_
-  const int dbFd_;
-  const std::string dbPath_;
-  const Pos pos_;
-  const uint32_t pageSize_;
-  const uint64_t pages_;
-  const std::map<uint32_t, std::string> overlay_;  // page number -> image as of pos_
-  const std::optional<WalChainState> chain_;
+  const std::shared_ptr<const Database::SnapshotImage> image_;
+  const uint32_t pageSize_ = image_->pageSize;
   const uint64_t pendingPage_ = pendingBytePage(pageSize_);
   uint64_t next_ = 0;  // pages returned so far
 };
 
-std::unique_ptr<SnapshotReader> Database::openSnapshot() {
+std::unique_ptr<SnapshotReader> Database::openSnapshot(std::chrono::milliseconds shareWithin) {
+  if (shareWithin.count() <= 0) return std::make_unique<DatabaseSnapshotReader>(openImage());
+  std::lock_guard opening(sharedSnapshotOpen_);
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) throw Error("capture of " + path_ + " is not running");
+    std::shared_ptr<SnapshotImage> shared = sharedSnapshot_.lock();
+    if (shared && std::chrono::steady_clock::now() < sharedSnapshotAt_ + shareWithin &&
+        shared->pos.generation == live_.generation) {
+      // Revocation (closeCapture) forgets sharedSnapshot_ under mu_ first, so an image found
+      // here was not revoked yet; a reader finds out at its next read if it is later.
+      return std::make_unique<DatabaseSnapshotReader>(std::move(shared));
+    }
+  }
+  std::shared_ptr<SnapshotImage> image = openImage();
+  {
+    std::lock_guard lock(mu_);
+    if (running_) {
+      sharedSnapshot_ = image;
+      sharedSnapshotAt_ = std::chrono::steady_clock::now();
+    }
+  }
+  return std::make_unique<DatabaseSnapshotReader>(std::move(image));
+}
+
+std::shared_ptr<Database::SnapshotImage> Database::openImage() {
   auto lease = std::make_shared<SnapshotLease>(metrics_.snapshotsOpen);
   {
     std::lock_guard lock(mu_);
@@ -195,9 +219,16 @@ std::unique_ptr<SnapshotReader> Database::openSnapshot() {
     std::lock_guard hold(lease->mu);
     if (lease->revoked) throw stopped();
   }
-  return std::make_unique<DatabaseSnapshotReader>(
-      std::move(lease), dbFd_.get(), path_, x, pageSize, pages, std::move(overlay),
-      x.offset > 0 ? std::optional(chain) : std::nullopt);
+  auto image = std::make_shared<SnapshotImage>();
+  image->lease = std::move(lease);
+  image->dbFd = dbFd_.get();
+  image->dbPath = path_;
+  image->pos = x;
+  image->pageSize = pageSize;
+  image->pages = pages;
+  image->overlay = std::move(overlay);
+  if (x.offset > 0) image->chain = chain;
+  return image;
 }
 
 }  // namespace walstream

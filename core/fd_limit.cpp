@@ -21,15 +21,16 @@ rlim_t kernelFileMax() {
 
 }  // namespace
 
-int64_t raiseFileLimit() {
+std::optional<unsigned long> raiseFileLimit() {
   rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return std::nullopt;
   const rlim_t want = limit.rlim_max == RLIM_INFINITY ? kernelFileMax() : limit.rlim_max;
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < want) {
-    limit.rlim_cur = want;
-    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
+    rlimit raised = limit;
+    raised.rlim_cur = want;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   }
-  return static_cast<int64_t>(limit.rlim_cur);
+  return static_cast<unsigned long>(limit.rlim_cur);
 }
 
 }  // namespace walstream

@@ -35,6 +35,11 @@ class SnapshotReader {
   // the buffer, so a stream can reuse its buffers for every chunk. Blocking disk I/O.
   virtual size_t readInto(std::span<char> out) = 0;
 
+  // Starts again from the first page: the same image follows, byte for byte (the read
+  // transaction that keeps it is still held). Used to read an image twice, e.g. once to learn
+  // its compressed size and once to send it.
+  virtual void rewind() = 0;
+
   // Next bytes of the image, at most maxBytes (rounded down to whole pages, at least one page);
   // empty once all size() bytes were returned. Blocking disk I/O.
   std::string read(size_t maxBytes) {

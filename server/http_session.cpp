@@ -18,8 +18,6 @@ namespace http = beast::http;
 
 namespace {
 
-// Idle keep-alive connections and slow request senders are closed after this.
-constexpr std::chrono::seconds kRequestTimeout{60};
 constexpr size_t kMaxRequestBody = 16 * 1024;
 
 std::string endpointText(const net::ip::tcp::socket& socket) {
@@ -33,8 +31,12 @@ std::string endpointText(const net::ip::tcp::socket& socket) {
 
 }  // namespace
 
-HttpSession::HttpSession(net::ip::tcp::socket socket, ServerContext& ctx)
-    : stream_(std::move(socket)), ctx_(ctx), remote_(endpointText(stream_.socket())) {}
+HttpSession::HttpSession(net::ip::tcp::socket socket, ServerContext& ctx,
+                         ConnectionCount::Slot connection)
+    : stream_(std::move(socket)),
+      ctx_(ctx),
+      remote_(endpointText(stream_.socket())),
+      connection_(std::move(connection)) {}
 
 void HttpSession::run() {
   net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
@@ -54,7 +56,9 @@ void HttpSession::close() {
 void HttpSession::readRequest() {
   parser_.emplace();
   parser_->body_limit(kMaxRequestBody);
-  stream_.expires_after(kRequestTimeout);
+  // A connection that idles, or sends its request slowly, for the stall timeout is closed: each
+  // holds a descriptor and one of --max-connections.
+  stream_.expires_after(ctx_.limits.writeStallTimeout);
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
 }
@@ -112,8 +116,8 @@ void HttpSession::route(const http::request<http::string_body>& req) {
     ended_ = true;
     if (registryId_) ctx_.registry.remove(*registryId_);
     ServedDatabase& db = *ctx_.databases[query.database];
-    auto stream = std::make_shared<StreamSession>(stream_.release_socket(), ctx_, db,
-                                                  std::move(query), remote_);
+    auto stream = std::make_shared<StreamSession>(
+        stream_.release_socket(), ctx_, db, std::move(query), remote_, std::move(connection_));
     stream->start();
     return;
   }
@@ -135,7 +139,7 @@ void HttpSession::route(const http::request<http::string_body>& req) {
 
 void HttpSession::send(StringResponse response) {
   auto res = std::make_shared<StringResponse>(std::move(response));
-  stream_.expires_after(kRequestTimeout);
+  stream_.expires_after(ctx_.limits.writeStallTimeout);
   http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
     if (self->ended_) return;
     if (ec || !res->keep_alive()) {
@@ -152,6 +156,7 @@ void HttpSession::end() {
   beast::error_code ignored;
   stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
   stream_.close();
+  connection_.reset();
   if (registryId_) ctx_.registry.remove(*registryId_);
 }
 

@@ -19,7 +19,8 @@ namespace walstream::server {
 class HttpSession : public Session, public std::enable_shared_from_this<HttpSession> {
  public:
   // `socket` must have a strand as its executor.
-  HttpSession(boost::asio::ip::tcp::socket socket, ServerContext& ctx);
+  HttpSession(boost::asio::ip::tcp::socket socket, ServerContext& ctx,
+              ConnectionCount::Slot connection);
 
   void run();
   void close() override;
@@ -36,6 +37,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::string remote_;
+  ConnectionCount::Slot connection_;  // handed to the StreamSession with the socket
   std::optional<uint64_t> registryId_;
   bool ended_ = false;
 };

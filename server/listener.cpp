@@ -62,12 +62,33 @@ void Listener::close() {
   });
 }
 
+void Listener::admit(tcp::socket socket) {
+  ConnectionCount::Slot slot;
+  if (!ctx_.connections.tryTake(slot)) {
+    // Closed at once: a connection beyond the cap must not hold a descriptor, and a client
+    // seeing the close retries later.
+    error_code ignored;
+    socket.close(ignored);
+    if (!refusing_) {
+      log::warn("refusing connections: " + std::to_string(ctx_.connections.max()) +
+                " are open (--max-connections)");
+    }
+    refusing_ = true;
+    return;
+  }
+  if (refusing_) log::info("accepting connections again");
+  refusing_ = false;
+  std::make_shared<HttpSession>(std::move(socket), ctx_, std::move(slot))->run();
+}
+
 void Listener::accept() {
   acceptor_.async_accept(net::make_strand(ctx_.io),
                          [self = shared_from_this()](error_code ec, tcp::socket socket) {
                            if (self->closed_) return;
                            if (ec) {
                              if (ec == net::error::operation_aborted) return;
+                             // EMFILE and the like: wait for descriptors to be freed
+                             // rather than spin on a listen queue that stays ready.
                              log::warn("accept failed: " + ec.message());
                              self->retryTimer_.expires_after(std::chrono::milliseconds(100));
                              self->retryTimer_.async_wait([self](error_code waitEc) {
@@ -75,7 +96,7 @@ void Listener::accept() {
                              });
                              return;
                            }
-                           std::make_shared<HttpSession>(std::move(socket), self->ctx_)->run();
+                           self->admit(std::move(socket));
                            self->accept();
                          });
 }

@@ -20,11 +20,14 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void accept();
+  // Starts a session for `socket`, or closes it when --max-connections are open.
+  void admit(boost::asio::ip::tcp::socket socket);
 
   ServerContext& ctx_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retryTimer_;  // backs off after accept errors such as EMFILE
   bool closed_ = false;
+  bool refusing_ = false;  // the last connection was refused (logged once per episode)
 };
 
 }  // namespace walstream::server

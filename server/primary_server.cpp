@@ -1,11 +1,13 @@
 #include "server/primary_server.h"
 
+#include <sys/resource.h>
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
+
 #include <csignal>
 #include <set>
 #include <stdexcept>
@@ -50,14 +52,36 @@ std::string endpointText(const tcp::endpoint& ep) {
 
 }  // namespace
 
+size_t defaultMaxConnections(unsigned long fileLimit, size_t databases) {
+  const unsigned long reserve = kFileReserve + kFileReservePerDatabase * databases;
+  const unsigned long left = fileLimit > reserve ? fileLimit - reserve : 0;
+  return std::clamp<size_t>(left / 2, 1, 16384);
+}
+
+namespace {
+
+// `options` with maxConnections derived from the open-file limit when it was left at 0.
+ServerOptions resolved(ServerOptions options, size_t databases) {
+  if (options.maxConnections == 0) {
+    rlimit limit{};
+    const unsigned long files =
+        ::getrlimit(RLIMIT_NOFILE, &limit) == 0 ? static_cast<unsigned long>(limit.rlim_cur) : 1024;
+    options.maxConnections = defaultMaxConnections(files, databases);
+  }
+  return options;
+}
+
+}  // namespace
+
 // Member order is destruction order reversed, and it matters: the io_context is destroyed first
 // (pending handlers release their sessions, which use the context and the workers), then the
 // context, then the worker pool.
 struct PrimaryServer::Impl {
   Impl(std::vector<Database*> dbs, ServerOptions opts)
-      : options(std::move(opts)),
-        workers(std::max<size_t>(1, options.workerThreads)),
-        ctx{io, workers, gate, options.limits, {}, {}, {}},
+      : options(resolved(std::move(opts), dbs.size())),
+        // Setups never take every worker (setup_queue.h): at least two threads beside them.
+        workers(std::max(options.workerThreads, options.limits.maxRunningSetups + 2)),
+        ctx{io, workers, gate, options.limits, options.maxConnections, {}, {}, {}},
         io(),
         signals(io, SIGINT, SIGTERM) {
     std::set<std::string> names;
@@ -90,6 +114,7 @@ struct PrimaryServer::Impl {
     listener->close();
     boost::system::error_code ignored;
     signals.cancel(ignored);
+    ctx.setups.close();
     ctx.registry.closeAll();
   }
 
@@ -111,6 +136,10 @@ PrimaryServer::~PrimaryServer() = default;
 
 std::string PrimaryServer::boundAddress() const {
   return endpointText(impl_->listener->localEndpoint());
+}
+
+size_t PrimaryServer::maxConnections() const {
+  return impl_->ctx.connections.max();
 }
 
 int PrimaryServer::run() {

@@ -31,16 +31,42 @@ struct StreamLimits {
   // may publish a whole WAL at once even to a client that keeps up.
   size_t maxPendingBytes = 64 * 1024 * 1024;
   size_t maxPendingSegments = 10000;  // live segments queued for one client
-  // A write that makes no progress for this long disconnects the client.
-  std::chrono::milliseconds writeStallTimeout{30000};
+  // A write that makes no progress for this long disconnects the client (--stall-timeout); so
+  // does a connection that sends no complete request for this long.
+  std::chrono::milliseconds writeStallTimeout{10000};
   size_t snapshotChunkBytes = 256 * 1024;  // snapshot bytes read per worker task
+  // Snapshot chunks and segments read from disk, all streams together (byte_budget.h); past
+  // it each stream reads in pieces of minBufferBytes (or one page, or one segment, if larger).
+  uint64_t maxBufferedBytes = 16 * 1024 * 1024;
+  size_t minBufferBytes = 32 * 1024;
+  // Stream setups (planning; setup_queue.h) running at once, and waiting; past both, 503.
+  // Running ones stay below the worker threads so that setups never take every worker.
+  size_t maxRunningSetups = 2;
+  size_t maxWaitingSetups = 256;
+  // A snapshot opened less than this long ago is shared by the streams that ask for one
+  // (Database::openSnapshot): a burst of requests costs one snapshot, not one each.
+  std::chrono::milliseconds snapshotShareWindow{1000};
 };
 
 struct ServerOptions {
   std::string listenAddress;  // ":9090", "127.0.0.1:9090", "[::1]:9090"; port 0 = ephemeral
   size_t workerThreads = 4;
+  // Connections held open at once (--max-connections); the listener closes the ones beyond
+  // at once. 0: defaultMaxConnections() of the process's open-file limit.
+  size_t maxConnections = 0;
   StreamLimits limits;
 };
+
+// Descriptors kept for capture whatever the connections: its files and SQLite connections, the
+// segment files it writes and those the workers read (kFileReserve, and kFileReservePerDatabase
+// for each database).
+inline constexpr unsigned long kFileReserve = 64;
+inline constexpr unsigned long kFileReservePerDatabase = 32;
+
+// --max-connections when not given: half of the open-file limit left after the reserve, since a
+// stream that is sent a snapshot holds two descriptors more (its SQLite read transaction) than
+// its socket. At least 1, at most 16384.
+size_t defaultMaxConnections(unsigned long fileLimit, size_t databases);
 
 struct ListenAddress {
   std::string host;  // "" = every interface
@@ -61,6 +87,7 @@ class PrimaryServer {
 
   // The bound address as "127.0.0.1:40123" or "[::1]:40123" (the real port when 0 was asked).
   std::string boundAddress() const;
+  size_t maxConnections() const;  // the cap in force (ServerOptions::maxConnections resolved)
 
   // Serves on the calling thread until SIGINT or SIGTERM (or stop()), then closes every
   // connection and returns once no session is left. Returns the signal number that stopped it,

@@ -9,11 +9,15 @@
 #include <vector>
 
 #include "proto/status_json.h"
+#include "server/byte_budget.h"
+#include "server/connection_count.h"
+#include "server/memory_trimmer.h"
 #include "server/post_gate.h"
 #include "server/primary_server.h"
 #include "server/query.h"
 #include "server/served_database.h"
 #include "server/session_registry.h"
+#include "server/setup_queue.h"
 
 namespace walstream::server {
 
@@ -22,9 +26,15 @@ struct ServerContext {
   boost::asio::thread_pool& workers;  // all disk, fsync and SQLite work of sessions runs here
   std::shared_ptr<PostGate> gate;
   StreamLimits limits;
+  size_t maxConnections = 0;
   std::vector<std::unique_ptr<ServedDatabase>> databases;
   std::vector<ServedName> names;  // same order as databases
   SessionRegistry registry;
+  SetupQueue setups{limits.maxRunningSetups, limits.maxWaitingSetups};
+  ConnectionCount connections{maxConnections};
+  // Private buffers of all streams together (byte_budget.h).
+  ByteBudget buffers{limits.maxBufferedBytes};
+  MemoryTrimmer trimmer{workers};
 
   // Bodies of GET /status, /metrics and /healthz. Never block: they read atomics and positions.
   proto::PrimaryStatusJson status() const;

@@ -49,7 +49,8 @@ std::optional<Pos> resumePoint(const Database& db, const Pos& requested, const P
   return std::nullopt;
 }
 
-StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Checksum>& checksum) {
+StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Checksum>& checksum,
+                      std::chrono::milliseconds snapshotShareWindow) {
   const Pos end = db.position();
   if (end.empty() || !db.healthy()) {
     std::string reason = db.healthReason();
@@ -100,7 +101,7 @@ StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Ch
 
   StreamPlan plan;
   try {
-    plan.snapshot = db.openSnapshot();
+    plan.snapshot = db.openSnapshot(snapshotShareWindow);
   } catch (const Error& e) {
     throw HttpError(503, db.name() + ": cannot take a snapshot: " + e.what(), true);
   }

@@ -3,6 +3,7 @@
 // client sent one, its checksum matches ours); with a snapshot otherwise.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,8 +28,10 @@ struct StreamPlan {
 };
 
 // Blocking (disk and SQLite): run it on the worker pool. Throws HttpError(503, retryable) while
-// capture has no position or cannot produce a snapshot.
-StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Checksum>& checksum);
+// capture has no position or cannot produce a snapshot. A snapshot opened less than
+// `snapshotShareWindow` ago is reused (Database::openSnapshot).
+StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Checksum>& checksum,
+                      std::chrono::milliseconds snapshotShareWindow);
 
 // The segment start at which a stream for a client at `requested` continues, if it can resume
 // there: `requested` itself when a retained segment starts there or it is the current end, or

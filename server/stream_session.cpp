@@ -1,9 +1,12 @@
 #include "server/stream_session.h"
 
+#include <sys/socket.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cerrno>
 #include <type_traits>
 
 #include "core/byte_order.h"
@@ -27,12 +30,15 @@ namespace {
 
 // Largest HTTP chunk written at once: the stall timer then bounds the time per piece.
 constexpr size_t kMaxWritePiece = 1024 * 1024;
-// Snapshot chunk buffers per session: one written while the next is read on a worker.
-constexpr size_t kSnapshotBuffers = 2;
 // How long a stopping server waits for the final chunk of an idle stream.
 constexpr std::chrono::milliseconds kStopWriteTimeout{2000};
 // Disk segments read by one worker task (readSegmentThenWrite): about this many bytes.
 constexpr size_t kReadRunBytes = 1024 * 1024;
+
+// Thrown by a setup whose client went away before it ran.
+struct ClientGone : std::exception {
+  const char* what() const noexcept override { return "the client has gone"; }
+};
 
 bool isGenerationChange(const std::string& error) {
   return error.find("generation changed") != std::string::npos;
@@ -41,7 +47,8 @@ bool isGenerationChange(const std::string& error) {
 }  // namespace
 
 StreamSession::StreamSession(Socket socket, ServerContext& ctx, ServedDatabase& db,
-                             StreamQuery query, std::string remote)
+                             StreamQuery query, std::string remote,
+                             ConnectionCount::Slot connection)
     : socket_(std::move(socket)),
       executor_(socket_.get_executor()),
       ctx_(ctx),
@@ -49,6 +56,7 @@ StreamSession::StreamSession(Socket socket, ServerContext& ctx, ServedDatabase& 
       query_(std::move(query)),
       remote_(std::move(remote)),
       connectedAt_(proto::formatRfc3339(std::chrono::system_clock::now())),
+      connection_(std::move(connection)),
       writeTimer_(executor_),
       heartbeatTimer_(executor_),
       sentPos_(query_.pos) {}
@@ -56,7 +64,7 @@ StreamSession::StreamSession(Socket socket, ServerContext& ctx, ServedDatabase& 
 StreamSession::~StreamSession() {
   if (iterator_) iterator_->close();
   disposeOnWorker(std::move(snapshot_));
-  disposeOnWorker(std::move(compressed_));
+  disposeOnWorker(std::move(compressor_));
 }
 
 template <class Work, class Done>
@@ -88,12 +96,39 @@ void StreamSession::start() {
     closeNow("the server is shutting down");
     return;
   }
-  runOnWorker([&db = db_.db, pos = query_.pos,
-               checksum = query_.checksum] { return planStream(db, pos, checksum); },
-              [this](WorkerResult<StreamPlan> r) { onPlanned(std::move(r)); });
+  // A client that sent its request and closed at once (a burst of them costs nothing then),
+  // and from now on one that goes away while its setup waits, cancels it.
+  if (clientClosed()) {
+    closeNow("the client closed the connection");
+    return;
+  }
+  watchClient();
+  const bool admitted = ctx_.setups.submit(
+      [weak = weak_from_this()] {
+        auto self = weak.lock();
+        return self && !self->gone_.load();
+      },
+      [self = shared_from_this()](SetupQueue::Slot slot) { self->plan(std::move(slot)); });
+  if (!admitted) {
+    sendError(503, db_.name.name + ": too many streams are being set up; retry shortly", true);
+  }
+}
+
+void StreamSession::plan(SetupQueue::Slot slot) {
+  runOnWorker(
+      [self = shared_from_this(), slot = std::move(slot)]() mutable {
+        // Checked again now that a worker has it: the client may have gone while it waited.
+        if (self->gone_.load()) throw ClientGone();
+        StreamPlan plan = planStream(self->db_.db, self->query_.pos, self->query_.checksum,
+                                     self->ctx_.limits.snapshotShareWindow);
+        slot.release();
+        return plan;
+      },
+      [this](WorkerResult<StreamPlan> r) { onPlanned(std::move(r)); });
 }
 
 void StreamSession::onPlanned(WorkerResult<StreamPlan> result) {
+  if (result.error && phase_ == Phase::kDone) return;  // the client went away meanwhile
   if (result.error) {
     try {
       std::rethrow_exception(result.error);
@@ -134,7 +169,6 @@ void StreamSession::onPlanned(WorkerResult<StreamPlan> result) {
     log::info(db_.name.name + ": streaming to " + remote_ + " from " + plan.start.str());
   }
   writeResponseHeader(plan.pageSize);
-  watchClient();
   drainIterator();
 }
 
@@ -180,8 +214,21 @@ void StreamSession::writeResponseHeader(uint32_t pageSize) {
 
 // --- snapshot ---------------------------------------------------------------------------------
 
+void StreamSession::takeChunkBuffers(uint32_t pageSize) {
+  const uint64_t floor = std::max<uint64_t>(ctx_.limits.minBufferBytes, pageSize);
+  const uint64_t want = std::max<uint64_t>(ctx_.limits.snapshotChunkBytes, floor);
+  ByteBudget::Grant first = ctx_.buffers.take(want, floor);
+  chunkBytes_ = static_cast<size_t>(std::max<uint64_t>(first.bytes() / pageSize, 1) * pageSize);
+  chunkGrants_.push_back(std::move(first));
+  // The second buffer only reads ahead: taken only when the budget has room for all of it.
+  ByteBudget::Grant second = ctx_.buffers.take(chunkBytes_, 0);
+  if (second.bytes() == chunkBytes_) chunkGrants_.push_back(std::move(second));
+  chunkSpares_.resize(chunkGrants_.size());
+}
+
 void StreamSession::beginSnapshot() {
   phase_ = Phase::kSnapshot;
+  takeChunkBuffers(snapshot_->pageSize());
   if (!query_.compress) {
     snapshotSize_ = snapshot_->size();
     proto::StreamRecordHeader h;
@@ -190,19 +237,15 @@ void StreamSession::beginSnapshot() {
     h.index = snapshotPos_.index;
     h.offset = snapshotPos_.offset;
     h.size = snapshotSize_;
-    chunkSpares_.resize(kSnapshotBuffers);
     writeRecord(h, nullptr, WriteKind::kSnapshotHeader);
     readSnapshotChunk();
     return;
   }
   runOnWorker(
-      [snapshot = std::move(snapshot_), dir = db_.db.shadow().root(),
-       chunk = ctx_.limits.snapshotChunkBytes]() mutable {
-        auto out = std::make_shared<CompressedSnapshot>(compressSnapshot(*snapshot, dir, chunk));
-        snapshot.reset();  // ends the snapshot's read transaction as early as possible
-        return out;
+      [snapshot = std::move(snapshot_), chunk = chunkBytes_]() mutable {
+        return std::make_shared<SnapshotCompressor>(std::move(snapshot), chunk);
       },
-      [this](WorkerResult<std::shared_ptr<CompressedSnapshot>> r) {
+      [this](WorkerResult<std::shared_ptr<SnapshotCompressor>> r) {
         if (phase_ == Phase::kDone) {
           if (r.value) disposeOnWorker(std::move(*r.value));
           return;
@@ -215,8 +258,8 @@ void StreamSession::beginSnapshot() {
           }
           return;
         }
-        compressed_ = std::move(*r.value);
-        snapshotSize_ = compressed_->size;
+        compressor_ = std::move(*r.value);
+        snapshotSize_ = compressor_->size();
         proto::StreamRecordHeader h;
         h.type = static_cast<uint32_t>(proto::RecordType::kSnapshot);
         h.flags = proto::kFlagCompressed;
@@ -224,7 +267,6 @@ void StreamSession::beginSnapshot() {
         h.index = snapshotPos_.index;
         h.offset = snapshotPos_.offset;
         h.size = snapshotSize_;
-        chunkSpares_.resize(kSnapshotBuffers);
         writeRecord(h, nullptr, WriteKind::kSnapshotHeader);
         readSnapshotChunk();
       });
@@ -232,20 +274,18 @@ void StreamSession::beginSnapshot() {
 
 void StreamSession::readSnapshotChunk() {
   if (readingChunk_ || chunkSpares_.empty() || snapshotRead_ == snapshotSize_) return;
-  const size_t want = static_cast<size_t>(
-      std::min<uint64_t>(ctx_.limits.snapshotChunkBytes, snapshotSize_ - snapshotRead_));
+  const size_t want =
+      static_cast<size_t>(std::min<uint64_t>(chunkBytes_, snapshotSize_ - snapshotRead_));
   std::string buffer = std::move(chunkSpares_.back());
   chunkSpares_.pop_back();
   readingChunk_ = true;
   // A reused buffer already has the chunk's size: resizing it costs nothing, and the bytes are
   // overwritten by the read.
-  if (compressed_) {
+  if (compressor_) {
+    // Compressed just before it is sent (snapshot_compressor.h); one task at a time owns it.
     runOnWorker(
-        [file = compressed_, offset = snapshotRead_, want, buffer = std::move(buffer)]() mutable {
-          buffer.resize(want);
-          size_t n =
-              preadFull(file->file.get(), buffer.data(), want, offset, "compressed snapshot");
-          if (n != want) throw Error("compressed snapshot file is shorter than it was written");
+        [compressor = compressor_, buffer = std::move(buffer)]() mutable {
+          compressor->next(buffer);
           return std::move(buffer);
         },
         [this](WorkerResult<std::string> r) {
@@ -255,7 +295,7 @@ void StreamSession::readSnapshotChunk() {
             try {
               std::rethrow_exception(r.error);
             } catch (const std::exception& e) {
-              closeNow(std::string("cannot read the compressed snapshot: ") + e.what());
+              closeNow(std::string("cannot compress the snapshot: ") + e.what());
             }
             return;
           }
@@ -317,7 +357,11 @@ void StreamSession::snapshotDone() {
   chunkSpares_ = {};  // the tail needs no chunk buffers
   chunkReady_.reset();
   chunkWriting_ = {};
-  disposeOnWorker(std::move(compressed_));
+  chunkGrants_.clear();
+  if (compressor_) {
+    snapshot_ = compressor_->release();  // its lease keeps the index until the iterator exists
+    disposeOnWorker(std::move(compressor_));
+  }
   setSentPos(snapshotPos_);
   phase_ = Phase::kTail;  // no iterator yet: pump() waits for it; a stop can end the body
   // The segments after the snapshot are read now, from the shadow WAL: none was queued while
@@ -418,6 +462,7 @@ void StreamSession::pump() {
     if (!readAhead_.empty()) {
       auto [info, data] = std::move(readAhead_.front());
       readAhead_.pop_front();
+      if (readAhead_.empty()) readAheadGrant_.reset();
       writeSegment(info, std::move(data));
       return;
     }
@@ -451,7 +496,9 @@ void StreamSession::readSegmentThenWrite() {
   // other in one segment file are read by one worker task (one pread), not one task each.
   std::vector<SegmentInfo> run;
   size_t bytes = 0;
-  while (!queue_.empty() && !queue_.front().data && bytes < kReadRunBytes) {
+  // At least the first segment, whatever the budget; more while it has room.
+  readAheadGrant_ = ctx_.buffers.take(kReadRunBytes, queue_.front().size);
+  while (!queue_.empty() && !queue_.front().data && bytes < readAheadGrant_.bytes()) {
     const SegmentInfo& next = queue_.front();
     if (!run.empty() &&
         (next.pos.index != run.back().pos.index || next.fileOffset != run.back().fileOffset ||
@@ -701,6 +748,12 @@ void StreamSession::finish(std::string reason, std::chrono::milliseconds timeout
       [self = shared_from_this()](error_code ec, size_t n) { self->onWritten(ec, n); });
 }
 
+bool StreamSession::clientClosed() {
+  char byte = 0;
+  const ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 // The client sends nothing after its request; a completed read means it went away. Without this
 // an idle stream would only notice at its next write.
 void StreamSession::watchClient() {
@@ -732,6 +785,7 @@ void StreamSession::close() {
 void StreamSession::closeNow(const std::string& reason) {
   if (phase_ == Phase::kDone) return;
   phase_ = Phase::kDone;
+  gone_.store(true);
   if (streaming_) {
     const Pos at = streamStatus()->pos;
     log::info(
@@ -745,8 +799,13 @@ void StreamSession::closeNow(const std::string& reason) {
   heartbeatTimer_.cancel();
   socket_.shutdown(Socket::shutdown_both, ignored);
   socket_.close(ignored);
+  connection_.reset();
   disposeOnWorker(std::move(snapshot_));
-  disposeOnWorker(std::move(compressed_));
+  disposeOnWorker(std::move(compressor_));
+  chunkGrants_.clear();
+  readAhead_.clear();
+  readAheadGrant_.reset();
+  ctx_.trimmer.request();  // once the buffers of this stream are freed
   queue_.clear();
   queuedLiveBytes_ = 0;
   queuedLiveSegments_ = 0;

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -42,6 +43,7 @@
 #include "server/query.h"
 #include "server/server_context.h"
 #include "server/session_registry.h"
+#include "server/setup_queue.h"
 #include "server/snapshot_compressor.h"
 #include "server/stream_plan.h"
 
@@ -52,7 +54,7 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   using Socket = boost::asio::ip::tcp::socket;  // its executor is the session's strand
 
   StreamSession(Socket socket, ServerContext& ctx, ServedDatabase& db, StreamQuery query,
-                std::string remote);
+                std::string remote, ConnectionCount::Slot connection);
   ~StreamSession() override;
 
   // Call on the socket's strand.
@@ -80,15 +82,19 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   // Runs work() on the worker pool, then done(WorkerResult) on the session's strand.
   template <class Work, class Done>
   void runOnWorker(Work work, Done done);
-  // Destroys `thing` on the worker pool (snapshot readers end SQLite transactions; temporary
-  // files free disk blocks).
+  // Destroys `thing` on the worker pool (snapshot readers end SQLite transactions).
   template <class T>
   void disposeOnWorker(T thing);
 
+  // Plans the stream on a worker, holding the setup slot until the plan is made.
+  void plan(SetupQueue::Slot slot);
   void onPlanned(WorkerResult<StreamPlan> result);
   void sendError(unsigned status, const std::string& message, bool retryable);
   void writeResponseHeader(uint32_t pageSize);
 
+  // Takes the snapshot's chunk buffers from the server's budget (byte_budget.h): one of at
+  // least the floor, and a second (read ahead while the first is written) only if it has room.
+  void takeChunkBuffers(uint32_t pageSize);
   void beginSnapshot();
   // Starts reading the next chunk into a free buffer, unless one is being read already.
   void readSnapshotChunk();
@@ -123,6 +129,9 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   // Ends the body with the final zero-size chunk, then closes.
   void finish(std::string reason, std::chrono::milliseconds timeout);
   void watchClient();
+  // Whether the client has already closed its side (or reset the connection): a look at the
+  // socket that neither waits nor consumes anything.
+  bool clientClosed();
   void closeNow(const std::string& reason);
   void setSentPos(const Pos& pos);
 
@@ -133,9 +142,12 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   const StreamQuery query_;
   const std::string remote_;
   const std::string connectedAt_;
+  ConnectionCount::Slot connection_;  // released when the socket is closed
   std::optional<uint64_t> registryId_;
 
   Phase phase_ = Phase::kPlanning;
+  // Set with phase_ = kDone; read by the setup queue and the planning worker, off the strand.
+  std::atomic<bool> gone_{false};
   bool streaming_ = false;  // planned and logged "streaming to": its end is logged too
   std::string endReason_;
 
@@ -160,13 +172,16 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
 
   // Snapshot.
   std::unique_ptr<SnapshotReader> snapshot_;
-  std::shared_ptr<CompressedSnapshot> compressed_;
+  // compress=1: owns the snapshot while it is sent; shared only with the one task using it.
+  std::shared_ptr<SnapshotCompressor> compressor_;
   Pos snapshotPos_;
   uint64_t snapshotSize_ = 0;
   uint64_t snapshotRead_ = 0;  // bytes read from the image; snapshotSent_ <= this
   uint64_t snapshotSent_ = 0;
-  // Chunk buffers: at most kSnapshotBuffers, each in exactly one of these places (or on the
-  // worker being filled). The payload being written aliases chunkWriting_.
+  // Chunk buffers: one per grant, each in exactly one of these places (or on the worker being
+  // filled). The payload being written aliases chunkWriting_.
+  std::vector<ByteBudget::Grant> chunkGrants_;
+  size_t chunkBytes_ = 0;  // bytes read per chunk: whole pages, at most a grant
   std::vector<std::string> chunkSpares_;
   std::optional<std::string> chunkReady_;
   std::string chunkWriting_;
@@ -177,6 +192,7 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   std::deque<SegmentInfo> queue_;
   // Segments read from disk by one worker task (readSegmentThenWrite), written before queue_.
   std::deque<std::pair<SegmentInfo, std::shared_ptr<const std::string>>> readAhead_;
+  ByteBudget::Grant readAheadGrant_;  // for readAhead_, until it is empty
   uint64_t queuedLiveBytes_ = 0;
   uint64_t pendingByteLimit_ = 0;  // StreamLimits::maxPendingBytes, raised to two full WALs
   size_t queuedLiveSegments_ = 0;

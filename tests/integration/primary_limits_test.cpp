@@ -60,19 +60,6 @@ class InProcessPrimary {
   uint16_t port_ = 0;
 };
 
-size_t streamsListed(uint16_t port) {
-  return fetchStatus(port).databases.at(0).streams.size();
-}
-
-bool waitForStreams(uint16_t port, size_t want, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (streamsListed(port) != want) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
-
 // A client that stops reading while the application keeps writing: inside a snapshot far
 // larger than the socket buffers between it and the server (send buffer at most 4 MiB here,
 // receive buffer 4 KiB), or, with `afterSnapshot`, once it has its snapshot, so that the live

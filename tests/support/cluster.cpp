@@ -17,9 +17,13 @@ namespace walstream::test {
 using namespace std::chrono_literals;
 
 PrimaryProcess::PrimaryProcess(const std::string& db, const std::string& logPrefix,
-                               std::vector<std::string> extraFlags, uint16_t port) {
-  std::vector<std::string> argv = {WALSTREAM_BINARY, "primary", "--http",
-                                   "127.0.0.1:" + std::to_string(port)};
+                               std::vector<std::string> extraFlags, uint16_t port,
+                               std::vector<std::string> launcher) {
+  std::vector<std::string> argv = std::move(launcher);
+  for (std::string arg : {std::string(WALSTREAM_BINARY), std::string("primary"),
+                          std::string("--http"), "127.0.0.1:" + std::to_string(port)}) {
+    argv.push_back(std::move(arg));
+  }
   argv.insert(argv.end(), extraFlags.begin(), extraFlags.end());
   argv.push_back(db);
   process_ = std::make_unique<Process>(argv, logPrefix);

@@ -16,9 +16,11 @@ namespace walstream::test {
 // Starts `walstream primary --http 127.0.0.1:0 DB` and waits (bounded) for its listening line.
 class PrimaryProcess {
  public:
-  // port 0: ephemeral. A restarted primary can take its predecessor's port.
+  // port 0: ephemeral. A restarted primary can take its predecessor's port. `launcher` comes
+  // before the binary on the command line (e.g. `prlimit --nofile=256:256 --`).
   PrimaryProcess(const std::string& db, const std::string& logPrefix,
-                 std::vector<std::string> extraFlags = {}, uint16_t port = 0);
+                 std::vector<std::string> extraFlags = {}, uint16_t port = 0,
+                 std::vector<std::string> launcher = {});
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   uint16_t port() const { return port_; }
   Process& process() { return *process_; }

@@ -35,4 +35,19 @@ Pos primaryPosition(uint16_t port, const std::string& name) {
   throw std::runtime_error("/status does not list " + name);
 }
 
+size_t streamsListed(uint16_t port) {
+  size_t n = 0;
+  for (const auto& d : fetchStatus(port).databases) n += d.streams.size();
+  return n;
+}
+
+bool waitForStreams(uint16_t port, size_t want, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (streamsListed(port) != want) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 }  // namespace walstream::test

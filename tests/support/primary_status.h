@@ -19,4 +19,10 @@ proto::PrimaryStatusJson waitForCapture(
 // The published position of database `name` (by /status).
 Pos primaryPosition(uint16_t port, const std::string& name);
 
+// The streams /status lists, over every database.
+size_t streamsListed(uint16_t port);
+
+// Polls /status (bounded) until it lists `want` streams; whether it did.
+bool waitForStreams(uint16_t port, size_t want, std::chrono::milliseconds timeout);
+
 }  // namespace walstream::test

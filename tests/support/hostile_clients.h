@@ -1,0 +1,34 @@
+// Clients that misbehave towards the primary's HTTP port, for overload tests: requests whose
+// client closes the connection at once, and connections that stay open without ever reading.
+// Plain blocking sockets to 127.0.0.1; every connect is bounded by a timeout.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace walstream::test {
+
+// `count` times: connects, sends `GET target` and closes at once, without reading the answer.
+// Returns how many requests were sent.
+int burstConnectAndClose(uint16_t port, const std::string& target, int count);
+
+// Connections held open and never read. With a `target`, each sends `GET target` first (a
+// stream the server then writes to, into a receive buffer shrunk to `receiveBufferBytes`);
+// without one, each just sits idle.
+class SilentConnections {
+ public:
+  SilentConnections(uint16_t port, int count, const std::string& target = "",
+                    int receiveBufferBytes = 4096);
+  ~SilentConnections();
+  SilentConnections(const SilentConnections&) = delete;
+  SilentConnections& operator=(const SilentConnections&) = delete;
+
+  size_t size() const { return fds_.size(); }  // connections that were established
+  void closeAll();
+
+ private:
+  std::vector<int> fds_;
+};
+
+}  // namespace walstream::test
