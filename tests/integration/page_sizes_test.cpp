@@ -6,6 +6,7 @@
 
 #include "core/sqlite_conn.h"
 #include "tests/support/cluster.h"
+#include "tests/support/sanitizers.h"
 #include "tests/support/temp_dir.h"
 
 using namespace walstream;
@@ -46,8 +47,12 @@ void followsWithPageSize(int pageSize) {
   SqliteConnection check(rep, SQLITE_OPEN_READONLY);
   CHECK(check.queryInt("PRAGMA page_size") == pageSize);
   CHECK(check.queryText("PRAGMA integrity_check") == "ok");
-  // The primary's WAL restarted while the replica followed.
-  CHECK(primary.process().stderrText().find("WAL restarted") != std::string::npos);
+  // The primary's WAL restarted while the replica followed. (Not always under the slowdown of
+  // ThreadSanitizer: its hand-offs, which take the write lock only when it is free within
+  // 100 ms, may all miss it beside the writer; that run is about races.)
+  if (!kThreadSanitizer) {
+    CHECK(primary.process().stderrText().find("WAL restarted") != std::string::npos);
+  }
 }
 
 }  // namespace
