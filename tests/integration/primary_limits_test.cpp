@@ -20,6 +20,7 @@
 #include "tests/support/shadow_replay.h"
 #include "tests/support/stream_replay.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/time_scale.h"
 
 using namespace walstream;
 using namespace walstream::server;
@@ -167,8 +168,8 @@ TEST_CASE("a client too far behind is disconnected") {
 TEST_CASE("a client whose writes make no progress is disconnected; the others keep streaming") {
   StreamLimits limits;
   // Only the stall timer can act. The healthy reader runs on a thread that a loaded machine can
-  // starve for a while: it must not look stalled.
-  limits.writeStallTimeout = 3s;
+  // starve for a while: it must not look stalled (under a sanitizer's slowdown, for longer).
+  limits.writeStallTimeout = scaled(3s);
   stuckClientIsDropped(limits, CaptureOptions{}, true, /*afterSnapshot=*/false);
 }
 
