@@ -69,7 +69,8 @@ class Pieces {
 PayloadDelivery deliveryOf(uint32_t type, const RecordDecoderOptions& o) {
   if (type == static_cast<uint32_t>(RecordType::kSnapshot)) return o.snapshotDelivery;
   if (type == static_cast<uint32_t>(RecordType::kWalSegment)) return o.walSegmentDelivery;
-  return o.heartbeatDelivery;
+  if (type == static_cast<uint32_t>(RecordType::kHeartbeat)) return o.heartbeatDelivery;
+  return PayloadDelivery::kWhole;  // an index end has no payload
 }
 
 // A delivered header is one that passes the header check, and is the bytes at its offset.
