@@ -40,12 +40,15 @@ void CheckpointWorker::wait() {
   changed_.wait(lock, [&] { return !job_; });
 }
 
-void CheckpointWorker::rethrowFailure() {
+void CheckpointWorker::rethrowFailure(std::vector<Pos>* notDurable) {
   std::exception_ptr failure;
+  std::vector<Pos> segments;
   {
     std::lock_guard lock(mu_);
     std::swap(failure, failure_);
+    std::swap(segments, notDurable_);
   }
+  notDurable->insert(notDurable->begin(), segments.begin(), segments.end());
   if (failure) std::rethrow_exception(failure);
 }
 
@@ -66,9 +69,11 @@ void CheckpointWorker::run(std::stop_token stop) {
       refill = refill_;
     }
     std::exception_ptr failure;
+    bool durable = false;
     try {
       if (job) {
         shadow_.makeDurable(job->segments);
+        durable = true;
         if (job->afterDurable) job->afterDurable();
         connection_->checkpoint(SQLITE_CHECKPOINT_PASSIVE);
       }
@@ -78,6 +83,9 @@ void CheckpointWorker::run(std::stop_token stop) {
     }
     std::lock_guard lock(mu_);
     if (failure) failure_ = failure;
+    if (job && !durable) {
+      notDurable_.insert(notDurable_.end(), job->segments.begin(), job->segments.end());
+    }
     if (job) job_.reset();
     if (refill) refill_ = false;
     changed_.notify_all();

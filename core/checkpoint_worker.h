@@ -44,8 +44,10 @@ class CheckpointWorker {
   bool busy() const;
   // Waits until no job runs.
   void wait();
-  // Rethrows the failure of the last job or refill, once.
-  void rethrowFailure();
+  // Rethrows the failure of the last job or refill, once. The segments of a job that failed
+  // before they were all durable are first put back at the front of *notDurable: the caller
+  // still owes their fsync before anything lets the WAL restart.
+  void rethrowFailure(std::vector<Pos>* notDurable);
   // Asks for the segment file pool to be refilled (SegmentFilePool::fill) in the background.
   void refillPool();
 
@@ -65,7 +67,8 @@ class CheckpointWorker {
   std::optional<Job> job_;  // set by start(), cleared when done
   bool refill_ = false;     // set by refillPool(), cleared when done
   std::exception_ptr failure_;
-  std::jthread thread_;  // last: started after everything it uses exists
+  std::vector<Pos> notDurable_;  // a failed job's segments, until rethrowFailure()
+  std::jthread thread_;          // last: started after everything it uses exists
 };
 
 }  // namespace walstream

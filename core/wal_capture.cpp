@@ -77,6 +77,8 @@ struct WalCapture::Tail {
   uint64_t index = 0;
   uint32_t frames = 0;  // frames of the index captured
   WalChainState chain;
+  // The index's segment files. A previous run may have been killed before they were durable.
+  std::vector<Pos> files;
 };
 
 WalCapture::WalCapture(const std::string& path, const CaptureOptions& options,
@@ -93,10 +95,17 @@ WalCapture::~WalCapture() {
   // Once the pin is gone the application may restart the WAL, so the segments written since the
   // last hand-off must be durable first (shadow_wal.h). A failure here only risks a new
   // generation after a power failure; it must not stop the shutdown.
+  if (worker_) {
+    worker_->wait();
+    try {
+      worker_->rethrowFailure(&unsynced_);  // a failed job's segments are still owed
+    } catch (const std::exception& e) {
+      log::warn(path_ + ": checkpoint worker: " + e.what());
+    }
+  }
   try {
-    if (worker_) worker_->wait();
     makeSegmentsDurable();
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {
     log::warn(path_ + ": " + e.what());
   }
   worker_.reset();
@@ -162,6 +171,7 @@ CaptureStart WalCapture::open() {
       chain_ = tail->chain;
       copiedFrames_ = tail->frames;
       indexHasSegments_ = true;
+      unsynced_ = tail->files;  // made durable with the catch-up's, before the pin
     } else {
       startGeneration(why, &start.catchUp);
     }
@@ -231,6 +241,7 @@ std::optional<WalCapture::Tail> WalCapture::readShadowTail() {
   // the first that is damaged or out of place ends the usable tail.
   WalChainState state;
   uint64_t end = 0;
+  std::vector<Pos> files;
   for (const SegmentInfo& seg : segs) {
     std::string problem;
     if (seg.pos.offset != end) {
@@ -244,7 +255,10 @@ std::optional<WalCapture::Tail> WalCapture::readShadowTail() {
         problem = e.what();
       }
     }
-    if (problem.empty()) continue;
+    if (problem.empty()) {
+      if (seg.byteOffset == 0) files.push_back({*gen, index, seg.fileOffset});
+      continue;
+    }
     log::warn(path_ + ": shadow WAL segment " + seg.pos.str() + " is unusable (" + problem +
               "); it and the segments after it will be copied again from the WAL");
     if (seg.pos.offset == 0) return std::nullopt;
@@ -255,6 +269,7 @@ std::optional<WalCapture::Tail> WalCapture::readShadowTail() {
   t.generation = *gen;
   t.index = index;
   t.chain = state;
+  t.files = std::move(files);
   t.frames = static_cast<uint32_t>((end - kWalHeaderSize) / (state.pageSize + kWalFrameHeaderSize));
   return t;
 }
@@ -272,8 +287,10 @@ void WalCapture::startGeneration(const std::string& reason, CaptureSync* out) {
   copiedFrames_ = 0;
   indexHasSegments_ = false;
   unsynced_.clear();  // the old generation's segments are no longer needed
-  shadow_.writeGeneration(generation_);
+  // The directory before the pointer to it: a crash between the two leaves an unused directory
+  // (removed with the other old generations), never a current generation that is missing.
   makeDirs(shadow_.generationDir(generation_));
+  shadow_.writeGeneration(generation_);
   metrics_.generationsStarted.fetch_add(1);
   log::info(path_ + ": starting generation " + formatHex16(generation_) + ": " + reason);
   if (out) out->newGenerationReason = reason;
@@ -578,8 +595,8 @@ CaptureSync WalCapture::checkpointIfDue() {
 }
 
 void WalCapture::maybeCheckpoint(CaptureSync& out) {
-  if (worker_->busy()) return;  // the slow half is running; capture goes on meanwhile
-  worker_->rethrowFailure();
+  if (worker_->busy()) return;          // the slow half is running; capture goes on meanwhile
+  worker_->rethrowFailure(&unsynced_);  // the destructor then retries their fsync
   const uint32_t frames = readIndexHeader().mxFrame;
   if (frames == 0) return;
   const auto now = std::chrono::steady_clock::now();
