@@ -40,7 +40,12 @@ void followsWithPageSize(int pageSize) {
     writer.waitFor(1500, 60s);
     writer.stop();
     CHECK(writer.transfers() == 1500);
-    CHECK(waitForConvergence(app, rep, 60s));
+    const bool converged = waitForConvergence(app, rep, 60s);
+    if (!converged) {
+      MESSAGE("primary:\n" << primary.process().stderrText().substr(0, 6000));
+      MESSAGE("replica:\n" << replica.process().stderrText().substr(0, 6000));
+    }
+    CHECK(converged);
     reader.stop();
     CHECK_MESSAGE(reader.violations() == 0, reader.firstProblem());
   }
