@@ -11,7 +11,7 @@ SOAK_MINUTES   ?= 30
 SOAK_BUILD     ?= release
 SOAK_ARGS      ?=
 
-DEB_PACKAGES := g++ make cmake pkg-config ccache sqlite3 lz4 \
+DEB_PACKAGES := g++ make cmake pkg-config ccache sqlite3 lz4 clang-format \
                 libsqlite3-dev liblz4-dev libboost-dev nlohmann-json3-dev doctest-dev
 
 # `make fuzz`: libFuzzer targets (tests/fuzz/README.md), built with clang in their own directory
@@ -22,7 +22,7 @@ FUZZ_SECONDS      ?= 600
 FUZZ_TARGETS      ?= record_decoder stream_query wal_segment pos
 FUZZ_DEB_PACKAGES := clang-14 libclang-rt-14-dev llvm-14
 
-.PHONY: all deps fuzz-deps build test test-tsan fuzz demo bench soak format clean
+.PHONY: all deps fuzz-deps build test tsan test-tsan fuzz demo bench soak format format-check clean
 
 all: build
 
@@ -58,7 +58,8 @@ test: deps
 
 # The same tests on a ThreadSanitizer build (data races between capture, the checkpoint worker,
 # the server's threads and the replica's). Not part of `make test`: it takes about twice as long.
-test-tsan: deps
+# Bounded waits in the tests are scaled by 4 for its slowdown (tests/support/time_scale.h).
+tsan: deps
 	cmake -S . -B $(TSAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=Debug -DWALSTREAM_TSAN=ON \
 	  -DWALSTREAM_WERROR=ON $(CMAKE_ARGS)
 	cmake --build $(TSAN_BUILD_DIR) -j$(JOBS)
@@ -97,8 +98,16 @@ soak: deps
 	cmake --build $(SOAK_BUILD_DIR) -j$(JOBS) --target walstream walstream_soak
 	$(SOAK_BUILD_DIR)/tests/soak/walstream_soak --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
-format:
-	find core proto server client cli tests bench -name '*.cpp' -o -name '*.h' | xargs clang-format -i
+test-tsan: tsan
+
+FORMAT_SOURCES = find core proto server client cli tests bench -name '*.cpp' -o -name '*.h'
+
+format: deps
+	$(FORMAT_SOURCES) | xargs clang-format -i
+
+# Fails naming each file and line that `make format` would change.
+format-check: deps
+	$(FORMAT_SOURCES) | xargs clang-format --dry-run --Werror
 
 clean:
 	rm -rf $(BUILD_DIR) $(TEST_BUILD_DIR) $(TSAN_BUILD_DIR) $(FUZZ_BUILD_DIR)

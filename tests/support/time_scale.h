@@ -1,5 +1,5 @@
 // How much longer than usual the tests' waits for the system under test may take. Sanitizer
-// builds run walstream many times slower (ThreadSanitizer: 5-15x), so `make test-tsan` sets
+// builds run walstream many times slower (ThreadSanitizer: 5-15x), so `make tsan` sets
 // WALSTREAM_TEST_TIME_SCALE (a positive integer, default 1) and the bounded waits of the test
 // support scale their limits by it. Limits that a test asserts as a property (a stall timeout,
 // a latency bound) are not scaled.
