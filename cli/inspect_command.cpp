@@ -16,7 +16,8 @@ namespace {
 constexpr const char* kInspectUsage =
     "Usage: walstream inspect [FLAGS] < STREAM\n"
     "\n"
-    "Decodes a /stream body read from standard input (e.g. curl -s URL | walstream inspect)\n"
+    "Decodes a /stream body read from standard input (e.g. curl -sN URL | walstream inspect;\n"
+    "curl buffers what it writes into a pipe unless given -N)\n"
     "and prints one line per record: type, position, payload size and what the record holds.\n"
     "WAL segments are decompressed and their frame chain checked; snapshots are checked\n"
     "against their SQLite header without being held in memory. At the first bad byte an\n"

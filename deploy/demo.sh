@@ -47,7 +47,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ -n "$PORT" ] || { echo "demo: the primary did not start:" >&2; cat "$DIR/primary.log" >&2; exit 1; }
-echo "demo: primary serving http://127.0.0.1:$PORT  (try: curl -s 'http://127.0.0.1:$PORT/stream?pos=' | $WALSTREAM inspect)"
+echo "demo: primary serving http://127.0.0.1:$PORT  (try: curl -sN 'http://127.0.0.1:$PORT/stream?pos=' | $WALSTREAM inspect)"
 
 REPLICA=no
 if "$WALSTREAM" replica --help >/dev/null 2>&1; then
