@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <thread>
 #include <utility>
 
@@ -217,35 +218,71 @@ void Database::failIterators(const std::string& reason) {
   iterators_.clear();
 }
 
+namespace {
+
+std::shared_ptr<SegmentIterator> failedIterator(uint64_t generation, const std::string& reason) {
+  auto it = std::make_shared<SegmentIterator>(generation, std::deque<SegmentInfo>{});
+  it->fail(reason);
+  return it;
+}
+
+}  // namespace
+
 std::shared_ptr<SegmentIterator> Database::openIterator(const Pos& from) {
-  std::lock_guard lock(mu_);
-  if (!running_ || position_.empty()) throw Error("capture of " + path_ + " is not running");
-  if (from.generation != live_.generation) {
-    auto it = std::make_shared<SegmentIterator>(from.generation, std::deque<SegmentInfo>{});
-    it->fail("generation changed");
-    return it;
+  // The listing reads directories and the block headers of every segment file from `from` on:
+  // many files for a client far behind. It runs outside mu_, which capture's publishing and the
+  // HTTP thread's status take. Files are written before position_ moves past their segments,
+  // so a listing begun at position_ == P holds every segment before P; those from P on are in
+  // inFlight_ until their files are written. If position_ moved during the listing, the files
+  // from the old P on are listed again (a short listing), the last time under mu_.
+  constexpr int kUnlockedListings = 4;
+  std::vector<SegmentInfo> listed;
+  Pos listFrom = from;
+  std::unique_lock lock(mu_);
+  // Checked again after each listing: the capture may have stopped, or a new generation begun
+  // (failing the iterators registered before), while mu_ was released.
+  auto checkLive = [&] {
+    if (!running_ || position_.empty()) throw Error("capture of " + path_ + " is not running");
+    return from.generation == live_.generation;
+  };
+  for (int attempt = 0;; ++attempt) {
+    if (!checkLive()) return failedIterator(from.generation, "generation changed");
+    const Pos listedAt = position_;
+    const bool unlocked = attempt < kUnlockedListings;
+    if (unlocked) lock.unlock();
+    std::vector<SegmentInfo> more = shadow_.listSegmentsFrom(listFrom);
+    if (unlocked && options_.afterUnlockedListing) options_.afterUnlockedListing();
+    if (unlocked) lock.lock();
+    std::erase_if(listed,
+                  [&](const SegmentInfo& s) { return !sameGenerationBefore(s.pos, listFrom); });
+    std::move(more.begin(), more.end(), std::back_inserter(listed));
+    if (position_ == listedAt || !unlocked) break;
+    if (listedAt.generation == from.generation && sameGenerationBefore(from, listedAt)) {
+      listFrom = listedAt;
+    }
   }
-  // Listed under mu_, so no segment is published between the listing and the registration.
+  if (!checkLive()) return failedIterator(from.generation, "generation changed");
   // Segments written but not yet published (at or after position_) are left to the append.
-  std::deque<SegmentInfo> listed;
-  for (SegmentInfo& s : shadow_.listSegmentsFrom(from)) {
-    if (sameGenerationBefore(s.pos, position_)) listed.push_back(std::move(s));
+  std::deque<SegmentInfo> segments;
+  for (SegmentInfo& s : listed) {
+    if (sameGenerationBefore(s.pos, position_)) segments.push_back(std::move(s));
   }
   // Segments already sent to live streams whose files are being written follow the listing.
   for (const SegmentInfo& s : inFlight_) {
     if (s.pos.generation == from.generation && !sameGenerationBefore(s.pos, from)) {
-      listed.push_back(s);
+      segments.push_back(s);
     }
   }
   // Nothing listed means the consumer is where capture stands: the next segment published is
   // the one it needs. Anything else is a hole (retention removed what it needed, or `from` is
   // not a segment boundary) that the consumer must not skip.
-  if (listed.empty() ? from != live_ : listed.front().pos != from) {
+  if (segments.empty() ? from != live_ : segments.front().pos != from) {
     throw Error("no segment of the shadow WAL starts at " + from.str() +
-                (listed.empty() ? " (capture is at " + live_.str() + ")"
-                                : " (the next one starts at " + listed.front().pos.str() + ")"));
+                (segments.empty()
+                     ? " (capture is at " + live_.str() + ")"
+                     : " (the next one starts at " + segments.front().pos.str() + ")"));
   }
-  auto it = std::make_shared<SegmentIterator>(from.generation, std::move(listed), from);
+  auto it = std::make_shared<SegmentIterator>(from.generation, std::move(segments), from);
   iterators_.push_back(it);
   return it;
 }

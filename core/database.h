@@ -62,6 +62,9 @@ struct CaptureOptions {
   std::function<void()> beforeOpenLock{};
   // Test hook: runs on the checkpoint worker each time it is about to move capture's pin.
   std::function<void()> beforeMovePin{};
+  // Test hook: runs in openIterator() after each listing of segment files made without the
+  // Database's lock, before the lock is taken again.
+  std::function<void()> afterUnlockedListing{};
 };
 
 class Database {
