@@ -26,16 +26,19 @@ class DurationHistogram {
   std::atomic<uint64_t> sumMicros_{0};
 };
 
-enum class CheckpointMode { kPassive = 0, kFull = 1, kRestart = 2 };
-inline constexpr std::array<const char*, 3> kCheckpointModeNames = {"passive", "full", "restart"};
+// How a capture checkpoint's hand-off waits (docs/capture.md §5). Both backfill with PASSIVE
+// checkpoints; kWaitForReaders, past --max-checkpoint-pages, waits up to the busy timeout for
+// the write lock and briefly, holding it, for readers to leave the frames left to backfill.
+enum class CheckpointMode { kPassive = 0, kWaitForReaders = 1 };
+inline constexpr std::array<const char*, 2> kCheckpointModeNames = {"passive", "wait_for_readers"};
 
 struct CaptureMetrics {
   std::atomic<uint64_t> walBytesCopied{0};
   std::atomic<uint64_t> segmentsWritten{0};
   std::atomic<uint64_t> generationsStarted{0};
   std::atomic<uint64_t> walRestarts{0};  // proven restarts (index + 1)
-  std::array<std::atomic<uint64_t>, 3> checkpoints{};
-  std::array<std::atomic<uint64_t>, 3> checkpointMicros{};
+  std::array<std::atomic<uint64_t>, kCheckpointModeNames.size()> checkpoints{};
+  std::array<std::atomic<uint64_t>, kCheckpointModeNames.size()> checkpointMicros{};
   std::atomic<uint64_t> walBytes{0};      // size of the application's -wal file at the last sync
   std::atomic<int64_t> snapshotsOpen{0};  // snapshot readers holding a read transaction
   DurationHistogram syncDuration;

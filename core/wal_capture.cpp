@@ -602,7 +602,7 @@ void WalCapture::maybeCheckpoint(CaptureSync& out) {
   const auto now = std::chrono::steady_clock::now();
   CheckpointMode mode;
   if (frames >= options_.maxCheckpointPages) {
-    mode = CheckpointMode::kFull;
+    mode = CheckpointMode::kWaitForReaders;
   } else if (frames >= options_.minCheckpointPages ||
              now - lastCheckpoint_ >= options_.checkpointInterval) {
     mode = CheckpointMode::kPassive;
@@ -656,8 +656,9 @@ bool WalCapture::handOff(CheckpointMode mode, CaptureSync& out) {
   makeSegmentsDurable();
   // Below the maximum the hand-off only takes the write lock when it is free within a short
   // wait; past it, it waits as long as the busy timeout allows.
-  writer_->setPollingBusyTimeout(
-      kLockPollInterval, mode == CheckpointMode::kFull ? options_.busyTimeout : kHandOffLockWait);
+  writer_->setPollingBusyTimeout(kLockPollInterval, mode == CheckpointMode::kWaitForReaders
+                                                        ? options_.busyTimeout
+                                                        : kHandOffLockWait);
   try {
     writer_->exec("BEGIN IMMEDIATE");
   } catch (const Error&) {
@@ -680,7 +681,7 @@ bool WalCapture::handOff(CheckpointMode mode, CaptureSync& out) {
       // until the client has the whole image, however long its link takes, so waiting would
       // only stall the application's writers, once per sync.
       const bool waitForReaders =
-          mode == CheckpointMode::kFull && metrics_.snapshotsOpen.load() == 0;
+          mode == CheckpointMode::kWaitForReaders && metrics_.snapshotsOpen.load() == 0;
       const auto deadline = std::chrono::steady_clock::now() +
                             (waitForReaders ? std::min<std::chrono::milliseconds>(
                                                   options_.busyTimeout, kMaxReaderWait)

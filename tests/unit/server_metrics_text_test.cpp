@@ -9,8 +9,8 @@ TEST_CASE("/metrics text: one HELP/TYPE per family, a sample per database and mo
   CaptureMetrics a, b;
   a.walBytesCopied = 1234;
   a.segmentsWritten = 7;
-  a.checkpoints[static_cast<size_t>(CheckpointMode::kRestart)] = 2;
-  a.checkpointMicros[static_cast<size_t>(CheckpointMode::kRestart)] = 1'500'000;
+  a.checkpoints[static_cast<size_t>(CheckpointMode::kWaitForReaders)] = 2;
+  a.checkpointMicros[static_cast<size_t>(CheckpointMode::kWaitForReaders)] = 1'500'000;
   a.walBytes = 4096;
   a.syncDuration.observe(0.0002);
   a.syncDuration.observe(1.0);
@@ -24,9 +24,9 @@ TEST_CASE("/metrics text: one HELP/TYPE per family, a sample per database and mo
   has("# TYPE walstream_wal_bytes_copied_total counter");
   has("walstream_wal_bytes_copied_total{db=\"app.db\"} 1234");
   has("walstream_segments_written_total{db=\"app.db\"} 7");
-  has("walstream_checkpoints_total{db=\"app.db\",mode=\"restart\"} 2");
+  has("walstream_checkpoints_total{db=\"app.db\",mode=\"wait_for_readers\"} 2");
   has("walstream_checkpoints_total{db=\"app.db\",mode=\"passive\"} 0");
-  has("walstream_checkpoint_seconds_total{db=\"app.db\",mode=\"restart\"} 1.5");
+  has("walstream_checkpoint_seconds_total{db=\"app.db\",mode=\"wait_for_readers\"} 1.5");
   has("walstream_wal_size_bytes{db=\"app.db\"} 4096");
   has("walstream_wal_index{db=\"app.db\"} 3");
   has("walstream_wal_offset{db=\"app.db\"} 8032");
