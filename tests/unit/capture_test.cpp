@@ -1,4 +1,4 @@
-// Capture (core/database.h) beside real SQLite writers, on real files.
+// Capture (server/capture/database.h) beside real SQLite writers, on real files.
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -9,14 +9,14 @@
 #include <random>
 #include <thread>
 
-#include "core/database.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
-#include "core/segment_file_pool.h"
 #include "core/sqlite_conn.h"
-#include "core/wal_capture.h"
 #include "core/wal_segment.h"
+#include "server/capture/database.h"
+#include "server/capture/segment_file_pool.h"
+#include "server/capture/wal_capture.h"
 #include "tests/support/shadow_replay.h"
 #include "tests/support/temp_dir.h"
 

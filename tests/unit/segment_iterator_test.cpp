@@ -5,7 +5,7 @@
 #include <condition_variable>
 #include <thread>
 
-#include "core/segment_iterator.h"
+#include "server/capture/segment_iterator.h"
 
 using namespace walstream;
 

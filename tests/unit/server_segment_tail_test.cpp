@@ -3,9 +3,9 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
-#include "core/shadow_wal.h"
 #include "core/wal_segment.h"
-#include "server/segment_tail.h"
+#include "server/capture/segment_tail.h"
+#include "server/capture/shadow_wal.h"
 #include "tests/support/sqlite_fixture.h"
 #include "tests/support/temp_dir.h"
 

@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
-#include "core/shadow_wal.h"
+#include "server/capture/shadow_wal.h"
 #include "tests/support/temp_dir.h"
 
 using namespace walstream;

@@ -1,4 +1,4 @@
-// Snapshot readers (core/snapshot.h) and stream iterators across the capture's lifecycle:
+// Snapshot readers (server/capture/snapshot.h) and stream iterators across the capture's lifecycle:
 // capture closing while a snapshot is read, a sync that fails while a snapshot waits for one, and
 // WAL restarts with retention while a snapshot or a stream still needs an index. The test thread
 // is the capture thread here, so every step happens exactly when the test says.
@@ -8,10 +8,10 @@
 #include <filesystem>
 #include <future>
 
-#include "core/database.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/sqlite_conn.h"
+#include "server/capture/database.h"
 #include "tests/support/db_writer.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"

@@ -1,4 +1,4 @@
-#include "core/wal_appender.h"
+#include "client/apply/wal_appender.h"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -21,15 +21,15 @@
 #include <thread>
 #include <vector>
 
+#include "client/apply/ofd_lock.h"
+#include "client/apply/wal_batch.h"
+#include "client/apply/wal_index_hash.h"
 #include "core/byte_order.h"
 #include "core/error.h"
 #include "core/file_util.h"
-#include "core/ofd_lock.h"
 #include "core/sqlite_conn.h"
-#include "core/wal_batch.h"
 #include "core/wal_format.h"
 #include "core/wal_index.h"
-#include "core/wal_index_hash.h"
 #include "core/wal_segment.h"
 #include "tests/support/process.h"
 #include "tests/support/sqlite_fixture.h"

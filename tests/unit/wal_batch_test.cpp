@@ -1,4 +1,4 @@
-#include "core/wal_batch.h"
+#include "client/apply/wal_batch.h"
 
 #include <doctest/doctest.h>
 

@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "client/apply/ofd_lock.h"
+#include "client/apply/wal_index_hash.h"
 #include "core/error.h"
 #include "core/file_util.h"
-#include "core/ofd_lock.h"
 #include "core/wal_format.h"
 #include "core/wal_index.h"
-#include "core/wal_index_hash.h"
 #include "core/wal_segment.h"
 #include "tests/support/sqlite_fixture.h"
 #include "tests/support/temp_dir.h"

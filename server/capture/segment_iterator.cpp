@@ -1,4 +1,4 @@
-#include "core/segment_iterator.h"
+#include "server/capture/segment_iterator.h"
 
 namespace walstream {
 

@@ -36,16 +36,16 @@
 #include <string>
 #include <vector>
 
-#include "core/capture_metrics.h"
 #include "core/file_util.h"
 #include "core/pos.h"
 #include "core/record_file.h"
-#include "core/segment_file_pool.h"
-#include "core/segment_iterator.h"
-#include "core/shadow_wal.h"
-#include "core/snapshot.h"
-#include "core/wal_capture.h"
 #include "core/wal_format.h"
+#include "server/capture/capture_metrics.h"
+#include "server/capture/segment_file_pool.h"
+#include "server/capture/segment_iterator.h"
+#include "server/capture/shadow_wal.h"
+#include "server/capture/snapshot.h"
+#include "server/capture/wal_capture.h"
 
 namespace walstream {
 

@@ -1,4 +1,4 @@
-#include "core/capture_metrics.h"
+#include "server/capture/capture_metrics.h"
 
 namespace walstream {
 

@@ -1,4 +1,4 @@
-#include "core/segment_file_pool.h"
+#include "server/capture/segment_file_pool.h"
 
 #include <fcntl.h>
 #include <unistd.h>

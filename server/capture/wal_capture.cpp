@@ -1,4 +1,4 @@
-#include "core/wal_capture.h"
+#include "server/capture/wal_capture.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -9,10 +9,10 @@
 #include <thread>
 #include <utility>
 
-#include "core/database.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/lz4_codec.h"
+#include "server/capture/database.h"
 
 namespace walstream {
 

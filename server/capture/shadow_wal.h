@@ -34,7 +34,7 @@
 #include <vector>
 
 #include "core/pos.h"
-#include "core/segment_file_pool.h"
+#include "server/capture/segment_file_pool.h"
 
 namespace walstream {
 

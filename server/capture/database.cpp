@@ -1,4 +1,4 @@
-#include "core/database.h"
+#include "server/capture/database.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,4 +1,4 @@
-#include "core/sequential_writeback.h"
+#include "client/apply/sequential_writeback.h"
 
 #include <fcntl.h>
 

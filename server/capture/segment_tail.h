@@ -6,8 +6,8 @@
 #include <span>
 
 #include "core/pos.h"
-#include "core/shadow_wal.h"
 #include "core/wal_format.h"
+#include "server/capture/shadow_wal.h"
 
 namespace walstream::server {
 

@@ -1,4 +1,4 @@
-#include "core/shadow_wal.h"
+#include "server/capture/shadow_wal.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

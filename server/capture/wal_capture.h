@@ -29,14 +29,14 @@
 #include <string>
 #include <vector>
 
-#include "core/capture_metrics.h"
-#include "core/checkpoint_worker.h"
 #include "core/file_util.h"
 #include "core/pos.h"
-#include "core/shadow_wal.h"
 #include "core/sqlite_conn.h"
 #include "core/wal_index.h"
 #include "core/wal_segment.h"
+#include "server/capture/capture_metrics.h"
+#include "server/capture/checkpoint_worker.h"
+#include "server/capture/shadow_wal.h"
 
 namespace walstream {
 

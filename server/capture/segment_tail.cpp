@@ -1,4 +1,4 @@
-#include "server/segment_tail.h"
+#include "server/capture/segment_tail.h"
 
 #include <lz4frame.h>
 

@@ -1,11 +1,11 @@
-#include "core/checkpoint_worker.h"
+#include "server/capture/checkpoint_worker.h"
 
 #include <sqlite3.h>
 
 #include "core/error.h"
-#include "core/segment_file_pool.h"
-#include "core/shadow_wal.h"
 #include "core/sqlite_conn.h"
+#include "server/capture/segment_file_pool.h"
+#include "server/capture/shadow_wal.h"
 
 namespace walstream {
 

@@ -1,4 +1,4 @@
-#include "core/wal_index_hash.h"
+#include "client/apply/wal_index_hash.h"
 
 #include <unistd.h>
 

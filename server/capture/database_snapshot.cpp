@@ -6,11 +6,11 @@
 #include <stdexcept>
 
 #include "core/byte_order.h"
-#include "core/database.h"
 #include "core/error.h"
 #include "core/lz4_codec.h"
 #include "core/sqlite_conn.h"
 #include "core/wal_segment.h"
+#include "server/capture/database.h"
 
 namespace walstream {
 

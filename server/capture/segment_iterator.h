@@ -29,7 +29,7 @@
 #include <optional>
 #include <string>
 
-#include "core/shadow_wal.h"
+#include "server/capture/shadow_wal.h"
 
 namespace walstream {
 

@@ -1,4 +1,4 @@
-#include "core/ofd_lock.h"
+#include "client/apply/ofd_lock.h"
 
 #include <fcntl.h>
 

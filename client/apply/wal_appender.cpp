@@ -1,4 +1,4 @@
-#include "core/wal_appender.h"
+#include "client/apply/wal_appender.h"
 
 #include <fcntl.h>
 #include <sqlite3.h>
