@@ -15,11 +15,11 @@
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/stop_signal.h"
-#include "core/database.h"
 #include "core/error.h"
 #include "core/fd_limit.h"
 #include "core/file_util.h"
 #include "core/log.h"
+#include "server/capture/database.h"
 #include "server/primary_server.h"
 
 namespace walstream::cli {

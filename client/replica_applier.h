@@ -10,8 +10,8 @@
 //    PRAGMA quick_check before it is installed; a refused or partial one is removed.
 //  - The primary transactions of one batch land as ONE SQLite transaction through WalAppender,
 //    holding the last version of each page they write and the last one's database size
-//    (core/wal_batch.h says why that is exactly the state after the last of them): readers see
-//    the state before the batch or after it, both states the primary had. A snapshot into an
+//    (client/apply/wal_batch.h says why that is exactly the state after the last of them): readers
+//    see the state before the batch or after it, both states the primary had. A snapshot into an
 //    existing LOCAL_DB is one transaction too. Only a LOCAL_DB that does not exist yet is
 //    created by renaming a complete, fsynced image.
 //  - Durability is not on the path to readers: a transaction is visible as soon as its frames
@@ -83,8 +83,8 @@
 //    The one residual risk is the 64-bit running checksum: F would have to keep, in slots that
 //    were written twice within one WAL generation (an append abandoned before its publish, then
 //    a shorter one), frames whose chain reaches L's frame count with L's checksum.
-//  - Local writes. While the replica runs, the appender sees them (core/wal_appender.h). Made
-//    while it is stopped, they are seen on start by the same check: a write still in the WAL
+//  - Local writes. While the replica runs, the appender sees them (client/apply/wal_appender.h).
+//    Made while it is stopped, they are seen on start by the same check: a write still in the WAL
 //    makes the WAL differ from L; one checkpointed into the database file (the sqlite3 shell,
 //    as the last connection to close LOCAL_DB, always checkpoints and deletes the WAL) leaves
 //    an empty WAL that a P with L.mxFrame != 0 does not match, and otherwise changes the file's
@@ -107,13 +107,13 @@
 #include <string>
 #include <vector>
 
+#include "client/apply/sequential_writeback.h"
+#include "client/apply/wal_appender.h"
+#include "client/apply/wal_batch.h"
 #include "client/replica_position.h"
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
 #include "core/record_file.h"
-#include "core/sequential_writeback.h"
-#include "core/wal_appender.h"
-#include "core/wal_batch.h"
 
 namespace walstream::client {
 

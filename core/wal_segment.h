@@ -63,9 +63,9 @@ struct ParsedWalSegment {
 // size out of a commit's frames). Earlier frames of a transaction may hold pages past its
 // commit's size: SQLite spills dirty pages to the WAL before a transaction ends, and a
 // transaction that then shrinks the database (auto_vacuum, VACUUM) leaves them behind; readers
-// and checkpoints ignore pages past the database size (core/wal_batch.h). On success `state`
-// is advanced to the end. Throws Error("<reason> at WAL offset N") otherwise, leaving `state`
-// unchanged.
+// and checkpoints ignore pages past the database size (client/apply/wal_batch.h). On success
+// `state` is advanced to the end. Throws Error("<reason> at WAL offset N") otherwise, leaving
+// `state` unchanged.
 ParsedWalSegment parseWalSegment(std::span<const uint8_t> bytes, uint64_t offset,
                                  WalChainState& state, uint32_t maxPageCount = kMaxWalPageNumber);
 

@@ -7,9 +7,9 @@
 #include <utility>
 
 #include "core/pos.h"
-#include "core/shadow_wal.h"
 #include "core/wal_format.h"
-#include "server/segment_tail.h"
+#include "server/capture/segment_tail.h"
+#include "server/capture/shadow_wal.h"
 
 namespace walstream::server {
 

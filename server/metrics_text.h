@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "core/capture_metrics.h"
 #include "core/pos.h"
+#include "server/capture/capture_metrics.h"
 
 namespace walstream::server {
 

@@ -12,9 +12,9 @@
 #include <set>
 #include <stdexcept>
 
-#include "core/database.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "server/capture/database.h"
 #include "server/listener.h"
 #include "server/server_context.h"
 

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "core/database.h"
+#include "server/capture/database.h"
 #include "server/checksum_cache.h"
 #include "server/query.h"
 

@@ -17,7 +17,7 @@
 #include <memory>
 #include <string>
 
-#include "core/snapshot.h"
+#include "server/capture/snapshot.h"
 
 namespace walstream::server {
 

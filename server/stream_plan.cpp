@@ -2,8 +2,8 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "server/capture/segment_tail.h"
 #include "server/http_error.h"
-#include "server/segment_tail.h"
 
 namespace walstream::server {
 

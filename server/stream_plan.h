@@ -8,11 +8,11 @@
 #include <optional>
 #include <string>
 
-#include "core/database.h"
 #include "core/pos.h"
-#include "core/segment_iterator.h"
-#include "core/snapshot.h"
 #include "core/wal_format.h"
+#include "server/capture/database.h"
+#include "server/capture/segment_iterator.h"
+#include "server/capture/snapshot.h"
 
 namespace walstream::server {
 

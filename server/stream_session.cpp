@@ -16,9 +16,9 @@
 #include "core/lz4_codec.h"
 #include "proto/snapshot_chain.h"
 #include "proto/status_json.h"
+#include "server/capture/segment_tail.h"
 #include "server/http_error.h"
 #include "server/http_response.h"
-#include "server/segment_tail.h"
 
 namespace walstream::server {
 

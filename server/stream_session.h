@@ -37,9 +37,9 @@
 #include <string>
 #include <vector>
 
-#include "core/segment_iterator.h"
-#include "core/snapshot.h"
 #include "proto/stream_record.h"
+#include "server/capture/segment_iterator.h"
+#include "server/capture/snapshot.h"
 #include "server/query.h"
 #include "server/server_context.h"
 #include "server/session_registry.h"

@@ -12,7 +12,7 @@
 #include <stop_token>
 #include <thread>
 
-#include "core/database.h"
+#include "server/capture/database.h"
 #include "server/primary_server.h"
 #include "tests/support/db_writer.h"
 #include "tests/support/http_client.h"

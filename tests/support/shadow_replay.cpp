@@ -7,9 +7,9 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
-#include "core/shadow_wal.h"
 #include "core/sqlite_conn.h"
 #include "core/wal_segment.h"
+#include "server/capture/shadow_wal.h"
 
 namespace walstream::test {
 

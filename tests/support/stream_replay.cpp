@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
-#include "core/shadow_wal.h"
+#include "server/capture/shadow_wal.h"
 #include "tests/support/shadow_replay.h"
 
 namespace walstream::test {

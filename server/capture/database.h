@@ -1,0 +1,211 @@
+// Capture of one live SQLite database into its shadow WAL (docs/design.md §1, docs/capture.md).
+//
+// Threads: open(), sync() and run() belong to one capture thread, which alone uses the SQLite
+// connections. Every other public member is thread-safe and may be called from any thread, but
+// those marked "blocking" do disk or SQLite work and must not run on an event loop thread.
+//
+// Invariants:
+//  - Pin: from open() to close() the capture thread always holds a SQLite read transaction on
+//    one of two pin connections; a pin is moved forward by beginning the new one before ending
+//    the old one, and only after copying up to the old pin's mark. While any pin is held, the
+//    WAL can restart only when every frame of it has been copied (docs/capture.md §4), so a change
+//    of WAL salts seen while pinned is a proven restart: the generation continues at index + 1.
+//  - Only frames up to the mxFrame of a validated wal-index header are copied, each checked
+//    against the salts and the running checksum chain, and only whole transactions.
+//  - A new segment goes to live iterators from memory first, and is listed in inFlight_ until
+//    its file is written; only then does position() move past it. So every reader of the
+//    shadow WAL on disk (resume checks, snapshots, listings) finds a file for every segment
+//    before position(), and an iterator opened meanwhile gets the in-flight ones from memory.
+//  - Segment files become durable, data and name, before the WAL may restart (shadow_wal.h),
+//    so a power failure never loses a captured frame that is not still in the WAL. A replica
+//    may hold frames that a power failure took from the primary's WAL (synchronous=NORMAL
+//    does not sync commits); its resume checksum then differs and it gets a snapshot.
+//  - The application's files are opened once each (db, -wal, -shm) and closed only after every
+//    SQLite connection of this Database (docs/sqlite-wal.md §4.5).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "core/file_util.h"
+#include "core/pos.h"
+#include "core/record_file.h"
+#include "core/wal_format.h"
+#include "server/capture/capture_metrics.h"
+#include "server/capture/segment_file_pool.h"
+#include "server/capture/segment_iterator.h"
+#include "server/capture/shadow_wal.h"
+#include "server/capture/snapshot.h"
+#include "server/capture/wal_capture.h"
+
+namespace walstream {
+
+struct CaptureOptions {
+  std::chrono::milliseconds monitorDelay{0};  // batch changes for this long after a wake-up
+  uint32_t minCheckpointPages = 1000;         // PASSIVE checkpoint + WAL restart past this
+  uint32_t maxCheckpointPages = 10000;        // checkpoint waiting for readers past this
+  std::chrono::milliseconds checkpointInterval{60000};  // checkpoint a non-empty WAL this often
+  uint32_t shadowRetention = 32;                 // WAL indexes kept in the current generation
+  std::chrono::milliseconds pollInterval{1000};  // fallback wake-up when no inotify event comes
+  std::chrono::milliseconds busyTimeout{1000};   // bound on waits for the application's locks
+  // Test hook: runs on the capture thread each time capture opens, after the shadow WAL was read
+  // and just before it waits for the application's write lock.
+  std::function<void()> beforeOpenLock{};
+  // Test hook: runs on the checkpoint worker each time it is about to move capture's pin.
+  std::function<void()> beforeMovePin{};
+  // Test hook: runs in openIterator() after each listing of segment files made without the
+  // Database's lock, before the lock is taken again.
+  std::function<void()> afterUnlockedListing{};
+};
+
+class Database {
+ public:
+  Database(std::string path, CaptureOptions options);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string name() const;  // the file name, as served over HTTP
+  const ShadowWal& shadow() const { return shadow_; }
+  const CaptureOptions& options() const { return options_; }
+
+  // --- capture thread ---
+  // Opens the database (switching a rollback-journal database to WAL), pins the WAL, and
+  // validates the shadow WAL against it, starting a new generation when continuity is not proven.
+  void open();
+  // Copies newly committed frames into a segment and publishes it; runs checkpoints when due.
+  void sync();
+  // open(), then sync() on every change until stop is requested; errors close and reopen with
+  // a backoff. Returns after releasing every lock.
+  void run(std::stop_token stop);
+  void close();
+
+  // --- any thread ---
+  uint32_t pageSize() const;
+  // The end of what live streams have been sent; empty until open() succeeded.
+  Pos position() const;
+  // The end of the segments in files: what listings, resume checks and snapshots can use.
+  // At most a few milliseconds behind position(); equal to it after syncBarrier().
+  Pos writtenPosition() const;
+  bool healthy() const;
+  std::string healthReason() const;  // why not healthy ("" when healthy)
+  CaptureMetrics& metrics() { return metrics_; }
+
+  // Every segment at or after `from` (same generation; `from` must be a segment boundary),
+  // registered so that capture appends later segments. When the generation changes, the
+  // iterator fails with "generation changed". Blocking.
+  std::shared_ptr<SegmentIterator> openIterator(const Pos& from);
+
+  // Waits until a sync that starts after this call has finished, with every segment it copied
+  // in a file; returns the position then. nullopt on timeout, when that sync failed, or when
+  // capture is not running. Blocking.
+  std::optional<Pos> syncBarrier(std::chrono::milliseconds timeout);
+
+  // The database image at a published position (see snapshot.h). Blocking; throws Error when
+  // capture is not running or on I/O errors.
+  //
+  // With `shareWithin` > 0, an image opened (with sharing) less than that long ago in the
+  // current generation, and still read by someone, is reused instead of opening a new one: its
+  // position may be older, but the stream continues from it with the segments after it, which
+  // its lease keeps from retention. Callers that ask with sharing are served one at a time, so
+  // clients that ask together (replicas bootstrapping at once, a burst of requests) cost one
+  // read transaction, one sync barrier and one overlay per window, not one each. The image
+  // lives only as long as its readers.
+  std::unique_ptr<SnapshotReader> openSnapshot(
+      std::chrono::milliseconds shareWithin = std::chrono::milliseconds(0));
+
+  // Wakes the capture thread (used by tests and by stop requests).
+  void wake();
+
+ private:
+  friend class DatabaseSnapshotReader;
+  struct SnapshotImage;  // database_snapshot.cpp: what every reader of one snapshot shares
+
+  // Publishes what a sync or open produced: publishLive(), then publishWritten().
+  void publish(const CaptureSync& result);
+  // Segments to live iterators (and inFlight_), before their files are written.
+  void publishLive(const CaptureSync& result);
+  // The position, once every segment before it has its file; retention.
+  void publishWritten(const CaptureSync& result);
+  void failIterators(const std::string& reason);  // requires mu_
+  void waitForChange(std::stop_token& stop, int inotifyFd);
+  // Revokes every snapshot lease, then closes the capture's connections and descriptors.
+  void closeCapture(const std::string& reason);
+  // Opens a new snapshot image (openSnapshot without sharing). Blocking.
+  std::shared_ptr<SnapshotImage> openImage();
+
+  // A live snapshot reader's hold on the capture it began under. Closing capture closes its
+  // descriptors on -wal and -shm, and closing any descriptor drops every POSIX lock this process
+  // holds on that file (file_util.h), the snapshot reader's read lock included: the application
+  // could then restart or truncate the WAL under the snapshot and copy newer pages into the
+  // database file it reads. So closeCapture() first revokes each lease: under its mutex it
+  // closes the reader's connection and marks it revoked, and a revoked reader fails instead of
+  // reading. A reader holds the mutex while it reads pages.
+  //
+  // A lease also keeps the shadow WAL's index it reads (from registration, when it is at or
+  // below the snapshot's) from retention until the reader is gone.
+  struct SnapshotLease {
+    explicit SnapshotLease(std::atomic<int64_t>& counter) : open(counter) { open.fetch_add(1); }
+    ~SnapshotLease() { open.fetch_sub(1); }
+    SnapshotLease(const SnapshotLease&) = delete;
+    SnapshotLease& operator=(const SnapshotLease&) = delete;
+
+    std::atomic<int64_t>& open;  // CaptureMetrics::snapshotsOpen
+    std::mutex mu;
+    bool revoked = false;
+    std::unique_ptr<SqliteConnection> connection;  // holds the read transaction
+    uint64_t generation = 0;                       // set under Database::mu_ at registration
+    std::atomic<uint64_t> index{0};
+  };
+  // The lowest WAL index of `generation` that a live iterator or snapshot may still read.
+  uint64_t retentionFloor(uint64_t generation);
+
+  const std::string path_;
+  const CaptureOptions options_;
+  ShadowWal shadow_;
+  CaptureMetrics metrics_;
+  // The application's database file, opened once and closed only after every SQLite connection
+  // of this Database, snapshot readers included (file_util.h invariant). Snapshot readers
+  // read pages through it.
+  UniqueFd dbFd_;
+  UniqueFd wakeFd_;  // eventfd: wake() and stop requests interrupt the capture thread's wait
+  std::unique_ptr<WalCapture> capture_;  // capture thread only
+  RecordFile positionFile_;              // capture thread only; not durable (shadow_wal.h)
+  SegmentFilePool segmentFiles_;         // capture thread only
+
+  // Shared with other threads, under mu_.
+  mutable std::mutex mu_;
+  std::condition_variable syncDone_;
+  Pos position_;  // writtenPosition()
+  Pos live_;      // position()
+  uint32_t pageSize_ = 0;
+  std::string healthReason_ = "starting";
+  bool running_ = false;
+  uint64_t syncsStarted_ = 0;    // syncs are numbered from 1 in the order they start
+  uint64_t syncsFinished_ = 0;   // failed ones included
+  uint64_t lastGoodSync_ = 0;    // the number of the last sync that succeeded
+  bool flushRequested_ = false;  // the next sync writes its segments into a file at once
+  std::vector<std::weak_ptr<SegmentIterator>> iterators_;
+  std::vector<std::weak_ptr<SnapshotLease>> leases_;  // of live snapshot readers
+  // Published to iterators, files not yet written: at and after position_, contiguous.
+  std::vector<SegmentInfo> inFlight_;
+  // The image openSnapshot(shareWithin) last opened, and when.
+  std::weak_ptr<SnapshotImage> sharedSnapshot_;
+  std::chrono::steady_clock::time_point sharedSnapshotAt_;
+
+  // Serialises openSnapshot() calls that share, so that concurrent ones wait for one image
+  // rather than each opening its own. Never taken while holding mu_.
+  std::mutex sharedSnapshotOpen_;
+};
+
+}  // namespace walstream

@@ -1,0 +1,234 @@
+// Database::openSnapshot and the reader it returns (the protocol is in snapshot.h).
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+
+#include "core/byte_order.h"
+#include "core/error.h"
+#include "core/lz4_codec.h"
+#include "core/sqlite_conn.h"
+#include "core/wal_segment.h"
+#include "server/capture/database.h"
+
+namespace walstream {
+
+namespace {
+
+// The page that holds SQLite's lock bytes (offset 2^30): never written, in the file or the WAL,
+// so a database that grew past it in the WAL may not have it in the file yet. Its content is
+// never read by SQLite; the image carries zeros.
+uint64_t pendingBytePage(uint32_t pageSize) {
+  return (uint64_t{1} << 30) / pageSize + 1;
+}
+
+// The database's size in pages from its header (offset 28), valid when the header's
+// version-valid-for number (offset 92) equals its change counter (offset 24), as SQLite
+// requires; otherwise the file's size.
+uint64_t databasePageCount(int fd, const std::string& path, uint32_t pageSize) {
+  uint8_t h[100];
+  if (preadFull(fd, h, sizeof h, 0, path) == sizeof h) {
+    const uint32_t count = loadBE32(h + 28);
+    if (count != 0 && loadBE32(h + 24) == loadBE32(h + 92)) return count;
+  }
+  return (fileSize(fd, path) + pageSize - 1) / pageSize;
+}
+
+}  // namespace
+
+// Everything about one snapshot that does not depend on how far it was read: shared, read-only,
+// by every reader of that image (Database::openSnapshot with sharing).
+struct Database::SnapshotImage {
+  std::shared_ptr<SnapshotLease> lease;  // its read transaction: mark <= pos
+  int dbFd = -1;
+  std::string dbPath;
+  Pos pos;
+  uint32_t pageSize = 0;
+  uint64_t pages = 0;
+  std::map<uint32_t, std::string> overlay;  // page number -> image as of pos
+  std::optional<WalChainState> chain;
+};
+
+class DatabaseSnapshotReader final : public SnapshotReader {
+ public:
+  explicit DatabaseSnapshotReader(std::shared_ptr<const Database::SnapshotImage> image)
+      : image_(std::move(image)) {}
+
+  Pos position() const override { return image_->pos; }
+  uint32_t pageSize() const override { return pageSize_; }
+  uint64_t size() const override { return image_->pages * pageSize_; }
+  std::optional<WalChainState> chain() const override { return image_->chain; }
+  void rewind() override { next_ = 0; }
+
+  size_t readInto(std::span<char> out) override {
+    if (out.size() < pageSize_) throw std::logic_error("snapshot read into less than a page");
+    const Database::SnapshotImage& im = *image_;
+    // Pages are read only while the read transaction is known to hold (Database::SnapshotLease).
+    std::lock_guard hold(im.lease->mu);
+    if (im.lease->revoked) {
+      throw Error("snapshot of " + im.dbPath + " at " + im.pos.str() +
+                  " abandoned: capture was closed while it was read");
+    }
+    const uint64_t n = std::min<uint64_t>(out.size() / pageSize_, im.pages - next_);
+    const uint64_t end = next_ + n;
+    char* dst = out.data();
+    // Runs of pages between overlay entries are read with one pread each: per-page reads cost
+    // a system call per 4 KiB, which dominated the primary's share of a bootstrap.
+    auto it = im.overlay.lower_bound(static_cast<uint32_t>(next_ + 1));
+    while (next_ < end) {
+      uint64_t runEnd =
+          it == im.overlay.end() ? end : std::min<uint64_t>(end, uint64_t{it->first} - 1);
+      if (next_ + 1 == pendingPage_ && runEnd > next_) {
+        std::fill_n(dst, pageSize_, '\0');
+        dst += pageSize_;
+        ++next_;
+        continue;
+      }
+      if (runEnd > next_) {
+        if (next_ < pendingPage_ && runEnd >= pendingPage_) runEnd = pendingPage_ - 1;
+        const size_t bytes = static_cast<size_t>((runEnd - next_) * pageSize_);
+        if (preadFull(im.dbFd, dst, bytes, next_ * pageSize_, im.dbPath) != bytes) {
+          throw Error("snapshot of " + im.dbPath + " at " + im.pos.str() + ": pages " +
+                      std::to_string(next_ + 1) + ".." + std::to_string(runEnd) +
+                      " are neither in the WAL nor all in the database file");
+        }
+        dst += bytes;
+        next_ = runEnd;
+        continue;
+      }
+      // Page next_ + 1 is in the overlay.
+      std::copy(it->second.begin(), it->second.end(), dst);
+      dst += pageSize_;
+      ++next_;
+      ++it;
+    }
+    return static_cast<size_t>(n * pageSize_);
+  }
+
+ private:
+  const std::shared_ptr<const Database::SnapshotImage> image_;
+  const uint32_t pageSize_ = image_->pageSize;
+  const uint64_t pendingPage_ = pendingBytePage(pageSize_);
+  uint64_t next_ = 0;  // pages returned so far
+};
+
+std::unique_ptr<SnapshotReader> Database::openSnapshot(std::chrono::milliseconds shareWithin) {
+  if (shareWithin.count() <= 0) return std::make_unique<DatabaseSnapshotReader>(openImage());
+  std::lock_guard opening(sharedSnapshotOpen_);
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) throw Error("capture of " + path_ + " is not running");
+    std::shared_ptr<SnapshotImage> shared = sharedSnapshot_.lock();
+    if (shared && std::chrono::steady_clock::now() < sharedSnapshotAt_ + shareWithin &&
+        shared->pos.generation == live_.generation) {
+      // Revocation (closeCapture) forgets sharedSnapshot_ under mu_ first, so an image found
+      // here was not revoked yet; a reader finds out at its next read if it is later.
+      return std::make_unique<DatabaseSnapshotReader>(std::move(shared));
+    }
+  }
+  std::shared_ptr<SnapshotImage> image = openImage();
+  {
+    std::lock_guard lock(mu_);
+    if (running_) {
+      sharedSnapshot_ = image;
+      sharedSnapshotAt_ = std::chrono::steady_clock::now();
+    }
+  }
+  return std::make_unique<DatabaseSnapshotReader>(std::move(image));
+}
+
+std::shared_ptr<Database::SnapshotImage> Database::openImage() {
+  auto lease = std::make_shared<SnapshotLease>(metrics_.snapshotsOpen);
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) throw Error("capture of " + path_ + " is not running");
+    std::erase_if(leases_, [](const std::weak_ptr<SnapshotLease>& w) { return w.expired(); });
+    // The snapshot's position is at or past this one (same generation, or the lease is moot).
+    lease->generation = position_.generation;
+    lease->index = position_.index;
+    leases_.push_back(lease);
+  }
+  // Begin the read transaction first, then wait for a sync: the position X that sync reaches
+  // is at or past the transaction's end mark, so no checkpoint can copy a frame newer than X
+  // into the database file while the reader lives (snapshot.h).
+  auto stopped = [&] {
+    return Error("capture of " + path_ + " was closed while a snapshot was being opened");
+  };
+  {
+    std::lock_guard hold(lease->mu);
+    if (lease->revoked) throw stopped();
+    auto reader = std::make_unique<SqliteConnection>(path_, SQLITE_OPEN_READONLY);
+    reader->setPersistWal(true);
+    reader->setBusyTimeout(static_cast<int>(options_.busyTimeout.count()));
+    reader->exec("BEGIN");
+    reader->queryInt("SELECT count(*) FROM sqlite_master");
+    lease->connection = std::move(reader);
+  }
+  std::optional<Pos> at = syncBarrier(options_.busyTimeout * 10);
+  if (!at) throw Error("capture of " + path_ + " did not complete a sync for the snapshot");
+  const Pos x = *at;
+  {
+    std::lock_guard lock(mu_);
+    if (lease->generation != x.generation) {
+      lease->generation = x.generation;
+      lease->index = x.index;
+    }
+  }
+  const uint32_t pageSize = this->pageSize();
+
+  // Overlay: every frame of X's index up to X, latest wins. The segments must cover the index
+  // from its start to X without a hole: a missing one would leave older page versions from the
+  // database file in the image.
+  std::map<uint32_t, std::string> overlay;
+  uint64_t pages = 0;
+  WalChainState chain;
+  uint64_t covered = 0;
+  for (const SegmentInfo& s : shadow_.listSegments(x.generation, x.index)) {
+    if (s.pos.offset >= x.offset) break;
+    if (s.pos.offset != covered) {
+      throw Error("the shadow WAL of " + path_ + " has no segment at " +
+                  Pos{x.generation, x.index, covered}.str() + " for a snapshot at " + x.str());
+    }
+    std::string raw = lz4Decompress(asBytes(shadow_.readSegmentData(s)), 1ull << 34);
+    ParsedWalSegment seg = parseWalSegment(asBytes(raw), s.pos.offset, chain);
+    covered = seg.endOffset;
+    for (const WalTransaction& t : seg.transactions) {
+      for (const WalFrameView& f : t.frames) {
+        overlay[f.header.pageNumber].assign(reinterpret_cast<const char*>(f.page.data()),
+                                            f.page.size());
+      }
+      pages = t.commitSize();
+    }
+  }
+  if (covered != x.offset) {
+    throw Error("the shadow WAL of " + path_ + " ends at " +
+                Pos{x.generation, x.index, covered}.str() + ", before the snapshot's " + x.str());
+  }
+  if (x.offset == 0) {
+    // Nothing of this index yet: the database file holds the whole state (a restart or a new
+    // generation happens only with every frame backfilled), and its header the page count. The
+    // file's size can be larger (SQLITE_FCNTL_CHUNK_SIZE preallocates).
+    pages = databasePageCount(dbFd_.get(), path_, pageSize);
+  }
+  // Pages past the commit size were spilled before the database shrank: not part of the image.
+  std::erase_if(overlay, [&](const auto& kv) { return kv.first > pages; });
+  {
+    // Revoked meanwhile: the barrier's position may be from a later capture, after the lock
+    // that made it valid for this read transaction was dropped.
+    std::lock_guard hold(lease->mu);
+    if (lease->revoked) throw stopped();
+  }
+  auto image = std::make_shared<SnapshotImage>();
+  image->lease = std::move(lease);
+  image->dbFd = dbFd_.get();
+  image->dbPath = path_;
+  image->pos = x;
+  image->pageSize = pageSize;
+  image->pages = pages;
+  image->overlay = std::move(overlay);
+  if (x.offset > 0) image->chain = chain;
+  return image;
+}
+
+}  // namespace walstream

@@ -1,0 +1,620 @@
+// Capture (server/capture/database.h) beside real SQLite writers, on real files.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/lz4_codec.h"
+#include "core/sqlite_conn.h"
+#include "core/wal_segment.h"
+#include "server/capture/database.h"
+#include "server/capture/segment_file_pool.h"
+#include "server/capture/wal_capture.h"
+#include "tests/support/shadow_replay.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/time_scale.h"
+
+using namespace walstream;
+using namespace walstream::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+void createAppDb(const std::string& path, int pageSize = 4096) {
+  SqliteConnection c(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  c.exec("PRAGMA page_size=" + std::to_string(pageSize));
+  c.exec("PRAGMA journal_mode=WAL");
+  c.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB, n INTEGER)");
+  c.exec("CREATE TABLE counter(k INTEGER PRIMARY KEY, n INTEGER)");
+  c.exec("INSERT INTO counter VALUES(1, 0)");
+}
+
+// Commits `count` transactions; every 50th is a multi-page one, and the application runs its
+// own PASSIVE and TRUNCATE checkpoints now and then, as real applications do.
+void writeTransactions(const std::string& path, int count, unsigned seed,
+                       bool appCheckpoints = true) {
+  SqliteConnection c(path);
+  c.setBusyTimeout(5000);
+  if (!appCheckpoints) c.exec("PRAGMA wal_autocheckpoint=0");
+  std::mt19937 rng(seed);
+  SqliteStatement ins(c, "INSERT INTO t(v, n) VALUES(randomblob(?), ?)");
+  for (int i = 0; i < count; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      c.exec("BEGIN IMMEDIATE");
+    } catch (const Error& e) {
+      throw Error(std::string(e.what()) + " after " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - t0)
+                                     .count()) +
+                  " ms");
+    }
+    const int rows = i % 50 == 0 ? 40 : 1;
+    for (int r = 0; r < rows; ++r) {
+      ins.bind(1, int64_t{static_cast<int>(rng() % 3000) + 10}).bind(2, int64_t{i});
+      ins.step();
+      ins.reset();
+    }
+    c.exec("UPDATE counter SET n = n + 1 WHERE k = 1");
+    c.exec("COMMIT");
+    if (appCheckpoints && (i % 400 == 399 || i % 170 == 169)) {
+      // A TRUNCATE checkpoint holds the write lock while it waits for readers, and walstream's
+      // pin is a reader: applications beside walstream keep that wait short.
+      c.setBusyTimeout(20);
+      c.checkpoint(i % 400 == 399 ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE);
+      c.setBusyTimeout(5000);
+    }
+  }
+}
+
+CaptureOptions smallThresholds() {
+  CaptureOptions o;
+  o.minCheckpointPages = 40;
+  o.maxCheckpointPages = 400;
+  o.pollInterval = 50ms;
+  o.busyTimeout = 500ms;
+  o.shadowRetention = 1'000'000;  // tests replay whole generations from their first index
+  return o;
+}
+
+// Runs capture on a thread for the lifetime of the object.
+struct CaptureThread {
+  Database db;
+  std::jthread thread;
+  CaptureThread(const std::string& path, CaptureOptions o)
+      : db(path, o), thread([this](std::stop_token st) { db.run(st); }) {}
+  // Waits (bounded) for a sync that started after this call; capture may still be opening
+  // or retrying, in which case the barrier reports "not running" at once.
+  Pos caughtUp() {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (auto p = db.syncBarrier(2s)) return *p;
+      std::this_thread::sleep_for(10ms);
+    }
+    FAIL("capture never completed a sync: " << db.healthReason());
+    return {};
+  }
+};
+
+void truncateCheckpoint(const std::string& path) {
+  SqliteConnection c(path);
+  c.setBusyTimeout(5000);
+  c.checkpoint(SQLITE_CHECKPOINT_TRUNCATE);
+}
+
+// Creates the application database with an empty WAL, and a copy of its file (returned) that
+// a generation's segments are replayed onto.
+std::string createAppAndBase(TempDir& dir, const std::string& app) {
+  createAppDb(app);
+  truncateCheckpoint(app);
+  const std::string base = dir.file("base.db");
+  std::filesystem::copy_file(app, base);
+  return base;
+}
+
+// Replays the generation onto `base` and checks it is the application's content, with the
+// counter at `transactions`.
+void checkReplayEqualsApp(const std::string& app, const std::string& base, uint64_t generation,
+                          int transactions) {
+  ReplayResult r = replayGeneration(app + "-walstream", generation, base);
+  CHECK(r.transactions >= static_cast<uint64_t>(transactions));
+  CHECK(dumpDatabase(base) == dumpDatabase(app));
+  SqliteConnection check(base, SQLITE_OPEN_READONLY);
+  CHECK(check.queryText("PRAGMA integrity_check") == "ok");
+  CHECK(check.queryInt("SELECT n FROM counter") == transactions);
+}
+
+}  // namespace
+
+TEST_CASE("capture beside a concurrent writer replays to exactly the application's content") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  const std::string base = createAppAndBase(dir, app);
+
+  uint64_t generation = 0;
+  {
+    CaptureThread cap(app, smallThresholds());
+    const Pos start = cap.caughtUp();
+    generation = start.generation;
+    std::string writerError;
+    std::mutex writerErrorMu;
+    auto writer = [&](unsigned seed) {
+      try {
+        writeTransactions(app, 3000, seed);
+      } catch (const std::exception& e) {
+        std::lock_guard lock(writerErrorMu);
+        writerError = e.what();
+      }
+    };
+    // One application writer: two threads committing back to back starve each other in
+    // SQLite's sleeping busy handler, whatever walstream does.
+    std::thread w1(writer, 1);
+    w1.join();
+    REQUIRE_MESSAGE(writerError.empty(), writerError);
+    const Pos end = cap.caughtUp();
+    CHECK(end.generation == generation);
+    CHECK(end.index > 0);  // hand-offs let the WAL restart (how often depends on timing)
+    CHECK(cap.db.metrics().walRestarts.load() == end.index);
+    CHECK(cap.db.metrics().checkpoints[0].load() > 0);
+  }
+  checkReplayEqualsApp(app, base, generation, 3000);
+}
+
+TEST_CASE("a restarted capture continues its generation") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  const std::string base = createAppAndBase(dir, app);
+  // The application stays up (its connection keeps the WAL from being deleted) and nothing
+  // checkpoints while capture is down, so the WAL still continues the shadow WAL.
+  SqliteConnection appConnection(app);
+  appConnection.exec("PRAGMA wal_autocheckpoint=0");
+  appConnection.queryInt("SELECT count(*) FROM t");  // from now on it holds its shared lock
+  CaptureOptions noCheckpoints = smallThresholds();
+  noCheckpoints.minCheckpointPages = noCheckpoints.maxCheckpointPages = 1'000'000;
+  noCheckpoints.checkpointInterval = std::chrono::hours(1);
+  Pos first;
+  {
+    CaptureThread cap(app, noCheckpoints);
+    cap.caughtUp();
+    writeTransactions(app, 300, 3, false);
+    first = cap.caughtUp();
+  }
+  writeTransactions(app, 5, 4, false);  // while capture is down
+  Pos second;
+  {
+    CaptureThread cap(app, noCheckpoints);
+    second = cap.caughtUp();
+    writeTransactions(app, 300, 5, false);
+    second = cap.caughtUp();
+  }
+  CHECK(second.generation == first.generation);
+  CHECK_FALSE(sameGenerationBefore(second, first));
+  replayGeneration(app + "-walstream", second.generation, base);
+  CHECK(dumpDatabase(base) == dumpDatabase(app));
+}
+
+TEST_CASE("each cause of a generation break starts a new generation") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createAppDb(app);
+  auto generationAfter = [&](auto&& whileDown) {
+    whileDown();
+    CaptureThread cap(app, smallThresholds());
+    Pos p = cap.caughtUp();
+    writeTransactions(app, 20, 9);
+    return cap.caughtUp().generation == p.generation ? p.generation : 0;
+  };
+  const uint64_t g0 = generationAfter([] {});
+  REQUIRE(g0 != 0);
+
+  SUBCASE("the application checkpointed and restarted the WAL while capture was down") {
+    const uint64_t g1 = generationAfter([&] {
+      truncateCheckpoint(app);
+      writeTransactions(app, 10, 10);
+    });
+    CHECK(g1 != g0);
+  }
+  SUBCASE("the WAL was deleted") {
+    const uint64_t g1 = generationAfter([&] {
+      truncateCheckpoint(app);
+      std::filesystem::remove(app + "-wal");
+      std::filesystem::remove(app + "-shm");
+    });
+    CHECK(g1 != g0);
+  }
+  SUBCASE("the shadow tail does not match the WAL") {
+    const uint64_t g1 = generationAfter([&] {
+      // Rewrite the last shadow segment with one changed page byte and checksums recomputed,
+      // so the shadow is consistent in itself but is not the WAL's history.
+      ShadowWal shadow(app + "-walstream");
+      const uint64_t index = shadow.listIndexes(g0).back();
+      auto segs = shadow.listSegments(g0, index);
+      WalChainState chain;
+      for (size_t i = 0; i + 1 < segs.size(); ++i) {
+        std::string raw = lz4Decompress(asBytes(shadow.readSegmentData(segs[i])), 1 << 30);
+        parseWalSegment(asBytes(raw), segs[i].pos.offset, chain);
+      }
+      std::string raw = lz4Decompress(asBytes(shadow.readSegmentData(segs.back())), 1 << 30);
+      auto* bytes = reinterpret_cast<uint8_t*>(raw.data());
+      size_t at = 0;
+      if (segs.back().pos.offset == 0) {
+        chain = WalChainState::fromHeader(
+            *WalHeader::decode(std::span<const uint8_t>(bytes, kWalHeaderSize)));
+        at = kWalHeaderSize;
+      }
+      const uint32_t P = chain.pageSize;
+      bytes[at + kWalFrameHeaderSize + 100] ^= 0x5a;  // a page byte of the segment's first frame
+      Checksum c = chain.checksum;
+      for (; at < raw.size(); at += P + kWalFrameHeaderSize) {
+        c = walChecksum(bytes + at, 8, chain.bigEndianChecksum, c);
+        c = walChecksum(bytes + at + kWalFrameHeaderSize, P, chain.bigEndianChecksum, c);
+        WalFrameHeader f = WalFrameHeader::decode(bytes + at);
+        f.checksum = c;
+        f.encode(bytes + at);
+      }
+      // The segment's file keeps the segments before it (a file may hold several).
+      const std::string file = shadow.segmentPath({g0, index, segs.back().fileOffset});
+      writeFileAtomic(file,
+                      readFile(file).substr(0, segs.back().byteOffset) + lz4Compress(asBytes(raw)));
+    });
+    CHECK(g1 != g0);
+  }
+  SUBCASE("the page size changed") {
+    const uint64_t g1 = generationAfter([&] {
+      SqliteConnection c(app);
+      c.exec("PRAGMA journal_mode=DELETE");
+      c.exec("PRAGMA page_size=1024");
+      c.exec("VACUUM");
+      c.exec("PRAGMA journal_mode=WAL");
+      c.exec("INSERT INTO counter VALUES(2, 2)");
+    });
+    CHECK(g1 != g0);
+    ShadowWal shadow(app + "-walstream");
+    CHECK(shadow.listGenerations() == std::vector<uint64_t>{g1});  // older ones deleted
+  }
+}
+
+TEST_CASE("a damaged shadow tail is copied again from the WAL, and the generation continues") {
+  // Segments become durable in batches (shadow_wal.h): after a power failure the newest ones
+  // may be truncated or empty while the WAL, still pinned then, holds their frames.
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  const std::string base = createAppAndBase(dir, app);
+  CaptureOptions options = smallThresholds();
+  options.minCheckpointPages = 100000;  // one WAL index throughout: nothing restarts it
+  options.maxCheckpointPages = 100000;
+  options.checkpointInterval = 1h;
+  uint64_t generation = 0;
+  std::vector<SegmentInfo> segs;
+  ShadowWal shadow(app + "-walstream");
+  {
+    CaptureThread cap(app, options);
+    generation = cap.caughtUp().generation;
+    for (int i = 0; i < 6; ++i) {
+      writeTransactions(app, 5, 20 + i, /*appCheckpoints=*/false);
+      cap.caughtUp();
+    }
+    segs = shadow.listSegments(generation, 0);
+    REQUIRE(segs.size() >= 4);
+  }
+  // The file holding a segment (a file may hold several consecutive segments).
+  auto fileOf = [&](const SegmentInfo& s) {
+    return shadow.segmentPath({generation, 0, s.fileOffset});
+  };
+  SUBCASE("a truncated segment") {
+    const SegmentInfo& s = segs[segs.size() - 3];
+    std::filesystem::resize_file(fileOf(s), s.byteOffset + s.size / 2);
+  }
+  SUBCASE("an empty segment file, with later segment files intact") {
+    std::filesystem::resize_file(fileOf(segs[segs.size() - 2]), 0);
+  }
+  SUBCASE("a missing segment file") {
+    std::filesystem::remove(fileOf(segs[segs.size() - 3]));
+  }
+  {
+    CaptureThread cap(app, options);
+    CHECK(cap.caughtUp().generation == generation);
+    writeTransactions(app, 5, 100, /*appCheckpoints=*/false);
+    CHECK(cap.caughtUp().generation == generation);
+  }
+  checkReplayEqualsApp(app, base, generation, 35);
+}
+
+TEST_CASE("a rollback-journal database is switched to WAL mode") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  {
+    SqliteConnection c(app, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    c.exec("CREATE TABLE t(x)");
+    c.exec("INSERT INTO t VALUES(1)");
+  }
+  CaptureThread cap(app, smallThresholds());
+  cap.caughtUp();
+  SqliteConnection c(app);
+  CHECK(c.queryText("PRAGMA journal_mode") == "wal");
+}
+
+TEST_CASE("a missing database is an error naming the file, and capture keeps retrying") {
+  TempDir dir;
+  Database db(dir.file("missing.db"), smallThresholds());
+  CHECK_THROWS_WITH_AS(db.open(), doctest::Contains("missing.db"), Error);
+  CHECK_FALSE(db.healthy());
+}
+
+TEST_CASE("iterators receive live segments, and fail when the generation changes") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createAppDb(app);
+  CaptureThread cap(app, smallThresholds());
+  const Pos start = cap.caughtUp();
+  auto it = cap.db.openIterator(start);
+  std::atomic<int> wakeups{0};
+  REQUIRE(it->armNotify([&] { ++wakeups; }));
+  writeTransactions(app, 3, 11);
+  const Pos end = cap.caughtUp();
+  CHECK(wakeups.load() == 1);
+  Pos expect = start;
+  int segments = 0;
+  while (auto s = it->next()) {
+    CHECK(s->pos == expect);
+    REQUIRE(s->data);
+    std::string raw = lz4Decompress(asBytes(*s->data), 1 << 30);
+    expect.offset += raw.size();
+    ++segments;
+  }
+  CHECK(segments >= 1);
+  CHECK(expect == end);
+
+  // A reopened iterator lists the same segments from disk.
+  auto again = cap.db.openIterator(start);
+  CHECK(again->pending() == static_cast<size_t>(segments));
+
+  // An iterator of an older generation fails at once.
+  auto stale = cap.db.openIterator({end.generation ^ 1, 0, 0});
+  CHECK(stale->error().value_or("") == "generation changed");
+}
+
+TEST_CASE("iterators opened while capture publishes get every segment once, in order") {
+  // Database::openIterator lists files without its lock and lists again what was written
+  // meanwhile: nothing may be missed or doubled at the seam between the listing, the in-flight
+  // segments and the live appends, across WAL restarts too.
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createAppDb(app);
+  // While armed, every listing made without the lock is followed by a commit that capture
+  // writes into a file before the listing is used: the seam is crossed every time.
+  std::atomic<bool> commitAfterListing{false};
+  CaptureOptions options = smallThresholds();
+  CaptureThread* capture = nullptr;
+  options.afterUnlockedListing = [&] {
+    if (!commitAfterListing.exchange(false)) return;
+    writeTransactions(app, 1, 22);
+    REQUIRE(capture->db.syncBarrier(scaled(10s)));
+  };
+  CaptureThread cap(app, options);
+  capture = &cap;
+  const Pos start = cap.caughtUp();
+  auto checkContiguous = [&](const std::shared_ptr<SegmentIterator>& it, Pos* expect) {
+    while (auto s = it->next()) {
+      if (s->pos.index != expect->index) {  // the next index begins at its WAL header
+        REQUIRE(s->pos.index == expect->index + 1);
+        *expect = {expect->generation, expect->index + 1, 0};
+      }
+      REQUIRE(s->pos == *expect);
+      const std::string data = s->data ? *s->data : cap.db.shadow().readSegmentData(*s);
+      expect->offset += lz4Decompress(asBytes(data), 1 << 30).size();
+    }
+    REQUIRE_FALSE(it->error());
+  };
+  {
+    writeTransactions(app, 20, 23);
+    cap.caughtUp();
+    commitAfterListing = true;
+    auto it = cap.db.openIterator(start);
+    const Pos end = cap.caughtUp();
+    CHECK_FALSE(commitAfterListing.load());
+    Pos expect = start;
+    checkContiguous(it, &expect);
+    CHECK(expect == end);
+  }
+  std::atomic<bool> writing{true};
+  std::jthread writer([&] {
+    writeTransactions(app, 600, 21);
+    writing = false;
+  });
+  int opened = 0;
+  const auto deadline = std::chrono::steady_clock::now() + scaled(60s);
+  while (writing && opened < 200 && std::chrono::steady_clock::now() < deadline) {
+    auto it = cap.db.openIterator(start);
+    Pos expect = start;
+    checkContiguous(it, &expect);
+    it->close();
+    ++opened;
+  }
+  writer.join();
+  CHECK(opened >= 2);
+  auto it = cap.db.openIterator(start);
+  const Pos end = cap.caughtUp();
+  Pos expect = start;
+  checkContiguous(it, &expect);
+  CHECK(expect.generation == end.generation);
+  CHECK((expect.index == end.index ? expect.offset == end.offset : expect.index + 1 == end.index));
+}
+
+TEST_CASE("a snapshot is the application's content at its position") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createAppDb(app);
+  CaptureThread cap(app, smallThresholds());
+  writeTransactions(app, 200, 12);
+  cap.caughtUp();
+  auto snap = cap.db.openSnapshot();
+  const std::string image = dir.file("image.db");
+  {
+    UniqueFd fd = openFile(image, O_WRONLY | O_CREAT | O_TRUNC);
+    uint64_t total = 0;
+    for (std::string chunk; !(chunk = snap->read(64 * 1024)).empty();) {
+      writeFull(fd.get(), chunk.data(), chunk.size(), image);
+      total += chunk.size();
+    }
+    CHECK(total == snap->size());
+  }
+  CHECK(snap->position() == cap.db.position());
+  snap.reset();
+  CHECK(dumpDatabase(image) == dumpDatabase(app));
+  SqliteConnection check(image, SQLITE_OPEN_READONLY);
+  CHECK(check.queryText("PRAGMA integrity_check") == "ok");
+}
+
+TEST_CASE("a snapshot's bytes do not depend on how it is read") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createAppDb(app);
+  CaptureThread cap(app, smallThresholds());
+  writeTransactions(app, 200, 13);
+  cap.caughtUp();
+  // Pages both in the database file and in the current index's WAL: the overlay splits the
+  // image into runs read from the file and pages taken from the WAL.
+  writeTransactions(app, 7, 14);
+  cap.caughtUp();
+  std::string whole;
+  {
+    auto snap = cap.db.openSnapshot();
+    for (std::string chunk; !(chunk = snap->read(1 << 30)).empty();) whole += chunk;
+    CHECK(whole.size() == snap->size());
+  }
+  auto snap = cap.db.openSnapshot();
+  const uint32_t page = snap->pageSize();
+  std::string buffer(3 * page + page / 2, '\0');  // not a whole number of pages
+  CHECK_THROWS_AS(snap->readInto(std::span<char>(buffer).first(page - 1)), std::logic_error);
+  std::string pieces;
+  for (size_t n; (n = snap->readInto(buffer)) != 0;) {
+    CHECK(n % page == 0);
+    CHECK(n <= 3 * page);
+    pieces.append(buffer.data(), n);
+  }
+  CHECK(pieces.size() == snap->size());
+  CHECK(pieces == whole);
+  snap.reset();
+  const std::string image = dir.file("image.db");
+  writeFileAtomic(image, pieces);
+  CHECK(dumpDatabase(image) == dumpDatabase(app));
+}
+
+TEST_CASE("an application transaction that commits while capture opens loses no frame") {
+  // The application checkpointed everything while capture was down (nBackfill == mxFrame) and
+  // holds a write transaction when capture starts. Its commit restarts the WAL, dropping the
+  // frames written while capture was down; capture must notice and start a new generation, not
+  // count the new salts as a restart of a WAL it had copied.
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  const std::string base = createAppAndBase(dir, app);
+  SqliteConnection appConnection(app);
+  appConnection.setBusyTimeout(5000);
+  appConnection.exec("PRAGMA wal_autocheckpoint=0");
+  appConnection.queryInt("SELECT count(*) FROM t");  // holds its shared lock: the WAL stays
+  Pos first;
+  {
+    CaptureThread cap(app, smallThresholds());
+    cap.caughtUp();
+    writeTransactions(app, 30, 21, false);
+    first = cap.caughtUp();
+  }
+  writeTransactions(app, 50, 22, false);  // while capture is down: in no segment yet
+  const CheckpointResult backfilled = appConnection.checkpoint(SQLITE_CHECKPOINT_PASSIVE);
+  REQUIRE_FALSE(backfilled.busy);
+  REQUIRE(backfilled.walFrames > 0);
+  REQUIRE(backfilled.checkpointed == backfilled.walFrames);
+  appConnection.exec("BEGIN IMMEDIATE");
+  appConnection.exec("UPDATE counter SET n = n + 1 WHERE k = 1");
+
+  // The transaction commits (restarting the WAL) while capture is opening, at the moment it is
+  // about to wait for the application's write lock.
+  CaptureOptions options = smallThresholds();
+  std::atomic<int> opens{0};
+  options.beforeOpenLock = [&] {
+    if (opens.fetch_add(1) == 0) appConnection.exec("COMMIT");
+  };
+  Pos second;
+  {
+    CaptureThread cap(app, options);
+    second = cap.caughtUp();
+    writeTransactions(app, 20, 23, false);
+    second = cap.caughtUp();
+  }
+  REQUIRE(opens.load() >= 1);
+  CHECK_MESSAGE(second.generation != first.generation,
+                "the WAL restarted before capture pinned it: continuity cannot be proven");
+  // Had capture continued the generation, its replay would have to be the application's content.
+  if (second.generation == first.generation) {
+    replayGeneration(app + "-walstream", second.generation, base);
+    CHECK(dumpDatabase(base) == dumpDatabase(app));
+  }
+}
+
+TEST_CASE("a pin that the worker moved ahead of the copy is not replaced before capture copies") {
+  // The worker's pin begins after the sync's copy read the header: its mark covers commits that
+  // capture has not copied, and the worker's checkpoint backfills them. A job started now would
+  // make durable only what was copied, and its new pin, with everything backfilled, would land
+  // on READ_LOCK(0): the WAL could restart with those commits in no segment, and capture would
+  // take the new salts for a proven restart.
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  const std::string base = createAppAndBase(dir, app);
+  SqliteConnection appConnection(app);
+  appConnection.setBusyTimeout(5000);
+  appConnection.exec("PRAGMA wal_autocheckpoint=0");
+  int transactions = 0;
+  auto commit = [&](int rows) {
+    appConnection.exec("BEGIN IMMEDIATE");
+    for (int r = 0; r < rows; ++r) {
+      appConnection.exec("INSERT INTO t(v, n) VALUES(randomblob(3000), " + std::to_string(r) + ")");
+    }
+    appConnection.exec("UPDATE counter SET n = n + 1 WHERE k = 1");
+    appConnection.exec("COMMIT");
+    ++transactions;
+  };
+
+  CaptureOptions options = smallThresholds();
+  options.minCheckpointPages = 1;
+  std::atomic<int> moves{0};
+  // The first job's pin: commits far more frames than a hand-off takes first land just before
+  // it begins (this runs on the worker; the test thread waits for the job meanwhile).
+  options.beforeMovePin = [&] {
+    if (moves.fetch_add(1) == 0) commit(200);
+  };
+  ShadowWal shadow(app + "-walstream");
+  SegmentFilePool pool(shadow.root() + "/spare");
+  pool.fill();
+  CaptureMetrics metrics;
+  WalCapture capture(app, options, shadow, pool, metrics);
+  const uint64_t generation = capture.open().catchUp.end.generation;
+  Pos end;
+  auto sync = [&] {
+    end = capture.copyNew().end;
+    capture.writeSegmentFiles();
+    capture.checkpointIfDue();
+  };
+
+  for (int i = 0; i < 5; ++i) commit(1);
+  sync();  // copies them and starts the worker's first job
+  capture.waitForCheckpointWorker();
+  REQUIRE(moves.load() == 1);
+  // The next sync's checkpoint step, before its copy sees the worker-time commits.
+  capture.checkpointIfDue();
+  capture.waitForCheckpointWorker();
+  commit(1);  // restarts the WAL if nothing pins it
+  for (int i = 0; i < 3; ++i) {
+    sync();
+    capture.waitForCheckpointWorker();
+  }
+  REQUIRE(end.generation == generation);
+  checkReplayEqualsApp(app, base, generation, transactions);
+}
