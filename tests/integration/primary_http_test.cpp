@@ -162,7 +162,8 @@ TEST_CASE("/status, /metrics and /healthz describe the databases and their strea
   CHECK(metric(t, "walstream_wal_bytes_copied_total{db=\"app.db\"}") >= 20 * 500);
   CHECK(metric(t, "walstream_segments_written_total{db=\"app.db\"}") >= 1);
   CHECK(metric(t, "walstream_checkpoints_total{db=\"app.db\",mode=\"passive\"}") >= 0);
-  CHECK(metric(t, "walstream_checkpoint_seconds_total{db=\"app.db\",mode=\"restart\"}") >= 0);
+  CHECK(metric(t, "walstream_checkpoint_seconds_total{db=\"app.db\",mode=\"wait_for_readers\"}") >=
+        0);
   CHECK(metric(t, "walstream_wal_index{db=\"app.db\"}") == static_cast<double>(pos.index));
   CHECK(metric(t, "walstream_wal_offset{db=\"app.db\"}") == static_cast<double>(pos.offset));
   CHECK(metric(t, "walstream_sync_duration_seconds_count{db=\"app.db\"}") >= 1);
