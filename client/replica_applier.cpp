@@ -274,6 +274,7 @@ void ReplicaApplier::beginSnapshot(const Pos& pos, uint32_t pageSize, uint64_t s
                 std::to_string(free) + " are free");
   }
   snapshotFd_ = openFile(snapshotPath_, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  snapshotStaged_ = true;
   snapshotWriteback_.emplace(snapshotFd_.get(), snapshotPath_);
   snapshotPos_ = pos;
   snapshotChain_ = chain;
@@ -301,9 +302,12 @@ void ReplicaApplier::snapshotBytes(std::span<const uint8_t> bytes) {
 }
 
 void ReplicaApplier::abortSnapshot() {
-  if (!snapshotFd_.valid()) return;
   snapshotWriteback_.reset();
   snapshotFd_.reset();
+  // By the staged file, not the descriptor: the file outlives its descriptor between the close
+  // and the rename that installs it, and a rename that fails must not leave it behind.
+  if (!snapshotStaged_) return;
+  snapshotStaged_ = false;
   ::unlink(snapshotPath_.c_str());
 }
 
@@ -367,8 +371,11 @@ void ReplicaApplier::installSnapshotFile() {
     snapshotWriteback_.reset();
     snapshotFd_.reset();
     if (::rename(snapshotPath_.c_str(), localPath_.c_str()) != 0) {
-      throwErrno("cannot move the snapshot into place as", localPath_);
+      const int err = errno;
+      abortSnapshot();  // the received file is of no use, and would count against free space
+      throwSystemError("cannot move the snapshot into place as", localPath_, err);
     }
+    snapshotStaged_ = false;  // it is LOCAL_DB now
     fsyncDir(dirName(localPath_));
     // Attach now, before the snapshot is reported applied (and /healthz turns 200): the
     // appender's connection creates the wal-index and keeps it, so readers that open LOCAL_DB

@@ -200,8 +200,10 @@ class ReplicaApplier {
   std::unique_ptr<uint8_t[]> scratch_;
   size_t scratchSize_ = 0;
 
-  // Snapshot being received.
+  // Snapshot being received. snapshotStaged_: snapshotPath_ exists and is this applier's (from
+  // its creation until it is renamed into place or removed), whether or not it is still open.
   UniqueFd snapshotFd_;
+  bool snapshotStaged_ = false;
   std::optional<SequentialWriteback> snapshotWriteback_;  // flushes it while it arrives
   Pos snapshotPos_;
   std::optional<WalChainState> snapshotChain_;
