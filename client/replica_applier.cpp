@@ -29,9 +29,6 @@ constexpr uint64_t kFreeSpaceReserve = uint64_t{64} << 20;
 // small segments take that copy; it bounds the context's touched buffer by this size too).
 constexpr size_t kKeptScratchBytes = size_t{1} << 20;
 
-// How long an append or snapshot install waits for SQLite's write lock on LOCAL_DB in total.
-constexpr auto kWriteLockPatience = std::chrono::seconds(30);
-
 // Checks a segment that continues a known chain (its salts and running checksum at `offset`).
 // While the chain's checksum byte order is not known (orderKnown false), the segment is checked
 // in both orders: a frame whose stored checksum matches in exactly one order settles it; if
@@ -386,7 +383,7 @@ void ReplicaApplier::installSnapshotFile() {
   }
   // LOCAL_DB exists and may have readers: apply the image as one transaction.
   WalAppender& a = appender();
-  const auto deadline = std::chrono::steady_clock::now() + kWriteLockPatience;
+  const auto deadline = std::chrono::steady_clock::now() + options_.writeLockPatience;
   while (a.beginSnapshot(snapshotPageSize_) == AppendStatus::Busy) {
     if (std::chrono::steady_clock::now() > deadline) {
       throw Error(localPath_ + ": SQLite's write lock stayed busy; cannot apply the snapshot");
@@ -536,7 +533,7 @@ uint64_t ReplicaApplier::applyBatch(const std::vector<ReceivedSegment>& segments
     // One local transaction for the whole batch; its frames point into scratch_.
     const WalTransaction merged = merger_.merge(txns);
     WalAppender& a = appender();
-    const auto deadline = std::chrono::steady_clock::now() + kWriteLockPatience;
+    const auto deadline = std::chrono::steady_clock::now() + options_.writeLockPatience;
     try {
       for (;;) {
         AppendResult r = a.appendTransactions(next.chain.pageSize, {&merged, 1});

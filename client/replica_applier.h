@@ -121,6 +121,8 @@ struct ApplierOptions {
   uint32_t minCheckpointPages = 1000;   // PASSIVE checkpoint past this many WAL frames
   uint32_t maxCheckpointPages = 10000;  // TRUNCATE checkpoint (when readers allow) past this
   std::chrono::milliseconds truncateBusyTimeout{100};
+  // How long an append or snapshot install waits for SQLite's write lock on LOCAL_DB in total.
+  std::chrono::milliseconds writeLockPatience{30000};
 };
 
 // A segment as received: its position and its lz4 bytes.
