@@ -96,6 +96,14 @@ ParsedWalSegment parseAnchored(std::span<const uint8_t> raw, uint64_t offset, Wa
   return out;
 }
 
+// Why an append gave up, having waited for SQLite's write lock on LOCAL_DB since `start`.
+std::string writeLockBusy(std::chrono::steady_clock::time_point start) {
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  return "SQLite's write lock on it stayed busy for " + std::to_string(waited.count()) +
+         " ms (another connection is writing to it or checkpointing it)";
+}
+
 // LOCAL_DB's file as stat(2) sees it; nullopt if it cannot be read (then nothing matches it).
 std::optional<DbFileStamp> stampDbFile(const std::string& path) {
   struct stat st {};
@@ -383,10 +391,13 @@ void ReplicaApplier::installSnapshotFile() {
   }
   // LOCAL_DB exists and may have readers: apply the image as one transaction.
   WalAppender& a = appender();
-  const auto deadline = std::chrono::steady_clock::now() + options_.writeLockPatience;
+  const auto start = std::chrono::steady_clock::now();
   while (a.beginSnapshot(snapshotPageSize_) == AppendStatus::Busy) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      throw Error(localPath_ + ": SQLite's write lock stayed busy; cannot apply the snapshot");
+    if (std::chrono::steady_clock::now() > start + options_.writeLockPatience) {
+      throw Error(localPath_ + ": cannot apply the snapshot at " + snapshotPos_.str() + " (" +
+                  std::to_string(snapshotSize_ / snapshotPageSize_) + " pages) over the applied " +
+                  "position " + (position_ ? position_->pos.str() : std::string("(none)")) + ": " +
+                  writeLockBusy(start));
     }
   }
   try {
@@ -533,13 +544,16 @@ uint64_t ReplicaApplier::applyBatch(const std::vector<ReceivedSegment>& segments
     // One local transaction for the whole batch; its frames point into scratch_.
     const WalTransaction merged = merger_.merge(txns);
     WalAppender& a = appender();
-    const auto deadline = std::chrono::steady_clock::now() + options_.writeLockPatience;
+    const auto start = std::chrono::steady_clock::now();
     try {
       for (;;) {
         AppendResult r = a.appendTransactions(next.chain.pageSize, {&merged, 1});
         if (r.status == AppendStatus::Applied) break;
-        if (std::chrono::steady_clock::now() > deadline) {
-          throw Error(localPath_ + ": SQLite's write lock stayed busy; cannot apply");
+        if (std::chrono::steady_clock::now() > start + options_.writeLockPatience) {
+          throw Error(localPath_ + ": cannot apply " + std::to_string(txns.size()) +
+                      (txns.size() == 1 ? " transaction" : " transactions") +
+                      " from the applied position " + position_->pos.str() + " to " +
+                      next.pos.str() + ": " + writeLockBusy(start));
         }
       }
     } catch (const ReplicaModifiedError&) {
