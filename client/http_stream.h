@@ -36,7 +36,9 @@ class HttpStream {
                         std::chrono::milliseconds timeout);
 
   // Reads the next bytes of the (de-chunked) body into buf; returns 0 at the end of the body.
-  // Throws walstream::Error on a timeout, a reset connection, a malformed chunk or cancel().
+  // Throws walstream::Error on a timeout, a reset connection, malformed or endless chunk
+  // framing, or cancel(); its message names the peer and the stream offset (body bytes before
+  // the failure).
   size_t readSome(uint8_t* buf, size_t n, std::chrono::milliseconds timeout);
 
   // Whether body bytes are already here (read from the socket but not yet returned, or waiting in

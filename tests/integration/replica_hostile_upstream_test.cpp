@@ -1,11 +1,10 @@
 // The replica against an upstream that lies (a small hostile primary: CannedHttpServer with a
 // handler), with the real binary: nothing it sends is installed, applied or held in memory
-// unchecked, nothing it leaves half-written stays on disk, and a connection on which it claims
-// more than it sends is dropped.
+// unchecked, nothing it leaves half-written stays on disk, a connection on which it claims
+// more than it sends is dropped, and endless chunk framing is not held.
 #include <doctest/doctest.h>
 #include <signal.h>
 
-#include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -17,8 +16,10 @@
 #include "tests/support/hostile_stream.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/process_usage.h"
 #include "tests/support/sanitizers.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/time_scale.h"
 
 using namespace walstream;
 using namespace walstream::test;
@@ -77,13 +78,13 @@ std::string snapshotRecord(const std::string& image) {
 
 // Peak resident memory of a process (VmHWM), in bytes.
 uint64_t peakRss(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  }
-  return 0;
+  return peakResidentKiB(pid) * 1024;
 }
+
+// What the replica may hold at its peak while a hostile upstream sends hundreds of MiB that it
+// must not keep: its own memory plus a batch (16 MiB), a 1 MiB socket read and a segment, with
+// room for AddressSanitizer's padding and quarantine.
+constexpr uint64_t kBoundedPeak = uint64_t{192} << 20;
 
 bool contains(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;
@@ -284,4 +285,42 @@ TEST_CASE("page size headers that are not exactly one valid number are refused")
     CHECK(!pathExists(replica.db));
     replica.stop();
   }
+}
+
+TEST_CASE("endless chunk framing from the upstream is refused without holding it") {
+  // A chunked 200 whose framing never ends: a chunk extension, or a trailer after the last
+  // chunk. Up to 512 MiB of it are sent, 1 MiB at a time, until the replica closes.
+  const std::string head = streamResponseHead(
+      "Transfer-Encoding: chunked\r\nWalstream-Page-Size: " + std::to_string(kPageSize) + "\r\n");
+  std::string framing;
+  SUBCASE("a chunk extension") {
+    framing = "1;";
+  }
+  SUBCASE("a trailer") {
+    framing = "0\r\nX-Trailer: ";
+  }
+  CAPTURE(framing);
+  TempDir dir;
+  const std::string filler(size_t{1} << 20, 'a');
+  std::atomic<uint64_t> sentFirst{0};
+  std::atomic<int> served{0};
+  CannedHttpServer primary([&](int fd, const std::string&) {
+    const int n = served++;
+    if (!primary.sendAll(fd, head + framing)) return;
+    const uint64_t sent = primary.sendRepeated(fd, filler, uint64_t{512} << 20);
+    if (n == 0) sentFirst = sent;
+  });
+  Replica replica(dir, primary.url());
+  // The replica gives up on the first connection and makes another.
+  REQUIRE(primary.waitForRequests(2, scaled(60s)) >= 2);
+  const std::string log = replica.process.waitForStderr("chunk framing", scaled(10s));
+  CHECK(contains(log, "stream from 127.0.0.1:" + std::to_string(primary.port()) +
+                          ": more than 8192 bytes of chunk framing without its end"));
+  CHECK(contains(log, "at stream offset 0"));
+  const uint64_t peak = peakRss(replica.process.pid());
+  MESSAGE("sent ", sentFirst.load() >> 20, " MiB on the first connection; replica peak RSS ",
+          peak >> 20, " MiB");
+  CHECK(sentFirst < (uint64_t{64} << 20));
+  if (!kThreadSanitizer) CHECK(peak < kBoundedPeak);
+  replica.stop();
 }
