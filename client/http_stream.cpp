@@ -37,6 +37,9 @@ constexpr size_t kSocketReadBytes = 1024 * 1024;
 // writes 20 bytes at most; this is the head's own limit.
 constexpr size_t kMaxChunkFramingBytes = 8 * 1024;
 
+// The (bounded) body of an error response read for the log: at most this much.
+constexpr size_t kMaxErrorBodyBytes = 16 * 1024;
+
 }  // namespace
 
 struct HttpStream::Impl {
@@ -141,12 +144,14 @@ HttpResponseHead HttpStream::open(const std::string& host, const std::string& po
     if (!added) it->second += ", " + std::string(f.value());
   }
   if (head.status != 200) {
-    // Read a bounded error body (JSON {"error": ...}) for the log.
+    // Read a bounded error body (JSON {"error": ...}) for the log, within one deadline for all
+    // of it: a peer that sends a byte now and then must not hold the replica here.
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
     uint8_t buf[4096];
-    while (head.body.size() < 16384) {
+    while (head.body.size() < kMaxErrorBodyBytes) {
       size_t n = 0;
       try {
-        n = readSome(buf, sizeof buf, timeout);
+        n = readSome(buf, sizeof buf, deadline);
       } catch (const Error&) {
         break;
       }
@@ -160,6 +165,11 @@ HttpResponseHead HttpStream::open(const std::string& host, const std::string& po
 }
 
 size_t HttpStream::readSome(uint8_t* buf, size_t n, std::chrono::milliseconds timeout) {
+  return readSome(buf, n, std::chrono::steady_clock::now() + timeout);
+}
+
+size_t HttpStream::readSome(uint8_t* buf, size_t n,
+                            std::chrono::steady_clock::time_point deadline) {
   Impl& m = *impl_;
   if (!m.parser) throw Error("stream from " + m.host + " is not open");
   // Beast's own read_some reads at most 64 KiB per system call; a snapshot is hundreds of MiB.
@@ -196,7 +206,7 @@ size_t HttpStream::readSome(uint8_t* buf, size_t n, std::chrono::milliseconds ti
     beast::error_code ec;
     bool done = false;
     size_t read = 0;
-    m.stream.expires_after(timeout);
+    m.stream.expires_at(deadline);
     m.stream.async_read_some(m.buffer.prepare(kSocketReadBytes),
                              [&](beast::error_code e, size_t k) {
                                ec = e;

@@ -160,10 +160,12 @@ std::string Replica::discoverDatabase() {
     throw Error(options_.upstream.url + "/status answered " + std::to_string(head.status) + ": " +
                 head.body);
   }
+  // One deadline for the whole document: a peer sending a byte now and then cannot stretch it.
+  const auto deadline = std::chrono::steady_clock::now() + options_.connectTimeout;
   std::string body;
   uint8_t buf[16384];
   for (;;) {
-    const size_t n = status.readSome(buf, sizeof buf, options_.connectTimeout);
+    const size_t n = status.readSome(buf, sizeof buf, deadline);
     if (n == 0) break;
     body.append(reinterpret_cast<const char*>(buf), n);
     if (body.size() > kMaxStatusBytes) {

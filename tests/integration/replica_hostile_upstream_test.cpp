@@ -1,7 +1,8 @@
 // The replica against an upstream that lies (a small hostile primary: CannedHttpServer with a
 // handler), with the real binary: nothing it sends is installed, applied or held in memory
 // unchecked, nothing it leaves half-written stays on disk, a connection on which it claims
-// more than it sends is dropped, and endless chunk framing is not held.
+// more than it sends is dropped, endless chunk framing is not held, and a body sent a byte at a
+// time does not hold the replica's time.
 #include <doctest/doctest.h>
 #include <signal.h>
 
@@ -323,4 +324,47 @@ TEST_CASE("endless chunk framing from the upstream is refused without holding it
   CHECK(sentFirst < (uint64_t{64} << 20));
   if (!kThreadSanitizer) CHECK(peak < kBoundedPeak);
   replica.stop();
+}
+
+TEST_CASE("a body sent a byte at a time holds the replica no longer than its timeout") {
+  // The body comes one byte a second (well within the 5 s timeout of each read) and would take
+  // 40 s; the replica reads it within one 5 s deadline, then reports the answer and asks again.
+  TempDir dir;
+  std::string answer;
+  std::vector<std::string> extra;
+  std::string expect;
+  SUBCASE("an error body") {
+    answer = "HTTP/1.1 500 Oops\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n{";
+    expect = "answered 500: {";
+    extra = {"--db", "app.db"};
+  }
+  SUBCASE("the /status document, when no --db names the database") {
+    answer =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n"
+        "Connection: close\r\n\r\n{";
+    expect = "timed out at stream offset ";
+  }
+  CAPTURE(answer);
+  CannedHttpServer primary([&](int fd, const std::string&) {
+    if (!primary.sendAll(fd, answer)) return;
+    for (int i = 0; i < 40 && !primary.stopping(); ++i) {
+      std::this_thread::sleep_for(1s);
+      if (!primary.sendAll(fd, "x")) return;
+    }
+  });
+  std::vector<std::string> argv{WALSTREAM_BINARY, "replica", "--upstream", primary.url()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(dir.file("replica.db"));
+  Process replica(argv, dir.file("replica"));
+  REQUIRE(primary.waitForRequests(1, scaled(20s)) >= 1);
+  const auto first = std::chrono::steady_clock::now();
+  // 5 s of reading, the backoff, and the 1 s the upstream takes to notice the close.
+  CHECK(primary.waitForRequests(2, 15s) >= 2);
+  const auto took = std::chrono::steady_clock::now() - first;
+  MESSAGE("the second request came ",
+          std::chrono::duration_cast<std::chrono::milliseconds>(took).count(),
+          " ms after the first");
+  CHECK(contains(replica.waitForStderr(expect, scaled(10s)), expect));
+  replica.signal(SIGTERM);
+  CHECK(replica.wait(scaled(20s)) == std::optional<int>(0));
 }

@@ -228,3 +228,41 @@ TEST_CASE("HttpStream errors name the peer and the stream offset") {
     CHECK(contains(error, "at stream offset "));
   }
 }
+
+TEST_CASE("HttpStream reads an error body within one deadline, however slowly it comes") {
+  // 100 bytes of body, one every 50 ms (5 s in all): each byte comes well within the 1 s
+  // timeout, but the whole body does not.
+  const std::string responseHead = "HTTP/1.1 500 Oops\r\nContent-Length: 100\r\n\r\n";
+  const std::string body(100, 'x');
+  CannedServer server(responseHead + body, 1, 50ms, responseHead.size());
+  client::HttpStream stream;
+  const auto start = std::chrono::steady_clock::now();
+  const auto head = stream.open("127.0.0.1", server.port(), "/stream", 1s);
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(head.status == 500);
+  MESSAGE("open took ", std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), " ms");
+  CHECK(took < 3s);
+  CHECK(head.body.size() < body.size());
+}
+
+TEST_CASE("HttpStream::readSome with a deadline bounds a body sent a byte at a time") {
+  const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+  const std::string body(100, 'x');
+  CannedServer server(head + body, 1, 50ms, head.size());
+  client::HttpStream stream;
+  REQUIRE(stream.open("127.0.0.1", server.port(), "/status", 5s).status == 200);
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + 1s;
+  std::string got;
+  const std::string error = errorOf([&] {
+    uint8_t buf[64];
+    while (const size_t n = stream.readSome(buf, sizeof buf, deadline)) {
+      got.append(reinterpret_cast<const char*>(buf), n);
+    }
+  });
+  const auto took = std::chrono::steady_clock::now() - start;
+  MESSAGE(error);
+  CHECK(contains(error, "timed out"));
+  CHECK(took < 3s);
+  CHECK(got.size() < body.size());
+}
