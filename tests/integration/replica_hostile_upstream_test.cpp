@@ -1,8 +1,8 @@
 // The replica against an upstream that lies (a small hostile primary: CannedHttpServer with a
 // handler), with the real binary: nothing it sends is installed, applied or held in memory
 // unchecked, nothing it leaves half-written stays on disk, a connection on which it claims
-// more than it sends is dropped, endless chunk framing is not held, and a body sent a byte at a
-// time does not hold the replica's time.
+// more than it sends is dropped, and neither endless framing, segments that understate their
+// size, nor a body sent a byte at a time hold the replica's memory or its time.
 #include <doctest/doctest.h>
 #include <signal.h>
 
@@ -323,6 +323,41 @@ TEST_CASE("endless chunk framing from the upstream is refused without holding it
           peak >> 20, " MiB");
   CHECK(sentFirst < (uint64_t{64} << 20));
   if (!kThreadSanitizer) CHECK(peak < kBoundedPeak);
+  replica.stop();
+}
+
+TEST_CASE("segments that declare little and carry much are bounded by the bytes they carry") {
+  // Each segment's lz4 header declares 32 bytes (less than one frame) while its record carries
+  // 1 MiB; the upstream sends them back to back, up to 768 MiB, behind a valid snapshot. The
+  // batch must be cut by the bytes received, not by the sizes declared, and then refused.
+  TempDir dir;
+  const std::string image = sqliteImage(dir, kPageSize);
+  std::string batch;
+  for (int i = 0; i < 16; ++i) {
+    batch += streamRecord(RecordType::kWalSegment, {kGen, 0, 0},
+                          lz4DeclaringLittle(32, size_t{1} << 20));
+  }
+  std::atomic<uint64_t> sentFirst{0};
+  std::atomic<int> served{0};
+  CannedHttpServer primary([&](int fd, const std::string&) {
+    if (served++ > 0) {
+      primary.sendAll(fd, kNotReady);
+      return;
+    }
+    if (!primary.sendAll(fd, streamResponseHead(kPageSize) + snapshotRecord(image))) return;
+    sentFirst = primary.sendRepeated(fd, batch, uint64_t{768} << 20);
+  });
+  Replica replica(dir, primary.url());
+  REQUIRE(primary.waitForRequests(2, scaled(60s)) >= 2);
+  const std::string log = replica.process.waitForStderr("declares 32 bytes", scaled(10s));
+  CHECK(contains(log, "declares 32 bytes decompressed, not a whole number of"));
+  const uint64_t peak = peakRss(replica.process.pid());
+  MESSAGE("sent ", sentFirst.load() >> 20, " MiB on the first connection; replica peak RSS ",
+          peak >> 20, " MiB");
+  if (!kThreadSanitizer) CHECK(peak < kBoundedPeak);
+  const auto s = replica.status();
+  CHECK(s["transactions_applied"] == 0);
+  CHECK(s["snapshots_applied"] == 1);
   replica.stop();
 }
 
