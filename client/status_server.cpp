@@ -33,6 +33,13 @@ bool isResourceExhaustion(const beast::error_code& ec) {
          ec == beast::error_code(ENFILE, asio::error::get_system_category());
 }
 
+// What one request may make the server hold: its head (the parser's default header limit,
+// 8 KiB) and a body, which no endpoint reads. The buffer's bound also covers what the parser
+// holds of chunk framing, which Boost 1.74 bounds neither by the header limit nor by the body
+// limit: a chunk extension or trailer without end fails the request at this size.
+constexpr size_t kMaxRequestBufferBytes = 16 * 1024;
+constexpr uint64_t kMaxRequestBodyBytes = 4 * 1024;
+
 using Response = http::response<http::string_body>;
 
 void setJson(Response& res, http::status status, const nlohmann::json& body) {
@@ -144,14 +151,18 @@ Response respond(const http::request<http::string_body>& req, const ReplicaState
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const ReplicaState& state)
-      : stream_(std::move(socket)), state_(state) {}
+      : stream_(std::move(socket)), state_(state) {
+    parser_.body_limit(kMaxRequestBodyBytes);
+  }
 
   void start() {
     stream_.expires_after(std::chrono::seconds(10));
+    // A request beyond the bounds (buffer_overflow, body_limit) is dropped unanswered, as a
+    // malformed one is.
     http::async_read(
-        stream_, buffer_, req_, [self = shared_from_this()](beast::error_code ec, size_t) {
+        stream_, buffer_, parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
           if (ec) return;
-          self->res_ = respond(self->req_, self->state_);
+          self->res_ = respond(self->parser_.get(), self->state_);
           http::async_write(self->stream_, self->res_, [self](beast::error_code, size_t) {
             beast::error_code ignored;
             self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -161,8 +172,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
-  http::request<http::string_body> req_;
+  beast::flat_buffer buffer_{kMaxRequestBufferBytes};
+  http::request_parser<http::string_body> parser_;
   http::response<http::string_body> res_;
   const ReplicaState& state_;
 };

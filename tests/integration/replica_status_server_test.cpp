@@ -1,7 +1,8 @@
 // The replica's --http endpoints against hostile clients and upstreams, with the real binary:
 // bytes that are not UTF-8 in a request or in an upstream's error never take the process down
-// (they are escaped in answers and logs), and a replica out of descriptors neither spins in its
-// accept loop nor stays at a soft open-file limit below its hard one.
+// (they are escaped in answers and logs), a request whose chunk framing never ends is dropped
+// at a small bound, and a replica out of descriptors neither spins in its accept loop nor stays
+// at a soft open-file limit below its hard one.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -16,10 +17,14 @@
 
 #include "core/file_util.h"
 #include "tests/support/canned_http_server.h"
+#include "tests/support/hostile_clients.h"
 #include "tests/support/hostile_stream.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/process_usage.h"
+#include "tests/support/sanitizers.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/time_scale.h"
 
 using namespace walstream;
 using namespace walstream::test;
@@ -197,4 +202,32 @@ TEST_CASE("the replica raises its soft open-file limit to the hard limit") {
   CHECK(m[2].str() == "4096");
   replica.signal(SIGTERM);
   CHECK(replica.wait(10s) == std::optional<int>(0));
+}
+
+TEST_CASE("a request whose chunk framing never ends is dropped at a small bound") {
+  TempDir dir;
+  CannedHttpServer primary(upstreamAnswer(503, "Service Unavailable", R"({"error":"starting"})"));
+  Process replica({WALSTREAM_BINARY, "replica", "--upstream", primary.url(), "--db", "app.db",
+                   "--http", "127.0.0.1:0", dir.file("replica.db")},
+                  dir.file("replica"));
+  const uint16_t port = replicaStatusPort(replica);
+  REQUIRE(httpRequest(port, "/status").status == 200);
+  // A chunked request whose chunk extension, or trailer, goes on for up to 512 MiB.
+  const std::string head =
+      "POST /status HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (const std::string framing : {"1;", "0\r\nX-Trailer: "}) {
+    CAPTURE(framing);
+    const int64_t sent = sendEndlessRequest(port, head + framing, std::string(size_t{1} << 20, 'a'),
+                                            uint64_t{512} << 20);
+    const uint64_t peak = peakResidentKiB(replica.pid()) * 1024;
+    MESSAGE("sent ", sent >> 20, " MiB before the replica closed; its peak RSS ", peak >> 20,
+            " MiB");
+    CHECK(sent >= 0);
+    CHECK(sent < (int64_t{64} << 20));  // what the socket buffers take, not the whole request
+    if (!kThreadSanitizer) CHECK(peak < (uint64_t{192} << 20));
+    CHECK_MESSAGE(replica.running(), replica.stderrText());
+    CHECK(httpRequest(port, "/status").status == 200);
+  }
+  replica.signal(SIGTERM);
+  CHECK(replica.wait(scaled(10s)) == std::optional<int>(0));
 }

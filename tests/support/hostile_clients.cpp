@@ -51,6 +51,28 @@ int burstConnectAndClose(uint16_t port, const std::string& target, int count) {
   return sent;
 }
 
+int64_t sendEndlessRequest(uint16_t port, const std::string& head, const std::string& piece,
+                           uint64_t maxBytes) {
+  const int fd = connectTo(port, 0);
+  if (fd < 0) return -1;
+  auto sendWhole = [fd](const std::string& bytes) {
+    for (size_t off = 0; off < bytes.size();) {
+      const ssize_t n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;  // closed, reset, or SO_SNDTIMEO passed
+      off += static_cast<size_t>(n);
+    }
+    return true;
+  };
+  int64_t sent = 0;
+  if (sendWhole(head)) {
+    while (static_cast<uint64_t>(sent) + piece.size() <= maxBytes && sendWhole(piece)) {
+      sent += static_cast<int64_t>(piece.size());
+    }
+  }
+  ::close(fd);
+  return sent;
+}
+
 SilentConnections::SilentConnections(uint16_t port, int count, const std::string& target,
                                      int receiveBufferBytes) {
   for (int i = 0; i < count; ++i) {
