@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -93,6 +94,44 @@ SilentConnections::~SilentConnections() {
 void SilentConnections::closeAll() {
   for (int fd : fds_) ::close(fd);
   fds_.clear();
+}
+
+ConnectionFlood::ConnectionFlood(uint16_t port, int count, std::chrono::milliseconds period,
+                                 std::chrono::milliseconds maxDuration) {
+  thread_ = std::thread([this, port, count, period, maxDuration] {
+    const auto until = std::chrono::steady_clock::now() + maxDuration;
+    std::vector<int> fds(static_cast<size_t>(count), -1);
+    while (!stop_ && std::chrono::steady_clock::now() < until) {
+      for (int& fd : fds) {
+        if (fd >= 0) {
+          // Closed by the server: readable, and a read returns 0 (or an error).
+          pollfd p{fd, POLLIN, 0};
+          char byte;
+          if (::poll(&p, 1, 0) > 0 && ::recv(fd, &byte, 1, MSG_DONTWAIT) <= 0) {
+            ::close(fd);
+            fd = -1;
+          }
+        }
+        if (fd < 0 && !stop_) {
+          fd = connectTo(port, 0);
+          if (fd >= 0) ++made_;
+        }
+      }
+      std::this_thread::sleep_for(period);
+    }
+    for (int fd : fds) {
+      if (fd >= 0) ::close(fd);
+    }
+  });
+}
+
+ConnectionFlood::~ConnectionFlood() {
+  stop();
+}
+
+void ConnectionFlood::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace walstream::test

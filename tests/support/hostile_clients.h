@@ -4,8 +4,11 @@
 // connect is bounded by a timeout.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace walstream::test {
@@ -36,6 +39,28 @@ class SilentConnections {
 
  private:
   std::vector<int> fds_;
+};
+
+// `count` idle connections kept open from a thread: every `period`, the ones the server has
+// closed are made again, so the server faces `count` of them for as long as the flood lasts
+// (until stop(), destruction, or `maxDuration`).
+class ConnectionFlood {
+ public:
+  ConnectionFlood(uint16_t port, int count,
+                  std::chrono::milliseconds period = std::chrono::milliseconds(100),
+                  std::chrono::milliseconds maxDuration = std::chrono::seconds(120));
+  ~ConnectionFlood();
+  ConnectionFlood(const ConnectionFlood&) = delete;
+  ConnectionFlood& operator=(const ConnectionFlood&) = delete;
+
+  void stop();
+  // Connections made so far, the first `count` included.
+  uint64_t connectionsMade() const { return made_.load(); }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> made_{0};
+  std::thread thread_;
 };
 
 }  // namespace walstream::test
