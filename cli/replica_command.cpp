@@ -72,8 +72,13 @@ int runReplica(const std::vector<std::string>& args) {
   flags.define("stall-timeout", "DURATION", "1m",
                "reconnect when the primary claims more (a later position, an unfinished "
                "record) and nothing arrives to apply for this long (1s to 1h)");
+  flags.define("max-connections", "N", "0",
+               "--http connections held open at once; beyond it new ones are closed at once. 0: "
+               "half of the open-file limit left after a reserve of 64 for LOCAL_DB and the "
+               "stream, at most 1024 (the soft limit is first raised to the hard one)");
   client::ReplicaOptions options;
   std::optional<server::ListenAddress> listen;
+  uint64_t maxConnections = 0;
   try {
     if (!flags.parse(args)) {
       std::printf("%s%s", kReplicaUsage, flags.help().c_str());
@@ -110,6 +115,7 @@ int runReplica(const std::vector<std::string>& args) {
         throw UsageError(std::string("invalid value for --http: ") + e.what());
       }
     }
+    maxConnections = flags.u64("max-connections");
   } catch (const UsageError& e) {
     std::fprintf(stderr, "walstream replica: %s\n", e.what());
     return 2;
@@ -118,8 +124,10 @@ int runReplica(const std::vector<std::string>& args) {
   const sigset_t signals = stopSignals();
   blockStopSignals(signals);
 
-  // Every status connection holds a descriptor: the soft limit is raised to the hard one.
-  if (!raiseFileLimit()) {
+  // Every status connection holds a descriptor: the soft limit is raised to the hard one, before
+  // the connection cap is derived from it.
+  const std::optional<unsigned long> fileLimit = raiseFileLimit();
+  if (!fileLimit) {
     log::warn(std::string("cannot read the open-file limit: ") + std::strerror(errno));
   }
 
@@ -128,8 +136,13 @@ int runReplica(const std::vector<std::string>& args) {
     client::Replica replica(options, state);
     std::unique_ptr<client::StatusServer> status;
     if (listen) {
-      status = std::make_unique<client::StatusServer>(listen->host, listen->port, state);
-      log::info("replica status: listening on " + status->address());
+      status = std::make_unique<client::StatusServer>(
+          listen->host, listen->port, state,
+          maxConnections > 0 ? maxConnections
+                             : client::defaultMaxStatusConnections(fileLimit.value_or(1024)));
+      log::info("replica status: listening on " + status->address() + " (open-file limit " +
+                (fileLimit ? std::to_string(*fileLimit) : std::string("unknown")) + ", at most " +
+                std::to_string(status->maxConnections()) + " connections)");
     }
     log::info(options.localPath + ": following " + options.upstream.url);
     std::thread worker([&] { replica.run(); });

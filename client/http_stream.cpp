@@ -30,6 +30,16 @@ constexpr size_t kChunkFramingBytes = 32;
 // Bytes asked of the socket per read: large, so a snapshot costs few system calls and wake-ups.
 constexpr size_t kSocketReadBytes = 1024 * 1024;
 
+// The most bytes of chunk framing (a chunk-size line with its extensions, or the trailer after
+// the last chunk) held while the parser waits for its end. Boost 1.74's parser bounds the
+// response head (header_limit) but neither of these: without this bound, a peer that never ends
+// a chunk extension or a trailer would grow the buffer for as long as it sends. The primary
+// writes 20 bytes at most; this is the head's own limit.
+constexpr size_t kMaxChunkFramingBytes = 8 * 1024;
+
+// The (bounded) body of an error response read for the log: at most this much.
+constexpr size_t kMaxErrorBodyBytes = 16 * 1024;
+
 }  // namespace
 
 struct HttpStream::Impl {
@@ -39,6 +49,7 @@ struct HttpStream::Impl {
   std::optional<http::response_parser<http::buffer_body>> parser;
   std::atomic<bool> cancelled{false};
   std::string host;
+  uint64_t bodyBytes = 0;  // de-chunked body bytes returned so far: the stream offset
 
   // Runs the io_context until `done`; the operation's own deadline (tcp_stream::expires_after)
   // bounds it.
@@ -51,6 +62,16 @@ struct HttpStream::Impl {
     if (cancelled) throw Error("stream from " + host + " cancelled");
     if (ec == beast::error::timeout) throw Error(what + " " + host + ": timed out");
     if (ec) throw Error(what + " " + host + ": " + ec.message());
+  }
+
+  // Where a failure of the body happened, for its message.
+  std::string where() const { return " at stream offset " + std::to_string(bodyBytes); }
+
+  // check() for the body: the message says how far into the stream it failed.
+  void checkBody(const beast::error_code& ec) {
+    if (cancelled) throw Error("stream from " + host + " cancelled" + where());
+    if (ec == beast::error::timeout) throw Error("stream from " + host + ": timed out" + where());
+    if (ec) throw Error("stream from " + host + ": " + ec.message() + where());
   }
 };
 
@@ -123,12 +144,14 @@ HttpResponseHead HttpStream::open(const std::string& host, const std::string& po
     if (!added) it->second += ", " + std::string(f.value());
   }
   if (head.status != 200) {
-    // Read a bounded error body (JSON {"error": ...}) for the log.
+    // Read a bounded error body (JSON {"error": ...}) for the log, within one deadline for all
+    // of it: a peer that sends a byte now and then must not hold the replica here.
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
     uint8_t buf[4096];
-    while (head.body.size() < 16384) {
+    while (head.body.size() < kMaxErrorBodyBytes) {
       size_t n = 0;
       try {
-        n = readSome(buf, sizeof buf, timeout);
+        n = readSome(buf, sizeof buf, deadline);
       } catch (const Error&) {
         break;
       }
@@ -142,6 +165,11 @@ HttpResponseHead HttpStream::open(const std::string& host, const std::string& po
 }
 
 size_t HttpStream::readSome(uint8_t* buf, size_t n, std::chrono::milliseconds timeout) {
+  return readSome(buf, n, std::chrono::steady_clock::now() + timeout);
+}
+
+size_t HttpStream::readSome(uint8_t* buf, size_t n,
+                            std::chrono::steady_clock::time_point deadline) {
   Impl& m = *impl_;
   if (!m.parser) throw Error("stream from " + m.host + " is not open");
   // Beast's own read_some reads at most 64 KiB per system call; a snapshot is hundreds of MiB.
@@ -157,19 +185,28 @@ size_t HttpStream::readSome(uint8_t* buf, size_t n, std::chrono::milliseconds ti
       const size_t used = m.parser->put(m.buffer.data(), ec);
       m.buffer.consume(used);
       const size_t got = n - body.size;
+      m.bodyBytes += got;
       if (ec == http::error::need_buffer) ec = {};  // buf is full: a normal partial read
       const bool needMore = ec == http::error::need_more;
       if (needMore) ec = {};
-      m.check(ec, "stream from");
+      m.checkBody(ec);
       if (got > 0) return got;
       if (m.parser->is_done()) return 0;
       // Only framing was parsed: parse on while bytes are left, else read more.
       if (!needMore && m.buffer.size() > 0) continue;
+      // Everything buffered is one piece of framing that has not ended yet.
+      if (needMore && m.buffer.size() > kMaxChunkFramingBytes) {
+        throw Error("stream from " + m.host + ": more than " +
+                    std::to_string(kMaxChunkFramingBytes) +
+                    " bytes of chunk framing without its end (an endless chunk extension or "
+                    "trailer)" +
+                    m.where());
+      }
     }
     beast::error_code ec;
     bool done = false;
     size_t read = 0;
-    m.stream.expires_after(timeout);
+    m.stream.expires_at(deadline);
     m.stream.async_read_some(m.buffer.prepare(kSocketReadBytes),
                              [&](beast::error_code e, size_t k) {
                                ec = e;
@@ -182,10 +219,10 @@ size_t HttpStream::readSome(uint8_t* buf, size_t n, std::chrono::milliseconds ti
       // The connection closed: partial_message unless the body may end here.
       beast::error_code eofEc;
       m.parser->put_eof(eofEc);
-      m.check(eofEc, "stream from");
+      m.checkBody(eofEc);
       return 0;
     }
-    m.check(ec, "stream from");
+    m.checkBody(ec);
   }
 }
 

@@ -30,14 +30,20 @@ class HttpStream {
   HttpStream(const HttpStream&) = delete;
   HttpStream& operator=(const HttpStream&) = delete;
 
-  // Resolves, connects, sends `GET target` and reads the response head (and the whole body when
-  // the status is not 200). Throws walstream::Error naming the host and the cause.
+  // Resolves, connects, sends `GET target` and reads the response head (and, when the status is
+  // not 200, the body: at most 16 KiB, within one `timeout` for all of it). Throws
+  // walstream::Error naming the host and the cause.
   HttpResponseHead open(const std::string& host, const std::string& port, const std::string& target,
                         std::chrono::milliseconds timeout);
 
   // Reads the next bytes of the (de-chunked) body into buf; returns 0 at the end of the body.
-  // Throws walstream::Error on a timeout, a reset connection, a malformed chunk or cancel().
+  // Throws walstream::Error on a timeout, a reset connection, malformed or endless chunk
+  // framing, or cancel(); its message names the peer and the stream offset (body bytes before
+  // the failure). The timeout bounds the whole call (framing included), not each socket read.
   size_t readSome(uint8_t* buf, size_t n, std::chrono::milliseconds timeout);
+  // The same with a deadline, for a body read whole within one (a status document, an error):
+  // a peer sending a byte now and then cannot stretch it.
+  size_t readSome(uint8_t* buf, size_t n, std::chrono::steady_clock::time_point deadline);
 
   // Whether body bytes are already here (read from the socket but not yet returned, or waiting in
   // its receive buffer), so that the next readSome returns without waiting for the network.

@@ -33,12 +33,24 @@ std::string percentEncode(const std::string& s) {
 }
 
 // While more of the stream is already here, segments are gathered into one batch (applied as one
-// transaction, with one device flush) up to this many bytes of decompressed WAL, as their lz4
-// headers declare. A batch then holds at most this plus its last segment (the primary cuts
-// segments near 4 MiB) decompressed, and their compressed bytes: about 16 + 4 + 4 MiB over a
-// live replica's memory while it catches up. A live replica applies each segment as it arrives:
-// nothing more is buffered then.
-constexpr size_t kBatchBytes = size_t{16} << 20;
+// transaction, with one device flush) up to this many bytes. Each segment counts the larger of
+// the decompressed size its lz4 header declares and the compressed bytes it carries: an
+// upstream cannot make a batch grow without bound by declaring little, and both the compressed
+// batch and (once its sizes are checked) the decompressed one stay within this plus their last
+// segment. The primary cuts segments at the first commit past 4 MiB, so a catching-up replica
+// holds about 16 + 4 MiB of each; a segment holding one huge transaction is bounded by the
+// record decoder's limit (proto::RecordLimits, compressed) and kMaxWalSegmentBytes
+// (decompressed, checked before any memory is taken for it). A live replica applies each segment
+// as it arrives: nothing more is buffered then.
+constexpr uint64_t kBatchBytes = uint64_t{16} << 20;
+
+// What a received segment counts against kBatchBytes (at most all of it, so that the sum of
+// declared sizes cannot wrap).
+uint64_t batchCost(std::span<const uint8_t> lz4) {
+  // Without a declared size (never from walstream) a segment counts as a full batch.
+  const uint64_t declared = lz4ContentSize(lz4).value_or(kBatchBytes);
+  return std::min(std::max<uint64_t>(declared, lz4.size()), kBatchBytes);
+}
 
 // How long the replica waits before asking again a primary that rejected its request as
 // invalid (400): a configuration error does not go away by retrying, but the operator may fix
@@ -160,10 +172,12 @@ std::string Replica::discoverDatabase() {
     throw Error(options_.upstream.url + "/status answered " + std::to_string(head.status) + ": " +
                 head.body);
   }
+  // One deadline for the whole document: a peer sending a byte now and then cannot stretch it.
+  const auto deadline = std::chrono::steady_clock::now() + options_.connectTimeout;
   std::string body;
   uint8_t buf[16384];
   for (;;) {
-    const size_t n = status.readSome(buf, sizeof buf, options_.connectTimeout);
+    const size_t n = status.readSome(buf, sizeof buf, deadline);
     if (n == 0) break;
     body.append(reinterpret_cast<const char*>(buf), n);
     if (body.size() > kMaxStatusBytes) {
@@ -311,7 +325,7 @@ void Replica::streamOnce() {
   proto::RecordDecoder decoder;
   std::vector<uint8_t> buf(256 * 1024);
   std::vector<ReceivedSegment> pending;
-  size_t pendingBytes = 0;  // decompressed size of `pending`, as declared
+  uint64_t pendingBytes = 0;  // what `pending` counts against kBatchBytes (batchCost)
   std::optional<Pos> heartbeatPos;
   bool inSnapshot = false;
   // A snapshot cut short (the connection broke, the stream lied, a check failed) leaves no
@@ -435,8 +449,7 @@ void Replica::streamOnce() {
         case proto::DecodeEvent::kRecord: {
           proto::StreamRecord r = decoder.takeRecord();
           if (r.header.type == static_cast<uint32_t>(proto::RecordType::kWalSegment)) {
-            // Without a declared size (never from walstream) a segment counts as a full batch.
-            pendingBytes += lz4ContentSize(r.payload).value_or(kBatchBytes);
+            pendingBytes += batchCost(r.payload);
             const Pos at = r.header.pos();
             const bool confirmed = confirmedIndexEnd &&
                                    confirmedIndexEnd->generation == at.generation &&

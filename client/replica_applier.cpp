@@ -29,9 +29,6 @@ constexpr uint64_t kFreeSpaceReserve = uint64_t{64} << 20;
 // small segments take that copy; it bounds the context's touched buffer by this size too).
 constexpr size_t kKeptScratchBytes = size_t{1} << 20;
 
-// How long an append or snapshot install waits for SQLite's write lock on LOCAL_DB in total.
-constexpr auto kWriteLockPatience = std::chrono::seconds(30);
-
 // Checks a segment that continues a known chain (its salts and running checksum at `offset`).
 // While the chain's checksum byte order is not known (orderKnown false), the segment is checked
 // in both orders: a frame whose stored checksum matches in exactly one order settles it; if
@@ -97,6 +94,14 @@ ParsedWalSegment parseAnchored(std::span<const uint8_t> raw, uint64_t offset, Wa
   chain = st;
   orderKnown = known;
   return out;
+}
+
+// Why an append gave up, having waited for SQLite's write lock on LOCAL_DB since `start`.
+std::string writeLockBusy(std::chrono::steady_clock::time_point start) {
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  return "SQLite's write lock on it stayed busy for " + std::to_string(waited.count()) +
+         " ms (another connection is writing to it or checkpointing it)";
 }
 
 // LOCAL_DB's file as stat(2) sees it; nullopt if it cannot be read (then nothing matches it).
@@ -274,6 +279,7 @@ void ReplicaApplier::beginSnapshot(const Pos& pos, uint32_t pageSize, uint64_t s
                 std::to_string(free) + " are free");
   }
   snapshotFd_ = openFile(snapshotPath_, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  snapshotStaged_ = true;
   snapshotWriteback_.emplace(snapshotFd_.get(), snapshotPath_);
   snapshotPos_ = pos;
   snapshotChain_ = chain;
@@ -301,9 +307,12 @@ void ReplicaApplier::snapshotBytes(std::span<const uint8_t> bytes) {
 }
 
 void ReplicaApplier::abortSnapshot() {
-  if (!snapshotFd_.valid()) return;
   snapshotWriteback_.reset();
   snapshotFd_.reset();
+  // By the staged file, not the descriptor: the file outlives its descriptor between the close
+  // and the rename that installs it, and a rename that fails must not leave it behind.
+  if (!snapshotStaged_) return;
+  snapshotStaged_ = false;
   ::unlink(snapshotPath_.c_str());
 }
 
@@ -367,8 +376,11 @@ void ReplicaApplier::installSnapshotFile() {
     snapshotWriteback_.reset();
     snapshotFd_.reset();
     if (::rename(snapshotPath_.c_str(), localPath_.c_str()) != 0) {
-      throwErrno("cannot move the snapshot into place as", localPath_);
+      const int err = errno;
+      abortSnapshot();  // the received file is of no use, and would count against free space
+      throwSystemError("cannot move the snapshot into place as", localPath_, err);
     }
+    snapshotStaged_ = false;  // it is LOCAL_DB now
     fsyncDir(dirName(localPath_));
     // Attach now, before the snapshot is reported applied (and /healthz turns 200): the
     // appender's connection creates the wal-index and keeps it, so readers that open LOCAL_DB
@@ -379,10 +391,13 @@ void ReplicaApplier::installSnapshotFile() {
   }
   // LOCAL_DB exists and may have readers: apply the image as one transaction.
   WalAppender& a = appender();
-  const auto deadline = std::chrono::steady_clock::now() + kWriteLockPatience;
+  const auto start = std::chrono::steady_clock::now();
   while (a.beginSnapshot(snapshotPageSize_) == AppendStatus::Busy) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      throw Error(localPath_ + ": SQLite's write lock stayed busy; cannot apply the snapshot");
+    if (std::chrono::steady_clock::now() > start + options_.writeLockPatience) {
+      throw Error(localPath_ + ": cannot apply the snapshot at " + snapshotPos_.str() + " (" +
+                  std::to_string(snapshotSize_ / snapshotPageSize_) + " pages) over the applied " +
+                  "position " + (position_ ? position_->pos.str() : std::string("(none)")) + ": " +
+                  writeLockBusy(start));
     }
   }
   try {
@@ -529,13 +544,16 @@ uint64_t ReplicaApplier::applyBatch(const std::vector<ReceivedSegment>& segments
     // One local transaction for the whole batch; its frames point into scratch_.
     const WalTransaction merged = merger_.merge(txns);
     WalAppender& a = appender();
-    const auto deadline = std::chrono::steady_clock::now() + kWriteLockPatience;
+    const auto start = std::chrono::steady_clock::now();
     try {
       for (;;) {
         AppendResult r = a.appendTransactions(next.chain.pageSize, {&merged, 1});
         if (r.status == AppendStatus::Applied) break;
-        if (std::chrono::steady_clock::now() > deadline) {
-          throw Error(localPath_ + ": SQLite's write lock stayed busy; cannot apply");
+        if (std::chrono::steady_clock::now() > start + options_.writeLockPatience) {
+          throw Error(localPath_ + ": cannot apply " + std::to_string(txns.size()) +
+                      (txns.size() == 1 ? " transaction" : " transactions") +
+                      " from the applied position " + position_->pos.str() + " to " +
+                      next.pos.str() + ": " + writeLockBusy(start));
         }
       }
     } catch (const ReplicaModifiedError&) {

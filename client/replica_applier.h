@@ -121,6 +121,8 @@ struct ApplierOptions {
   uint32_t minCheckpointPages = 1000;   // PASSIVE checkpoint past this many WAL frames
   uint32_t maxCheckpointPages = 10000;  // TRUNCATE checkpoint (when readers allow) past this
   std::chrono::milliseconds truncateBusyTimeout{100};
+  // How long an append or snapshot install waits for SQLite's write lock on LOCAL_DB in total.
+  std::chrono::milliseconds writeLockPatience{30000};
 };
 
 // A segment as received: its position and its lz4 bytes.
@@ -200,8 +202,10 @@ class ReplicaApplier {
   std::unique_ptr<uint8_t[]> scratch_;
   size_t scratchSize_ = 0;
 
-  // Snapshot being received.
+  // Snapshot being received. snapshotStaged_: snapshotPath_ exists and is this applier's (from
+  // its creation until it is renamed into place or removed), whether or not it is still open.
   UniqueFd snapshotFd_;
+  bool snapshotStaged_ = false;
   std::optional<SequentialWriteback> snapshotWriteback_;  // flushes it while it arrives
   Pos snapshotPos_;
   std::optional<WalChainState> snapshotChain_;

@@ -1,5 +1,6 @@
 #include "client/status_server.h"
 
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -11,6 +12,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/printable_text.h"
+#include "proto/connection_count.h"
 #include "proto/json_text.h"
 
 namespace walstream::client {
@@ -32,6 +34,13 @@ bool isResourceExhaustion(const beast::error_code& ec) {
          ec == asio::error::no_memory ||
          ec == beast::error_code(ENFILE, asio::error::get_system_category());
 }
+
+// What one request may make the server hold: its head (the parser's default header limit,
+// 8 KiB) and a body, which no endpoint reads. The buffer's bound also covers what the parser
+// holds of chunk framing, which Boost 1.74 bounds neither by the header limit nor by the body
+// limit: a chunk extension or trailer without end fails the request at this size.
+constexpr size_t kMaxRequestBufferBytes = 16 * 1024;
+constexpr uint64_t kMaxRequestBodyBytes = 4 * 1024;
 
 using Response = http::response<http::string_body>;
 
@@ -143,15 +152,19 @@ Response respond(const http::request<http::string_body>& req, const ReplicaState
 // One request per connection (Connection: close): status requests are rare and tiny.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const ReplicaState& state)
-      : stream_(std::move(socket)), state_(state) {}
+  Session(tcp::socket socket, const ReplicaState& state, proto::ConnectionCount::Slot slot)
+      : slot_(std::move(slot)), stream_(std::move(socket)), state_(state) {
+    parser_.body_limit(kMaxRequestBodyBytes);
+  }
 
   void start() {
     stream_.expires_after(std::chrono::seconds(10));
+    // A request beyond the bounds (buffer_overflow, body_limit) is dropped unanswered, as a
+    // malformed one is.
     http::async_read(
-        stream_, buffer_, req_, [self = shared_from_this()](beast::error_code ec, size_t) {
+        stream_, buffer_, parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
           if (ec) return;
-          self->res_ = respond(self->req_, self->state_);
+          self->res_ = respond(self->parser_.get(), self->state_);
           http::async_write(self->stream_, self->res_, [self](beast::error_code, size_t) {
             beast::error_code ignored;
             self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -160,9 +173,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  proto::ConnectionCount::Slot slot_;  // first, so released last: after the socket is closed
   beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
-  http::request<http::string_body> req_;
+  beast::flat_buffer buffer_{kMaxRequestBufferBytes};
+  http::request_parser<http::string_body> parser_;
   http::response<http::string_body> res_;
   const ReplicaState& state_;
 };
@@ -174,10 +188,31 @@ struct StatusServer::Impl {
   tcp::acceptor acceptor{ioc};
   asio::steady_timer acceptDelay{ioc};
   bool acceptStarved = false;  // logged once per run of failed accepts
+  bool refusing = false;       // logged once per run of connections beyond the cap
   const ReplicaState& state;
+  proto::ConnectionCount connections;
   std::thread thread;
 
-  explicit Impl(const ReplicaState& s) : state(s) {}
+  Impl(const ReplicaState& s, size_t maxConnections) : state(s), connections(maxConnections) {}
+
+  // Starts a session for `sock`, or closes it at once when maxConnections are open: a
+  // connection beyond the cap must not hold a descriptor that LOCAL_DB or the stream needs.
+  void admit(tcp::socket sock) {
+    proto::ConnectionCount::Slot slot;
+    if (!connections.tryTake(slot)) {
+      beast::error_code ignored;
+      sock.close(ignored);
+      if (!refusing) {
+        log::warn("replica status: refusing connections: " + std::to_string(connections.max()) +
+                  " are open (--max-connections)");
+      }
+      refusing = true;
+      return;
+    }
+    if (refusing) log::info("replica status: accepting connections again");
+    refusing = false;
+    std::make_shared<Session>(std::move(sock), state, std::move(slot))->start();
+  }
 
   void accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket sock) {
@@ -194,7 +229,7 @@ struct StatusServer::Impl {
       }
       if (!ec) {
         acceptStarved = false;
-        std::make_shared<Session>(std::move(sock), state)->start();
+        admit(std::move(sock));
       }
       accept();
     });
@@ -214,8 +249,14 @@ struct StatusServer::Impl {
   }
 };
 
-StatusServer::StatusServer(const std::string& host, uint16_t port, const ReplicaState& state)
-    : impl_(std::make_unique<Impl>(state)) {
+size_t defaultMaxStatusConnections(unsigned long fileLimit) {
+  const unsigned long left = fileLimit > kStatusFileReserve ? fileLimit - kStatusFileReserve : 0;
+  return std::clamp<size_t>(left / 2, 1, 1024);
+}
+
+StatusServer::StatusServer(const std::string& host, uint16_t port, const ReplicaState& state,
+                           size_t maxConnections)
+    : impl_(std::make_unique<Impl>(state, maxConnections)) {
   beast::error_code ec;
   const auto addr = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
   if (ec) throw Error("invalid --http address \"" + host + "\": " + ec.message());
@@ -234,6 +275,10 @@ StatusServer::StatusServer(const std::string& host, uint16_t port, const Replica
 StatusServer::~StatusServer() {
   impl_->ioc.stop();
   impl_->thread.join();
+}
+
+size_t StatusServer::maxConnections() const {
+  return impl_->connections.max();
 }
 
 std::string StatusServer::address() const {

@@ -3,6 +3,7 @@
 // only reads ReplicaState under its mutex: it never touches disk or SQLite.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -11,15 +12,29 @@
 
 namespace walstream::client {
 
+// Descriptors kept for the rest of the replica whatever its status connections: LOCAL_DB with
+// its -wal and -shm (SQLite's and the appender's), the position file, a received snapshot, the
+// upstream connection, SQLite's temporary files and the process's own.
+inline constexpr unsigned long kStatusFileReserve = 64;
+
+// --max-connections when not given: half of the open-file limit left after kStatusFileReserve,
+// as the primary's, and at most 1024 (each connection may hold up to about 32 KiB of request
+// while it is read). At least 1.
+size_t defaultMaxStatusConnections(unsigned long fileLimit);
+
 class StatusServer {
  public:
-  // Binds host:port (port 0 = ephemeral) and starts serving. Throws walstream::Error.
-  StatusServer(const std::string& host, uint16_t port, const ReplicaState& state);
+  // Binds host:port (port 0 = ephemeral) and starts serving, with at most `maxConnections`
+  // connections open at once: one beyond it is closed as soon as it is accepted. Throws
+  // walstream::Error.
+  StatusServer(const std::string& host, uint16_t port, const ReplicaState& state,
+               size_t maxConnections);
   ~StatusServer();  // stops the thread
   StatusServer(const StatusServer&) = delete;
   StatusServer& operator=(const StatusServer&) = delete;
 
   std::string address() const;  // "http://HOST:PORT" as bound
+  size_t maxConnections() const;
 
  private:
   struct Impl;

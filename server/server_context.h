@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "proto/connection_count.h"
 #include "proto/status_json.h"
 #include "server/byte_budget.h"
-#include "server/connection_count.h"
 #include "server/memory_trimmer.h"
 #include "server/post_gate.h"
 #include "server/primary_server.h"
@@ -20,6 +20,8 @@
 #include "server/setup_queue.h"
 
 namespace walstream::server {
+
+using proto::ConnectionCount;
 
 struct ServerContext {
   boost::asio::io_context& io;

@@ -1,11 +1,11 @@
 // The replica against an upstream that lies (a small hostile primary: CannedHttpServer with a
 // handler), with the real binary: nothing it sends is installed, applied or held in memory
-// unchecked, nothing it leaves half-written stays on disk, and a connection on which it claims
-// more than it sends is dropped.
+// unchecked, nothing it leaves half-written stays on disk, a connection on which it claims
+// more than it sends is dropped, and neither endless framing, segments that understate their
+// size, nor a body sent a byte at a time hold the replica's memory or its time.
 #include <doctest/doctest.h>
 #include <signal.h>
 
-#include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -17,8 +17,10 @@
 #include "tests/support/hostile_stream.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/process_usage.h"
 #include "tests/support/sanitizers.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/time_scale.h"
 
 using namespace walstream;
 using namespace walstream::test;
@@ -77,13 +79,13 @@ std::string snapshotRecord(const std::string& image) {
 
 // Peak resident memory of a process (VmHWM), in bytes.
 uint64_t peakRss(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  }
-  return 0;
+  return peakResidentKiB(pid) * 1024;
 }
+
+// What the replica may hold at its peak while a hostile upstream sends hundreds of MiB that it
+// must not keep: its own memory plus a batch (16 MiB), a 1 MiB socket read and a segment, with
+// room for AddressSanitizer's padding and quarantine.
+constexpr uint64_t kBoundedPeak = uint64_t{192} << 20;
 
 bool contains(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;
@@ -284,4 +286,120 @@ TEST_CASE("page size headers that are not exactly one valid number are refused")
     CHECK(!pathExists(replica.db));
     replica.stop();
   }
+}
+
+TEST_CASE("endless chunk framing from the upstream is refused without holding it") {
+  // A chunked 200 whose framing never ends: a chunk extension, or a trailer after the last
+  // chunk. Up to 512 MiB of it are sent, 1 MiB at a time, until the replica closes.
+  const std::string head = streamResponseHead(
+      "Transfer-Encoding: chunked\r\nWalstream-Page-Size: " + std::to_string(kPageSize) + "\r\n");
+  std::string framing;
+  SUBCASE("a chunk extension") {
+    framing = "1;";
+  }
+  SUBCASE("a trailer") {
+    framing = "0\r\nX-Trailer: ";
+  }
+  CAPTURE(framing);
+  TempDir dir;
+  const std::string filler(size_t{1} << 20, 'a');
+  std::atomic<uint64_t> sentFirst{0};
+  std::atomic<int> served{0};
+  CannedHttpServer primary([&](int fd, const std::string&) {
+    const int n = served++;
+    if (!primary.sendAll(fd, head + framing)) return;
+    const uint64_t sent = primary.sendRepeated(fd, filler, uint64_t{512} << 20);
+    if (n == 0) sentFirst = sent;
+  });
+  Replica replica(dir, primary.url());
+  // The replica gives up on the first connection and makes another.
+  REQUIRE(primary.waitForRequests(2, scaled(60s)) >= 2);
+  const std::string log = replica.process.waitForStderr("chunk framing", scaled(10s));
+  CHECK(contains(log, "stream from 127.0.0.1:" + std::to_string(primary.port()) +
+                          ": more than 8192 bytes of chunk framing without its end"));
+  CHECK(contains(log, "at stream offset 0"));
+  const uint64_t peak = peakRss(replica.process.pid());
+  MESSAGE("sent ", sentFirst.load() >> 20, " MiB on the first connection; replica peak RSS ",
+          peak >> 20, " MiB");
+  CHECK(sentFirst < (uint64_t{64} << 20));
+  if (!kThreadSanitizer) CHECK(peak < kBoundedPeak);
+  replica.stop();
+}
+
+TEST_CASE("segments that declare little and carry much are bounded by the bytes they carry") {
+  // Each segment's lz4 header declares 32 bytes (less than one frame) while its record carries
+  // 1 MiB; the upstream sends them back to back, up to 768 MiB, behind a valid snapshot. The
+  // batch must be cut by the bytes received, not by the sizes declared, and then refused.
+  TempDir dir;
+  const std::string image = sqliteImage(dir, kPageSize);
+  std::string batch;
+  for (int i = 0; i < 16; ++i) {
+    batch += streamRecord(RecordType::kWalSegment, {kGen, 0, 0},
+                          lz4DeclaringLittle(32, size_t{1} << 20));
+  }
+  std::atomic<uint64_t> sentFirst{0};
+  std::atomic<int> served{0};
+  CannedHttpServer primary([&](int fd, const std::string&) {
+    if (served++ > 0) {
+      primary.sendAll(fd, kNotReady);
+      return;
+    }
+    if (!primary.sendAll(fd, streamResponseHead(kPageSize) + snapshotRecord(image))) return;
+    sentFirst = primary.sendRepeated(fd, batch, uint64_t{768} << 20);
+  });
+  Replica replica(dir, primary.url());
+  REQUIRE(primary.waitForRequests(2, scaled(60s)) >= 2);
+  const std::string log = replica.process.waitForStderr("declares 32 bytes", scaled(10s));
+  CHECK(contains(log, "declares 32 bytes decompressed, not a whole number of"));
+  const uint64_t peak = peakRss(replica.process.pid());
+  MESSAGE("sent ", sentFirst.load() >> 20, " MiB on the first connection; replica peak RSS ",
+          peak >> 20, " MiB");
+  if (!kThreadSanitizer) CHECK(peak < kBoundedPeak);
+  const auto s = replica.status();
+  CHECK(s["transactions_applied"] == 0);
+  CHECK(s["snapshots_applied"] == 1);
+  replica.stop();
+}
+
+TEST_CASE("a body sent a byte at a time holds the replica no longer than its timeout") {
+  // The body comes one byte a second (well within the 5 s timeout of each read) and would take
+  // 40 s; the replica reads it within one 5 s deadline, then reports the answer and asks again.
+  TempDir dir;
+  std::string answer;
+  std::vector<std::string> extra;
+  std::string expect;
+  SUBCASE("an error body") {
+    answer = "HTTP/1.1 500 Oops\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n{";
+    expect = "answered 500: {";
+    extra = {"--db", "app.db"};
+  }
+  SUBCASE("the /status document, when no --db names the database") {
+    answer =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n"
+        "Connection: close\r\n\r\n{";
+    expect = "timed out at stream offset ";
+  }
+  CAPTURE(answer);
+  CannedHttpServer primary([&](int fd, const std::string&) {
+    if (!primary.sendAll(fd, answer)) return;
+    for (int i = 0; i < 40 && !primary.stopping(); ++i) {
+      std::this_thread::sleep_for(1s);
+      if (!primary.sendAll(fd, "x")) return;
+    }
+  });
+  std::vector<std::string> argv{WALSTREAM_BINARY, "replica", "--upstream", primary.url()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(dir.file("replica.db"));
+  Process replica(argv, dir.file("replica"));
+  REQUIRE(primary.waitForRequests(1, scaled(20s)) >= 1);
+  const auto first = std::chrono::steady_clock::now();
+  // 5 s of reading, the backoff, and the 1 s the upstream takes to notice the close.
+  CHECK(primary.waitForRequests(2, 15s) >= 2);
+  const auto took = std::chrono::steady_clock::now() - first;
+  MESSAGE("the second request came ",
+          std::chrono::duration_cast<std::chrono::milliseconds>(took).count(),
+          " ms after the first");
+  CHECK(contains(replica.waitForStderr(expect, scaled(10s)), expect));
+  replica.signal(SIGTERM);
+  CHECK(replica.wait(scaled(20s)) == std::optional<int>(0));
 }

@@ -1,6 +1,8 @@
 // The replica's --http endpoints against hostile clients and upstreams, with the real binary:
 // bytes that are not UTF-8 in a request or in an upstream's error never take the process down
-// (they are escaped in answers and logs), and a replica out of descriptors neither spins in its
+// (they are escaped in answers and logs), a request whose chunk framing never ends is dropped
+// at a small bound, a flood of connections is capped (--max-connections) so that LOCAL_DB and
+// the stream keep their descriptors, and a replica out of descriptors neither spins in its
 // accept loop nor stays at a soft open-file limit below its hard one.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
@@ -16,16 +18,24 @@
 
 #include "core/file_util.h"
 #include "tests/support/canned_http_server.h"
+#include "tests/support/hostile_clients.h"
 #include "tests/support/hostile_stream.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/process_usage.h"
+#include "tests/support/sanitizers.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/time_scale.h"
 
 using namespace walstream;
 using namespace walstream::test;
 using namespace std::chrono_literals;
 
 namespace {
+
+bool contains(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
 
 std::string upstreamAnswer(int status, const std::string& reason, const std::string& body) {
   return "HTTP/1.1 " + std::to_string(status) + " " + reason +
@@ -66,7 +76,7 @@ UniqueFd idleConnection(uint16_t port) {
 }
 
 // /status of the replica, retried (bounded) while its server frees descriptors.
-std::optional<HttpResponse> statusWithin(uint16_t port, std::chrono::seconds patience) {
+std::optional<HttpResponse> statusWithin(uint16_t port, std::chrono::milliseconds patience) {
   const auto deadline = std::chrono::steady_clock::now() + patience;
   while (std::chrono::steady_clock::now() < deadline) {
     try {
@@ -139,10 +149,12 @@ TEST_CASE("a replica out of descriptors backs off in its accept loop, and recove
   // connection (needing descriptors) while this test runs, so the status server alone is
   // measured.
   CannedHttpServer primary(upstreamAnswer(400, "Bad Request", R"({"error":"no"})"));
-  // Soft and hard limit 48: raising the soft limit cannot help.
+  // Soft and hard limit 48: raising the soft limit cannot help. A connection cap above it (the
+  // default would be 1) lets the connections take every descriptor, as other descriptor use
+  // might.
   Process replica({"/bin/sh", "-c", "ulimit -n 48 && exec \"$0\" \"$@\"", WALSTREAM_BINARY,
                    "replica", "--upstream", primary.url(), "--db", "app.db", "--http",
-                   "127.0.0.1:0", dir.file("replica.db")},
+                   "127.0.0.1:0", "--max-connections", "1000", dir.file("replica.db")},
                   dir.file("replica"));
   const uint16_t port = replicaStatusPort(replica);
   // One request first. UBSan (in the sanitized build) checks an object's dynamic type the first
@@ -197,4 +209,107 @@ TEST_CASE("the replica raises its soft open-file limit to the hard limit") {
   CHECK(m[2].str() == "4096");
   replica.signal(SIGTERM);
   CHECK(replica.wait(10s) == std::optional<int>(0));
+}
+
+TEST_CASE("a request whose chunk framing never ends is dropped at a small bound") {
+  TempDir dir;
+  CannedHttpServer primary(upstreamAnswer(503, "Service Unavailable", R"({"error":"starting"})"));
+  Process replica({WALSTREAM_BINARY, "replica", "--upstream", primary.url(), "--db", "app.db",
+                   "--http", "127.0.0.1:0", dir.file("replica.db")},
+                  dir.file("replica"));
+  const uint16_t port = replicaStatusPort(replica);
+  REQUIRE(httpRequest(port, "/status").status == 200);
+  // A chunked request whose chunk extension, or trailer, goes on for up to 512 MiB.
+  const std::string head =
+      "POST /status HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (const std::string framing : {"1;", "0\r\nX-Trailer: "}) {
+    CAPTURE(framing);
+    const int64_t sent = sendEndlessRequest(port, head + framing, std::string(size_t{1} << 20, 'a'),
+                                            uint64_t{512} << 20);
+    const uint64_t peak = peakResidentKiB(replica.pid()) * 1024;
+    MESSAGE("sent ", sent >> 20, " MiB before the replica closed; its peak RSS ", peak >> 20,
+            " MiB");
+    CHECK(sent >= 0);
+    CHECK(sent < (int64_t{64} << 20));  // what the socket buffers take, not the whole request
+    if (!kThreadSanitizer) CHECK(peak < (uint64_t{192} << 20));
+    CHECK_MESSAGE(replica.running(), replica.stderrText());
+    CHECK(httpRequest(port, "/status").status == 200);
+  }
+  replica.signal(SIGTERM);
+  CHECK(replica.wait(scaled(10s)) == std::optional<int>(0));
+}
+
+TEST_CASE("--max-connections caps the replica's --http connections") {
+  TempDir dir;
+  const auto help = runToCompletion({WALSTREAM_BINARY, "replica", "--help"}, dir.file("help"));
+  CHECK(help.exitCode == 0);
+  CHECK(contains(help.out, "--max-connections N"));
+  CannedHttpServer primary(upstreamAnswer(503, "Service Unavailable", R"({"error":"starting"})"));
+  Process replica({WALSTREAM_BINARY, "replica", "--upstream", primary.url(), "--db", "app.db",
+                   "--http", "127.0.0.1:0", "--max-connections", "4", dir.file("replica.db")},
+                  dir.file("replica"));
+  const uint16_t port = replicaStatusPort(replica);
+  CHECK(contains(replica.stderrText(), "at most 4 connections)"));
+  REQUIRE(httpRequest(port, "/status").status == 200);
+  SilentConnections idle(port, 4);
+  REQUIRE(idle.size() == 4);
+  // The fifth is closed as soon as it is accepted (the idle ones hold their places for 10 s).
+  CHECK_THROWS(httpRequest(port, "/status", 5s));
+  CHECK(contains(replica.waitForStderr("refusing connections", scaled(10s)),
+                 "refusing connections: 4 are open (--max-connections)"));
+  // Closed connections give their places back.
+  idle.closeAll();
+  const auto status = statusWithin(port, scaled(20s));
+  CHECK_MESSAGE(status.has_value(), replica.stderrText());
+  replica.signal(SIGTERM);
+  CHECK(replica.wait(scaled(10s)) == std::optional<int>(0));
+}
+
+TEST_CASE("a flood of --http connections leaves LOCAL_DB and the stream their descriptors") {
+  TempDir dir;
+  // The upstream answers 503 until the flood is on, then sends a snapshot, which the replica can
+  // receive and install only with descriptors to spare (a socket, the received file, LOCAL_DB,
+  // its -wal and -shm, the position file).
+  std::atomic<bool> ready{false};
+  const std::string image = sqliteImage(dir, 4096);
+  CannedHttpServer primary([&](int fd, const std::string&) {
+    if (!ready) {
+      primary.sendAll(fd, upstreamAnswer(503, "Service Unavailable", R"({"error":"starting"})"));
+      return;
+    }
+    primary.sendAll(fd, streamResponseHead(4096) +
+                            streamRecord(proto::RecordType::kSnapshot, {0x1234, 0, 0}, image));
+  });
+  // 128 descriptors, soft and hard: the default cap is (128 - 64) / 2 = 32 connections.
+  Process replica(
+      {"/usr/bin/prlimit", "--nofile=128:128", "--", WALSTREAM_BINARY, "replica", "--upstream",
+       primary.url(), "--db", "app.db", "--http", "127.0.0.1:0", dir.file("replica.db")},
+      dir.file("replica"));
+  const uint16_t port = replicaStatusPort(replica);
+  CHECK(contains(replica.stderrText(), "(open-file limit 128, at most 32 connections)"));
+  // One request first: UBSan's first check of a code path needs a descriptor of its own (see
+  // the accept-loop test below).
+  REQUIRE(httpRequest(port, "/status").status == 200);
+  {
+    // 300 idle connections, those the replica closes made again every 100 ms.
+    ConnectionFlood flood(port, 300);
+    for (const auto until = std::chrono::steady_clock::now() + scaled(10s);
+         flood.connectionsMade() < 300 && std::chrono::steady_clock::now() < until;) {
+      std::this_thread::sleep_for(10ms);
+    }
+    REQUIRE(flood.connectionsMade() >= 300);
+    ready = true;
+    CHECK_MESSAGE(replica.waitForStderr("snapshot applied at", scaled(20s)) != "",
+                  replica.stderrText());
+    MESSAGE(flood.connectionsMade(), " connections made by the flood");
+  }
+  const std::string log = replica.stderrText();
+  CHECK(contains(log, "refusing connections: 32 are open (--max-connections)"));
+  CHECK_FALSE(contains(log, "Too many open files"));
+  const auto status = statusWithin(port, scaled(20s));
+  REQUIRE_MESSAGE(status.has_value(), replica.stderrText());
+  CHECK(nlohmann::json::parse(status->body).at("snapshots_applied") >= 1);
+  CHECK_MESSAGE(replica.running(), replica.stderrText());
+  replica.signal(SIGTERM);
+  CHECK(replica.wait(scaled(10s)) == std::optional<int>(0));
 }

@@ -68,4 +68,10 @@ bool CannedHttpServer::sendAll(int fd, std::string_view bytes) const {
   return true;
 }
 
+uint64_t CannedHttpServer::sendRepeated(int fd, std::string_view piece, uint64_t maxBytes) const {
+  uint64_t sent = 0;
+  while (sent + piece.size() <= maxBytes && sendAll(fd, piece)) sent += piece.size();
+  return sent;
+}
+
 }  // namespace walstream::test

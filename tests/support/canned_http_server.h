@@ -39,6 +39,10 @@ class CannedHttpServer {
 
   // Writes all of `bytes` to a connection; false when the peer is gone or the server stops.
   bool sendAll(int fd, std::string_view bytes) const;
+  // Writes `piece` again and again, `maxBytes` in all at most (an upstream that would never
+  // stop, bounded); returns the bytes written before the peer went, the server stopped, or the
+  // bound was reached.
+  uint64_t sendRepeated(int fd, std::string_view piece, uint64_t maxBytes) const;
 
  private:
   void serve();

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,6 +52,28 @@ int burstConnectAndClose(uint16_t port, const std::string& target, int count) {
   return sent;
 }
 
+int64_t sendEndlessRequest(uint16_t port, const std::string& head, const std::string& piece,
+                           uint64_t maxBytes) {
+  const int fd = connectTo(port, 0);
+  if (fd < 0) return -1;
+  auto sendWhole = [fd](const std::string& bytes) {
+    for (size_t off = 0; off < bytes.size();) {
+      const ssize_t n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;  // closed, reset, or SO_SNDTIMEO passed
+      off += static_cast<size_t>(n);
+    }
+    return true;
+  };
+  int64_t sent = 0;
+  if (sendWhole(head)) {
+    while (static_cast<uint64_t>(sent) + piece.size() <= maxBytes && sendWhole(piece)) {
+      sent += static_cast<int64_t>(piece.size());
+    }
+  }
+  ::close(fd);
+  return sent;
+}
+
 SilentConnections::SilentConnections(uint16_t port, int count, const std::string& target,
                                      int receiveBufferBytes) {
   for (int i = 0; i < count; ++i) {
@@ -71,6 +94,44 @@ SilentConnections::~SilentConnections() {
 void SilentConnections::closeAll() {
   for (int fd : fds_) ::close(fd);
   fds_.clear();
+}
+
+ConnectionFlood::ConnectionFlood(uint16_t port, int count, std::chrono::milliseconds period,
+                                 std::chrono::milliseconds maxDuration) {
+  thread_ = std::thread([this, port, count, period, maxDuration] {
+    const auto until = std::chrono::steady_clock::now() + maxDuration;
+    std::vector<int> fds(static_cast<size_t>(count), -1);
+    while (!stop_ && std::chrono::steady_clock::now() < until) {
+      for (int& fd : fds) {
+        if (fd >= 0) {
+          // Closed by the server: readable, and a read returns 0 (or an error).
+          pollfd p{fd, POLLIN, 0};
+          char byte;
+          if (::poll(&p, 1, 0) > 0 && ::recv(fd, &byte, 1, MSG_DONTWAIT) <= 0) {
+            ::close(fd);
+            fd = -1;
+          }
+        }
+        if (fd < 0 && !stop_) {
+          fd = connectTo(port, 0);
+          if (fd >= 0) ++made_;
+        }
+      }
+      std::this_thread::sleep_for(period);
+    }
+    for (int fd : fds) {
+      if (fd >= 0) ::close(fd);
+    }
+  });
+}
+
+ConnectionFlood::~ConnectionFlood() {
+  stop();
+}
+
+void ConnectionFlood::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace walstream::test

@@ -104,6 +104,12 @@ std::string lz4Zeros(uint64_t contentSize) {
   return out;
 }
 
+std::string lz4DeclaringLittle(uint64_t declared, size_t bytes) {
+  std::string out = lz4Zeros(declared);
+  if (out.size() < bytes) out.resize(bytes, '\0');
+  return out;
+}
+
 std::string sqliteImage(const TempDir& dir, uint32_t pageSize) {
   const std::string path = dir.file("image-" + std::to_string(pageSize) + ".db");
   {

@@ -44,6 +44,11 @@ std::string walBytes(uint32_t pageSize, const std::vector<FrameSpec>& frames);
 // a time, so building it costs little memory).
 std::string lz4Zeros(uint64_t contentSize);
 
+// A segment payload of `bytes` bytes whose lz4 frame header declares `declared` bytes of
+// content: a frame of `declared` zeros, then filler up to `bytes` (an upstream that lies about
+// what a segment holds, to look small while it sends much).
+std::string lz4DeclaringLittle(uint64_t declared, size_t bytes);
+
 // The image of a small WAL-mode SQLite database (one table, a few rows) of `pageSize`.
 std::string sqliteImage(const TempDir& dir, uint32_t pageSize);
 

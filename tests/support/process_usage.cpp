@@ -9,11 +9,14 @@
 
 namespace walstream::test {
 
-uint64_t residentKiB(pid_t pid) {
+namespace {
+
+// A "Key: N kB" field of /proc/PID/status, in KiB; 0 when absent or the process is gone.
+uint64_t statusKiB(pid_t pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string key;
   while (in >> key) {
-    if (key == "VmRSS:") {
+    if (key == field) {
       uint64_t kib = 0;
       in >> kib;
       return kib;
@@ -21,6 +24,16 @@ uint64_t residentKiB(pid_t pid) {
     in.ignore(1 << 16, '\n');
   }
   return 0;
+}
+
+}  // namespace
+
+uint64_t residentKiB(pid_t pid) {
+  return statusKiB(pid, "VmRSS:");
+}
+
+uint64_t peakResidentKiB(pid_t pid) {
+  return statusKiB(pid, "VmHWM:");
 }
 
 uint64_t unlinkedOpenFileBytes(pid_t pid) {

@@ -21,10 +21,13 @@ using namespace std::chrono_literals;
 namespace {
 
 // Accepts one connection, reads the request head, writes `response` in pieces of at most
-// `piece` bytes, then closes.
+// `piece` bytes, then closes. With a `pause`, the first `wholeFirst` bytes go at once and a
+// pause follows every later piece. Stops early when the client has gone.
 class CannedServer {
  public:
-  CannedServer(std::string response, size_t piece) {
+  CannedServer(std::string response, size_t piece,
+               std::chrono::milliseconds pause = std::chrono::milliseconds(0),
+               size_t wholeFirst = 0) {
     listener_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     REQUIRE(listener_.valid());
     sockaddr_in addr{};
@@ -35,7 +38,7 @@ class CannedServer {
     socklen_t len = sizeof addr;
     REQUIRE(::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0);
     port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this, response = std::move(response), piece] {
+    thread_ = std::thread([this, response = std::move(response), piece, pause, wholeFirst] {
       UniqueFd conn(::accept(listener_.get(), nullptr, nullptr));
       if (!conn.valid()) return;
       std::string request;
@@ -45,10 +48,11 @@ class CannedServer {
         if (n <= 0) return;
         request.append(buf, static_cast<size_t>(n));
       }
-      for (size_t off = 0; off < response.size(); off += piece) {
-        const size_t n = std::min(piece, response.size() - off);
+      for (size_t off = 0, n = 0; off < response.size(); off += n) {
+        n = std::min(off < wholeFirst ? wholeFirst - off : piece, response.size() - off);
         if (::send(conn.get(), response.data() + off, n, MSG_NOSIGNAL) != static_cast<ssize_t>(n))
           return;
+        if (pause.count() > 0 && off + n > wholeFirst) std::this_thread::sleep_for(pause);
       }
     });
   }
@@ -66,6 +70,25 @@ std::string randomBytes(size_t n, unsigned seed) {
   std::string out(n, '\0');
   for (char& c : out) c = static_cast<char>(rng());
   return out;
+}
+
+const std::string kChunkedHead =
+    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+    "Transfer-Encoding: chunked\r\n\r\n";
+
+// The message of the Error that `f` throws; "" when it throws none.
+template <typename F>
+std::string errorOf(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return {};
+}
+
+bool contains(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
 }
 
 // A 200 response whose chunked body is `body` cut into chunks of the given sizes (the rest as
@@ -156,4 +179,90 @@ TEST_CASE("HttpStream reads the body of an error response") {
   const auto head = stream.open("127.0.0.1", server.port(), "/stream", 5s);
   CHECK(head.status == 404);
   CHECK(head.body == json);
+}
+
+TEST_CASE("HttpStream refuses chunk framing that never ends, holding little of it") {
+  // 16 MiB of a chunk extension, or of a trailer after the last chunk: framing that the parser
+  // buffers whole while it waits for the line's end.
+  const std::string endless(size_t{16} << 20, 'a');
+  SUBCASE("chunk extension") {
+    CannedServer server(kChunkedHead + "5\r\nhello\r\n1;" + endless, 64 << 10);
+    client::HttpStream stream;
+    REQUIRE(stream.open("127.0.0.1", server.port(), "/stream", 5s).status == 200);
+    const std::string error = errorOf([&] { readBody(stream, 256 << 10); });
+    MESSAGE(error);
+    CHECK(contains(error, "stream from 127.0.0.1:" + server.port() + ": more than 8192 bytes"));
+    CHECK(contains(error, "chunk framing without its end"));
+    CHECK(contains(error, "at stream offset 5"));
+  }
+  SUBCASE("trailer") {
+    CannedServer server(kChunkedHead + "5\r\nhello\r\n0\r\nX-Trailer: " + endless, 64 << 10);
+    client::HttpStream stream;
+    REQUIRE(stream.open("127.0.0.1", server.port(), "/stream", 5s).status == 200);
+    const std::string error = errorOf([&] { readBody(stream, 256 << 10); });
+    MESSAGE(error);
+    CHECK(contains(error, "chunk framing without its end"));
+    CHECK(contains(error, "at stream offset 5"));
+  }
+}
+
+TEST_CASE("HttpStream errors name the peer and the stream offset") {
+  SUBCASE("a malformed chunk size") {
+    CannedServer server(kChunkedHead + "5\r\nhello\r\nzz\r\n", 64 << 10);
+    client::HttpStream stream;
+    REQUIRE(stream.open("127.0.0.1", server.port(), "/stream", 5s).status == 200);
+    const std::string error = errorOf([&] { readBody(stream, 3); });
+    MESSAGE(error);
+    CHECK(contains(error, "stream from 127.0.0.1:" + server.port() + ": bad chunk"));
+    CHECK(contains(error, "at stream offset 5"));
+  }
+  SUBCASE("a body cut short") {
+    const std::string body = randomBytes(100000, 3);
+    CannedServer server(chunkedResponse(body, {70000}).substr(0, kChunkedHead.size() + 80000),
+                        64 << 10);
+    client::HttpStream stream;
+    REQUIRE(stream.open("127.0.0.1", server.port(), "/stream", 5s).status == 200);
+    const std::string error = errorOf([&] { readBody(stream, 256 << 10); });
+    MESSAGE(error);
+    CHECK(contains(error, "stream from 127.0.0.1:" + server.port() + ": partial message"));
+    CHECK(contains(error, "at stream offset "));
+  }
+}
+
+TEST_CASE("HttpStream reads an error body within one deadline, however slowly it comes") {
+  // 100 bytes of body, one every 50 ms (5 s in all): each byte comes well within the 1 s
+  // timeout, but the whole body does not.
+  const std::string responseHead = "HTTP/1.1 500 Oops\r\nContent-Length: 100\r\n\r\n";
+  const std::string body(100, 'x');
+  CannedServer server(responseHead + body, 1, 50ms, responseHead.size());
+  client::HttpStream stream;
+  const auto start = std::chrono::steady_clock::now();
+  const auto head = stream.open("127.0.0.1", server.port(), "/stream", 1s);
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(head.status == 500);
+  MESSAGE("open took ", std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), " ms");
+  CHECK(took < 3s);
+  CHECK(head.body.size() < body.size());
+}
+
+TEST_CASE("HttpStream::readSome with a deadline bounds a body sent a byte at a time") {
+  const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+  const std::string body(100, 'x');
+  CannedServer server(head + body, 1, 50ms, head.size());
+  client::HttpStream stream;
+  REQUIRE(stream.open("127.0.0.1", server.port(), "/status", 5s).status == 200);
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + 1s;
+  std::string got;
+  const std::string error = errorOf([&] {
+    uint8_t buf[64];
+    while (const size_t n = stream.readSome(buf, sizeof buf, deadline)) {
+      got.append(reinterpret_cast<const char*>(buf), n);
+    }
+  });
+  const auto took = std::chrono::steady_clock::now() - start;
+  MESSAGE(error);
+  CHECK(contains(error, "timed out"));
+  CHECK(took < 3s);
+  CHECK(got.size() < body.size());
 }

@@ -1,17 +1,21 @@
-// How many connections the server holds open, against --max-connections. Each connection holds
+// How many connections an HTTP server holds open, against its --max-connections: the primary's
+// (whose capture needs descriptors for its files, SQLite's and snapshots') and the replica's
+// --http server (whose LOCAL_DB, stream and received snapshots need them). Each connection holds
 // a descriptor; counting them lets the listener refuse connections beyond the cap, so that
-// connections can never use up the descriptors capture needs (its files, SQLite's, snapshots').
+// connections can never use up the descriptors the rest of the process needs. No sockets here:
+// the listeners close what they refuse.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <utility>
 
-namespace walstream::server {
+namespace walstream::proto {
 
 class ConnectionCount {
  public:
-  // One counted connection; moves with the socket (HttpSession, then StreamSession).
+  // One counted connection; moves with the socket (the primary's HttpSession, then
+  // StreamSession; the replica's status session).
   class Slot {
    public:
     Slot() = default;
@@ -55,4 +59,4 @@ class ConnectionCount {
   std::atomic<size_t> open_{0};
 };
 
-}  // namespace walstream::server
+}  // namespace walstream::proto
