@@ -71,7 +71,8 @@ int runReplica(const std::vector<std::string>& args) {
                "least 3s) mean the connection is dead");
   flags.define("stall-timeout", "DURATION", "1m",
                "reconnect when the primary claims more (a later position, an unfinished "
-               "record) and nothing arrives to apply for this long (1s to 1h)");
+               "record) and nothing arrives to apply for this long, or when the response to a "
+               "stream request has not begun within it (1s to 1h)");
   flags.define("max-connections", "N", "0",
                "--http connections held open at once; beyond it new ones are closed at once. 0: "
                "half of the open-file limit left after a reserve of 64 for LOCAL_DB and the "

@@ -79,7 +79,8 @@ HttpStream::HttpStream() : impl_(std::make_unique<Impl>()) {}
 HttpStream::~HttpStream() = default;
 
 HttpResponseHead HttpStream::open(const std::string& host, const std::string& port,
-                                  const std::string& target, std::chrono::milliseconds timeout) {
+                                  const std::string& target, std::chrono::milliseconds timeout,
+                                  std::optional<std::chrono::milliseconds> responseTimeout) {
   Impl& m = *impl_;
   m.host = host + ":" + port;
   beast::error_code ec;
@@ -124,7 +125,7 @@ HttpResponseHead HttpStream::open(const std::string& host, const std::string& po
   // (non-200) response with a Content-Length failed with "body limit exceeded".
   m.parser->body_limit(std::numeric_limits<std::uint64_t>::max());
   done = false;
-  m.stream.expires_after(timeout);
+  m.stream.expires_after(responseTimeout.value_or(timeout));
   http::async_read_header(m.stream, m.buffer, *m.parser, [&](beast::error_code e, size_t) {
     ec = e;
     done = true;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace walstream::client {
@@ -30,11 +31,14 @@ class HttpStream {
   HttpStream(const HttpStream&) = delete;
   HttpStream& operator=(const HttpStream&) = delete;
 
-  // Resolves, connects, sends `GET target` and reads the response head (and, when the status is
-  // not 200, the body: at most 16 KiB, within one `timeout` for all of it). Throws
-  // walstream::Error naming the host and the cause.
+  // Resolves, connects and sends `GET target` within `timeout` each, then waits up to
+  // `responseTimeout` for the response head (a primary may take a while to prepare a snapshot
+  // or to reach a request in its setup queue), and when the status is not 200 reads the body:
+  // at most 16 KiB, within one `timeout` for all of it. Throws walstream::Error naming the host
+  // and the cause.
   HttpResponseHead open(const std::string& host, const std::string& port, const std::string& target,
-                        std::chrono::milliseconds timeout);
+                        std::chrono::milliseconds timeout,
+                        std::optional<std::chrono::milliseconds> responseTimeout = std::nullopt);
 
   // Reads the next bytes of the (de-chunked) body into buf; returns 0 at the end of the body.
   // Throws walstream::Error on a timeout, a reset connection, malformed or endless chunk

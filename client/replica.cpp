@@ -277,8 +277,12 @@ void Replica::streamOnce() {
     state_.stalledSince = {};
   }
 
-  HttpResponseHead head = stream.open(options_.upstream.host, options_.upstream.port,
-                                      requestTarget(), options_.connectTimeout);
+  // The head comes once the primary has prepared the stream: a snapshot, behind others in its
+  // setup queue, can take longer than a connection; giving up sooner would only requeue the
+  // request, and the primary abandons work for clients that are gone.
+  HttpResponseHead head =
+      stream.open(options_.upstream.host, options_.upstream.port, requestTarget(),
+                  options_.connectTimeout, options_.stallTimeout);
   if (head.status == 404) {
     if (followed_ == db_) {
       throw RequestRejectedError(

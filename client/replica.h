@@ -39,7 +39,8 @@ struct ReplicaOptions {
   // A connection on which the replica makes no progress while the primary claims more (its
   // heartbeats name a later position, or a record stays unfinished) is dropped after this long
   // and made again: a primary, or something on the path, that keeps the connection alive
-  // without sending what it announces must not hold the replica there.
+  // without sending what it announces must not hold the replica there. Also the longest wait for
+  // the response head of a stream request.
   std::chrono::milliseconds stallTimeout{60000};
 };
 

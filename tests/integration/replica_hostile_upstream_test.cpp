@@ -403,3 +403,27 @@ TEST_CASE("a body sent a byte at a time holds the replica no longer than its tim
   replica.signal(SIGTERM);
   CHECK(replica.wait(scaled(20s)) == std::optional<int>(0));
 }
+
+TEST_CASE("a primary that takes longer than a connection to prepare the stream is waited for") {
+  // A primary answers a stream request once the stream is prepared: a snapshot, perhaps behind
+  // others in its setup queue. A replica that gave up after its 5 s connection timeout would
+  // ask again and again, each time at the back of the queue, and never get one.
+  TempDir dir;
+  const std::string body =
+      streamResponseHead(kPageSize) + snapshotRecord(sqliteImage(dir, kPageSize));
+  CannedHttpServer primary([&](int fd, const std::string&) {
+    // Preparing: 7 s, as a slow primary would (the delay is what is tested, not a wait).
+    const auto ready = std::chrono::steady_clock::now() + 7s;
+    while (!primary.stopping() && std::chrono::steady_clock::now() < ready) {
+      std::this_thread::sleep_for(20ms);
+    }
+    primary.sendAll(fd, body);
+  });
+  Replica replica(dir, primary.url());
+  const auto applied =
+      replica.waitStatus([](const auto& s) { return s["snapshots_applied"] == 1; }, 40s);
+  CHECK(applied["snapshots_applied"] == 1);
+  // Asked once: the first answer was waited for.
+  CHECK_FALSE(contains(replica.process.stderrText(), "timed out"));
+  replica.stop();
+}
