@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/file_system.h"
 #include "core/file_util.h"
 
 namespace walstream {
@@ -22,7 +23,9 @@ namespace walstream {
 class RecordFile {
  public:
   RecordFile() = default;
-  explicit RecordFile(std::string path) : path_(std::move(path)) {}
+  // Every operation on the file goes through `fs` (file_system.h), which must outlive this.
+  explicit RecordFile(std::string path, FileSystem& fs = realFileSystem())
+      : path_(std::move(path)), fs_(&fs) {}
 
   // Replaces the file's content by `record`. Opens (creating) the file on first use; a file of
   // another length (an older format) is cut to the record's length after the write. With
@@ -40,6 +43,7 @@ class RecordFile {
 
  private:
   std::string path_;
+  FileSystem* fs_ = &realFileSystem();
   UniqueFd fd_;
   uint64_t length_ = 0;  // the file's length as last written or seen
 };

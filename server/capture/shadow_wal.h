@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "core/file_system.h"
 #include "core/pos.h"
 #include "server/capture/segment_file_pool.h"
 
@@ -56,9 +57,13 @@ struct SegmentInfo {
 
 class ShadowWal {
  public:
-  explicit ShadowWal(std::string root) : root_(std::move(root)) {}
+  // Writes, syncs, renames and removals of the shadow WAL's files go through `fs`
+  // (core/file_system.h), which must outlive this; reads and listings do not.
+  explicit ShadowWal(std::string root, FileSystem& fs = realFileSystem())
+      : root_(std::move(root)), fs_(&fs) {}
 
   const std::string& root() const { return root_; }
+  FileSystem& fileSystem() const { return *fs_; }
   std::string generationDir(uint64_t gen) const;
   std::string indexDir(uint64_t gen, uint64_t index) const;
   std::string segmentPath(const Pos& pos) const;
@@ -110,6 +115,7 @@ class ShadowWal {
 
  private:
   std::string root_;
+  FileSystem* fs_;
 };
 
 }  // namespace walstream
