@@ -80,7 +80,7 @@ void Database::open() {
     if (!pathExists(path_)) throw Error("database " + path_ + " does not exist");
     dbFd_ = openFile(path_, O_RDONLY);
   }
-  shadow_.fileSystem().makeDirs(shadow_.root());
+  shadow_.createDirs(shadow_.root());
   segmentFiles_.fill();  // later refills run on the checkpoint worker
   auto capture = std::make_unique<WalCapture>(path_, options_, shadow_, segmentFiles_, metrics_);
   CaptureStart start = capture->open();

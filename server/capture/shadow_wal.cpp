@@ -64,6 +64,10 @@ std::string ShadowWal::segmentPath(const Pos& pos) const {
          std::string(kSegmentSuffix);
 }
 
+void ShadowWal::createDirs(const std::string& dir) const {
+  makeDirsDurable(*fs_, dir);
+}
+
 std::vector<uint64_t> ShadowWal::listGenerations() const {
   return hexNames(root_ + "/generations");
 }

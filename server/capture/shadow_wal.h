@@ -67,6 +67,10 @@ class ShadowWal {
   std::string generationDir(uint64_t gen) const;
   std::string indexDir(uint64_t gen, uint64_t index) const;
   std::string segmentPath(const Pos& pos) const;
+  // mkdir -p, each directory it creates made durable (its parent fsynced) before the next: a
+  // segment made durable in a new directory is reachable after a power failure only if the
+  // names of every directory above it are durable too.
+  void createDirs(const std::string& dir) const;
 
   std::vector<uint64_t> listGenerations() const;          // ascending
   std::vector<uint64_t> listIndexes(uint64_t gen) const;  // ascending
