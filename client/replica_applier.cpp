@@ -248,7 +248,11 @@ void ReplicaApplier::savePosition() {
     }
   }
   if (!positionDirExists_) {
-    options_.fileSystem->makeDirs(dirName(positionPath_));
+    // The directory's own name must survive a power failure for the position to (once per run:
+    // a run that died may have created it without the flush).
+    const std::string positionDir = dirName(positionPath_);
+    options_.fileSystem->makeDirs(positionDir);
+    options_.fileSystem->fsyncDir(dirName(positionDir));
     positionDirExists_ = true;
   }
   positionFile_.write(formatReplicaPosition(*position_), /*durable=*/false);

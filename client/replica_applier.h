@@ -195,7 +195,7 @@ class ReplicaApplier {
   // is accepted from the stream (a checkpoint could not copy it into LOCAL_DB).
   const uint32_t maxPageCount_;
   std::optional<ReplicaPosition> position_;
-  bool positionDirExists_ = false;  // made once; nothing of walstream's removes it
+  bool positionDirExists_ = false;  // made, and its name flushed, once per run
   std::unique_ptr<WalAppender> appender_;
   // Segments skip lz4's content checksum: the frame chain checked before anything is applied
   // covers every byte of a segment (the WAL header's own checksum, and each frame's salts and

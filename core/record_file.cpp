@@ -6,21 +6,27 @@ namespace walstream {
 
 void RecordFile::write(std::string_view record, bool durable) {
   if (!fd_.valid()) {
-    const bool existed = pathExists(path_);
     fd_ = fs_->openFile(path_, O_RDWR | O_CREAT, 0644);
     length_ = fileSize(fd_.get(), path_);
-    if (!existed && durable) fs_->fsyncDir(dirName(path_));
+    nameDurable_ = false;
   }
   fs_->pwriteFull(fd_.get(), record.data(), record.size(), 0, path_);
   if (length_ != record.size()) {
     fs_->ftruncate(fd_.get(), record.size(), path_);
     length_ = record.size();
   }
-  if (durable) fs_->fdatasync(fd_.get(), path_);
+  if (durable) sync();
 }
 
 void RecordFile::sync() {
-  if (fd_.valid()) fs_->fdatasync(fd_.get(), path_);
+  if (!fd_.valid()) return;
+  fs_->fdatasync(fd_.get(), path_);
+  // Once per open, not only after a creation seen here: a run that died after creating the file
+  // may have left its name unflushed. A failed directory fsync is tried again next time.
+  if (!nameDurable_) {
+    fs_->fsyncDir(dirName(path_));
+    nameDurable_ = true;
+  }
 }
 
 void RecordFile::remove() {

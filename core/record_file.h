@@ -29,11 +29,13 @@ class RecordFile {
 
   // Replaces the file's content by `record`. Opens (creating) the file on first use; a file of
   // another length (an older format) is cut to the record's length after the write. With
-  // `durable`, returns only once the record is on stable storage (fdatasync; the file's
-  // directory entry is made durable once, when the file is created).
+  // `durable`, returns only once the record is on stable storage, as sync() does.
   void write(std::string_view record, bool durable);
 
-  // Flushes the last write to stable storage (nothing when nothing was written).
+  // Flushes the last write to stable storage (nothing when nothing was written): fdatasync, and
+  // the first time after the file was opened an fsync of its directory, so that a file created
+  // since (by this object or by a run that died before flushing it) is found after a power
+  // failure too.
   void sync();
 
   // Deletes the file (missing is fine); the next write creates it again.
@@ -45,7 +47,8 @@ class RecordFile {
   std::string path_;
   FileSystem* fs_ = &realFileSystem();
   UniqueFd fd_;
-  uint64_t length_ = 0;  // the file's length as last written or seen
+  uint64_t length_ = 0;       // the file's length as last written or seen
+  bool nameDurable_ = false;  // its directory was fsynced since fd_ was opened
 };
 
 }  // namespace walstream

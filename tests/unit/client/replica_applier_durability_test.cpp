@@ -483,3 +483,40 @@ TEST_CASE("a snapshot whose received file cannot be written leaves no file and c
   CHECK(a.position()->pos == Pos{kGeneration, 0, 0});
   CHECK(integrityOf(local) == "ok");
 }
+
+TEST_CASE("a flushed position is found after a power failure, the names above it included") {
+  // shadow-wal.md §6.4: a position flushed before a checkpoint, or at a clean stop, survives a
+  // power failure. In FaultyFileSystem's model that takes the names of the position file and of
+  // its directory to be durable too, not only the record's bytes.
+  TempDir dir;
+  Source source(dir);
+  const std::string local = dir.file("replica.db");
+  test::FaultyFileSystem fs;
+  client::ApplierOptions options;
+  options.maxCheckpointPages = 1000000;
+  options.fileSystem = &fs;
+  auto notDurable = [&] {
+    std::string names;
+    for (const std::string& p : fs.notDurable(local + "-walstream", dir.path())) names += " " + p;
+    return names;
+  };
+  SUBCASE("flushed before a checkpoint") {
+    options.minCheckpointPages = 1;
+    client::ReplicaApplier a(local, options);
+    installSnapshot(a, source);
+    source.insert(20);
+    REQUIRE(a.applySegments({source.segmentFrom(0)}) == 20);
+    REQUIRE(a.maybeCheckpoint());
+    CHECK(notDurable() == "");
+  }
+  SUBCASE("flushed at a clean stop") {
+    options.minCheckpointPages = 1000000;
+    {
+      client::ReplicaApplier a(local, options);
+      installSnapshot(a, source);
+      source.insert(20);
+      REQUIRE(a.applySegments({source.segmentFrom(0)}) == 20);
+    }
+    CHECK(notDurable() == "");
+  }
+}
