@@ -353,8 +353,13 @@ void ReplicaApplier::endSnapshot() {
     throw Error("snapshot at " + snapshotPos_.str() +
                 " is refused: " + printableText(problem, 256));
   }
-  options_.fileSystem->fsync(snapshotFd_.get(), snapshotPath_);
-  installSnapshotFile();
+  try {
+    options_.fileSystem->fsync(snapshotFd_.get(), snapshotPath_);
+    installSnapshotFile();
+  } catch (...) {
+    abortSnapshot();  // a received file that could not be installed is of no use either
+    throw;
+  }
   position_ = ReplicaPosition{snapshotPos_, WalChainState{}, false, std::nullopt};
   position_->chain.pageSize = snapshotPageSize_;
   if (snapshotChain_) {

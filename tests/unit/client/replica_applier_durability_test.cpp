@@ -464,7 +464,7 @@ TEST_CASE("a snapshot whose received file cannot be written leaves no file and c
   CHECK(a.position()->pos == before.pos);
   CHECK((digestOf(local) == contentBefore));
 
-  // Its fsync fails: nothing is installed.
+  // Its fsync fails (a full disk may show only then): nothing is installed, nothing is left.
   fs.clearFaults();
   fault.op = test::FsOp::kSync;
   fault.error = EIO;
@@ -473,6 +473,7 @@ TEST_CASE("a snapshot whose received file cannot be written leaves no file and c
   a.beginSnapshot(Pos{kGeneration, 0, 0}, 4096, source.image().size());
   a.snapshotBytes(asBytes(source.image()));
   CHECK_THROWS_WITH_AS(a.endSnapshot(), doctest::Contains(std::strerror(EIO)), Error);
+  CHECK_FALSE(pathExists(local + ".walstream-snapshot"));
   CHECK(a.position()->pos == before.pos);
   CHECK((digestOf(local) == contentBefore));
 
