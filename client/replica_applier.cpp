@@ -141,12 +141,17 @@ std::string checkDatabaseHeader(const uint8_t* h, uint32_t pageSize, uint64_t pa
 ReplicaApplier::ReplicaApplier(std::string localPath, ApplierOptions options)
     : localPath_(std::move(localPath)),
       positionPath_(localPath_ + "-walstream/position"),
-      positionFile_(positionPath_),
+      positionFile_(positionPath_, *options.fileSystem),
       snapshotPath_(localPath_ + ".walstream-snapshot"),
       options_(options),
       maxPageCount_(sqliteMaxPageCount()) {
-  // A snapshot being received when the replica last stopped (killed) is of no use now.
-  ::unlink(snapshotPath_.c_str());
+  // A snapshot being received when the replica last stopped (killed) is of no use now; one that
+  // cannot be removed is overwritten by the next snapshot.
+  try {
+    options_.fileSystem->unlink(snapshotPath_);
+  } catch (const Error& e) {
+    log::warn(e.what());
+  }
   if (pathExists(localPath_)) {
     position_ = loadReplicaPosition(positionPath_);
     if (!position_ && pathExists(positionPath_)) {
@@ -223,6 +228,7 @@ WalAppender& ReplicaApplier::appender() {
   if (!appender_) {
     WalAppenderOptions options;
     options.syncWal = false;  // see the durability invariant in replica_applier.h
+    options.fileSystem = options_.fileSystem;
     appender_ = std::make_unique<WalAppender>(localPath_, options);
   }
   return *appender_;
@@ -242,7 +248,11 @@ void ReplicaApplier::savePosition() {
     }
   }
   if (!positionDirExists_) {
-    makeDirs(dirName(positionPath_));
+    // The directory's own name must survive a power failure for the position to (once per run:
+    // a run that died may have created it without the flush).
+    const std::string positionDir = dirName(positionPath_);
+    options_.fileSystem->makeDirs(positionDir);
+    options_.fileSystem->fsyncDir(dirName(positionDir));
     positionDirExists_ = true;
   }
   positionFile_.write(formatReplicaPosition(*position_), /*durable=*/false);
@@ -278,7 +288,7 @@ void ReplicaApplier::beginSnapshot(const Pos& pos, uint32_t pageSize, uint64_t s
                 std::to_string(need) + " bytes of free space beside " + localPath_ + ", " +
                 std::to_string(free) + " are free");
   }
-  snapshotFd_ = openFile(snapshotPath_, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  snapshotFd_ = options_.fileSystem->openFile(snapshotPath_, O_RDWR | O_CREAT | O_TRUNC, 0644);
   snapshotStaged_ = true;
   snapshotWriteback_.emplace(snapshotFd_.get(), snapshotPath_);
   snapshotPos_ = pos;
@@ -295,7 +305,7 @@ void ReplicaApplier::snapshotBytes(std::span<const uint8_t> bytes) {
     throw Error("snapshot at " + snapshotPos_.str() + " is longer than announced");
   }
   try {
-    writeFull(snapshotFd_.get(), bytes.data(), bytes.size(), snapshotPath_);
+    options_.fileSystem->writeFull(snapshotFd_.get(), bytes.data(), bytes.size(), snapshotPath_);
   } catch (const Error&) {
     abortSnapshot();  // a full disk keeps no partial file
     throw;
@@ -313,7 +323,11 @@ void ReplicaApplier::abortSnapshot() {
   // and the rename that installs it, and a rename that fails must not leave it behind.
   if (!snapshotStaged_) return;
   snapshotStaged_ = false;
-  ::unlink(snapshotPath_.c_str());
+  try {
+    options_.fileSystem->unlink(snapshotPath_);
+  } catch (const Error& e) {
+    log::warn(e.what());  // a stray file is removed at the next start
+  }
 }
 
 void ReplicaApplier::endSnapshot() {
@@ -339,8 +353,13 @@ void ReplicaApplier::endSnapshot() {
     throw Error("snapshot at " + snapshotPos_.str() +
                 " is refused: " + printableText(problem, 256));
   }
-  fsyncFd(snapshotFd_.get(), snapshotPath_);
-  installSnapshotFile();
+  try {
+    options_.fileSystem->fsync(snapshotFd_.get(), snapshotPath_);
+    installSnapshotFile();
+  } catch (...) {
+    abortSnapshot();  // a received file that could not be installed is of no use either
+    throw;
+  }
   position_ = ReplicaPosition{snapshotPos_, WalChainState{}, false, std::nullopt};
   position_->chain.pageSize = snapshotPageSize_;
   if (snapshotChain_) {
@@ -368,20 +387,22 @@ void ReplicaApplier::installSnapshotFile() {
     // First start (or a replacement): the complete image is moved into place.
     // A position left by an earlier LOCAL_DB must not survive a crash beside the new image
     // (it could say "empty WAL" and resume there): its removal is durable before the rename.
+    FileSystem& fs = *options_.fileSystem;
     positionFile_.remove();
-    if (pathExists(dirName(positionPath_))) fsyncDir(dirName(positionPath_));
+    if (pathExists(dirName(positionPath_))) fs.fsyncDir(dirName(positionPath_));
     // Leftover -wal/-shm files would be replayed onto the new image by SQLite: remove them.
-    ::unlink((localPath_ + "-wal").c_str());
-    ::unlink((localPath_ + "-shm").c_str());
+    fs.unlink(localPath_ + "-wal");
+    fs.unlink(localPath_ + "-shm");
     snapshotWriteback_.reset();
     snapshotFd_.reset();
-    if (::rename(snapshotPath_.c_str(), localPath_.c_str()) != 0) {
-      const int err = errno;
+    try {
+      fs.rename(snapshotPath_, localPath_);
+    } catch (const Error& e) {
       abortSnapshot();  // the received file is of no use, and would count against free space
-      throwSystemError("cannot move the snapshot into place as", localPath_, err);
+      throw Error(std::string("cannot move the snapshot into place: ") + e.what());
     }
     snapshotStaged_ = false;  // it is LOCAL_DB now
-    fsyncDir(dirName(localPath_));
+    fs.fsyncDir(dirName(localPath_));
     // Attach now, before the snapshot is reported applied (and /healthz turns 200): the
     // appender's connection creates the wal-index and keeps it, so readers that open LOCAL_DB
     // from then on never run SQLite's WAL recovery, which answers SQLITE_BUSY to a connection
@@ -561,7 +582,7 @@ uint64_t ReplicaApplier::applyBatch(const std::vector<ReceivedSegment>& segments
       // The removal is flushed: the old position must not come back after a power failure.
       position_.reset();
       positionFile_.remove();
-      if (pathExists(dirName(positionPath_))) fsyncDir(dirName(positionPath_));
+      if (pathExists(dirName(positionPath_))) options_.fileSystem->fsyncDir(dirName(positionPath_));
       throw;
     }
   }

@@ -111,6 +111,7 @@
 #include "client/apply/wal_appender.h"
 #include "client/apply/wal_batch.h"
 #include "client/replica_position.h"
+#include "core/file_system.h"
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
 #include "core/record_file.h"
@@ -123,6 +124,10 @@ struct ApplierOptions {
   std::chrono::milliseconds truncateBusyTimeout{100};
   // How long an append or snapshot install waits for SQLite's write lock on LOCAL_DB in total.
   std::chrono::milliseconds writeLockPatience{30000};
+  // Every write, sync, rename and removal of the applier's own files (LOCAL_DB's -wal through
+  // the appender, the position file, a received snapshot) goes through it
+  // (core/file_system.h); SQLite's I/O does not. Never null; must outlive the applier.
+  FileSystem* fileSystem = &realFileSystem();
 };
 
 // A segment as received: its position and its lz4 bytes.
@@ -190,7 +195,7 @@ class ReplicaApplier {
   // is accepted from the stream (a checkpoint could not copy it into LOCAL_DB).
   const uint32_t maxPageCount_;
   std::optional<ReplicaPosition> position_;
-  bool positionDirExists_ = false;  // made once; nothing of walstream's removes it
+  bool positionDirExists_ = false;  // made, and its name flushed, once per run
   std::unique_ptr<WalAppender> appender_;
   // Segments skip lz4's content checksum: the frame chain checked before anything is applied
   // covers every byte of a segment (the WAL header's own checksum, and each frame's salts and

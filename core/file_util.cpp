@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/file_system.h"
 
 namespace walstream {
 
@@ -89,10 +90,7 @@ void fdatasyncFd(int fd, std::string_view path) {
 }
 
 void syncFilesData(const std::vector<std::string>& paths) {
-  for (const std::string& path : paths) {
-    UniqueFd fd = openFileIfExists(path, O_RDONLY);
-    if (fd.valid()) fdatasyncFd(fd.get(), path);
-  }
+  syncFilesData(realFileSystem(), paths);
 }
 
 void syncFileSystem(const std::string& path) {
@@ -130,20 +128,7 @@ void fsyncDir(const std::string& dir) {
 }
 
 void writeFileAtomic(const std::string& path, std::string_view data) {
-  const std::string tmp = path + ".tmp";
-  UniqueFd fd = openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  try {
-    writeFull(fd.get(), data.data(), data.size(), tmp);
-    fsyncFd(fd.get(), tmp);
-    fd.reset();
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-      throwErrno("cannot rename " + tmp + " to", path);
-    }
-  } catch (const Error&) {
-    ::unlink(tmp.c_str());  // a failed write leaves nothing behind; the old file is untouched
-    throw;
-  }
-  fsyncDir(dirName(path));
+  writeFileAtomic(realFileSystem(), path, data);
 }
 
 void replaceFileAtomic(const std::string& path, std::string_view data) {

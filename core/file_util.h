@@ -4,6 +4,9 @@
 // them in a process that has SQLite connections to that database. Closing any descriptor drops
 // every POSIX lock the process holds on the file, SQLite's included (docs/sqlite-wal.md §4.5). Open
 // them once, keep the UniqueFd for as long as the connections live, and close it after them.
+//
+// Capture and apply write, sync, rename and remove their own files through core/file_system.h
+// (which forwards here), so that tests can make those calls fail.
 #pragma once
 
 #include <cstdint>

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/file_system.h"
 #include "core/file_util.h"
 
 namespace walstream {
@@ -22,15 +23,19 @@ namespace walstream {
 class RecordFile {
  public:
   RecordFile() = default;
-  explicit RecordFile(std::string path) : path_(std::move(path)) {}
+  // Every operation on the file goes through `fs` (file_system.h), which must outlive this.
+  explicit RecordFile(std::string path, FileSystem& fs = realFileSystem())
+      : path_(std::move(path)), fs_(&fs) {}
 
   // Replaces the file's content by `record`. Opens (creating) the file on first use; a file of
   // another length (an older format) is cut to the record's length after the write. With
-  // `durable`, returns only once the record is on stable storage (fdatasync; the file's
-  // directory entry is made durable once, when the file is created).
+  // `durable`, returns only once the record is on stable storage, as sync() does.
   void write(std::string_view record, bool durable);
 
-  // Flushes the last write to stable storage (nothing when nothing was written).
+  // Flushes the last write to stable storage (nothing when nothing was written): fdatasync, and
+  // the first time after the file was opened an fsync of its directory, so that a file created
+  // since (by this object or by a run that died before flushing it) is found after a power
+  // failure too.
   void sync();
 
   // Deletes the file (missing is fine); the next write creates it again.
@@ -40,8 +45,10 @@ class RecordFile {
 
  private:
   std::string path_;
+  FileSystem* fs_ = &realFileSystem();
   UniqueFd fd_;
-  uint64_t length_ = 0;  // the file's length as last written or seen
+  uint64_t length_ = 0;       // the file's length as last written or seen
+  bool nameDurable_ = false;  // its directory was fsynced since fd_ was opened
 };
 
 }  // namespace walstream

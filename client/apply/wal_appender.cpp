@@ -91,8 +91,8 @@ WalAppender::WalAppender(const std::string& dbPath, WalAppenderOptions options)
   if (!isValidPageSize(pageSize_)) {
     throw Error("replica " + dbPath_ + " has an invalid page size " + std::to_string(pageSize_));
   }
-  walFd_ = openFile(walPath_, O_RDWR | O_CREAT, 0644);
-  shmFd_ = openFile(shmPath_, O_RDWR);
+  walFd_ = options_.fileSystem->openFile(walPath_, O_RDWR | O_CREAT, 0644);
+  shmFd_ = options_.fileSystem->openFile(shmPath_, O_RDWR);
 
   dbSharedLock_ =
       OfdLock::tryAcquire(dbFd_.get(), kDbSharedFirst, kDbSharedSize, LockMode::Shared, dbPath_);
@@ -112,7 +112,8 @@ WalAppender::WalAppender(const std::string& dbPath, WalAppenderOptions options)
   dmsLock_ = OfdLock::tryAcquire(shmFd_.get(), kShmDmsLock, 1, LockMode::Shared, shmPath_);
   if (!dmsLock_) throw Error("cannot share-lock the DMS byte of " + shmPath_);
 
-  index_ = std::make_unique<WalIndexFile>(shmFd_.get(), shmPath_, /*writable=*/true);
+  index_ = std::make_unique<WalIndexFile>(shmFd_.get(), shmPath_, /*writable=*/true,
+                                          *options_.fileSystem);
   if (!index_->block(0)) throw Error("the wal-index " + shmPath_ + " has no header block");
   lastSeen_ = readHeader();
 }
@@ -266,9 +267,9 @@ WalAppender::FramePosition WalAppender::startNewWal(const WalIndexHeader& h) {
   wh.salt1 = loadBE32(salt.data());
   wh.salt2 = loadBE32(salt.data() + 4);
   const auto bytes = wh.encode();
-  pwriteFull(walFd_.get(), bytes.data(), bytes.size(), 0, walPath_);
+  options_.fileSystem->pwriteFull(walFd_.get(), bytes.data(), bytes.size(), 0, walPath_);
   // SQLite syncs the header before any frame, so a frame can never outlive its header.
-  if (options_.syncWal) fdatasyncFd(walFd_.get(), walPath_);
+  if (options_.syncWal) options_.fileSystem->fdatasync(walFd_.get(), walPath_);
   FramePosition pos;
   pos.salt = salt;
   pos.chain = wh.checksum;
@@ -306,14 +307,15 @@ void WalAppender::preallocateWal(uint64_t end) {
   const uint64_t target = end + kWalPreallocation;
   for (uint64_t off = size; off < target;) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), target - off));
-    pwriteFull(walFd_.get(), kZeros.data(), n, off, walPath_);
+    options_.fileSystem->pwriteFull(walFd_.get(), kZeros.data(), n, off, walPath_);
     off += n;
   }
 }
 
 void WalAppender::flushFrames(FramePosition& pos) {
   if (frameBuffer_.empty()) return;
-  pwriteFull(walFd_.get(), frameBuffer_.data(), frameBuffer_.size(), pos.bufferStart, walPath_);
+  options_.fileSystem->pwriteFull(walFd_.get(), frameBuffer_.data(), frameBuffer_.size(),
+                                  pos.bufferStart, walPath_);
   pos.bufferStart += frameBuffer_.size();
   frameBuffer_.clear();
 }
@@ -390,7 +392,7 @@ AppendResult WalAppender::appendTransactions(uint32_t pageSize,
     }
   }
   flushFrames(pos);
-  if (options_.syncWal) fdatasyncFd(walFd_.get(), walPath_);
+  if (options_.syncWal) options_.fileSystem->fdatasync(walFd_.get(), walPath_);
   uint32_t frame = pos.mxFrame;
   for (const auto& t : transactions) {
     for (const auto& f : t.frames) index_->insert(++frame, f.header.pageNumber, pos.mxFrame);
@@ -399,7 +401,7 @@ AppendResult WalAppender::appendTransactions(uint32_t pageSize,
 }
 
 void WalAppender::syncWal() {
-  fdatasyncFd(walFd_.get(), walPath_);
+  options_.fileSystem->fdatasync(walFd_.get(), walPath_);
 }
 
 AppendStatus WalAppender::beginSnapshot(uint32_t pageSize) {
@@ -495,7 +497,7 @@ AppendResult WalAppender::commitSnapshot() {
                   " pages but its header says " + std::to_string(st.headerPageCount));
     }
     flushFrames(st.pos);
-    if (options_.syncWal) fdatasyncFd(walFd_.get(), walPath_);
+    if (options_.syncWal) options_.fileSystem->fdatasync(walFd_.get(), walPath_);
     for (uint32_t page = 1; page <= nPage; ++page) {
       index_->insert(st.pos.mxFrame + page, page, st.pos.mxFrame);
     }

@@ -51,6 +51,7 @@
 #include "client/apply/ofd_lock.h"
 #include "client/apply/wal_index_hash.h"
 #include "core/error.h"
+#include "core/file_system.h"
 #include "core/file_util.h"
 #include "core/sqlite_conn.h"
 #include "core/wal_index.h"
@@ -73,6 +74,10 @@ struct WalAppenderOptions {
   bool syncWal = true;
   // How many times an invalid wal-index header is handed to SQLite's recovery before giving up.
   int recoveryAttempts = 3;
+  // The appender's own writes and syncs of the -wal, and the writes that grow the -shm, go
+  // through it (core/file_system.h); SQLite's I/O does not. Never null; must outlive the
+  // appender.
+  FileSystem* fileSystem = &realFileSystem();
   // Test hook: runs under WAL_WRITE_LOCK after the frames and hash-table entries of an append or
   // snapshot are stored, just before the header is published. Throwing from it abandons the
   // write as a process dying at that point would: nothing is published and the lock is released.

@@ -25,8 +25,8 @@ size_t slotOffset(uint32_t slot) {
 
 }  // namespace
 
-WalIndexFile::WalIndexFile(int fd, std::string path, bool writable)
-    : fd_(fd), path_(std::move(path)), writable_(writable) {
+WalIndexFile::WalIndexFile(int fd, std::string path, bool writable, FileSystem& fs)
+    : fd_(fd), path_(std::move(path)), writable_(writable), fs_(fs) {
   const long systemPage = ::sysconf(_SC_PAGESIZE);
   if (systemPage <= 0 || kShmBlockSize % static_cast<size_t>(systemPage) != 0) {
     throw Error("cannot map the wal-index " + path_ + " in 32 KiB blocks: system page size is " +
@@ -53,7 +53,7 @@ uint8_t* WalIndexFile::extendToBlock(uint32_t k) {
   // page allocates it, so a full disk fails here rather than with SIGBUS on first access.
   for (uint64_t page = size / kShmGrowthUnit; page < need / kShmGrowthUnit; ++page) {
     const uint8_t zero = 0;
-    pwriteFull(fd_, &zero, 1, page * kShmGrowthUnit + kShmGrowthUnit - 1, path_);
+    fs_.pwriteFull(fd_, &zero, 1, page * kShmGrowthUnit + kShmGrowthUnit - 1, path_);
   }
   uint8_t* b = block(k);
   if (!b) throw Error("wal-index " + path_ + " did not grow to " + std::to_string(need) + " bytes");

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "core/file_system.h"
 #include "core/wal_index.h"
 
 namespace walstream {
@@ -77,8 +78,9 @@ constexpr uint64_t walIndexFileSizeFor(uint32_t mxFrame) {
 // the file under the mappings. Not thread-safe.
 class WalIndexFile {
  public:
-  // `writable`: map read-write (needed for insert, removeFramesAfter and extendToBlock).
-  WalIndexFile(int fd, std::string path, bool writable);
+  // `writable`: map read-write (needed for insert, removeFramesAfter and extendToBlock). The
+  // writes that grow the file go through `fs` (core/file_system.h), which must outlive this.
+  WalIndexFile(int fd, std::string path, bool writable, FileSystem& fs = realFileSystem());
 
   // Block k, or nullptr when the file does not yet reach its end.
   uint8_t* block(uint32_t k);
@@ -109,6 +111,7 @@ class WalIndexFile {
   int fd_;
   std::string path_;
   bool writable_;
+  FileSystem& fs_;
   std::vector<ShmMapping> blocks_;
 };
 

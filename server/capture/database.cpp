@@ -28,9 +28,9 @@ constexpr auto kCommitSettlePoll = std::chrono::microseconds(20);
 Database::Database(std::string path, CaptureOptions options)
     : path_(std::move(path)),
       options_(options),
-      shadow_(path_ + "-walstream"),
-      positionFile_(shadow_.positionPath()),
-      segmentFiles_(shadow_.root() + "/spare") {
+      shadow_(path_ + "-walstream", *options_.fileSystem),
+      positionFile_(shadow_.positionPath(), *options_.fileSystem),
+      segmentFiles_(shadow_.root() + "/spare", *options_.fileSystem) {
   int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fd < 0) throwErrno("cannot create an eventfd for", path_);
   wakeFd_.reset(fd);
@@ -80,7 +80,7 @@ void Database::open() {
     if (!pathExists(path_)) throw Error("database " + path_ + " does not exist");
     dbFd_ = openFile(path_, O_RDONLY);
   }
-  makeDirs(shadow_.root());
+  shadow_.createDirs(shadow_.root());
   segmentFiles_.fill();  // later refills run on the checkpoint worker
   auto capture = std::make_unique<WalCapture>(path_, options_, shadow_, segmentFiles_, metrics_);
   CaptureStart start = capture->open();

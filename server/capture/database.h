@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "core/file_system.h"
 #include "core/file_util.h"
 #include "core/pos.h"
 #include "core/record_file.h"
@@ -57,6 +58,10 @@ struct CaptureOptions {
   uint32_t shadowRetention = 32;                 // WAL indexes kept in the current generation
   std::chrono::milliseconds pollInterval{1000};  // fallback wake-up when no inotify event comes
   std::chrono::milliseconds busyTimeout{1000};   // bound on waits for the application's locks
+  // Every write, sync, rename and removal of capture's own files (segments, spare files, the
+  // generation and position files, their directories) goes through it (core/file_system.h);
+  // tests substitute one that fails. Never null; must outlive the Database.
+  FileSystem* fileSystem = &realFileSystem();
   // Test hook: runs on the capture thread each time capture opens, after the shadow WAL was read
   // and just before it waits for the application's write lock.
   std::function<void()> beforeOpenLock{};

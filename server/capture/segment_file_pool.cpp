@@ -1,10 +1,8 @@
 #include "server/capture/segment_file_pool.h"
 
 #include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 
 #include "core/error.h"
 #include "core/pos.h"
@@ -22,7 +20,7 @@ constexpr auto kQuarantine = std::chrono::seconds(2);
 
 void SegmentFilePool::load() {
   if (loaded_) return;
-  makeDirs(dir_);
+  fs_.makeDirs(dir_);
   for (const std::string& name : listDir(dir_)) {
     // Left by an earlier run, whose readers are gone: reusable at once.
     files_.push_back({dir_ + "/" + name, std::chrono::steady_clock::time_point{}});
@@ -47,15 +45,17 @@ void SegmentFilePool::retire(const std::string& path) {
     if (files_.size() < kMaxPooledFiles) pooled = nextPath();
   }
   if (!pooled.empty()) {
-    if (::rename(path.c_str(), pooled.c_str()) == 0) {
-      std::lock_guard lock(mu_);
-      files_.push_back({std::move(pooled), std::chrono::steady_clock::now()});
-      return;
+    try {
+      fs_.rename(path, pooled);
+    } catch (const Error&) {
+      if (!pathExists(path)) return;  // removed meanwhile
+      throw;
     }
-    if (errno == ENOENT) return;
-    throwErrno("cannot move " + path + " to", pooled);
+    std::lock_guard lock(mu_);
+    files_.push_back({std::move(pooled), std::chrono::steady_clock::now()});
+    return;
   }
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) throwErrno("cannot remove", path);
+  fs_.unlink(path);
 }
 
 SpareFile SegmentFilePool::take() {
@@ -72,10 +72,10 @@ SpareFile SegmentFilePool::take() {
       spare.path = std::move(files_.front().path);
       files_.pop_front();
     }
-    spare.fd = openFileIfExists(spare.path, O_WRONLY | O_TRUNC);
+    spare.fd = fs_.openFileIfExists(spare.path, O_WRONLY | O_TRUNC);
     if (spare.fd.valid()) return spare;  // else removed by someone: try the next one
   }
-  spare.fd = openFile(spare.path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  spare.fd = fs_.openFile(spare.path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   return spare;
 }
 
@@ -88,7 +88,7 @@ void SegmentFilePool::fill() {
       if (files_.size() >= kTarget) return;
       path = nextPath();
     }
-    UniqueFd fd = openFile(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    UniqueFd fd = fs_.openFile(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     std::lock_guard lock(mu_);
     // Never read by anyone: usable at once (in front of files still in quarantine).
     files_.push_front({std::move(path), std::chrono::steady_clock::time_point{}});

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <string>
 
+#include "core/file_system.h"
 #include "core/file_util.h"
 
 namespace walstream {
@@ -34,7 +35,10 @@ struct SpareFile {
 
 class SegmentFilePool {
  public:
-  explicit SegmentFilePool(std::string dir) : dir_(std::move(dir)) {}
+  // Files are created, opened, renamed and removed through `fs` (core/file_system.h), which
+  // must outlive this.
+  explicit SegmentFilePool(std::string dir, FileSystem& fs = realFileSystem())
+      : dir_(std::move(dir)), fs_(fs) {}
 
   // Moves the file at `path` into the pool, or deletes it when the pool is full.
   void retire(const std::string& path);
@@ -56,6 +60,7 @@ class SegmentFilePool {
   std::string nextPath();  // requires mu_
 
   const std::string dir_;
+  FileSystem& fs_;
   std::mutex mu_;
   bool loaded_ = false;
   struct Pooled {

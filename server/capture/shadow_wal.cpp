@@ -1,11 +1,8 @@
 #include "server/capture/shadow_wal.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 
 #include "core/error.h"
@@ -35,14 +32,12 @@ std::optional<uint64_t> hexName(const std::string& name, std::string_view suffix
 
 // mkdir -p that also fsyncs the parent of every directory it creates: a segment made durable in
 // a new directory is only reachable after a crash if the directory's own entry is durable too.
-void makeDirsDurable(const std::string& path) {
+void makeDirsDurable(FileSystem& fs, const std::string& path) {
   if (pathExists(path)) return;
   const std::string parent = dirName(path);
-  if (parent != path) makeDirsDurable(parent);
-  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-    throwErrno("cannot create directory", path);
-  }
-  fsyncDir(parent);
+  if (parent != path) makeDirsDurable(fs, parent);
+  fs.makeDirs(path);  // the parent exists: this creates one directory
+  fs.fsyncDir(parent);
 }
 
 std::vector<uint64_t> hexNames(const std::string& dir) {
@@ -67,6 +62,10 @@ std::string ShadowWal::indexDir(uint64_t gen, uint64_t index) const {
 std::string ShadowWal::segmentPath(const Pos& pos) const {
   return indexDir(pos.generation, pos.index) + "/" + formatHex16(pos.offset) +
          std::string(kSegmentSuffix);
+}
+
+void ShadowWal::createDirs(const std::string& dir) const {
+  makeDirsDurable(*fs_, dir);
 }
 
 std::vector<uint64_t> ShadowWal::listGenerations() const {
@@ -156,27 +155,30 @@ void ShadowWal::storeSegments(std::span<SegmentInfo> segments, SpareFile* spare)
   }
   const std::string dir = indexDir(first.generation, first.index);
   const std::string path = segmentPath(first);
-  makeDirsDurable(dir);
+  makeDirsDurable(*fs_, dir);
   SpareFile file;
   if (spare && spare->fd.valid()) {
     file = std::move(*spare);
   } else {
     file.path = path + ".tmp";
-    file.fd = openFile(file.path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    file.fd = fs_->openFile(file.path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   }
   try {
     for (SegmentInfo& seg : segments) {
-      writeFull(file.fd.get(), seg.data->data(), seg.data->size(), file.path);
+      fs_->writeFull(file.fd.get(), seg.data->data(), seg.data->size(), file.path);
       seg.fileOffset = first.offset;
       seg.byteOffset = byteOffset;
       byteOffset += seg.data->size();
     }
     file.fd.reset();
-    if (::rename(file.path.c_str(), path.c_str()) != 0) {
-      throwErrno("cannot rename " + file.path + " to", path);
-    }
+    fs_->rename(file.path, path);
   } catch (const Error&) {
-    ::unlink(file.path.c_str());
+    // A partial file never gets the segment's name; the first failure is the one reported.
+    file.fd.reset();
+    try {
+      fs_->unlink(file.path);
+    } catch (const Error&) {
+    }
     throw;
   }
 }
@@ -189,13 +191,13 @@ void ShadowWal::makeDurable(const std::vector<Pos>& segments) const {
   // syncfs also writes back other dirty data of the file system, which a few files do not
   // justify.
   if (segments.size() > kPerFileSyncLimit) {
-    syncFileSystem(root_);
+    fs_->syncFileSystem(root_);
     return;
   }
   std::vector<std::string> paths;
   paths.reserve(segments.size());
   for (const Pos& p : segments) paths.push_back(segmentPath(p));
-  syncFilesData(paths);
+  syncFilesData(*fs_, paths);
   // Then the names: one fsync per index directory involved (almost always one).
   std::vector<std::pair<uint64_t, uint64_t>> dirs;
   for (const Pos& p : segments) {
@@ -205,7 +207,7 @@ void ShadowWal::makeDurable(const std::vector<Pos>& segments) const {
   }
   for (const auto& [gen, index] : dirs) {
     const std::string dir = indexDir(gen, index);
-    if (pathExists(dir)) fsyncDir(dir);
+    if (pathExists(dir)) fs_->fsyncDir(dir);
   }
 }
 
@@ -217,15 +219,14 @@ void ShadowWal::removeSegmentsFrom(const Pos& from) const {
     lastFile = s.fileOffset;
     const std::string path = segmentPath({from.generation, from.index, s.fileOffset});
     if (s.byteOffset == 0) {
-      if (::unlink(path.c_str()) != 0 && errno != ENOENT) throwErrno("cannot remove", path);
-    } else if (::truncate(path.c_str(), static_cast<off_t>(s.byteOffset)) != 0) {
-      throwErrno("cannot cut the damaged tail of", path);
+      fs_->unlink(path);
     } else {
-      UniqueFd fd = openFile(path, O_RDONLY);
-      fsyncFd(fd.get(), path);
+      fs_->truncate(path, s.byteOffset);
+      UniqueFd fd = fs_->openFile(path, O_RDONLY);
+      fs_->fsync(fd.get(), path);
     }
   }
-  fsyncDir(indexDir(from.generation, from.index));
+  fs_->fsyncDir(indexDir(from.generation, from.index));
 }
 
 std::string ShadowWal::readSegmentData(const SegmentInfo& segment) const {
@@ -281,8 +282,8 @@ std::optional<uint64_t> ShadowWal::readGeneration() const {
 }
 
 void ShadowWal::writeGeneration(uint64_t gen) const {
-  makeDirsDurable(root_);
-  writeFileAtomic(root_ + "/generation", formatHex16(gen) + "\n");
+  makeDirsDurable(*fs_, root_);
+  writeFileAtomic(*fs_, root_ + "/generation", formatHex16(gen) + "\n");
 }
 
 size_t ShadowWal::removeOld(uint64_t keep, uint64_t firstIndexToKeep, SegmentFilePool* pool) const {

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "core/file_system.h"
 #include "core/pos.h"
 #include "server/capture/segment_file_pool.h"
 
@@ -56,12 +57,20 @@ struct SegmentInfo {
 
 class ShadowWal {
  public:
-  explicit ShadowWal(std::string root) : root_(std::move(root)) {}
+  // Writes, syncs, renames and removals of the shadow WAL's files go through `fs`
+  // (core/file_system.h), which must outlive this; reads and listings do not.
+  explicit ShadowWal(std::string root, FileSystem& fs = realFileSystem())
+      : root_(std::move(root)), fs_(&fs) {}
 
   const std::string& root() const { return root_; }
+  FileSystem& fileSystem() const { return *fs_; }
   std::string generationDir(uint64_t gen) const;
   std::string indexDir(uint64_t gen, uint64_t index) const;
   std::string segmentPath(const Pos& pos) const;
+  // mkdir -p, each directory it creates made durable (its parent fsynced) before the next: a
+  // segment made durable in a new directory is reachable after a power failure only if the
+  // names of every directory above it are durable too.
+  void createDirs(const std::string& dir) const;
 
   std::vector<uint64_t> listGenerations() const;          // ascending
   std::vector<uint64_t> listIndexes(uint64_t gen) const;  // ascending
@@ -110,6 +119,7 @@ class ShadowWal {
 
  private:
   std::string root_;
+  FileSystem* fs_;
 };
 
 }  // namespace walstream

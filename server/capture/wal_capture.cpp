@@ -289,7 +289,7 @@ void WalCapture::startGeneration(const std::string& reason, CaptureSync* out) {
   unsynced_.clear();  // the old generation's segments are no longer needed
   // The directory before the pointer to it: a crash between the two leaves an unused directory
   // (removed with the other old generations), never a current generation that is missing.
-  makeDirs(shadow_.generationDir(generation_));
+  shadow_.createDirs(shadow_.generationDir(generation_));
   shadow_.writeGeneration(generation_);
   metrics_.generationsStarted.fetch_add(1);
   log::info(path_ + ": starting generation " + formatHex16(generation_) + ": " + reason);

@@ -31,6 +31,7 @@
 #include "core/wal_format.h"
 #include "core/wal_index.h"
 #include "core/wal_segment.h"
+#include "tests/support/faulty_file_system.h"
 #include "tests/support/process.h"
 #include "tests/support/sqlite_fixture.h"
 #include "tests/support/temp_dir.h"
@@ -1308,4 +1309,93 @@ TEST_CASE("readers of merged batches see only the states between batches") {
   CHECK(seen.back() == applied);
   CHECK(integrityOf(replica) == "ok");
   CHECK(replicaContent(replica) == contentOf(primary.db()));
+}
+
+TEST_CASE("a write or fdatasync that fails in the middle of an append publishes nothing") {
+  // Through the file-system seam (core/file_system.h): the appender's writes and syncs of the
+  // -wal, and its growth of the -shm, fail part way through one large transaction.
+  TempDir dir;
+  const std::string replica = dir.file("replica.db");
+  Primary primary(dir.file("primary.db"), 1024);
+  createKeyValueTable(primary, 30);
+  makeReplica(primary, replica);
+
+  FaultyFileSystem fs;
+  WalAppenderOptions options;  // WAL syncs on, as by default
+  options.fileSystem = &fs;
+  std::unique_ptr<ShmView> shm;  // declared before every connection to the replica
+  WalAppender appender(replica, options);
+  shm = std::make_unique<ShmView>(replica);
+  insertRows(primary, 5, 300);
+  appendAll(appender, 1024, primary.capture());
+  const auto stateA = contentOf(primary.db());
+  const uint32_t mxA = shm->header().mxFrame;
+
+  // One transaction of about 4,500 frames: they are written in runs of about 1 MiB after the
+  // WAL is extended with zeros, and their hash entries reach the -shm's second block (frames
+  // from 4063 on), which grows the file.
+  insertRows(primary, 4500, 900);
+  const Captured batch = primary.capture();
+  REQUIRE(batch.transactions.size() == 1);
+  REQUIRE(mxA + batch.transactions.front().frames.size() > kWalIndexFirstBlockPages);
+
+  auto oldReader = openReader(replica);
+  oldReader->exec("BEGIN");
+  CHECK(contentOf(*oldReader) == stateA);
+
+  Fault fault;
+  bool commitFrameWritten = false;  // a crash now would let SQLite's recovery find the commit
+  SUBCASE("a short write of the second run of frames") {
+    fault.op = FsOp::kWrite;
+    fault.pathContains = replica + "-wal";
+    fault.when = [](const FsCall& c) { return c.bytes >= (512 << 10); };  // not the zeros
+    fault.nth = 2;
+    fault.shortWriteBytes = 300'000;
+  }
+  SUBCASE("a full disk while the WAL is extended") {
+    fault.op = FsOp::kWrite;
+    fault.pathContains = replica + "-wal";
+    fault.nth = 10;
+    fault.error = ENOSPC;
+    fault.shortWriteBytes = 1000;
+  }
+  SUBCASE("a failed fdatasync of the frames") {
+    fault.op = FsOp::kSync;
+    fault.pathContains = replica + "-wal";
+    commitFrameWritten = true;
+  }
+  SUBCASE("a failed growth of the -shm") {
+    fault.op = FsOp::kWrite;
+    fault.pathContains = replica + "-shm";
+    fault.error = ENOSPC;
+    commitFrameWritten = true;
+  }
+  fs.addFault(fault);
+  CHECK_THROWS_WITH_AS((void)appender.appendTransactions(1024, batch.transactions),
+                       doctest::Contains(std::strerror(fault.error)), Error);
+  REQUIRE(fs.injected() == 1);
+  // The error is all there is to it: the header still ends at the previous commit, and readers,
+  // old and new, see that state.
+  CHECK(shm->header().mxFrame == mxA);
+  CHECK(replicaContent(replica) == stateA);
+  CHECK(contentOf(*oldReader) == stateA);
+  CHECK(integrityOf(replica) == "ok");
+  // Had the replica died now, SQLite's recovery would find at most the whole transaction.
+  const auto recovered = contentAfterRecovery(dir, replica, "failed");
+  if (commitFrameWritten) {
+    CHECK((recovered == stateA || recovered == contentOf(primary.db())));
+  } else {
+    CHECK(recovered == stateA);
+  }
+
+  // Applied again once the file system works, the same transaction lands whole.
+  fs.clearFaults();
+  CHECK(appender.appendTransactions(1024, batch.transactions).status == AppendStatus::Applied);
+  CHECK(shm->staleSlots() == 0);
+  CHECK(replicaContent(replica) == contentOf(primary.db()));
+  CHECK(contentOf(*oldReader) == stateA);
+  oldReader->exec("COMMIT");
+  CHECK(contentOf(*oldReader) == contentOf(primary.db()));
+  CHECK(integrityOf(replica) == "ok");
+  CHECK(contentAfterRecovery(dir, replica, "recovered") == contentOf(primary.db()));
 }

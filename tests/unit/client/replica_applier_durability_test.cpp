@@ -6,10 +6,15 @@
 // the position file as they are, and of the WAL whatever the case keeps (nothing, or the
 // frames of a later apply). The -shm is never copied: after a power failure SQLite rebuilds the
 // wal-index from the WAL file.
+//
+// And when a write or sync of the replica's own files fails (through the file-system seam,
+// core/file_system.h): nothing the failure touched is published or believed.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -20,6 +25,7 @@
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
 #include "core/sqlite_conn.h"
+#include "tests/support/faulty_file_system.h"
 #include "tests/support/temp_dir.h"
 
 using namespace walstream;
@@ -319,5 +325,199 @@ TEST_CASE("a local write made while the replica is stopped is seen on start") {
     REQUIRE(std::filesystem::file_size(local + "-wal") > 0);
     client::ReplicaApplier b(local, {});
     CHECK_FALSE(b.position().has_value());
+  }
+}
+
+TEST_CASE("an apply whose write of LOCAL_DB's WAL fails publishes nothing and keeps its position") {
+  // Through the file-system seam (core/file_system.h): the appender's write of the batch's frames
+  // into LOCAL_DB's WAL fails part way.
+  TempDir dir;
+  Source source(dir);
+  const std::string local = dir.file("replica.db");
+  test::FaultyFileSystem fs;
+  client::ApplierOptions options;
+  options.minCheckpointPages = options.maxCheckpointPages = 1000000;  // no checkpoint
+  options.fileSystem = &fs;
+  client::ReplicaApplier a(local, options);
+  installSnapshot(a, source);
+  source.insert(30);
+  REQUIRE(a.applySegments({source.segmentFrom(0)}) == 30);
+  const client::ReplicaPosition before = *a.position();
+  const std::string savedBefore = readFile(positionPath(local));
+  const std::string contentBefore = source.digest();
+  const uint64_t end = source.walSize();
+  source.insert(40);
+  const client::ReceivedSegment segment = source.segmentFrom(end);
+
+  test::Fault fault;
+  fault.op = test::FsOp::kWrite;
+  fault.pathContains = local + "-wal";
+  fault.shortWriteBytes = 5000;  // a few frames, then the failure
+  fs.addFault(fault);
+  CHECK_THROWS_WITH_AS(a.applySegments({segment}), doctest::Contains(std::strerror(EIO)), Error);
+  REQUIRE(fs.injected() == 1);
+  // Reported, and nothing else: readers see the previous state, the position is where it was.
+  CHECK(a.position()->pos == before.pos);
+  CHECK(readFile(positionPath(local)) == savedBefore);
+  CHECK((digestOf(local) == contentBefore));
+  {
+    // Had the replica died now, it would resume at that position: LOCAL_DB's WAL, rebuilt from
+    // the file (the partial frames lead to no commit), is still the one the position describes.
+    const std::string copy =
+        afterPowerFailure(dir, "crashed.db", local, savedBefore, readFile(local + "-wal"));
+    client::ReplicaApplier b(copy, {});
+    REQUIRE(b.position().has_value());
+    CHECK(b.position()->pos == before.pos);
+    CHECK((digestOf(copy) == contentBefore));
+  }
+  // The same segment applied again converges.
+  fs.clearFaults();
+  CHECK(a.applySegments({segment}) == 40);
+  CHECK(a.position()->pos == Pos{kGeneration, 0, source.walSize()});
+  CHECK((digestOf(local) == source.digest()));
+  CHECK(integrityOf(local) == "ok");
+  const std::string copy = afterPowerFailure(dir, "after.db", local, readFile(positionPath(local)),
+                                             readFile(local + "-wal"));
+  client::ReplicaApplier b(copy, {});
+  REQUIRE(b.position().has_value());
+  CHECK(b.position()->pos == a.position()->pos);
+  CHECK((digestOf(copy) == source.digest()));
+}
+
+TEST_CASE("a failed rewrite of the position file never lets the replica resume at a wrong state") {
+  // The apply is published, then the in-place rewrite of the position record fails part way: the
+  // error is reported, the transaction stays applied, and the torn record is not believed.
+  TempDir dir;
+  Source source(dir);
+  const std::string local = dir.file("replica.db");
+  test::FaultyFileSystem fs;
+  client::ApplierOptions options;
+  options.minCheckpointPages = options.maxCheckpointPages = 1000000;  // no checkpoint
+  options.fileSystem = &fs;
+  client::ReplicaApplier a(local, options);
+  installSnapshot(a, source);
+  source.insert(30);
+  REQUIRE(a.applySegments({source.segmentFrom(0)}) == 30);
+  uint64_t end = source.walSize();
+  source.insert(40);
+
+  test::Fault fault;
+  fault.op = test::FsOp::kWrite;
+  fault.pathContains = positionPath(local);
+  fault.shortWriteBytes = 60;  // the new position, then the old record's rest: torn
+  fs.addFault(fault);
+  CHECK_THROWS_WITH_AS(a.applySegments({source.segmentFrom(end)}),
+                       doctest::Contains(std::strerror(EIO)), Error);
+  REQUIRE(fs.injected() == 1);
+  CHECK((digestOf(local) == source.digest()));                        // applied: readers see it
+  CHECK(a.position()->pos == Pos{kGeneration, 0, source.walSize()});  // and it goes on from there
+  {
+    // A crash now: the torn record fails its sum, so the replica fetches a snapshot.
+    const std::string torn = readFile(positionPath(local));
+    CHECK_FALSE(client::parseReplicaPosition(torn).has_value());
+    const std::string copy = dir.file("torn.db");
+    std::filesystem::copy_file(local, copy);
+    makeDirs(copy + "-walstream");
+    writeFileAtomic(positionPath(copy), torn);
+    writeFileAtomic(copy + "-wal", readFile(local + "-wal"));
+    client::ReplicaApplier b(copy, {});
+    CHECK_FALSE(b.position().has_value());
+  }
+  // The next apply writes a whole record again, which a restart resumes at.
+  fs.clearFaults();
+  end = source.walSize();
+  source.insert(5);
+  CHECK(a.applySegments({source.segmentFrom(end)}) == 5);
+  const std::string copy = afterPowerFailure(dir, "after.db", local, readFile(positionPath(local)),
+                                             readFile(local + "-wal"));
+  client::ReplicaApplier b(copy, {});
+  REQUIRE(b.position().has_value());
+  CHECK(b.position()->pos == a.position()->pos);
+  CHECK((digestOf(copy) == source.digest()));
+}
+
+TEST_CASE("a snapshot whose received file cannot be written leaves no file and changes nothing") {
+  TempDir dir;
+  Source source(dir);
+  const std::string local = dir.file("replica.db");
+  test::FaultyFileSystem fs;
+  client::ApplierOptions options;
+  options.fileSystem = &fs;
+  client::ReplicaApplier a(local, options);
+  installSnapshot(a, source);
+  source.insert(20);
+  REQUIRE(a.applySegments({source.segmentFrom(0)}) == 20);
+  const client::ReplicaPosition before = *a.position();
+  const std::string contentBefore = source.digest();
+
+  // A snapshot into the existing LOCAL_DB; the disk fills while it is received.
+  test::Fault fault;
+  fault.op = test::FsOp::kWrite;
+  fault.pathContains = ".walstream-snapshot";
+  fault.error = ENOSPC;
+  fault.shortWriteBytes = 1000;
+  fs.addFault(fault);
+  a.beginSnapshot(Pos{kGeneration, 0, 0}, 4096, source.image().size());
+  CHECK_THROWS_WITH_AS(a.snapshotBytes(asBytes(source.image())),
+                       doctest::Contains(std::strerror(ENOSPC)), Error);
+  CHECK_FALSE(pathExists(local + ".walstream-snapshot"));
+  CHECK(a.position()->pos == before.pos);
+  CHECK((digestOf(local) == contentBefore));
+
+  // Its fsync fails (a full disk may show only then): nothing is installed, nothing is left.
+  fs.clearFaults();
+  fault.op = test::FsOp::kSync;
+  fault.error = EIO;
+  fault.shortWriteBytes = 0;
+  fs.addFault(fault);
+  a.beginSnapshot(Pos{kGeneration, 0, 0}, 4096, source.image().size());
+  a.snapshotBytes(asBytes(source.image()));
+  CHECK_THROWS_WITH_AS(a.endSnapshot(), doctest::Contains(std::strerror(EIO)), Error);
+  CHECK_FALSE(pathExists(local + ".walstream-snapshot"));
+  CHECK(a.position()->pos == before.pos);
+  CHECK((digestOf(local) == contentBefore));
+
+  // The next one installs (the image: the source before its WAL).
+  fs.clearFaults();
+  installSnapshot(a, source);
+  CHECK_FALSE(pathExists(local + ".walstream-snapshot"));
+  CHECK(a.position()->pos == Pos{kGeneration, 0, 0});
+  CHECK(integrityOf(local) == "ok");
+}
+
+TEST_CASE("a flushed position is found after a power failure, the names above it included") {
+  // shadow-wal.md §6.4: a position flushed before a checkpoint, or at a clean stop, survives a
+  // power failure. In FaultyFileSystem's model that takes the names of the position file and of
+  // its directory to be durable too, not only the record's bytes.
+  TempDir dir;
+  Source source(dir);
+  const std::string local = dir.file("replica.db");
+  test::FaultyFileSystem fs;
+  client::ApplierOptions options;
+  options.maxCheckpointPages = 1000000;
+  options.fileSystem = &fs;
+  auto notDurable = [&] {
+    std::string names;
+    for (const std::string& p : fs.notDurable(local + "-walstream", dir.path())) names += " " + p;
+    return names;
+  };
+  SUBCASE("flushed before a checkpoint") {
+    options.minCheckpointPages = 1;
+    client::ReplicaApplier a(local, options);
+    installSnapshot(a, source);
+    source.insert(20);
+    REQUIRE(a.applySegments({source.segmentFrom(0)}) == 20);
+    REQUIRE(a.maybeCheckpoint());
+    CHECK(notDurable() == "");
+  }
+  SUBCASE("flushed at a clean stop") {
+    options.minCheckpointPages = 1000000;
+    {
+      client::ReplicaApplier a(local, options);
+      installSnapshot(a, source);
+      source.insert(20);
+      REQUIRE(a.applySegments({source.segmentFrom(0)}) == 20);
+    }
+    CHECK(notDurable() == "");
   }
 }

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/record_file.h"
+#include "tests/support/faulty_file_system.h"
 #include "tests/support/temp_dir.h"
 
 using namespace walstream;
@@ -68,4 +69,34 @@ TEST_CASE("a record file in a missing directory fails with the path") {
   } catch (const Error& e) {
     CHECK(std::string(e.what()).find("missing/position") != std::string::npos);
   }
+}
+
+TEST_CASE("a flushed record file is found after a power failure, its name included") {
+  // FaultyFileSystem's model of what a power failure keeps: a file created since its directory
+  // was last fsynced may vanish, whatever fdatasync says about its data.
+  TempDir dir;
+  FaultyFileSystem fs;
+  RecordFile f(dir.file("position"), fs);
+  f.write("aaaa\n", /*durable=*/false);
+  CHECK(fs.notDurable("position", dir.path()) == std::vector<std::string>{f.path()});
+  SUBCASE("sync()") {
+    f.sync();
+  }
+  SUBCASE("a durable write") {
+    f.write("bbbb\n", /*durable=*/true);
+  }
+  SUBCASE("a sync whose directory fsync failed, then one that works") {
+    Fault fault;
+    fault.op = FsOp::kSyncDir;
+    fs.addFault(fault);
+    CHECK_THROWS_AS(f.sync(), Error);
+    CHECK_FALSE(fs.notDurable("position", dir.path()).empty());
+    f.sync();
+  }
+  CHECK(fs.notDurable("position", dir.path()).empty());
+  // Rewritten in place and flushed again: the data again, the name stays durable.
+  f.write("cccc\n", /*durable=*/false);
+  CHECK_FALSE(fs.notDurable("position", dir.path()).empty());
+  f.sync();
+  CHECK(fs.notDurable("position", dir.path()).empty());
 }
