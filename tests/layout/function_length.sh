@@ -18,7 +18,6 @@ KNOWN_LONG=(
   "proto/stream_inspector.cpp:StreamInspector::onWalSegment"
   "client/replica.cpp:Replica::streamOnce"
   "cli/primary_command.cpp:runPrimary"
-  "cli/replica_command.cpp:runReplica"
 )
 
 # Prints "FILE:LINE:LENGTH:SIGNATURE" for every function longer than LIMIT in the given files.
