@@ -15,7 +15,6 @@ LIMIT=80
 KNOWN_LONG=(
   "server/capture/wal_capture.cpp:WalCapture::copyCommitted"
   "server/capture/database_snapshot.cpp:Database::openImage"
-  "proto/stream_inspector.cpp:StreamInspector::onWalSegment"
   "client/replica.cpp:Replica::streamOnce"
   "cli/primary_command.cpp:runPrimary"
 )
