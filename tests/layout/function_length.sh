@@ -14,7 +14,6 @@ set -euo pipefail
 LIMIT=80
 KNOWN_LONG=(
   "server/capture/database_snapshot.cpp:Database::openImage"
-  "client/replica.cpp:Replica::streamOnce"
   "cli/primary_command.cpp:runPrimary"
 )
 
