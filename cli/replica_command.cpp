@@ -51,10 +51,7 @@ constexpr const char* kReplicaUsage =
     "\n"
     "Flags:\n";
 
-}  // namespace
-
-int runReplica(const std::vector<std::string>& args) {
-  Flags flags;
+void defineReplicaFlags(Flags& flags) {
   flags.define("upstream", "URL", "", "the primary, http://HOST:PORT (required)");
   flags.define("db", "NAME", "",
                "database name on the primary (default: the one LOCAL_DB is a replica of; for a "
@@ -77,46 +74,98 @@ int runReplica(const std::vector<std::string>& args) {
                "--http connections held open at once; beyond it new ones are closed at once. 0: "
                "half of the open-file limit left after a reserve of 64 for LOCAL_DB and the "
                "stream, at most 1024 (the soft limit is first raised to the hard one)");
+}
+
+// What the flags ask of the replica command.
+struct ReplicaSettings {
   client::ReplicaOptions options;
-  std::optional<server::ListenAddress> listen;
-  uint64_t maxConnections = 0;
+  std::optional<server::ListenAddress> listen;  // --http
+  uint64_t maxConnections = 0;                  // --max-connections; 0: from the file limit
+};
+
+// Throws UsageError for a missing, malformed or out-of-range flag: a --heartbeat the primary
+// refuses is refused here, once, rather than have every request answered 400.
+ReplicaSettings replicaSettings(const Flags& flags) {
+  if (!flags.given("upstream")) throw UsageError("--upstream is required");
+  if (flags.positional().size() != 1) throw UsageError("want exactly one LOCAL_DB argument");
+  ReplicaSettings s;
+  client::ReplicaOptions& options = s.options;
+  try {
+    options.upstream = client::parseUpstream(flags.str("upstream"));
+  } catch (const Error& e) {
+    throw UsageError(std::string("--upstream: ") + e.what());
+  }
+  options.db = flags.str("db");
+  options.localPath = flags.positional()[0];
+  options.applier.minCheckpointPages = static_cast<uint32_t>(flags.u64("min-checkpoint-pages"));
+  options.applier.maxCheckpointPages = static_cast<uint32_t>(flags.u64("max-checkpoint-pages"));
+  options.heartbeatInterval = flags.duration("heartbeat");
+  if (options.heartbeatInterval < proto::kMinHeartbeat ||
+      options.heartbeatInterval > proto::kMaxHeartbeat) {
+    throw UsageError("--heartbeat " + flags.str("heartbeat") + " is out of range: want " +
+                     formatMillis(proto::kMinHeartbeat) + " to " +
+                     formatMillis(proto::kMaxHeartbeat) + " (the primary refuses others)");
+  }
+  options.stallTimeout = flags.duration("stall-timeout");
+  if (options.stallTimeout < std::chrono::seconds(1) ||
+      options.stallTimeout > std::chrono::hours(1)) {
+    throw UsageError("--stall-timeout " + flags.str("stall-timeout") +
+                     " is out of range: want 1s to 1h");
+  }
+  if (flags.given("http")) {
+    try {
+      s.listen = server::parseListenAddress(flags.str("http"));
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("invalid value for --http: ") + e.what());
+    }
+  }
+  s.maxConnections = flags.u64("max-connections");
+  return s;
+}
+
+// Runs the replica (and its status server, when asked for) until SIGINT or SIGTERM. The stop
+// signals must be blocked before this starts any thread, so that only the waiting thread sees
+// them.
+int followUntilStopped(const ReplicaSettings& s, const sigset_t& signals,
+                       std::optional<unsigned long> fileLimit) {
+  try {
+    client::ReplicaState state;
+    client::Replica replica(s.options, state);
+    std::unique_ptr<client::StatusServer> status;
+    if (s.listen) {
+      status = std::make_unique<client::StatusServer>(
+          s.listen->host, s.listen->port, state,
+          s.maxConnections > 0 ? s.maxConnections
+                               : client::defaultMaxStatusConnections(fileLimit.value_or(1024)));
+      log::info("replica status: listening on " + status->address() + " (open-file limit " +
+                (fileLimit ? std::to_string(*fileLimit) : std::string("unknown")) + ", at most " +
+                std::to_string(status->maxConnections()) + " connections)");
+    }
+    log::info(s.options.localPath + ": following " + s.options.upstream.url);
+    std::thread worker([&] { replica.run(); });
+    log::info("received " + waitForStopSignal(signals) + "; stopping");
+    replica.stop();
+    worker.join();
+    log::info(s.options.localPath + ": stopped");
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "walstream replica: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace
+
+int runReplica(const std::vector<std::string>& args) {
+  Flags flags;
+  defineReplicaFlags(flags);
+  ReplicaSettings settings;
   try {
     if (!flags.parse(args)) {
       std::printf("%s%s", kReplicaUsage, flags.help().c_str());
       return 0;
     }
-    if (!flags.given("upstream")) throw UsageError("--upstream is required");
-    if (flags.positional().size() != 1) throw UsageError("want exactly one LOCAL_DB argument");
-    try {
-      options.upstream = client::parseUpstream(flags.str("upstream"));
-    } catch (const Error& e) {
-      throw UsageError(std::string("--upstream: ") + e.what());
-    }
-    options.db = flags.str("db");
-    options.localPath = flags.positional()[0];
-    options.applier.minCheckpointPages = static_cast<uint32_t>(flags.u64("min-checkpoint-pages"));
-    options.applier.maxCheckpointPages = static_cast<uint32_t>(flags.u64("max-checkpoint-pages"));
-    options.heartbeatInterval = flags.duration("heartbeat");
-    if (options.heartbeatInterval < proto::kMinHeartbeat ||
-        options.heartbeatInterval > proto::kMaxHeartbeat) {
-      throw UsageError("--heartbeat " + flags.str("heartbeat") + " is out of range: want " +
-                       formatMillis(proto::kMinHeartbeat) + " to " +
-                       formatMillis(proto::kMaxHeartbeat) + " (the primary refuses others)");
-    }
-    options.stallTimeout = flags.duration("stall-timeout");
-    if (options.stallTimeout < std::chrono::seconds(1) ||
-        options.stallTimeout > std::chrono::hours(1)) {
-      throw UsageError("--stall-timeout " + flags.str("stall-timeout") +
-                       " is out of range: want 1s to 1h");
-    }
-    if (flags.given("http")) {
-      try {
-        listen = server::parseListenAddress(flags.str("http"));
-      } catch (const std::invalid_argument& e) {
-        throw UsageError(std::string("invalid value for --http: ") + e.what());
-      }
-    }
-    maxConnections = flags.u64("max-connections");
+    settings = replicaSettings(flags);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "walstream replica: %s\n", e.what());
     return 2;
@@ -131,31 +180,7 @@ int runReplica(const std::vector<std::string>& args) {
   if (!fileLimit) {
     log::warn(std::string("cannot read the open-file limit: ") + std::strerror(errno));
   }
-
-  try {
-    client::ReplicaState state;
-    client::Replica replica(options, state);
-    std::unique_ptr<client::StatusServer> status;
-    if (listen) {
-      status = std::make_unique<client::StatusServer>(
-          listen->host, listen->port, state,
-          maxConnections > 0 ? maxConnections
-                             : client::defaultMaxStatusConnections(fileLimit.value_or(1024)));
-      log::info("replica status: listening on " + status->address() + " (open-file limit " +
-                (fileLimit ? std::to_string(*fileLimit) : std::string("unknown")) + ", at most " +
-                std::to_string(status->maxConnections()) + " connections)");
-    }
-    log::info(options.localPath + ": following " + options.upstream.url);
-    std::thread worker([&] { replica.run(); });
-    log::info("received " + waitForStopSignal(signals) + "; stopping");
-    replica.stop();
-    worker.join();
-    log::info(options.localPath + ": stopped");
-    return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "walstream replica: %s\n", e.what());
-    return 1;
-  }
+  return followUntilStopped(settings, signals, fileLimit);
 }
 
 }  // namespace walstream::cli

@@ -73,7 +73,109 @@ struct HttpStream::Impl {
     if (ec == beast::error::timeout) throw Error("stream from " + host + ": timed out" + where());
     if (ec) throw Error("stream from " + host + ": " + ec.message() + where());
   }
+
+  // Resolves `hostName` and connects to one of its addresses, within `timeout` for the connection.
+  void connect(const std::string& hostName, const std::string& port,
+               std::chrono::milliseconds timeout) {
+    beast::error_code ec;
+    bool done = false;
+    tcp::resolver resolver(ioc);
+    tcp::resolver::results_type endpoints;
+    resolver.async_resolve(hostName, port, [&](beast::error_code e, tcp::resolver::results_type r) {
+      ec = e;
+      endpoints = std::move(r);
+      done = true;
+    });
+    runUntil(done);
+    check(ec, "cannot resolve");
+
+    done = false;
+    stream.expires_after(timeout);
+    stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) {
+      ec = e;
+      done = true;
+    });
+    runUntil(done);
+    check(ec, "cannot connect to");
+  }
+
+  void sendRequest(const std::string& hostName, const std::string& target,
+                   std::chrono::milliseconds timeout) {
+    http::request<http::empty_body> req{http::verb::get, target, 11};
+    req.set(http::field::host, hostName);
+    req.set(http::field::user_agent, "walstream-replica");
+    beast::error_code ec;
+    bool done = false;
+    stream.expires_after(timeout);
+    http::async_write(stream, req, [&](beast::error_code e, size_t) {
+      ec = e;
+      done = true;
+    });
+    runUntil(done);
+    check(ec, "cannot send the request to");
+  }
+
+  // Reads the response head into a new parser, which then reads the body (readSome).
+  void readHead(std::chrono::milliseconds timeout) {
+    // Room for the head; readSome() reads the body kSocketReadBytes at a time.
+    buffer.reserve(kSocketReadBytes);
+    parser.emplace();
+    // A snapshot body can be larger than any fixed limit. Not boost::none: Boost 1.74 compares
+    // a Content-Length against the optional limit, and any length is "greater" than none, so a
+    // (non-200) response with a Content-Length failed with "body limit exceeded".
+    parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+    beast::error_code ec;
+    bool done = false;
+    stream.expires_after(timeout);
+    http::async_read_header(stream, buffer, *parser, [&](beast::error_code e, size_t) {
+      ec = e;
+      done = true;
+    });
+    runUntil(done);
+    check(ec, "cannot read the response from");
+  }
+
+  // The status and header fields of the head readHead() read; no body yet.
+  HttpResponseHead responseHead() const {
+    HttpResponseHead head;
+    const auto& res = parser->get();
+    head.status = static_cast<int>(res.result_int());
+    for (const auto& f : res) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      // A field sent twice means its values joined by commas (RFC 9110 §5.3), which then fail
+      // a strict parse of a single value instead of one of them being picked silently.
+      const auto [it, added] = head.headers.emplace(name, std::string(f.value()));
+      if (!added) it->second += ", " + std::string(f.value());
+    }
+    return head;
+  }
 };
+
+namespace {
+
+// The body of a non-200 response (JSON {"error": ...}), for the log: at most kMaxErrorBodyBytes,
+// read within one deadline for all of it, so that a peer sending a byte now and then cannot hold
+// the replica here. A failure to read it ends the body there: the status alone is the answer.
+std::string readErrorBody(HttpStream& stream, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string body;
+  uint8_t buf[4096];
+  while (body.size() < kMaxErrorBodyBytes) {
+    size_t n = 0;
+    try {
+      n = stream.readSome(buf, sizeof buf, deadline);
+    } catch (const Error&) {
+      break;
+    }
+    if (n == 0) break;
+    body.append(reinterpret_cast<const char*>(buf), n);
+  }
+  // The body is the peer's text, bound for log lines and /status JSON.
+  return printableText(body);
+}
+
+}  // namespace
 
 HttpStream::HttpStream() : impl_(std::make_unique<Impl>()) {}
 HttpStream::~HttpStream() = default;
@@ -83,85 +185,11 @@ HttpResponseHead HttpStream::open(const std::string& host, const std::string& po
                                   std::optional<std::chrono::milliseconds> responseTimeout) {
   Impl& m = *impl_;
   m.host = host + ":" + port;
-  beast::error_code ec;
-  bool done = false;
-
-  tcp::resolver resolver(m.ioc);
-  tcp::resolver::results_type endpoints;
-  resolver.async_resolve(host, port, [&](beast::error_code e, tcp::resolver::results_type r) {
-    ec = e;
-    endpoints = std::move(r);
-    done = true;
-  });
-  m.runUntil(done);
-  m.check(ec, "cannot resolve");
-
-  done = false;
-  m.stream.expires_after(timeout);
-  m.stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) {
-    ec = e;
-    done = true;
-  });
-  m.runUntil(done);
-  m.check(ec, "cannot connect to");
-
-  http::request<http::empty_body> req{http::verb::get, target, 11};
-  req.set(http::field::host, host);
-  req.set(http::field::user_agent, "walstream-replica");
-  done = false;
-  m.stream.expires_after(timeout);
-  http::async_write(m.stream, req, [&](beast::error_code e, size_t) {
-    ec = e;
-    done = true;
-  });
-  m.runUntil(done);
-  m.check(ec, "cannot send the request to");
-
-  // Room for the head; readSome() reads the body kSocketReadBytes at a time.
-  m.buffer.reserve(kSocketReadBytes);
-  m.parser.emplace();
-  // A snapshot body can be larger than any fixed limit. Not boost::none: Boost 1.74 compares
-  // a Content-Length against the optional limit, and any length is "greater" than none, so a
-  // (non-200) response with a Content-Length failed with "body limit exceeded".
-  m.parser->body_limit(std::numeric_limits<std::uint64_t>::max());
-  done = false;
-  m.stream.expires_after(responseTimeout.value_or(timeout));
-  http::async_read_header(m.stream, m.buffer, *m.parser, [&](beast::error_code e, size_t) {
-    ec = e;
-    done = true;
-  });
-  m.runUntil(done);
-  m.check(ec, "cannot read the response from");
-
-  HttpResponseHead head;
-  const auto& res = m.parser->get();
-  head.status = static_cast<int>(res.result_int());
-  for (const auto& f : res) {
-    std::string name(f.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    // A field sent twice means its values joined by commas (RFC 9110 §5.3), which then fail
-    // a strict parse of a single value instead of one of them being picked silently.
-    const auto [it, added] = head.headers.emplace(name, std::string(f.value()));
-    if (!added) it->second += ", " + std::string(f.value());
-  }
-  if (head.status != 200) {
-    // Read a bounded error body (JSON {"error": ...}) for the log, within one deadline for all
-    // of it: a peer that sends a byte now and then must not hold the replica here.
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    uint8_t buf[4096];
-    while (head.body.size() < kMaxErrorBodyBytes) {
-      size_t n = 0;
-      try {
-        n = readSome(buf, sizeof buf, deadline);
-      } catch (const Error&) {
-        break;
-      }
-      if (n == 0) break;
-      head.body.append(reinterpret_cast<const char*>(buf), n);
-    }
-    // The body is the peer's text, bound for log lines and /status JSON.
-    head.body = printableText(head.body);
-  }
+  m.connect(host, port, timeout);
+  m.sendRequest(host, target, timeout);
+  m.readHead(responseTimeout.value_or(timeout));
+  HttpResponseHead head = m.responseHead();
+  if (head.status != 200) head.body = readErrorBody(*this, timeout);
   return head;
 }
 

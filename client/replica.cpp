@@ -261,28 +261,7 @@ void Replica::run() {
   setConnected(false);
 }
 
-void Replica::streamOnce() {
-  // Before the stream is registered for stop(): discovery registers its own request.
-  if (db_.empty()) {
-    db_ = discoverDatabase();
-    std::lock_guard lock(state_.mu);
-    state_.db = db_;
-  }
-  HttpStream stream;
-  const StreamAttachment attached(*this, stream);
-  if (!attached) return;
-  {
-    std::lock_guard lock(state_.mu);
-    state_.upstreamPos = {};
-    state_.stalledSince = {};
-  }
-
-  // The head comes once the primary has prepared the stream: a snapshot, behind others in its
-  // setup queue, can take longer than a connection; giving up sooner would only requeue the
-  // request, and the primary abandons work for clients that are gone.
-  HttpResponseHead head =
-      stream.open(options_.upstream.host, options_.upstream.port, requestTarget(),
-                  options_.connectTimeout, options_.stallTimeout);
+void Replica::checkStreamResponse(const HttpResponseHead& head) const {
   if (head.status == 404) {
     if (followed_ == db_) {
       throw RequestRejectedError(
@@ -306,201 +285,299 @@ void Replica::streamOnce() {
     throw Error(options_.upstream.url + " answered " + std::to_string(head.status) + ": " +
                 head.body);
   }
-  const uint32_t pageSize = streamPageSize(head);
-  std::optional<WalChainState> snapshotChain;
+}
+
+// One connection's stream, from its response head on: the decoder, the batch of segments not
+// applied yet, what the last heartbeat said, and stall detection. Each record type has its
+// handler; follow() reads and dispatches until the primary ends the stream.
+class Replica::StreamConnection {
+ public:
+  // Reads what the response head says of the stream (page size, snapshot chain, index-end
+  // records); throws for a page size or snapshot chain it cannot use.
+  StreamConnection(Replica& replica, HttpStream& stream, const HttpResponseHead& head);
+  // A snapshot cut short (the connection broke, the stream lied, a check failed) leaves no
+  // partial file behind.
+  ~StreamConnection() {
+    if (inSnapshot_) applier_.abortSnapshot();
+  }
+  StreamConnection(const StreamConnection&) = delete;
+  StreamConnection& operator=(const StreamConnection&) = delete;
+
+  // Returns when the primary ends the stream (a new generation); throws on any failure.
+  void follow();
+
+ private:
+  void endOfStream();
+  void decodeAll();
+  void onRecordBegin(const proto::StreamRecordHeader& h);
+  void onSnapshotEnd();
+  void onRecord(proto::StreamRecord r);
+  void onWalSegment(proto::StreamRecord r);
+  void onIndexEnd(const proto::StreamRecordHeader& h);
+  void onHeartbeat(const proto::StreamRecord& r);
+  void applyPending();
+  void progressed();
+  void checkStall();
+
+  Replica& replica_;
+  HttpStream& stream_;
+  const ReplicaOptions& options_;
+  ReplicaState& state_;
+  ReplicaApplier& applier_;
+
+  const uint32_t pageSize_;
+  std::optional<WalChainState> snapshotChain_;  // the head's, for a snapshot mid-index
+  // A primary that promises index-end records announces every WAL index change with one.
+  bool indexEndsPromised_ = false;
+  std::optional<Pos> confirmedIndexEnd_;  // the last index-end record, checked against LOCAL_DB
+
+  proto::RecordDecoder decoder_;
+  std::vector<uint8_t> buf_ = std::vector<uint8_t>(256 * 1024);
+  std::vector<ReceivedSegment> pending_;
+  uint64_t pendingBytes_ = 0;  // what `pending_` counts against kBatchBytes (batchCost)
+  std::optional<Pos> heartbeatPos_;
+  bool inSnapshot_ = false;
+
+  // Stall detection (ReplicaOptions::stallTimeout). Progress: data applied, a heartbeat at the
+  // applied position, or kProgressBytes of records received. The primary claims more while its
+  // last heartbeat is ahead of the applied position or a record is unfinished.
+  std::chrono::steady_clock::time_point lastProgress_;  // set when follow() starts
+  uint64_t bytesSinceProgress_ = 0;
+};
+
+Replica::StreamConnection::StreamConnection(Replica& replica, HttpStream& stream,
+                                            const HttpResponseHead& head)
+    : replica_(replica),
+      stream_(stream),
+      options_(replica.options_),
+      state_(replica.state_),
+      applier_(replica.applier_),
+      pageSize_(replica.streamPageSize(head)) {
   if (auto it = head.headers.find("walstream-snapshot-chain"); it != head.headers.end()) {
-    snapshotChain = proto::parseSnapshotChain(it->second, pageSize);
-    if (!snapshotChain) {
+    snapshotChain_ = proto::parseSnapshotChain(it->second, pageSize_);
+    if (!snapshotChain_) {
       throw Error(options_.upstream.url + " sent a malformed " +
                   std::string(proto::kSnapshotChainHeader) + " header");
     }
   }
-  // A primary that promises index-end records announces every WAL index change with one.
   const auto indexEnds = head.headers.find("walstream-index-ends");
-  const bool indexEndsPromised = indexEnds != head.headers.end() && indexEnds->second == "1";
-  std::optional<Pos> confirmedIndexEnd;  // the last index-end record, checked against LOCAL_DB
+  indexEndsPromised_ = indexEnds != head.headers.end() && indexEnds->second == "1";
+}
+
+void Replica::StreamConnection::follow() {
+  lastProgress_ = std::chrono::steady_clock::now();
+  for (;;) {
+    if (replica_.stopping_) return;
+    const size_t n =
+        stream_.readSome(buf_.data(), buf_.size(), silenceLimit(options_.heartbeatInterval));
+    if (n == 0) return endOfStream();
+    {
+      std::lock_guard lock(state_.mu);
+      state_.bytesReceived += n;
+    }
+    bytesSinceProgress_ += n;
+    decoder_.feed({buf_.data(), n});
+    decodeAll();
+    // Behind the primary, the next bytes are already here: gather them into the same batch.
+    if (pendingBytes_ < kBatchBytes && stream_.hasBufferedData()) continue;
+    applyPending();
+    if (bytesSinceProgress_ >= kProgressBytes) progressed();
+    checkStall();
+  }
+}
+
+void Replica::StreamConnection::endOfStream() {
+  proto::StreamStatus st = decoder_.finish();
+  if (!st.ok()) throw Error("stream from " + options_.upstream.url + ": " + st.message());
+  applyPending();
+  log::info(options_.localPath + ": the primary ended the stream (new generation); reconnecting");
+  replica_.setConnected(false);
+}
+
+// Handles every event the bytes fed so far complete.
+void Replica::StreamConnection::decodeAll() {
+  for (;;) {
+    switch (decoder_.next()) {
+      case proto::DecodeEvent::kNeedInput:
+        return;
+      case proto::DecodeEvent::kRecordBegin:
+        onRecordBegin(decoder_.header());
+        break;
+      case proto::DecodeEvent::kPayloadChunk:
+        if (inSnapshot_) applier_.snapshotBytes(decoder_.chunk());
+        break;
+      case proto::DecodeEvent::kRecordEnd:
+        if (inSnapshot_) onSnapshotEnd();
+        break;
+      case proto::DecodeEvent::kRecord:
+        onRecord(decoder_.takeRecord());
+        break;
+      case proto::DecodeEvent::kError:
+        if (inSnapshot_) applier_.abortSnapshot();
+        throw Error("stream from " + options_.upstream.url + ": " + decoder_.error().message());
+    }
+  }
+}
+
+// Snapshots are the records delivered in chunks: each is written to its file as it arrives.
+void Replica::StreamConnection::onRecordBegin(const proto::StreamRecordHeader& h) {
+  if (h.type != static_cast<uint32_t>(proto::RecordType::kSnapshot)) return;
+  if (h.flags != 0) throw Error("compressed snapshots were not requested");
+  applyPending();
+  log::info(options_.localPath + ": receiving a snapshot at " + h.pos().str() + " (" +
+            std::to_string(h.size) + " bytes)");
+  applier_.beginSnapshot(h.pos(), pageSize_, h.size, snapshotChain_);
+  inSnapshot_ = true;
+}
+
+void Replica::StreamConnection::onSnapshotEnd() {
+  applier_.endSnapshot();
+  inSnapshot_ = false;
+  log::info(options_.localPath + ": snapshot applied at " + decoder_.header().pos().str());
+  std::lock_guard lock(state_.mu);
+  ++state_.snapshotsApplied;
+  state_.pos = decoder_.header().pos();
+  state_.stalledSince = {};
+  lastProgress_ = std::chrono::steady_clock::now();
+  bytesSinceProgress_ = 0;
+}
+
+void Replica::StreamConnection::onRecord(proto::StreamRecord r) {
+  if (r.header.type == static_cast<uint32_t>(proto::RecordType::kWalSegment)) {
+    onWalSegment(std::move(r));
+  } else if (r.header.type == static_cast<uint32_t>(proto::RecordType::kIndexEnd)) {
+    onIndexEnd(r.header);
+  } else if (r.header.type == static_cast<uint32_t>(proto::RecordType::kHeartbeat)) {
+    onHeartbeat(r);
+  }
+}
+
+// Segments wait in pending_ for the batch they are applied in (follow()).
+void Replica::StreamConnection::onWalSegment(proto::StreamRecord r) {
+  pendingBytes_ += batchCost(r.payload);
+  const Pos at = r.header.pos();
+  const bool confirmed = confirmedIndexEnd_ && confirmedIndexEnd_->generation == at.generation &&
+                         confirmedIndexEnd_->index + 1 == at.index;
+  pending_.push_back({at, std::move(r.payload), !indexEndsPromised_ || confirmed});
+}
+
+void Replica::StreamConnection::onIndexEnd(const proto::StreamRecordHeader& h) {
+  // Everything before it is applied first, so the position it names is checkable.
+  applyPending();
+  const auto& applied = applier_.position();
+  if (!applied || applied->pos != h.pos()) {
+    throw Error(options_.upstream.url + " says WAL index " + formatHex16(h.index) + " ended at " +
+                h.pos().str() + ", but " + options_.localPath + " stands at " +
+                (applied ? applied->pos.str() : std::string("no position")) +
+                ": segments are missing; reconnecting");
+  }
+  confirmedIndexEnd_ = h.pos();
+}
+
+// Lag accounting: the replica is caught up when it has applied what the heartbeat names.
+void Replica::StreamConnection::onHeartbeat(const proto::StreamRecord& r) {
+  heartbeatPos_ = r.header.pos();
+  // Heartbeats alone are not progress (bytes of a record are).
+  const uint64_t recordBytes = proto::kStreamRecordHeaderSize + r.payload.size();
+  bytesSinceProgress_ -= std::min(bytesSinceProgress_, recordBytes);
+  std::lock_guard lock(state_.mu);
+  state_.upstreamPos = *heartbeatPos_;
+  const bool caughtUp = heartbeatPos_->generation == state_.pos.generation &&
+                        !sameGenerationBefore(state_.pos, *heartbeatPos_) && pending_.empty();
+  if (caughtUp) {
+    state_.caughtUpAt = std::chrono::steady_clock::now();
+    state_.behind = false;
+  } else {
+    state_.behind = true;
+  }
+}
+
+// Applies the batch gathered so far as one transaction.
+void Replica::StreamConnection::applyPending() {
+  if (pending_.empty()) return;
+  progressed();
+  const uint64_t n = applier_.applySegments(pending_);
+  const bool checkpointed = applier_.maybeCheckpoint();
+  std::lock_guard lock(state_.mu);
+  state_.transactionsApplied += n;
+  state_.segmentsApplied += pending_.size();
+  state_.pos = applier_.position()->pos;
+  if (checkpointed) ++state_.checkpoints;
+  if (!heartbeatPos_ || !sameGenerationBefore(state_.pos, *heartbeatPos_)) {
+    state_.caughtUpAt = std::chrono::steady_clock::now();
+    state_.behind = false;
+  }
+  state_.lastError.clear();
+  pending_.clear();
+  pendingBytes_ = 0;
+}
+
+void Replica::StreamConnection::progressed() {
+  lastProgress_ = std::chrono::steady_clock::now();
+  bytesSinceProgress_ = 0;
+  std::lock_guard lock(state_.mu);
+  state_.stalledSince = {};
+}
+
+// Throws once the primary has claimed more for longer than the stall timeout without progress.
+void Replica::StreamConnection::checkStall() {
+  std::unique_lock lock(state_.mu);
+  const bool heartbeatAhead =
+      heartbeatPos_ && (heartbeatPos_->generation != state_.pos.generation ||
+                        sameGenerationBefore(state_.pos, *heartbeatPos_));
+  const Pos applied = state_.pos;
+  lock.unlock();
+  const bool unfinished = !decoder_.finish().ok();
+  if (!heartbeatAhead && !unfinished) return progressed();
+  const auto now = std::chrono::steady_clock::now();
+  if (now - lastProgress_ > options_.heartbeatInterval * 2) {
+    lock.lock();
+    state_.stalledSince = lastProgress_;
+    lock.unlock();
+  }
+  if (now - lastProgress_ <= options_.stallTimeout) return;
+  const auto seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(now - lastProgress_).count();
+  throw Error("no progress from " + options_.upstream.url + " for " + std::to_string(seconds) +
+              "s while it claims more (" +
+              (heartbeatAhead ? "its position " + heartbeatPos_->str() + ", the replica's " +
+                                    (applied.empty() ? std::string("none") : applied.str())
+                              : "a record left unfinished at stream offset " +
+                                    std::to_string(decoder_.offset())) +
+              "); reconnecting");
+}
+
+void Replica::streamOnce() {
+  // Before the stream is registered for stop(): discovery registers its own request.
+  if (db_.empty()) {
+    db_ = discoverDatabase();
+    std::lock_guard lock(state_.mu);
+    state_.db = db_;
+  }
+  HttpStream stream;
+  const StreamAttachment attached(*this, stream);
+  if (!attached) return;
+  {
+    std::lock_guard lock(state_.mu);
+    state_.upstreamPos = {};
+    state_.stalledSince = {};
+  }
+
+  // The head comes once the primary has prepared the stream: a snapshot, behind others in its
+  // setup queue, can take longer than a connection; giving up sooner would only requeue the
+  // request, and the primary abandons work for clients that are gone.
+  const HttpResponseHead head =
+      stream.open(options_.upstream.host, options_.upstream.port, requestTarget(),
+                  options_.connectTimeout, options_.stallTimeout);
+  checkStreamResponse(head);
+  StreamConnection connection(*this, stream, head);
   recordFollowedDb();
   {
     std::lock_guard lock(state_.mu);
     state_.refused = false;
   }
   setConnected(true);
-
-  proto::RecordDecoder decoder;
-  std::vector<uint8_t> buf(256 * 1024);
-  std::vector<ReceivedSegment> pending;
-  uint64_t pendingBytes = 0;  // what `pending` counts against kBatchBytes (batchCost)
-  std::optional<Pos> heartbeatPos;
-  bool inSnapshot = false;
-  // A snapshot cut short (the connection broke, the stream lied, a check failed) leaves no
-  // partial file behind.
-  struct AbortSnapshotOnExit {
-    ReplicaApplier& applier;
-    const bool& active;
-    ~AbortSnapshotOnExit() {
-      if (active) applier.abortSnapshot();
-    }
-  } abortSnapshotOnExit{applier_, inSnapshot};
-
-  // Stall detection (ReplicaOptions::stallTimeout). Progress: data applied, a heartbeat at the
-  // applied position, or kProgressBytes of records received. The primary claims more while its
-  // last heartbeat is ahead of the applied position or a record is unfinished.
-  auto lastProgress = std::chrono::steady_clock::now();
-  uint64_t bytesSinceProgress = 0;
-  auto progressed = [&] {
-    lastProgress = std::chrono::steady_clock::now();
-    bytesSinceProgress = 0;
-    std::lock_guard lock(state_.mu);
-    state_.stalledSince = {};
-  };
-  auto checkStall = [&] {
-    std::unique_lock lock(state_.mu);
-    const bool heartbeatAhead =
-        heartbeatPos && (heartbeatPos->generation != state_.pos.generation ||
-                         sameGenerationBefore(state_.pos, *heartbeatPos));
-    const Pos applied = state_.pos;
-    lock.unlock();
-    const bool unfinished = !decoder.finish().ok();
-    if (!heartbeatAhead && !unfinished) return progressed();
-    const auto now = std::chrono::steady_clock::now();
-    if (now - lastProgress > options_.heartbeatInterval * 2) {
-      lock.lock();
-      state_.stalledSince = lastProgress;
-      lock.unlock();
-    }
-    if (now - lastProgress <= options_.stallTimeout) return;
-    const auto seconds =
-        std::chrono::duration_cast<std::chrono::seconds>(now - lastProgress).count();
-    throw Error("no progress from " + options_.upstream.url + " for " + std::to_string(seconds) +
-                "s while it claims more (" +
-                (heartbeatAhead ? "its position " + heartbeatPos->str() + ", the replica's " +
-                                      (applied.empty() ? std::string("none") : applied.str())
-                                : "a record left unfinished at stream offset " +
-                                      std::to_string(decoder.offset())) +
-                "); reconnecting");
-  };
-
-  auto applyPending = [&] {
-    if (pending.empty()) return;
-    progressed();
-    const uint64_t n = applier_.applySegments(pending);
-    const bool checkpointed = applier_.maybeCheckpoint();
-    std::lock_guard lock(state_.mu);
-    state_.transactionsApplied += n;
-    state_.segmentsApplied += pending.size();
-    state_.pos = applier_.position()->pos;
-    if (checkpointed) ++state_.checkpoints;
-    if (!heartbeatPos || !sameGenerationBefore(state_.pos, *heartbeatPos)) {
-      state_.caughtUpAt = std::chrono::steady_clock::now();
-      state_.behind = false;
-    }
-    state_.lastError.clear();
-    pending.clear();
-    pendingBytes = 0;
-  };
-
-  for (;;) {
-    if (stopping_) return;
-    const size_t n =
-        stream.readSome(buf.data(), buf.size(), silenceLimit(options_.heartbeatInterval));
-    if (n == 0) {
-      proto::StreamStatus st = decoder.finish();
-      if (!st.ok()) throw Error("stream from " + options_.upstream.url + ": " + st.message());
-      applyPending();
-      log::info(options_.localPath +
-                ": the primary ended the stream (new generation); reconnecting");
-      setConnected(false);
-      return;
-    }
-    {
-      std::lock_guard lock(state_.mu);
-      state_.bytesReceived += n;
-    }
-    bytesSinceProgress += n;
-    decoder.feed({buf.data(), n});
-    for (bool more = true; more;) {
-      switch (decoder.next()) {
-        case proto::DecodeEvent::kNeedInput:
-          more = false;
-          break;
-        case proto::DecodeEvent::kRecordBegin: {
-          const auto& h = decoder.header();
-          if (h.type != static_cast<uint32_t>(proto::RecordType::kSnapshot)) break;
-          if (h.flags != 0) throw Error("compressed snapshots were not requested");
-          applyPending();
-          log::info(options_.localPath + ": receiving a snapshot at " + h.pos().str() + " (" +
-                    std::to_string(h.size) + " bytes)");
-          applier_.beginSnapshot(h.pos(), pageSize, h.size, snapshotChain);
-          inSnapshot = true;
-          break;
-        }
-        case proto::DecodeEvent::kPayloadChunk:
-          if (inSnapshot) applier_.snapshotBytes(decoder.chunk());
-          break;
-        case proto::DecodeEvent::kRecordEnd:
-          if (inSnapshot) {
-            applier_.endSnapshot();
-            inSnapshot = false;
-            log::info(options_.localPath + ": snapshot applied at " + decoder.header().pos().str());
-            std::lock_guard lock(state_.mu);
-            ++state_.snapshotsApplied;
-            state_.pos = decoder.header().pos();
-            state_.stalledSince = {};
-            lastProgress = std::chrono::steady_clock::now();
-            bytesSinceProgress = 0;
-          }
-          break;
-        case proto::DecodeEvent::kRecord: {
-          proto::StreamRecord r = decoder.takeRecord();
-          if (r.header.type == static_cast<uint32_t>(proto::RecordType::kWalSegment)) {
-            pendingBytes += batchCost(r.payload);
-            const Pos at = r.header.pos();
-            const bool confirmed = confirmedIndexEnd &&
-                                   confirmedIndexEnd->generation == at.generation &&
-                                   confirmedIndexEnd->index + 1 == at.index;
-            pending.push_back({at, std::move(r.payload), !indexEndsPromised || confirmed});
-          } else if (r.header.type == static_cast<uint32_t>(proto::RecordType::kIndexEnd)) {
-            // Everything before it is applied first, so the position it names is checkable.
-            applyPending();
-            const auto& applied = applier_.position();
-            if (!applied || applied->pos != r.header.pos()) {
-              throw Error(options_.upstream.url + " says WAL index " + formatHex16(r.header.index) +
-                          " ended at " + r.header.pos().str() + ", but " + options_.localPath +
-                          " stands at " +
-                          (applied ? applied->pos.str() : std::string("no position")) +
-                          ": segments are missing; reconnecting");
-            }
-            confirmedIndexEnd = r.header.pos();
-          } else if (r.header.type == static_cast<uint32_t>(proto::RecordType::kHeartbeat)) {
-            heartbeatPos = r.header.pos();
-            // Heartbeats alone are not progress (bytes of a record are).
-            const uint64_t recordBytes = proto::kStreamRecordHeaderSize + r.payload.size();
-            bytesSinceProgress -= std::min(bytesSinceProgress, recordBytes);
-            std::lock_guard lock(state_.mu);
-            state_.upstreamPos = *heartbeatPos;
-            const bool caughtUp = heartbeatPos->generation == state_.pos.generation &&
-                                  !sameGenerationBefore(state_.pos, *heartbeatPos) &&
-                                  pending.empty();
-            if (caughtUp) {
-              state_.caughtUpAt = std::chrono::steady_clock::now();
-              state_.behind = false;
-            } else {
-              state_.behind = true;
-            }
-          }
-          break;
-        }
-        case proto::DecodeEvent::kError:
-          if (inSnapshot) applier_.abortSnapshot();
-          throw Error("stream from " + options_.upstream.url + ": " + decoder.error().message());
-      }
-    }
-    // Behind the primary, the next bytes are already here: gather them into the same batch.
-    if (pendingBytes < kBatchBytes && stream.hasBufferedData()) continue;
-    applyPending();
-    if (bytesSinceProgress >= kProgressBytes) progressed();
-    checkStall();
-  }
+  connection.follow();
 }
 
 uint32_t Replica::streamPageSize(const HttpResponseHead& head) const {

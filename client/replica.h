@@ -56,6 +56,11 @@ class Replica {
   // One connection: returns normally when the stream ended cleanly (the primary's generation
   // changed), throws on errors.
   void streamOnce();
+  // Throws for a stream response other than 200: RequestRejectedError for the configuration
+  // errors (400, 404), Error for the rest.
+  void checkStreamResponse(const HttpResponseHead& head) const;
+  // One connection's stream from its response head on: decoding, batching, applying (replica.cpp).
+  class StreamConnection;
   // The page size of the stream, from the response's headers (strictly: header_number.h).
   uint32_t streamPageSize(const HttpResponseHead& head) const;
   std::string requestTarget() const;

@@ -45,6 +45,15 @@ void checkPageNumbers(const WalFrameHeader& h, uint32_t maxPageCount, uint64_t a
 
 }  // namespace
 
+const char* continueWalChain(WalChainState& state, const uint8_t* frame, const WalFrameHeader& h) {
+  if (h.salt1 != state.salt1 || h.salt2 != state.salt2) return "frame salt mismatch";
+  Checksum c = walChecksum(frame, 8, state.bigEndianChecksum, state.checksum);
+  c = walChecksum(frame + kWalFrameHeaderSize, state.pageSize, state.bigEndianChecksum, c);
+  if (c != h.checksum) return "frame checksum mismatch";
+  state.checksum = c;
+  return nullptr;
+}
+
 void WalSegmentPrefixCheck::check(std::span<const uint8_t> prefix) {
   if (checked_ == 0 && offset_ == 0) {
     if (prefix.size() < kWalHeaderSize) return;
@@ -108,13 +117,10 @@ ParsedWalSegment parseWalSegment(std::span<const uint8_t> bytes, uint64_t offset
   for (; pos < bytes.size(); pos += frameSize) {
     const uint8_t* f = bytes.data() + pos;
     WalFrameHeader h = WalFrameHeader::decode(f);
-    if (h.salt1 != st.salt1 || h.salt2 != st.salt2) fail("frame salt mismatch", offset + pos);
-    Checksum c = walChecksum(f, 8, st.bigEndianChecksum, st.checksum);
-    c = walChecksum(f + kWalFrameHeaderSize, st.pageSize, st.bigEndianChecksum, c);
-    if (c != h.checksum) fail("frame checksum mismatch", offset + pos);
+    if (const char* broken = continueWalChain(st, f, h)) fail(broken, offset + pos);
     // After the checksum: damage is reported as damage, a well-formed lie as what it says.
+    // A refusal here still leaves the caller's `state` unchanged: only `st` has advanced.
     checkPageNumbers(h, maxPageCount, offset + pos);
-    st.checksum = c;
     txn.frames.push_back({h, bytes.subspan(pos + kWalFrameHeaderSize, st.pageSize)});
     if (h.isCommit()) out.transactions.push_back(std::move(txn)), txn = {};
   }

@@ -55,6 +55,16 @@ struct ParsedWalSegment {
   size_t frameCount() const;
 };
 
+// The check that chains every frame of a WAL file to the one before it, for every reader of WAL
+// bytes (parseWalSegment here; capture as it copies the primary's WAL). `frame` (its header `h`,
+// then state.pageSize bytes of page) continues the chain `state` describes when it carries the
+// state's salts and, in its header, the running checksum of its first 8 header bytes and its page
+// seeded by state.checksum. Returns nullptr when it does, having advanced state.checksum past the
+// frame; otherwise why not ("frame salt mismatch" or "frame checksum mismatch", for the caller to
+// place), leaving `state` unchanged.
+[[nodiscard]] const char* continueWalChain(WalChainState& state, const uint8_t* frame,
+                                           const WalFrameHeader& h);
+
 // Parses `bytes`, which start at WAL offset `offset`. At offset 0 the bytes begin with a WAL
 // header that replaces `state`; elsewhere `state` must be the chain state at `offset`. Every
 // frame must carry the state's salts, a page number from 1 to maxPageCount and the next running

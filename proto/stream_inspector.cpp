@@ -72,6 +72,116 @@ struct SegmentCounts {
   }
 };
 
+// What checking one WAL segment found: the chain states at its end (none: unknown) and what its
+// line reports.
+struct SegmentCheck {
+  std::vector<WalChainState> chain;
+  SegmentCounts counts;
+  bool chainChecked = true;  // chain=ok, else chain=unchecked
+  bool framesKnown = true;   // false: no page size to split the segment into frames by
+};
+
+// A failure of the WAL segment in `record`, its reason prefixed with the record's position.
+StreamStatus segmentFailure(const StreamRecord& record, uint64_t streamOffset,
+                            const std::string& reason) {
+  return StreamStatus::failure(streamOffset,
+                               "wal record at " + record.header.pos().str() + ": " + reason);
+}
+
+StreamStatus segmentFailure(const StreamRecord& record, const std::string& reason) {
+  return segmentFailure(record, record.payloadOffset(), reason);
+}
+
+// A segment at offset 0: its WAL header starts the chain. Its page size must be the one seen
+// earlier in the generation (`knownPageSize`, 0 for none).
+StreamStatus checkFromWalHeader(const StreamRecord& record, std::span<const uint8_t> bytes,
+                                uint32_t knownPageSize, SegmentCheck& out) {
+  WalChainState state;
+  ParsedWalSegment parsed;
+  try {
+    parsed = parseWalSegment(bytes, 0, state);
+  } catch (const Error& e) {
+    return segmentFailure(record, e.what());
+  }
+  if (knownPageSize != 0 && knownPageSize != state.pageSize) {
+    return segmentFailure(record, "WAL page size " + std::to_string(state.pageSize) +
+                                      " differs from page size " + std::to_string(knownPageSize) +
+                                      " seen earlier in this generation");
+  }
+  out.counts.add(parsed);
+  out.chain = {state};
+  return StreamStatus::success();
+}
+
+// A segment that starts where the chain `candidates` describe ended. Each candidate byte order
+// that verifies the segment survives; none is a broken chain.
+StreamStatus checkOnChain(const StreamRecord& record, std::span<const uint8_t> bytes,
+                          const std::vector<WalChainState>& candidates, SegmentCheck& out) {
+  std::string firstError;
+  for (WalChainState state : candidates) {
+    try {
+      ParsedWalSegment parsed = parseWalSegment(bytes, record.header.offset, state);
+      if (out.chain.empty()) out.counts.add(parsed);
+      out.chain.push_back(state);
+    } catch (const Error& e) {
+      if (firstError.empty()) firstError = e.what();
+    }
+  }
+  if (out.chain.empty()) return segmentFailure(record, firstError);
+  return StreamStatus::success();
+}
+
+// A segment in the middle of an index whose chain is unknown (the stream started there), split
+// into frames by the generation's `pageSize` and reported chain=unchecked. Its first frame
+// seeds the chain in both checksum byte orders: no WAL header has named one.
+StreamStatus checkSeededByFirstFrame(const StreamRecord& record, std::span<const uint8_t> bytes,
+                                     uint32_t pageSize, SegmentCheck& out) {
+  out.chainChecked = false;
+  const uint64_t offset = record.header.offset;
+  const size_t frameSize = size_t{pageSize} + kWalFrameHeaderSize;
+  if (offset < kWalHeaderSize || (offset - kWalHeaderSize) % frameSize != 0) {
+    return segmentFailure(
+        record, record.streamOffset + 24,
+        "offset is not on a frame boundary for page size " + std::to_string(pageSize));
+  }
+  if (bytes.size() % frameSize != 0) {
+    return segmentFailure(record, "segment of " + std::to_string(bytes.size()) +
+                                      " bytes holds a partial frame (frame size " +
+                                      std::to_string(frameSize) + ")");
+  }
+  // Reading the first frame header needs one frame; an lz4 frame may decompress to nothing.
+  if (bytes.empty()) return segmentFailure(record, "segment holds no frames");
+  const WalFrameHeader first = WalFrameHeader::decode(bytes.data());
+  if (first.pageNumber == 0) {
+    return segmentFailure(record,
+                          "frame with page number 0 at WAL offset " + std::to_string(offset));
+  }
+  if (bytes.size() == frameSize && !first.isCommit()) {
+    return segmentFailure(record, "segment does not end on a commit frame");
+  }
+  // The first frame's checksum cannot be verified without the chain before it, but it
+  // seeds the chain for everything after it.
+  out.counts.add(first);
+  const std::span<const uint8_t> rest = bytes.subspan(frameSize);
+  std::string firstError;
+  for (bool bigEndian : {false, true}) {
+    WalChainState state{pageSize, first.salt1, first.salt2, bigEndian, first.checksum};
+    if (rest.empty()) {
+      out.chain.push_back(state);
+      continue;
+    }
+    try {
+      ParsedWalSegment parsed = parseWalSegment(rest, offset + frameSize, state);
+      if (out.chain.empty()) out.counts.add(parsed);
+      out.chain.push_back(state);
+    } catch (const Error& e) {
+      if (firstError.empty()) firstError = e.what();
+    }
+  }
+  if (out.chain.empty()) return segmentFailure(record, firstError);
+  return StreamStatus::success();
+}
+
 }  // namespace
 
 StreamInspector::StreamInspector(RecordLimits limits, LineSink sink)
@@ -239,110 +349,41 @@ StreamStatus StreamInspector::onWalSegment(const StreamRecord& record) {
   const StreamRecordHeader& h = record.header;
   if (StreamStatus s = checkContinuity(h, record.streamOffset); !s.ok()) return s;
   indexEnded_ = false;
-  const uint64_t payloadAt = record.payloadOffset();
-  const std::string what = "wal record at " + h.pos().str() + ": ";
 
   std::string wal;
   try {
     wal = lz4Decompress(record.payload, kMaxWalSegmentBytes);
   } catch (const Error& e) {
-    return StreamStatus::failure(payloadAt, what + e.what());
+    return segmentFailure(record, e.what());
   }
   const std::span<const uint8_t> bytes = asBytes(wal);
 
   const bool continues = next_ && next_->generation == h.generation && next_->index == h.index &&
                          next_->offset == h.offset;
-  std::vector<WalChainState> chain = continues ? chain_ : std::vector<WalChainState>{};
   const uint32_t knownPageSize = pageSizeGeneration_ == h.generation ? pageSize_ : 0;
-  SegmentCounts counts;
-  std::string chainText = " chain=ok";
-  bool framesKnown = true;
-  try {
-    if (h.offset == 0) {
-      WalChainState state;
-      ParsedWalSegment parsed = parseWalSegment(bytes, 0, state);
-      if (knownPageSize != 0 && knownPageSize != state.pageSize) {
-        return StreamStatus::failure(
-            payloadAt, what + "WAL page size " + std::to_string(state.pageSize) +
-                           " differs from page size " + std::to_string(knownPageSize) +
-                           " seen earlier in this generation");
-      }
-      counts.add(parsed);
-      chain = {state};
-    } else if (!chain.empty()) {
-      // Each candidate byte order that verifies the segment survives; none is a broken chain.
-      std::vector<WalChainState> survivors;
-      std::string firstError;
-      for (WalChainState state : chain) {
-        try {
-          ParsedWalSegment parsed = parseWalSegment(bytes, h.offset, state);
-          if (survivors.empty()) counts.add(parsed);
-          survivors.push_back(state);
-        } catch (const Error& e) {
-          if (firstError.empty()) firstError = e.what();
-        }
-      }
-      if (survivors.empty()) return StreamStatus::failure(payloadAt, what + firstError);
-      chain = std::move(survivors);
-    } else if (knownPageSize != 0) {
-      chainText = " chain=unchecked";
-      const size_t frameSize = size_t{knownPageSize} + kWalFrameHeaderSize;
-      if (h.offset < kWalHeaderSize || (h.offset - kWalHeaderSize) % frameSize != 0) {
-        return StreamStatus::failure(record.streamOffset + 24,
-                                     what + "offset is not on a frame boundary for page size " +
-                                         std::to_string(knownPageSize));
-      }
-      if (bytes.size() % frameSize != 0) {
-        return StreamStatus::failure(payloadAt, what + "segment of " +
-                                                    std::to_string(bytes.size()) +
-                                                    " bytes holds a partial frame (frame size " +
-                                                    std::to_string(frameSize) + ")");
-      }
-      // Reading the first frame header needs one frame; an lz4 frame may decompress to nothing.
-      if (bytes.empty()) return StreamStatus::failure(payloadAt, what + "segment holds no frames");
-      const WalFrameHeader first = WalFrameHeader::decode(bytes.data());
-      if (first.pageNumber == 0) {
-        return StreamStatus::failure(
-            payloadAt, what + "frame with page number 0 at WAL offset " + std::to_string(h.offset));
-      }
-      if (bytes.size() == frameSize && !first.isCommit()) {
-        return StreamStatus::failure(payloadAt, what + "segment does not end on a commit frame");
-      }
-      // The first frame's checksum cannot be verified without the chain before it, but it
-      // seeds the chain for everything after it.
-      counts.add(first);
-      const std::span<const uint8_t> rest = bytes.subspan(frameSize);
-      std::string firstError;
-      for (bool bigEndian : {false, true}) {
-        WalChainState state{knownPageSize, first.salt1, first.salt2, bigEndian, first.checksum};
-        if (rest.empty()) {
-          chain.push_back(state);
-          continue;
-        }
-        try {
-          ParsedWalSegment parsed = parseWalSegment(rest, h.offset + frameSize, state);
-          if (chain.empty()) counts.add(parsed);
-          chain.push_back(state);
-        } catch (const Error& e) {
-          if (firstError.empty()) firstError = e.what();
-        }
-      }
-      if (chain.empty()) return StreamStatus::failure(payloadAt, what + firstError);
-    } else {
-      framesKnown = false;
-      chainText = " chain=unchecked";
-    }
-  } catch (const Error& e) {
-    return StreamStatus::failure(payloadAt, what + e.what());
+  SegmentCheck check;
+  StreamStatus s = StreamStatus::success();
+  if (h.offset == 0) {
+    s = checkFromWalHeader(record, bytes, knownPageSize, check);
+  } else if (continues && !chain_.empty()) {
+    s = checkOnChain(record, bytes, chain_, check);
+  } else if (knownPageSize != 0) {
+    s = checkSeededByFirstFrame(record, bytes, knownPageSize, check);
+  } else {
+    check.framesKnown = false;
+    check.chainChecked = false;
   }
-  if (!chain.empty() && (pageSizeGeneration_ != h.generation || pageSize_ == 0)) {
+  if (!s.ok()) return s;
+
+  if (!check.chain.empty() && (pageSizeGeneration_ != h.generation || pageSize_ == 0)) {
     pageSizeGeneration_ = h.generation;
-    pageSize_ = chain.front().pageSize;
+    pageSize_ = check.chain.front().pageSize;
   }
-  chain_ = std::move(chain);
+  chain_ = std::move(check.chain);
   next_ = Pos{h.generation, h.index, h.offset + bytes.size()};
   emit(h, " wal_bytes=" + std::to_string(bytes.size()) +
-              (framesKnown ? counts.text() : " frames=? (page size unknown)") + chainText);
+              (check.framesKnown ? check.counts.text() : " frames=? (page size unknown)") +
+              (check.chainChecked ? " chain=ok" : " chain=unchecked"));
   return StreamStatus::success();
 }
 

@@ -375,48 +375,12 @@ bool WalCapture::pinInOtherWal() const {
 void WalCapture::copyCommitted(CaptureSync& out) {
   WalIndexHeader h = readIndexHeader();
   if (h.mxFrame == 0) return;  // empty, or restarted and no frame written yet
-  std::optional<WalHeader> wh;
-  // Around a restart the wal-index salts change before the WAL header is written; the header
-  // is on disk before any frame of the new WAL is published, so this settles at once.
-  for (int attempt = 0;; ++attempt) {
-    wh = readWalHeader();
-    if (wh && wh->salt1 == h.salt1() && wh->salt2 == h.salt2()) break;
-    if (attempt == 100) {
-      throw Error(walPath_ + ": the WAL header does not match the wal-index salts " +
-                  hexSalts(h.salt1(), h.salt2()));
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(100));
-    h = readIndexHeader();
-    if (h.mxFrame == 0) return;
-  }
+  const std::optional<WalHeader> wh = walHeaderMatching(h);
+  if (!wh) return;  // restarted meanwhile, and no frame written yet
   if (wh->version != kWalVersion) {
     throw Error(walPath_ + ": unsupported WAL format version " + std::to_string(wh->version));
   }
-  if (chain_ && wh->pageSize != chain_->pageSize) {
-    throw ContinuityError("the page size changed from " + std::to_string(chain_->pageSize) +
-                          " to " + std::to_string(wh->pageSize));
-  }
-  if (chain_ && (chain_->salt1 != wh->salt1 || chain_->salt2 != wh->salt2)) {
-    if (indexHasSegments_) {
-      // New salts while pinned: a restart that, by the pin protocol, lost no uncopied frame.
-      // Without a pin nothing proves it: frames may have been lost with the old WAL.
-      if (pinned_ < 0) {
-        throw ContinuityError("the WAL was restarted while capture did not pin it (salts " +
-                              hexSalts(wh->salt1, wh->salt2) + ")");
-      }
-      makeSegmentsDurable();
-      ++index_;
-      indexHasSegments_ = false;
-      out.walRestarted = true;
-      metrics_.walRestarts.fetch_add(1);
-    }
-    chain_.reset();
-  }
-  if (!chain_) {
-    chain_ = WalChainState::fromHeader(*wh);
-    copiedFrames_ = 0;
-    pageSize_ = wh->pageSize;
-  }
+  startChainOrFollowRestart(*wh, out);
   if (h.mxFrame < copiedFrames_) {
     throw ContinuityError("the WAL's last commit (frame " + std::to_string(h.mxFrame) +
                           ") is before the copied frame " + std::to_string(copiedFrames_));
@@ -428,42 +392,154 @@ void WalCapture::copyCommitted(CaptureSync& out) {
     }
     return;
   }
+  copyFrames(h, out);
+}
 
+std::optional<WalHeader> WalCapture::walHeaderMatching(WalIndexHeader& h) {
+  // Around a restart the wal-index salts change before the WAL header is written; the header
+  // is on disk before any frame of the new WAL is published, so this settles at once.
+  for (int attempt = 0;; ++attempt) {
+    std::optional<WalHeader> wh = readWalHeader();
+    if (wh && wh->salt1 == h.salt1() && wh->salt2 == h.salt2()) return wh;
+    if (attempt == 100) {
+      throw Error(walPath_ + ": the WAL header does not match the wal-index salts " +
+                  hexSalts(h.salt1(), h.salt2()));
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+    h = readIndexHeader();
+    if (h.mxFrame == 0) return std::nullopt;
+  }
+}
+
+// Afterwards chain_ is the chain of the WAL `wh` heads, at copiedFrames_ of it.
+void WalCapture::startChainOrFollowRestart(const WalHeader& wh, CaptureSync& out) {
+  if (chain_ && wh.pageSize != chain_->pageSize) {
+    throw ContinuityError("the page size changed from " + std::to_string(chain_->pageSize) +
+                          " to " + std::to_string(wh.pageSize));
+  }
+  if (chain_ && (chain_->salt1 != wh.salt1 || chain_->salt2 != wh.salt2)) {
+    if (indexHasSegments_) {
+      // New salts while pinned: a restart that, by the pin protocol, lost no uncopied frame.
+      // Without a pin nothing proves it: frames may have been lost with the old WAL.
+      if (pinned_ < 0) {
+        throw ContinuityError("the WAL was restarted while capture did not pin it (salts " +
+                              hexSalts(wh.salt1, wh.salt2) + ")");
+      }
+      makeSegmentsDurable();
+      ++index_;
+      indexHasSegments_ = false;
+      out.walRestarted = true;
+      metrics_.walRestarts.fetch_add(1);
+    }
+    chain_.reset();
+  }
+  if (!chain_) {
+    chain_ = WalChainState::fromHeader(wh);
+    copiedFrames_ = 0;
+    pageSize_ = wh.pageSize;
+  }
+}
+
+// WAL bytes from frame copiedFrames_ + 1 on, each frame checked against the running chain as it
+// is appended, cut into segments at commit frames. Capture's copy state (copiedFrames_, chain_)
+// advances only when a segment is cut: it always names a commit frame whose bytes are in a
+// segment, so a failure part way leaves capture at the end of the last whole segment.
+class WalCapture::SegmentBuilder {
+ public:
+  SegmentBuilder(WalCapture& capture, CaptureSync& out);
+  // Appends frame number `f` (its header and page), refusing one that breaks the chain.
+  void append(const uint8_t* frame, uint32_t f);
+  // After the last frame the wal-index `h` publishes: checks that the frames end where `h` says
+  // and cuts the last segment.
+  void finish(const WalIndexHeader& h);
+
+ private:
+  // Only right after a commit frame: running_ is then the chain at committedFrame_.
+  void cut();
+
+  WalCapture& c_;
+  CaptureSync& out_;
+  std::string& segment_;       // WAL bytes of the segment being built (c_.segmentBuffer_)
+  uint64_t segmentStart_;      // WAL offset of segment_'s first byte
+  WalChainState running_;      // the chain after the last frame appended
+  size_t committedBytes_ = 0;  // bytes of `segment_` up to its last commit frame
+  uint32_t committedFrame_;
+};
+
+WalCapture::SegmentBuilder::SegmentBuilder(WalCapture& capture, CaptureSync& out)
+    : c_(capture),
+      out_(out),
+      segment_(capture.segmentBuffer_),
+      segmentStart_(capture.copiedFrames_ == 0
+                        ? 0
+                        : walFrameOffset(capture.copiedFrames_ + 1, capture.pageSize_)),
+      running_(*capture.chain_),
+      committedFrame_(capture.copiedFrames_) {
+  segment_.clear();
+  if (c_.copiedFrames_ == 0) {
+    uint8_t hdr[kWalHeaderSize];
+    preadFull(c_.walFd_.get(), hdr, sizeof hdr, 0, c_.walPath_);
+    segment_.assign(reinterpret_cast<const char*>(hdr), sizeof hdr);
+  }
+  committedBytes_ = segment_.size();
+}
+
+void WalCapture::SegmentBuilder::append(const uint8_t* frame, uint32_t f) {
+  const WalFrameHeader fh = WalFrameHeader::decode(frame);
+  const uint64_t at = walFrameOffset(f, c_.pageSize_);
+  if (const char* broken = continueWalChain(running_, frame, fh)) {
+    throw ContinuityError(std::string(broken) + " at WAL offset " + std::to_string(at));
+  }
+  // SQLite never writes page 0: such a frame is damage, refused as a wrong checksum is.
+  if (fh.pageNumber == 0) {
+    throw ContinuityError("frame checksum mismatch at WAL offset " + std::to_string(at));
+  }
+  segment_.append(reinterpret_cast<const char*>(frame), c_.pageSize_ + kWalFrameHeaderSize);
+  if (fh.isCommit()) {
+    committedBytes_ = segment_.size();
+    committedFrame_ = f;
+    if (segment_.size() >= kSegmentTargetBytes) cut();
+  }
+}
+
+void WalCapture::SegmentBuilder::finish(const WalIndexHeader& h) {
+  if (committedFrame_ != h.mxFrame) {
+    throw Error(c_.walPath_ + ": frame " + std::to_string(h.mxFrame) +
+                " (the wal-index's last commit) is not a commit frame");
+  }
+  if (running_.checksum != h.frameChecksum) {
+    throw ContinuityError("the WAL's checksum at frame " + std::to_string(h.mxFrame) +
+                          " differs from the wal-index's");
+  }
+  if (committedBytes_ > 0) cut();
+}
+
+void WalCapture::SegmentBuilder::cut() {
+  const uint64_t rawSize = committedBytes_;
+  std::string compressed =
+      lz4Compress(std::span(reinterpret_cast<const uint8_t*>(segment_.data()), committedBytes_));
+  segment_.erase(0, committedBytes_);
+  SegmentInfo info = ShadowWal::newSegment({c_.generation_, c_.index_, segmentStart_},
+                                           std::move(compressed), rawSize);
+  c_.metrics_.walBytesCopied.fetch_add(rawSize);
+  segmentStart_ += rawSize;
+  committedBytes_ = 0;
+  c_.copiedFrames_ = committedFrame_;
+  c_.chain_->checksum = running_.checksum;
+  c_.indexHasSegments_ = true;
+  if (c_.unwritten_.empty()) c_.firstUnwrittenAt_ = std::chrono::steady_clock::now();
+  c_.unwrittenBytes_ += info.size;
+  c_.unwritten_.push_back(info);
+  // A large backlog is written as it is copied, so memory stays bounded.
+  if (c_.unwrittenBytes_ >= kMaxUnwrittenBytes) c_.writeSegmentFiles();
+  out_.segments.push_back(std::move(info));
+}
+
+// Frames (copiedFrames_, h.mxFrame], read in batches of about kReadBatchBytes.
+void WalCapture::copyFrames(const WalIndexHeader& h, CaptureSync& out) {
   const uint32_t P = pageSize_;
   const size_t frameSize = P + kWalFrameHeaderSize;
-  std::string& segment = segmentBuffer_;  // WAL bytes of the segment being built
-  segment.clear();
-  uint64_t segmentStart = copiedFrames_ == 0 ? 0 : walFrameOffset(copiedFrames_ + 1, P);
-  if (copiedFrames_ == 0) {
-    uint8_t hdr[kWalHeaderSize];
-    preadFull(walFd_.get(), hdr, sizeof hdr, 0, walPath_);
-    segment.assign(reinterpret_cast<const char*>(hdr), sizeof hdr);
-  }
-  WalChainState running = *chain_;
-  size_t committedBytes = segment.size();  // bytes of `segment` up to its last commit frame
-  uint32_t committedFrame = copiedFrames_;
-
-  auto flush = [&] {
-    const uint64_t rawSize = committedBytes;
-    std::string compressed =
-        lz4Compress(std::span(reinterpret_cast<const uint8_t*>(segment.data()), committedBytes));
-    segment.erase(0, committedBytes);
-    SegmentInfo info =
-        ShadowWal::newSegment({generation_, index_, segmentStart}, std::move(compressed), rawSize);
-    metrics_.walBytesCopied.fetch_add(rawSize);
-    segmentStart += rawSize;
-    committedBytes = 0;
-    copiedFrames_ = committedFrame;
-    chain_->checksum = running.checksum;
-    indexHasSegments_ = true;
-    if (unwritten_.empty()) firstUnwrittenAt_ = std::chrono::steady_clock::now();
-    unwrittenBytes_ += info.size;
-    unwritten_.push_back(info);
-    // A large backlog is written as it is copied, so memory stays bounded.
-    if (unwrittenBytes_ >= kMaxUnwrittenBytes) writeSegmentFiles();
-    out.segments.push_back(std::move(info));
-  };
-
+  SegmentBuilder segment(*this, out);
   std::string& batch = readBuffer_;
   for (uint32_t f = copiedFrames_ + 1; f <= h.mxFrame;) {
     const uint32_t n =
@@ -476,38 +552,13 @@ void WalCapture::copyCommitted(CaptureSync& out) {
                   " (offset " + std::to_string(walFrameOffset(h.mxFrame + 1, P)) + ")");
     }
     for (uint32_t i = 0; i < n; ++i, ++f) {
-      const auto* frame = reinterpret_cast<const uint8_t*>(batch.data()) + size_t{i} * frameSize;
-      const WalFrameHeader fh = WalFrameHeader::decode(frame);
-      const uint64_t at = walFrameOffset(f, P);
-      if (fh.salt1 != running.salt1 || fh.salt2 != running.salt2) {
-        throw ContinuityError("frame salt mismatch at WAL offset " + std::to_string(at));
-      }
-      Checksum c = walChecksum(frame, 8, running.bigEndianChecksum, running.checksum);
-      c = walChecksum(frame + kWalFrameHeaderSize, P, running.bigEndianChecksum, c);
-      if (c != fh.checksum || fh.pageNumber == 0) {
-        throw ContinuityError("frame checksum mismatch at WAL offset " + std::to_string(at));
-      }
-      running.checksum = c;
-      segment.append(reinterpret_cast<const char*>(frame), frameSize);
-      if (fh.isCommit()) {
-        committedBytes = segment.size();
-        committedFrame = f;
-        if (segment.size() >= kSegmentTargetBytes) flush();
-      }
+      segment.append(reinterpret_cast<const uint8_t*>(batch.data()) + size_t{i} * frameSize, f);
     }
   }
-  if (committedFrame != h.mxFrame) {
-    throw Error(walPath_ + ": frame " + std::to_string(h.mxFrame) +
-                " (the wal-index's last commit) is not a commit frame");
-  }
-  if (running.checksum != h.frameChecksum) {
-    throw ContinuityError("the WAL's checksum at frame " + std::to_string(h.mxFrame) +
-                          " differs from the wal-index's");
-  }
-  if (committedBytes > 0) flush();
+  segment.finish(h);
   // Buffers of a large copy are not kept: memory stays flat (a few small syncs reuse them).
   if (batch.capacity() > kKeptBufferBytes) batch = std::string();
-  if (segment.capacity() > kKeptBufferBytes) segment = std::string();
+  if (segmentBuffer_.capacity() > kKeptBufferBytes) segmentBuffer_ = std::string();
 }
 
 bool WalCapture::commitPending() const {
@@ -535,7 +586,7 @@ void WalCapture::prepareNextSegment() {
 void WalCapture::writeSegmentFiles() {
   if (unwritten_.empty()) return;
   // unwritten_ holds segments of the current index only (see startGeneration and the restart
-  // in copyCommitted), back to back: one file.
+  // in startChainOrFollowRestart), back to back: one file.
   if (!spare_.fd.valid()) spare_ = pool_.take();
   shadow_.storeSegments(unwritten_, &spare_);
   metrics_.segmentsWritten.fetch_add(unwritten_.size());

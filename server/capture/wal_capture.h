@@ -128,6 +128,13 @@ class WalCapture {
   bool pinInOtherWal() const;
   // Copies frames (copied, mxFrame]; appends written segments to `out`.
   void copyCommitted(CaptureSync& out);
+  // copyCommitted()'s steps (docs/capture.md §2): the WAL header the wal-index `h` describes
+  // (nullopt: no frame any more; `h` is re-read meanwhile), the chain that header starts or
+  // continues, and the copy of the new frames into segments.
+  std::optional<WalHeader> walHeaderMatching(WalIndexHeader& h);
+  void startChainOrFollowRestart(const WalHeader& wh, CaptureSync& out);
+  void copyFrames(const WalIndexHeader& h, CaptureSync& out);
+  class SegmentBuilder;  // the segment copyFrames() is building
   // copyCommitted(), starting a new generation when the WAL does not continue the shadow WAL.
   void copyOrStartGeneration(CaptureSync& out);
   // Makes the segments copied since the last call durable (before the WAL may restart).

@@ -13,13 +13,8 @@ set -euo pipefail
 
 LIMIT=80
 KNOWN_LONG=(
-  "server/capture/wal_capture.cpp:WalCapture::copyCommitted"
   "server/capture/database_snapshot.cpp:Database::openImage"
-  "proto/stream_inspector.cpp:StreamInspector::onWalSegment"
-  "client/http_stream.cpp:HttpStream::open"
-  "client/replica.cpp:Replica::streamOnce"
   "cli/primary_command.cpp:runPrimary"
-  "cli/replica_command.cpp:runReplica"
 )
 
 # Prints "FILE:LINE:LENGTH:SIGNATURE" for every function longer than LIMIT in the given files.

@@ -289,3 +289,37 @@ TEST_CASE("a segment holding only the WAL header sets up the chain state") {
   ParsedWalSegment next = parseWalSegment(firstFrames, kWalHeaderSize, state);
   CHECK(next.transactions.size() == 1);
 }
+
+TEST_CASE("continueWalChain follows a real WAL frame by frame, as parseWalSegment does") {
+  TempDir dir;
+  RealWal wal = makeRealWal(dir);
+  WalChainState parsed;
+  parseWalSegment(wal.bytes, 0, parsed);
+  std::optional<WalHeader> header = WalHeader::decode(wal.bytes);
+  REQUIRE(header.has_value());
+  WalChainState state = WalChainState::fromHeader(*header);
+  for (size_t at = kWalHeaderSize; at < wal.bytes.size(); at += kFrameSize) {
+    const WalFrameHeader h = WalFrameHeader::decode(&wal.bytes[at]);
+    const char* broken = continueWalChain(state, &wal.bytes[at], h);
+    REQUIRE(broken == nullptr);
+  }
+  CHECK(sameState(state, parsed));
+
+  // A refused frame leaves the state where it was.
+  state = WalChainState::fromHeader(*header);
+  const WalChainState before = state;
+  std::vector<uint8_t> frame(wal.bytes.begin() + kWalHeaderSize,
+                             wal.bytes.begin() + kWalHeaderSize + kFrameSize);
+  SUBCASE("a changed page byte") {
+    frame[kWalFrameHeaderSize + 100] ^= 0x5a;
+    CHECK(
+        std::string(continueWalChain(state, frame.data(), WalFrameHeader::decode(frame.data()))) ==
+        "frame checksum mismatch");
+  }
+  SUBCASE("other salts") {
+    WalFrameHeader h = WalFrameHeader::decode(frame.data());
+    h.salt2 ^= 1;
+    CHECK(std::string(continueWalChain(state, frame.data(), h)) == "frame salt mismatch");
+  }
+  CHECK(sameState(state, before));
+}
