@@ -52,10 +52,15 @@ std::string endpointText(const tcp::endpoint& ep) {
 
 }  // namespace
 
-size_t defaultMaxConnections(unsigned long fileLimit, size_t databases) {
+size_t defaultMaxConnections(unsigned long fileLimit, size_t databases, size_t maxSnapshots) {
   const unsigned long reserve = kFileReserve + kFileReservePerDatabase * databases;
   const unsigned long left = fileLimit > reserve ? fileLimit - reserve : 0;
-  return std::clamp<size_t>(left / 2, 1, 16384);
+  // C connections with min(C, S) snapshots need C + 2 min(C, S) descriptors: C = left - 2S when
+  // that leaves C >= S, else C = left / 3.
+  const unsigned long snapshotFiles = 2 * static_cast<unsigned long>(maxSnapshots);
+  const unsigned long connections =
+      std::max(left / 3, left > snapshotFiles ? left - snapshotFiles : 0);
+  return std::clamp<size_t>(connections, 1, 16384);
 }
 
 namespace {
@@ -66,7 +71,7 @@ ServerOptions resolved(ServerOptions options, size_t databases) {
     rlimit limit{};
     const unsigned long files =
         ::getrlimit(RLIMIT_NOFILE, &limit) == 0 ? static_cast<unsigned long>(limit.rlim_cur) : 1024;
-    options.maxConnections = defaultMaxConnections(files, databases);
+    options.maxConnections = defaultMaxConnections(files, databases, options.limits.maxSnapshots);
   }
   return options;
 }

@@ -120,7 +120,7 @@ void StreamSession::plan(SetupQueue::Slot slot) {
         // Checked again now that a worker has it: the client may have gone while it waited.
         if (self->gone_.load()) throw ClientGone();
         StreamPlan plan = planStream(self->db_.db, self->query_.pos, self->query_.checksum,
-                                     self->ctx_.limits.snapshotShareWindow);
+                                     self->ctx_.limits.snapshotShareWindow, self->ctx_.snapshots);
         slot.release();
         return plan;
       },
