@@ -129,8 +129,9 @@ int runPrimary(const std::vector<std::string>& args) {
                "(2 descriptors) and the pages of the current WAL index in memory (up to "
                "--max-checkpoint-pages pages)");
   flags.define("stall-timeout", "DURATION", "10s",
-               "drop a stream whose client has taken no byte for this long, and a connection that "
-               "has sent no complete request for this long");
+               "drop a stream whose client has taken no byte for this long (a slow reader is "
+               "never dropped), and a connection that has sent no complete request for this "
+               "long");
 
   PrimaryArgs parsed;
   try {

@@ -31,8 +31,8 @@ struct StreamLimits {
   // may publish a whole WAL at once even to a client that keeps up.
   size_t maxPendingBytes = 64 * 1024 * 1024;
   size_t maxPendingSegments = 10000;  // live segments queued for one client
-  // A write that makes no progress for this long disconnects the client (--stall-timeout); so
-  // does a connection that sends no complete request for this long.
+  // A write whose client takes no byte for this long disconnects the client (--stall-timeout);
+  // so does a connection that sends no complete request for this long.
   std::chrono::milliseconds writeStallTimeout{10000};
   size_t snapshotChunkBytes = 256 * 1024;  // snapshot bytes read per worker task
   // Snapshot chunks and segments read from disk, all streams together (byte_budget.h); past
