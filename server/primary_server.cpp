@@ -84,8 +84,10 @@ ServerOptions resolved(ServerOptions options, size_t databases) {
 struct PrimaryServer::Impl {
   Impl(std::vector<Database*> dbs, ServerOptions opts)
       : options(resolved(std::move(opts), dbs.size())),
-        // Setups never take every worker (setup_queue.h): at least two threads beside them.
-        workers(std::max(options.workerThreads, options.limits.maxRunningSetups + 2)),
+        // Setups and compressions never take every worker (setup_queue.h): at least two
+        // threads beside them, for heartbeats and the reads of streams already set up.
+        workers(std::max(options.workerThreads, options.limits.maxRunningSetups +
+                                                    options.limits.maxRunningCompressions + 2)),
         ctx{io, workers, gate, options.limits, options.maxConnections, {}, {}, {}},
         io(),
         signals(io, SIGINT, SIGTERM) {
@@ -120,6 +122,7 @@ struct PrimaryServer::Impl {
     boost::system::error_code ignored;
     signals.cancel(ignored);
     ctx.setups.close();
+    ctx.compressions.close();
     ctx.registry.closeAll();
   }
 

@@ -43,6 +43,11 @@ struct StreamLimits {
   // Running ones stay below the worker threads so that setups never take every worker.
   size_t maxRunningSetups = 2;
   size_t maxWaitingSetups = 256;
+  // compress=1: the pass that reads and compresses a whole snapshot to learn its size
+  // (snapshot_compressor.h) runs this many at a time, beside the setups, and this many more
+  // wait; past both, 503. A waiting or running pass whose client has gone stops.
+  size_t maxRunningCompressions = 1;
+  size_t maxWaitingCompressions = 16;
   // Snapshots being sent at once, all databases together (--max-snapshots); past it a stream
   // that needs one is answered 503. Each holds a SQLite read transaction (two descriptors) and
   // an overlay of the current WAL index in memory (up to max-checkpoint-pages pages).

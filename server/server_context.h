@@ -34,6 +34,8 @@ struct ServerContext {
   std::vector<ServedName> names;  // same order as databases
   SessionRegistry registry;
   SetupQueue setups{limits.maxRunningSetups, limits.maxWaitingSetups};
+  // compress=1 size passes (snapshot_compressor.h), admitted like setups.
+  SetupQueue compressions{limits.maxRunningCompressions, limits.maxWaitingCompressions};
   ConnectionCount connections{maxConnections};
   // Private buffers of all streams together (byte_budget.h).
   ByteBudget buffers{limits.maxBufferedBytes};

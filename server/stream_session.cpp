@@ -165,15 +165,81 @@ void StreamSession::onPlanned(WorkerResult<StreamPlan> result) {
   // of the previous one, where its index-end record goes.
   clientEnd_ = snapshot_ ? plan.start : query_.pos;
   if (plan.first) enqueue(std::move(*plan.first));
+  snapshotReason_ = std::move(plan.snapshotReason);
+  if (snapshot_ && query_.compress) {
+    prepareCompressed(plan.pageSize);
+    return;
+  }
+  startStreaming(plan.pageSize);
+}
+
+void StreamSession::prepareCompressed(uint32_t pageSize) {
+  // The size pass reads and compresses the whole image before the client gets a byte: admitted
+  // like a setup, so that however many clients ask, it never takes more than its own threads,
+  // and dropped (or stopped between chunks) once the client has gone.
+  const bool admitted = ctx_.compressions.submit(
+      [weak = weak_from_this()] {
+        auto self = weak.lock();
+        return self && !self->gone_.load();
+      },
+      [self = shared_from_this(), pageSize](SetupQueue::Slot slot) {
+        // May run on a worker that released a slot: onto the strand first.
+        auto executor = self->executor_;
+        net::post(executor, [self = std::move(self), slot = std::move(slot), pageSize]() mutable {
+          self->measureCompressed(std::move(slot), pageSize);
+        });
+      });
+  if (!admitted) {
+    sendError(503,
+              db_.name.name + ": too many compressed snapshots are being prepared; retry shortly",
+              true);
+  }
+}
+
+void StreamSession::measureCompressed(SetupQueue::Slot slot, uint32_t pageSize) {
+  if (phase_ == Phase::kDone) return;  // the slot goes with this call
+  // The compressor's chunks are the stream's chunk buffers, taken from the budget now.
+  takeChunkBuffers(pageSize);
+  runOnWorker(
+      [self = shared_from_this(), snapshot = std::move(snapshot_), chunk = chunkBytes_,
+       slot = std::move(slot)]() mutable {
+        auto compressor = std::make_shared<SnapshotCompressor>(std::move(snapshot), chunk);
+        if (!compressor->measure([&self] { return !self->gone_.load(); })) throw ClientGone();
+        slot.release();
+        return compressor;
+      },
+      [this, pageSize](WorkerResult<std::shared_ptr<SnapshotCompressor>> r) {
+        if (phase_ == Phase::kDone) {
+          if (r.value) disposeOnWorker(std::move(*r.value));
+          return;
+        }
+        if (r.error) {
+          try {
+            std::rethrow_exception(r.error);
+          } catch (const std::exception& e) {
+            sendError(503,
+                      db_.name.name + ": cannot compress the snapshot at " + snapshotPos_.str() +
+                          ": " + e.what(),
+                      true);
+          }
+          return;
+        }
+        compressor_ = std::move(*r.value);
+        startStreaming(pageSize);
+      });
+}
+
+void StreamSession::startStreaming(uint32_t pageSize) {
   db_.streamsStarted.fetch_add(1);
   streaming_ = true;
-  if (snapshot_) {
+  if (snapshot_ || compressor_) {
     log::info(db_.name.name + ": streaming to " + remote_ + " from a snapshot at " +
-              plan.start.str() + " (" + plan.snapshotReason + ")");
+              snapshotPos_.str() + (compressor_ ? ", compressed" : "") + " (" + snapshotReason_ +
+              ")");
   } else {
-    log::info(db_.name.name + ": streaming to " + remote_ + " from " + plan.start.str());
+    log::info(db_.name.name + ": streaming to " + remote_ + " from " + snapshotPos_.str());
   }
-  writeResponseHeader(plan.pageSize);
+  writeResponseHeader(pageSize);
   drainIterator();
 }
 
@@ -202,7 +268,9 @@ void StreamSession::writeResponseHeader(uint32_t pageSize) {
   response.set("Walstream-Page-Size", std::to_string(pageSize));
   response.set("Litestream-page-size", std::to_string(pageSize));
   if (query_.indexEnds) response.set(std::string(proto::kIndexEndsHeader), "1");
-  const std::optional<WalChainState> chain = snapshot_ ? snapshot_->chain() : std::nullopt;
+  const std::optional<WalChainState> chain = snapshot_     ? snapshot_->chain()
+                                             : compressor_ ? compressor_->chain()
+                                                           : std::nullopt;
   if (chain) {
     response.set(std::string(proto::kSnapshotChainHeader), proto::formatSnapshotChain(*chain));
   }
@@ -230,48 +298,22 @@ void StreamSession::takeChunkBuffers(uint32_t pageSize) {
 
 void StreamSession::beginSnapshot() {
   phase_ = Phase::kSnapshot;
-  takeChunkBuffers(snapshot_->pageSize());
-  if (!query_.compress) {
+  proto::StreamRecordHeader h;
+  h.type = static_cast<uint32_t>(proto::RecordType::kSnapshot);
+  h.generation = snapshotPos_.generation;
+  h.index = snapshotPos_.index;
+  h.offset = snapshotPos_.offset;
+  if (compressor_) {
+    // Measured before the response header (measureCompressed), its chunk buffers taken then.
+    snapshotSize_ = compressor_->size();
+    h.flags = proto::kFlagCompressed;
+  } else {
+    takeChunkBuffers(snapshot_->pageSize());
     snapshotSize_ = snapshot_->size();
-    proto::StreamRecordHeader h;
-    h.type = static_cast<uint32_t>(proto::RecordType::kSnapshot);
-    h.generation = snapshotPos_.generation;
-    h.index = snapshotPos_.index;
-    h.offset = snapshotPos_.offset;
-    h.size = snapshotSize_;
-    writeRecord(h, nullptr, WriteKind::kSnapshotHeader);
-    readSnapshotChunk();
-    return;
   }
-  runOnWorker(
-      [snapshot = std::move(snapshot_), chunk = chunkBytes_]() mutable {
-        return std::make_shared<SnapshotCompressor>(std::move(snapshot), chunk);
-      },
-      [this](WorkerResult<std::shared_ptr<SnapshotCompressor>> r) {
-        if (phase_ == Phase::kDone) {
-          if (r.value) disposeOnWorker(std::move(*r.value));
-          return;
-        }
-        if (r.error) {
-          try {
-            std::rethrow_exception(r.error);
-          } catch (const std::exception& e) {
-            closeNow("cannot compress the snapshot at " + snapshotPos_.str() + ": " + e.what());
-          }
-          return;
-        }
-        compressor_ = std::move(*r.value);
-        snapshotSize_ = compressor_->size();
-        proto::StreamRecordHeader h;
-        h.type = static_cast<uint32_t>(proto::RecordType::kSnapshot);
-        h.flags = proto::kFlagCompressed;
-        h.generation = snapshotPos_.generation;
-        h.index = snapshotPos_.index;
-        h.offset = snapshotPos_.offset;
-        h.size = snapshotSize_;
-        writeRecord(h, nullptr, WriteKind::kSnapshotHeader);
-        readSnapshotChunk();
-      });
+  h.size = snapshotSize_;
+  writeRecord(h, nullptr, WriteKind::kSnapshotHeader);
+  readSnapshotChunk();
 }
 
 void StreamSession::readSnapshotChunk() {
@@ -773,7 +815,7 @@ void StreamSession::onWritten(error_code ec, size_t bytes) {
   payload_.reset();
   switch (writeKind_) {
     case WriteKind::kResponseHeader:
-      if (snapshot_) {
+      if (snapshot_ || compressor_) {
         beginSnapshot();
       } else {
         phase_ = Phase::kTail;

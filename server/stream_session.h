@@ -19,7 +19,9 @@
 // max-checkpoint-pages frames, since one sync may publish a whole WAL at once); a write whose
 // client takes no byte for writeStallTimeout disconnects too, whatever the write (response
 // header, error answer, record, last chunk). Segments listed from disk carry no bytes until
-// read, one at a time. A snapshot holds one of --max-snapshots places (counted_snapshot.h).
+// read, one at a time. A snapshot holds one of --max-snapshots places (counted_snapshot.h); the
+// size pass of a compress=1 snapshot runs under its own admission queue before the response
+// header, and stops when the client goes.
 #pragma once
 
 #include <array>
@@ -93,6 +95,12 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   // Plans the stream on a worker, holding the setup slot until the plan is made.
   void plan(SetupQueue::Slot slot);
   void onPlanned(WorkerResult<StreamPlan> result);
+  // compress=1: the size pass (snapshot_compressor.h), admitted by ctx_.compressions, then
+  // startStreaming(). Answers 503 when the queue is full.
+  void prepareCompressed(uint32_t pageSize);
+  void measureCompressed(SetupQueue::Slot slot, uint32_t pageSize);
+  // Logs the stream's start and writes the response header.
+  void startStreaming(uint32_t pageSize);
   void sendError(unsigned status, const std::string& message, bool retryable);
   void writeResponseHeader(uint32_t pageSize);
 
@@ -173,6 +181,7 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   std::atomic<bool> gone_{false};
   bool streaming_ = false;  // planned and logged "streaming to": its end is logged too
   std::string endReason_;
+  std::string snapshotReason_;  // why the stream begins with a snapshot, for the log
 
   // Writes.
   bool writing_ = false;
