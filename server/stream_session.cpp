@@ -316,6 +316,10 @@ void StreamSession::beginSnapshot() {
   readSnapshotChunk();
 }
 
+std::string StreamSession::snapshotProgress() const {
+  return std::to_string(snapshotSent_) + " of its " + std::to_string(snapshotSize_) + " bytes sent";
+}
+
 void StreamSession::readSnapshotChunk() {
   if (readingChunk_ || chunkSpares_.empty() || snapshotRead_ == snapshotSize_) return;
   const size_t want =
@@ -339,7 +343,8 @@ void StreamSession::readSnapshotChunk() {
             try {
               std::rethrow_exception(r.error);
             } catch (const std::exception& e) {
-              closeNow(std::string("cannot compress the snapshot: ") + e.what());
+              closeNow("cannot compress the snapshot at " + snapshotPos_.str() + " (" +
+                       snapshotProgress() + "): " + e.what());
             }
             return;
           }
@@ -365,7 +370,8 @@ void StreamSession::readSnapshotChunk() {
           try {
             std::rethrow_exception(r.error);
           } catch (const std::exception& e) {
-            closeNow("cannot read the snapshot at " + snapshotPos_.str() + ": " + e.what());
+            closeNow("cannot read the snapshot at " + snapshotPos_.str() + " (" +
+                     snapshotProgress() + "): " + e.what());
           }
           return;
         }

@@ -114,6 +114,7 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   // Writes the chunk read ahead, if any, once the socket is free.
   void sendSnapshotChunk();
   void snapshotDone();
+  std::string snapshotProgress() const;  // "N of its M bytes sent", for error messages
 
   void drainIterator();
   std::function<void()> makeNotify();

@@ -1,7 +1,7 @@
 // compress=1 snapshots: the pass that reads and compresses the whole image to learn its size
 // runs under an admission queue of its own, before the response header, and stops once its
 // client has gone; so clients that ask and leave cannot take the workers that heartbeats (and
-// stream setups) need.
+// stream setups) need. And a compressed snapshot that fails is logged with where it stood.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -152,4 +152,35 @@ TEST_CASE("compress=1 size passes are bounded in number and stop when their clie
   CHECK(header.type == static_cast<uint32_t>(proto::RecordType::kSnapshot));
   CHECK(header.flags == 1);
   CHECK(packed.readExact(1024 * 1024, 30s));
+}
+
+TEST_CASE("a compressed snapshot that cannot be read is logged with its position and progress") {
+  TempDir dir;
+  const std::string db = dir.file("app.db");
+  createWriterTable(db);
+  insertRows(db, 4000, 2000, 200);  // about 8 MiB
+  PrimaryProcess primary(db, dir.file("primary"));
+  waitForCapture(primary.port());
+
+  // The client takes the record header and a little of the frame, then nothing while the
+  // database file loses its pages underneath the snapshot (a disk that fails, a file cut by
+  // another program); then it reads on and the primary finds the image short.
+  HttpStream slow(primary.port(), "/stream?compress=1", 30s, "GET", 4096, kSmallestSegment);
+  REQUIRE(slow.status() == 200);
+  auto head = slow.readExact(proto::kStreamRecordHeaderSize, 10s);
+  REQUIRE(head);
+  const auto header =
+      proto::StreamRecordHeader::decode(reinterpret_cast<const uint8_t*>(head->data()));
+  REQUIRE(header.flags == 1);
+  REQUIRE(slow.readExact(16 * 1024, 10s));
+  std::filesystem::resize_file(db, 4096);
+  CHECK(slow.waitForEnd(60s) == BodyEnd::kAborted);
+  const std::string needle = "cannot compress the snapshot at " + header.pos().str() + " (";
+  const std::string log = primary.process().waitForStderr(needle, scaled(10s));
+  const size_t at = log.find(needle);
+  REQUIRE_MESSAGE(at != std::string::npos, log);
+  const std::string line = log.substr(at, log.find('\n', at) - at);
+  MESSAGE(line);
+  CHECK(line.find(" of its " + std::to_string(header.size) + " bytes sent): ") !=
+        std::string::npos);
 }
