@@ -14,6 +14,7 @@
 #include "core/sqlite_conn.h"
 #include "core/wal_format.h"
 #include "server/capture/database.h"
+#include "tests/support/capture_thread.h"
 #include "tests/support/faulty_file_system.h"
 #include "tests/support/process.h"
 #include "tests/support/shadow_replay.h"
@@ -84,33 +85,10 @@ class App {
 };
 
 CaptureOptions optionsWith(FaultyFileSystem& fs) {
-  CaptureOptions o;
-  o.minCheckpointPages = 40;
-  o.maxCheckpointPages = 400;
-  o.pollInterval = 50ms;
-  o.busyTimeout = 500ms;
-  o.shadowRetention = 1'000'000;  // tests replay whole generations from their first index
+  CaptureOptions o = smallCaptureThresholds();
   o.fileSystem = &fs;
   return o;
 }
-
-// Runs capture on a thread for the lifetime of the object.
-struct CaptureThread {
-  Database db;
-  std::jthread thread;
-  CaptureThread(const std::string& path, CaptureOptions o)
-      : db(path, o), thread([this](std::stop_token st) { db.run(st); }) {}
-  // Waits (bounded) for a sync that started after this call and succeeded.
-  Pos caughtUp() {
-    const auto deadline = std::chrono::steady_clock::now() + scaled(30s);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (auto p = db.syncBarrier(2s)) return *p;
-      std::this_thread::sleep_for(10ms);
-    }
-    FAIL("capture never completed a sync: " << db.healthReason());
-    return {};
-  }
-};
 
 // Commits small transactions until capture has seen the WAL restart, and written the new
 // index's first segment.

@@ -17,6 +17,7 @@
 #include "server/capture/database.h"
 #include "server/capture/segment_file_pool.h"
 #include "server/capture/wal_capture.h"
+#include "tests/support/capture_thread.h"
 #include "tests/support/shadow_replay.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/time_scale.h"
@@ -75,33 +76,8 @@ void writeTransactions(const std::string& path, int count, unsigned seed,
 }
 
 CaptureOptions smallThresholds() {
-  CaptureOptions o;
-  o.minCheckpointPages = 40;
-  o.maxCheckpointPages = 400;
-  o.pollInterval = 50ms;
-  o.busyTimeout = 500ms;
-  o.shadowRetention = 1'000'000;  // tests replay whole generations from their first index
-  return o;
+  return smallCaptureThresholds();
 }
-
-// Runs capture on a thread for the lifetime of the object.
-struct CaptureThread {
-  Database db;
-  std::jthread thread;
-  CaptureThread(const std::string& path, CaptureOptions o)
-      : db(path, o), thread([this](std::stop_token st) { db.run(st); }) {}
-  // Waits (bounded) for a sync that started after this call; capture may still be opening
-  // or retrying, in which case the barrier reports "not running" at once.
-  Pos caughtUp() {
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (auto p = db.syncBarrier(2s)) return *p;
-      std::this_thread::sleep_for(10ms);
-    }
-    FAIL("capture never completed a sync: " << db.healthReason());
-    return {};
-  }
-};
 
 void truncateCheckpoint(const std::string& path) {
   SqliteConnection c(path);
