@@ -50,6 +50,7 @@ struct PrimaryArgs {
   std::string http;  // empty: capture only
   CaptureOptions capture;
   size_t maxConnections = 0;  // 0: derived from the open-file limit
+  size_t maxSnapshots = 8;
   std::chrono::milliseconds stallTimeout{10000};
 };
 
@@ -86,6 +87,11 @@ PrimaryArgs parseArgs(const Flags& flags) {
   c.shadowRetention = u32Flag(flags, "shadow-retention", 1);
   c.busyTimeout = flags.duration("busy-timeout");
   out.maxConnections = flags.u64("max-connections");
+  out.maxSnapshots = flags.u64("max-snapshots");
+  if (out.maxSnapshots < 1 || out.maxSnapshots > 65536) {
+    throw UsageError("invalid value \"" + flags.str("max-snapshots") +
+                     "\" for --max-snapshots: want 1 to 65536");
+  }
   out.stallTimeout = flags.duration("stall-timeout");
   if (out.stallTimeout.count() <= 0) {
     throw UsageError("invalid value \"" + flags.str("stall-timeout") +
@@ -113,11 +119,19 @@ int runPrimary(const std::vector<std::string>& args) {
   flags.define("busy-timeout", "DURATION", "1s", "bound on waits for the application's locks");
   flags.define("max-connections", "N", "0",
                "HTTP connections held open at once; beyond it new ones are closed at once. 0: "
-               "half of the open-file limit left after a reserve of 64 + 32 per database for "
-               "capture (the soft limit is first raised to the hard one)");
+               "derived from the open-file limit (the soft limit is first raised to the hard "
+               "one): of what is left after a reserve of 64 + 32 per database for capture, one "
+               "descriptor per connection and two more per snapshot being sent (--max-snapshots), "
+               "at most 16384");
+  flags.define("max-snapshots", "N", "8",
+               "snapshots being sent at once, all databases together; beyond it a stream that "
+               "needs one is answered 503 with Retry-After. Each holds a SQLite read transaction "
+               "(2 descriptors) and the pages of the current WAL index in memory (up to "
+               "--max-checkpoint-pages pages)");
   flags.define("stall-timeout", "DURATION", "10s",
-               "drop a stream whose client has taken no byte for this long, and a connection that "
-               "has sent no complete request for this long");
+               "drop a stream whose client has taken no byte for this long (a slow reader is "
+               "never dropped), and a connection that has sent no complete request for this "
+               "long");
 
   PrimaryArgs parsed;
   try {
@@ -151,10 +165,11 @@ int runPrimary(const std::vector<std::string>& args) {
     try {
       server::ServerOptions options;
       options.listenAddress = parsed.http;
-      options.maxConnections =
-          parsed.maxConnections > 0
-              ? parsed.maxConnections
-              : server::defaultMaxConnections(fileLimit.value_or(1024), served.size());
+      options.limits.maxSnapshots = parsed.maxSnapshots;
+      options.maxConnections = parsed.maxConnections > 0 ? parsed.maxConnections
+                                                         : server::defaultMaxConnections(
+                                                               fileLimit.value_or(1024),
+                                                               served.size(), parsed.maxSnapshots);
       options.limits.writeStallTimeout = parsed.stallTimeout;
       server = std::make_unique<server::PrimaryServer>(served, options);
     } catch (const std::exception& e) {
@@ -164,7 +179,8 @@ int runPrimary(const std::vector<std::string>& args) {
     }
     log::info("listening on http://" + server->boundAddress() + " (open-file limit " +
               (fileLimit ? std::to_string(*fileLimit) : std::string("unknown")) + ", at most " +
-              std::to_string(server->maxConnections()) + " connections)");
+              std::to_string(server->maxConnections()) + " connections, " +
+              std::to_string(parsed.maxSnapshots) + " snapshots)");
   }
 
   std::vector<std::jthread> captures;

@@ -19,6 +19,10 @@ namespace http = beast::http;
 namespace {
 
 constexpr size_t kMaxRequestBody = 16 * 1024;
+// Bytes of one request held at once. The parser bounds the header (8 KiB) and the body, but not
+// the lines of a chunked body's framing (chunk extensions, trailers): without this a request could
+// grow the buffer for as long as it keeps sending, on every connection.
+constexpr size_t kMaxRequestBuffer = 64 * 1024;
 
 std::string endpointText(const net::ip::tcp::socket& socket) {
   beast::error_code ec;
@@ -35,6 +39,7 @@ HttpSession::HttpSession(net::ip::tcp::socket socket, ServerContext& ctx,
                          ConnectionCount::Slot connection)
     : stream_(std::move(socket)),
       ctx_(ctx),
+      buffer_(kMaxRequestBuffer),
       remote_(endpointText(stream_.socket())),
       connection_(std::move(connection)) {}
 
@@ -69,6 +74,13 @@ void HttpSession::onRead(beast::error_code ec) {
     // A closed or idle connection is normal; a malformed request gets a 400 before closing.
     const bool malformed = ec.category() == beast::error_code(http::error::bad_target).category() &&
                            ec != http::error::end_of_stream && ec != http::error::partial_message;
+    if (ec == http::error::buffer_overflow) {
+      send(makeJsonError(400,
+                         "malformed HTTP request: more than " + std::to_string(kMaxRequestBuffer) +
+                             " bytes without a complete request",
+                         11, false));
+      return;
+    }
     if (malformed) {
       send(makeJsonError(400, "malformed HTTP request: " + ec.message(), 11, false));
       return;

@@ -42,6 +42,7 @@ Listener::Listener(ServerContext& ctx, const tcp::endpoint& endpoint)
   if (ec) fail("bind");
   acceptor_.listen(net::socket_base::max_listen_connections, ec);
   if (ec) fail("listen on");
+  endpoint_ = endpointText(localEndpoint());
 }
 
 tcp::endpoint Listener::localEndpoint() const {
@@ -82,23 +83,42 @@ void Listener::admit(tcp::socket socket) {
 }
 
 void Listener::accept() {
-  acceptor_.async_accept(net::make_strand(ctx_.io),
-                         [self = shared_from_this()](error_code ec, tcp::socket socket) {
-                           if (self->closed_) return;
-                           if (ec) {
-                             if (ec == net::error::operation_aborted) return;
-                             // EMFILE and the like: wait for descriptors to be freed
-                             // rather than spin on a listen queue that stays ready.
-                             log::warn("accept failed: " + ec.message());
-                             self->retryTimer_.expires_after(std::chrono::milliseconds(100));
-                             self->retryTimer_.async_wait([self](error_code waitEc) {
-                               if (!waitEc && !self->closed_) self->accept();
-                             });
-                             return;
-                           }
-                           self->admit(std::move(socket));
-                           self->accept();
-                         });
+  acceptor_.async_accept(
+      net::make_strand(ctx_.io), [self = shared_from_this()](error_code ec, tcp::socket socket) {
+        if (self->closed_) return;
+        if (ec) {
+          if (ec == net::error::operation_aborted) return;
+          self->acceptFailed(ec);
+          return;
+        }
+        if (self->acceptFailures_ > 0) {
+          const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - self->failingSince_)
+                              .count();
+          log::info("accepting connections on " + self->endpoint_ + " again, after " +
+                    std::to_string(self->acceptFailures_) + " failed accepts in " +
+                    std::to_string(ms) + " ms");
+          self->acceptFailures_ = 0;
+          self->failureLogged_.clear();
+        }
+        self->admit(std::move(socket));
+        self->accept();
+      });
+}
+
+void Listener::acceptFailed(const error_code& ec) {
+  if (acceptFailures_++ == 0) failingSince_ = std::chrono::steady_clock::now();
+  // EMFILE and the like last as long as descriptors are short: said once, not every retry.
+  if (ec != failureLogged_) {
+    log::warn("cannot accept connections on " + endpoint_ + ": " + ec.message() +
+              "; retrying every 100 ms (logged once more when accepts succeed again)");
+    failureLogged_ = ec;
+  }
+  // Wait for descriptors to be freed rather than spin on a listen queue that stays ready.
+  retryTimer_.expires_after(std::chrono::milliseconds(100));
+  retryTimer_.async_wait([self = shared_from_this()](error_code waitEc) {
+    if (!waitEc && !self->closed_) self->accept();
+  });
 }
 
 }  // namespace walstream::server

@@ -52,10 +52,15 @@ std::string endpointText(const tcp::endpoint& ep) {
 
 }  // namespace
 
-size_t defaultMaxConnections(unsigned long fileLimit, size_t databases) {
+size_t defaultMaxConnections(unsigned long fileLimit, size_t databases, size_t maxSnapshots) {
   const unsigned long reserve = kFileReserve + kFileReservePerDatabase * databases;
   const unsigned long left = fileLimit > reserve ? fileLimit - reserve : 0;
-  return std::clamp<size_t>(left / 2, 1, 16384);
+  // C connections with min(C, S) snapshots need C + 2 min(C, S) descriptors: C = left - 2S when
+  // that leaves C >= S, else C = left / 3.
+  const unsigned long snapshotFiles = 2 * static_cast<unsigned long>(maxSnapshots);
+  const unsigned long connections =
+      std::max(left / 3, left > snapshotFiles ? left - snapshotFiles : 0);
+  return std::clamp<size_t>(connections, 1, 16384);
 }
 
 namespace {
@@ -66,7 +71,7 @@ ServerOptions resolved(ServerOptions options, size_t databases) {
     rlimit limit{};
     const unsigned long files =
         ::getrlimit(RLIMIT_NOFILE, &limit) == 0 ? static_cast<unsigned long>(limit.rlim_cur) : 1024;
-    options.maxConnections = defaultMaxConnections(files, databases);
+    options.maxConnections = defaultMaxConnections(files, databases, options.limits.maxSnapshots);
   }
   return options;
 }
@@ -79,8 +84,10 @@ ServerOptions resolved(ServerOptions options, size_t databases) {
 struct PrimaryServer::Impl {
   Impl(std::vector<Database*> dbs, ServerOptions opts)
       : options(resolved(std::move(opts), dbs.size())),
-        // Setups never take every worker (setup_queue.h): at least two threads beside them.
-        workers(std::max(options.workerThreads, options.limits.maxRunningSetups + 2)),
+        // Setups and compressions never take every worker (setup_queue.h): at least two
+        // threads beside them, for heartbeats and the reads of streams already set up.
+        workers(std::max(options.workerThreads, options.limits.maxRunningSetups +
+                                                    options.limits.maxRunningCompressions + 2)),
         ctx{io, workers, gate, options.limits, options.maxConnections, {}, {}, {}},
         io(),
         signals(io, SIGINT, SIGTERM) {
@@ -115,6 +122,7 @@ struct PrimaryServer::Impl {
     boost::system::error_code ignored;
     signals.cancel(ignored);
     ctx.setups.close();
+    ctx.compressions.close();
     ctx.registry.closeAll();
   }
 

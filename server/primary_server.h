@@ -31,8 +31,8 @@ struct StreamLimits {
   // may publish a whole WAL at once even to a client that keeps up.
   size_t maxPendingBytes = 64 * 1024 * 1024;
   size_t maxPendingSegments = 10000;  // live segments queued for one client
-  // A write that makes no progress for this long disconnects the client (--stall-timeout); so
-  // does a connection that sends no complete request for this long.
+  // A write whose client takes no byte for this long disconnects the client (--stall-timeout);
+  // so does a connection that sends no complete request for this long.
   std::chrono::milliseconds writeStallTimeout{10000};
   size_t snapshotChunkBytes = 256 * 1024;  // snapshot bytes read per worker task
   // Snapshot chunks and segments read from disk, all streams together (byte_budget.h); past
@@ -43,6 +43,15 @@ struct StreamLimits {
   // Running ones stay below the worker threads so that setups never take every worker.
   size_t maxRunningSetups = 2;
   size_t maxWaitingSetups = 256;
+  // compress=1: the pass that reads and compresses a whole snapshot to learn its size
+  // (snapshot_compressor.h) runs this many at a time, beside the setups, and this many more
+  // wait; past both, 503. A waiting or running pass whose client has gone stops.
+  size_t maxRunningCompressions = 1;
+  size_t maxWaitingCompressions = 16;
+  // Snapshots being sent at once, all databases together (--max-snapshots); past it a stream
+  // that needs one is answered 503. Each holds a SQLite read transaction (two descriptors) and
+  // an overlay of the current WAL index in memory (up to max-checkpoint-pages pages).
+  size_t maxSnapshots = 8;
   // A snapshot opened less than this long ago is shared by the streams that ask for one
   // (Database::openSnapshot): a burst of requests costs one snapshot, not one each. Off (0)
   // until a stream whose client stops reading in the middle of a shared snapshot is cut by the
@@ -66,10 +75,12 @@ struct ServerOptions {
 inline constexpr unsigned long kFileReserve = 64;
 inline constexpr unsigned long kFileReservePerDatabase = 32;
 
-// --max-connections when not given: half of the open-file limit left after the reserve, since a
-// stream that is sent a snapshot holds two descriptors more (its SQLite read transaction) than
-// its socket. At least 1, at most 16384.
-size_t defaultMaxConnections(unsigned long fileLimit, size_t databases);
+// --max-connections when not given. Each connection holds its socket, and a stream that is sent
+// a snapshot two descriptors more (its SQLite read transaction), with at most `maxSnapshots`
+// such streams at once: of the open-file limit left after the reserve, what is left once every
+// snapshot has its two, or a third of it when that is more (then fewer connections than
+// `maxSnapshots` exist, each with room for a snapshot). At least 1, at most 16384.
+size_t defaultMaxConnections(unsigned long fileLimit, size_t databases, size_t maxSnapshots);
 
 struct ListenAddress {
   std::string host;  // "" = every interface

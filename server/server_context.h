@@ -11,6 +11,7 @@
 #include "proto/connection_count.h"
 #include "proto/status_json.h"
 #include "server/byte_budget.h"
+#include "server/counted_snapshot.h"
 #include "server/memory_trimmer.h"
 #include "server/post_gate.h"
 #include "server/primary_server.h"
@@ -33,9 +34,13 @@ struct ServerContext {
   std::vector<ServedName> names;  // same order as databases
   SessionRegistry registry;
   SetupQueue setups{limits.maxRunningSetups, limits.maxWaitingSetups};
+  // compress=1 size passes (snapshot_compressor.h), admitted like setups.
+  SetupQueue compressions{limits.maxRunningCompressions, limits.maxWaitingCompressions};
   ConnectionCount connections{maxConnections};
   // Private buffers of all streams together (byte_budget.h).
   ByteBudget buffers{limits.maxBufferedBytes};
+  // Snapshots being sent, against --max-snapshots (counted_snapshot.h).
+  SnapshotCount snapshots{limits.maxSnapshots};
   MemoryTrimmer trimmer{workers};
 
   // Bodies of GET /status, /metrics and /healthz. Never block: they read atomics and positions.

@@ -24,9 +24,14 @@ SnapshotCompressor::SnapshotCompressor(std::unique_ptr<SnapshotReader> snapshot,
   prefs_.frameInfo.blockSizeID = LZ4F_max64KB;
   prefs_.autoFlush = 1;
   input_.resize(chunkBytes_);
+}
+
+bool SnapshotCompressor::measure(const std::function<bool()>& wanted) {
   std::string scratch;
   begin();
+  size_ = 0;
   for (;;) {
+    if (!wanted()) return false;
     scratch.clear();
     const bool more = step(scratch);
     size_ += scratch.size();
@@ -34,6 +39,7 @@ SnapshotCompressor::SnapshotCompressor(std::unique_ptr<SnapshotReader> snapshot,
   }
   snapshot_->rewind();
   begin();
+  return true;
 }
 
 SnapshotCompressor::~SnapshotCompressor() {

@@ -1,8 +1,11 @@
 // The opt-in compressed snapshot (compress=1), compressed as it is sent.
 //
 // The record header must state the payload size before the first byte, so the image is read
-// twice: once to learn the size of its LZ4 frame (compressing into a scratch buffer that is
-// thrown away), then again from the start, compressing each chunk just before it is sent. Both
+// twice: once to learn the size of its LZ4 frame (measure(): compressing into a scratch buffer
+// that is thrown away), then again from the start, compressing each chunk just before it is
+// sent. The first pass is a whole-database read and compression before the client gets a byte:
+// the session runs it under an admission queue of its own (ServerContext::compressions) and
+// stops it as soon as its client has gone. Both
 // passes make the same calls with the same input chunks and preferences, and LZ4 is
 // deterministic, so the second pass produces exactly the frame the first one measured; should
 // it not, reading fails and the stream is cut (the client sees a truncated record, never a
@@ -14,7 +17,9 @@
 #include <lz4frame.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "server/capture/snapshot.h"
@@ -23,14 +28,22 @@ namespace walstream::server {
 
 class SnapshotCompressor {
  public:
-  // Measures the frame (blocking: reads and compresses the whole image), then rewinds.
-  // Throws Error on I/O failure or when the image ends before its announced size.
+  // Chunks of `chunkBytes` (rounded down to whole pages, at least one) are read and compressed
+  // at a time. Call measure() before anything else.
   SnapshotCompressor(std::unique_ptr<SnapshotReader> snapshot, size_t chunkBytes);
   ~SnapshotCompressor();
   SnapshotCompressor(const SnapshotCompressor&) = delete;
   SnapshotCompressor& operator=(const SnapshotCompressor&) = delete;
 
-  uint64_t size() const { return size_; }  // bytes of the whole LZ4 frame
+  // Measures the frame (blocking: reads and compresses the whole image), then rewinds. Asks
+  // `wanted` before each chunk and returns false, leaving the compressor unusable, once it says
+  // no (the client has gone); true when measured. Throws Error on I/O failure or when the image
+  // ends before its announced size.
+  bool measure(const std::function<bool()>& wanted);
+
+  uint64_t size() const { return size_; }  // bytes of the whole LZ4 frame, once measured
+  Pos position() const { return snapshot_->position(); }
+  std::optional<WalChainState> chain() const { return snapshot_->chain(); }
 
   // Replaces `out` with the next bytes of the frame (at most one compressed chunk, with the
   // frame's header or end mark); empty once size() bytes were returned. Blocking; throws Error

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "server/capture/segment_tail.h"
+#include "server/counted_snapshot.h"
 #include "server/http_error.h"
 
 namespace walstream::server {
@@ -50,7 +51,7 @@ std::optional<Pos> resumePoint(const Database& db, const Pos& requested, const P
 }
 
 StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Checksum>& checksum,
-                      std::chrono::milliseconds snapshotShareWindow) {
+                      std::chrono::milliseconds snapshotShareWindow, SnapshotCount& snapshots) {
   const Pos end = db.position();
   if (end.empty() || !db.healthy()) {
     std::string reason = db.healthReason();
@@ -99,9 +100,18 @@ StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Ch
     }
   }
 
+  SnapshotCount::Slot slot;
+  if (!snapshots.tryTake(slot)) {
+    throw HttpError(503,
+                    db.name() + ": a snapshot is needed (" + reason + "), but " +
+                        std::to_string(snapshots.max()) +
+                        " snapshots are being sent (--max-snapshots); retry shortly",
+                    true);
+  }
   StreamPlan plan;
   try {
-    plan.snapshot = db.openSnapshot(snapshotShareWindow);
+    plan.snapshot = std::make_unique<CountedSnapshotReader>(db.openSnapshot(snapshotShareWindow),
+                                                            std::move(slot));
   } catch (const Error& e) {
     throw HttpError(503, db.name() + ": cannot take a snapshot: " + e.what(), true);
   }

@@ -13,6 +13,7 @@
 #include "server/capture/database.h"
 #include "server/capture/segment_iterator.h"
 #include "server/capture/snapshot.h"
+#include "server/counted_snapshot.h"
 
 namespace walstream::server {
 
@@ -28,10 +29,12 @@ struct StreamPlan {
 };
 
 // Blocking (disk and SQLite): run it on the worker pool. Throws HttpError(503, retryable) while
-// capture has no position or cannot produce a snapshot. A snapshot opened less than
+// capture has no position or cannot produce a snapshot, and when the stream needs a snapshot
+// while every place of `snapshots` (--max-snapshots) is taken; a snapshot planned holds one
+// until its reader is destroyed (counted_snapshot.h). A snapshot opened less than
 // `snapshotShareWindow` ago is reused (Database::openSnapshot).
 StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Checksum>& checksum,
-                      std::chrono::milliseconds snapshotShareWindow);
+                      std::chrono::milliseconds snapshotShareWindow, SnapshotCount& snapshots);
 
 // The segment start at which a stream for a client at `requested` continues, if it can resume
 // there: `requested` itself when a retained segment starts there or it is the current end, or

@@ -1,12 +1,14 @@
 #include "server/stream_session.h"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/write.hpp>
 #include <cerrno>
+#include <cstdio>
+#include <sstream>
 #include <type_traits>
 
 #include "core/byte_order.h"
@@ -25,11 +27,14 @@ namespace walstream::server {
 namespace net = boost::asio;
 namespace http = boost::beast::http;
 using boost::system::error_code;
+using namespace std::chrono_literals;
 
 namespace {
 
-// Largest HTTP chunk written at once: the stall timer then bounds the time per piece.
+// Largest HTTP chunk written at once (of a record that may be up to a WAL segment's size).
 constexpr size_t kMaxWritePiece = 1024 * 1024;
+constexpr std::string_view kCrlf = "\r\n";
+constexpr std::string_view kLastChunk = "0\r\n\r\n";
 // How long a stopping server waits for the final chunk of an idle stream.
 constexpr std::chrono::milliseconds kStopWriteTimeout{2000};
 // Disk segments read by one worker task (readSegmentThenWrite): about this many bytes.
@@ -120,7 +125,7 @@ void StreamSession::plan(SetupQueue::Slot slot) {
         // Checked again now that a worker has it: the client may have gone while it waited.
         if (self->gone_.load()) throw ClientGone();
         StreamPlan plan = planStream(self->db_.db, self->query_.pos, self->query_.checksum,
-                                     self->ctx_.limits.snapshotShareWindow);
+                                     self->ctx_.limits.snapshotShareWindow, self->ctx_.snapshots);
         slot.release();
         return plan;
       },
@@ -160,15 +165,81 @@ void StreamSession::onPlanned(WorkerResult<StreamPlan> result) {
   // of the previous one, where its index-end record goes.
   clientEnd_ = snapshot_ ? plan.start : query_.pos;
   if (plan.first) enqueue(std::move(*plan.first));
+  snapshotReason_ = std::move(plan.snapshotReason);
+  if (snapshot_ && query_.compress) {
+    prepareCompressed(plan.pageSize);
+    return;
+  }
+  startStreaming(plan.pageSize);
+}
+
+void StreamSession::prepareCompressed(uint32_t pageSize) {
+  // The size pass reads and compresses the whole image before the client gets a byte: admitted
+  // like a setup, so that however many clients ask, it never takes more than its own threads,
+  // and dropped (or stopped between chunks) once the client has gone.
+  const bool admitted = ctx_.compressions.submit(
+      [weak = weak_from_this()] {
+        auto self = weak.lock();
+        return self && !self->gone_.load();
+      },
+      [self = shared_from_this(), pageSize](SetupQueue::Slot slot) {
+        // May run on a worker that released a slot: onto the strand first.
+        auto executor = self->executor_;
+        net::post(executor, [self = std::move(self), slot = std::move(slot), pageSize]() mutable {
+          self->measureCompressed(std::move(slot), pageSize);
+        });
+      });
+  if (!admitted) {
+    sendError(503,
+              db_.name.name + ": too many compressed snapshots are being prepared; retry shortly",
+              true);
+  }
+}
+
+void StreamSession::measureCompressed(SetupQueue::Slot slot, uint32_t pageSize) {
+  if (phase_ == Phase::kDone) return;  // the slot goes with this call
+  // The compressor's chunks are the stream's chunk buffers, taken from the budget now.
+  takeChunkBuffers(pageSize);
+  runOnWorker(
+      [self = shared_from_this(), snapshot = std::move(snapshot_), chunk = chunkBytes_,
+       slot = std::move(slot)]() mutable {
+        auto compressor = std::make_shared<SnapshotCompressor>(std::move(snapshot), chunk);
+        if (!compressor->measure([&self] { return !self->gone_.load(); })) throw ClientGone();
+        slot.release();
+        return compressor;
+      },
+      [this, pageSize](WorkerResult<std::shared_ptr<SnapshotCompressor>> r) {
+        if (phase_ == Phase::kDone) {
+          if (r.value) disposeOnWorker(std::move(*r.value));
+          return;
+        }
+        if (r.error) {
+          try {
+            std::rethrow_exception(r.error);
+          } catch (const std::exception& e) {
+            sendError(503,
+                      db_.name.name + ": cannot compress the snapshot at " + snapshotPos_.str() +
+                          ": " + e.what(),
+                      true);
+          }
+          return;
+        }
+        compressor_ = std::move(*r.value);
+        startStreaming(pageSize);
+      });
+}
+
+void StreamSession::startStreaming(uint32_t pageSize) {
   db_.streamsStarted.fetch_add(1);
   streaming_ = true;
-  if (snapshot_) {
+  if (snapshot_ || compressor_) {
     log::info(db_.name.name + ": streaming to " + remote_ + " from a snapshot at " +
-              plan.start.str() + " (" + plan.snapshotReason + ")");
+              snapshotPos_.str() + (compressor_ ? ", compressed" : "") + " (" + snapshotReason_ +
+              ")");
   } else {
-    log::info(db_.name.name + ": streaming to " + remote_ + " from " + plan.start.str());
+    log::info(db_.name.name + ": streaming to " + remote_ + " from " + snapshotPos_.str());
   }
-  writeResponseHeader(plan.pageSize);
+  writeResponseHeader(pageSize);
   drainIterator();
 }
 
@@ -178,38 +249,37 @@ void StreamSession::sendError(unsigned status, const std::string& message, bool 
     log::warn(db_.name.name + ": stream request from " + remote_ + " answered " +
               std::to_string(status) + ": " + message);
   }
-  auto res = std::make_shared<StringResponse>(makeJsonError(status, message, 11, false, retryable));
-  writing_ = true;
-  http::async_write(socket_, *res,
-                    [self = shared_from_this(), res, status, message](error_code, size_t) {
-                      self->writing_ = false;
-                      self->closeNow("answered " + std::to_string(status) + ": " + message);
-                    });
+  std::ostringstream text;
+  text << makeJsonError(status, message, 11, false, retryable);
+  rawWrite_ = text.str();
+  endReason_ = "answered " + std::to_string(status) + ": " + message;
+  // Watched like any write: a client that does not read (its earlier answers on this
+  // connection may fill the send buffer) loses the connection after the stall timeout.
+  startWrite({net::buffer(rawWrite_)}, WriteKind::kError, ctx_.limits.writeStallTimeout);
 }
 
 void StreamSession::writeResponseHeader(uint32_t pageSize) {
-  response_.version(11);
-  response_.result(http::status::ok);
-  response_.set(http::field::server, "walstream");
-  response_.set(http::field::content_type, "application/octet-stream");
-  response_.set(http::field::cache_control, "no-store");
-  response_.set("Walstream-Page-Size", std::to_string(pageSize));
-  response_.set("Litestream-page-size", std::to_string(pageSize));
-  if (query_.indexEnds) response_.set(std::string(proto::kIndexEndsHeader), "1");
-  if (snapshot_) {
-    if (const std::optional<WalChainState> chain = snapshot_->chain()) {
-      response_.set(std::string(proto::kSnapshotChainHeader), proto::formatSnapshotChain(*chain));
-    }
+  http::response<http::empty_body> response;
+  response.version(11);
+  response.result(http::status::ok);
+  response.set(http::field::server, "walstream");
+  response.set(http::field::content_type, "application/octet-stream");
+  response.set(http::field::cache_control, "no-store");
+  response.set("Walstream-Page-Size", std::to_string(pageSize));
+  response.set("Litestream-page-size", std::to_string(pageSize));
+  if (query_.indexEnds) response.set(std::string(proto::kIndexEndsHeader), "1");
+  const std::optional<WalChainState> chain = snapshot_     ? snapshot_->chain()
+                                             : compressor_ ? compressor_->chain()
+                                                           : std::nullopt;
+  if (chain) {
+    response.set(std::string(proto::kSnapshotChainHeader), proto::formatSnapshotChain(*chain));
   }
-  response_.keep_alive(false);
-  response_.chunked(true);
-  serializer_.emplace(response_);
-  writing_ = true;
-  writeKind_ = WriteKind::kResponseHeader;
-  armWriteTimer(ctx_.limits.writeStallTimeout);
-  http::async_write_header(
-      socket_, *serializer_,
-      [self = shared_from_this()](error_code ec, size_t n) { self->onWritten(ec, n); });
+  response.keep_alive(false);
+  response.chunked(true);
+  std::ostringstream text;
+  text << response.base();
+  rawWrite_ = text.str();
+  startWrite({net::buffer(rawWrite_)}, WriteKind::kResponseHeader, ctx_.limits.writeStallTimeout);
 }
 
 // --- snapshot ---------------------------------------------------------------------------------
@@ -228,48 +298,26 @@ void StreamSession::takeChunkBuffers(uint32_t pageSize) {
 
 void StreamSession::beginSnapshot() {
   phase_ = Phase::kSnapshot;
-  takeChunkBuffers(snapshot_->pageSize());
-  if (!query_.compress) {
+  proto::StreamRecordHeader h;
+  h.type = static_cast<uint32_t>(proto::RecordType::kSnapshot);
+  h.generation = snapshotPos_.generation;
+  h.index = snapshotPos_.index;
+  h.offset = snapshotPos_.offset;
+  if (compressor_) {
+    // Measured before the response header (measureCompressed), its chunk buffers taken then.
+    snapshotSize_ = compressor_->size();
+    h.flags = proto::kFlagCompressed;
+  } else {
+    takeChunkBuffers(snapshot_->pageSize());
     snapshotSize_ = snapshot_->size();
-    proto::StreamRecordHeader h;
-    h.type = static_cast<uint32_t>(proto::RecordType::kSnapshot);
-    h.generation = snapshotPos_.generation;
-    h.index = snapshotPos_.index;
-    h.offset = snapshotPos_.offset;
-    h.size = snapshotSize_;
-    writeRecord(h, nullptr, WriteKind::kSnapshotHeader);
-    readSnapshotChunk();
-    return;
   }
-  runOnWorker(
-      [snapshot = std::move(snapshot_), chunk = chunkBytes_]() mutable {
-        return std::make_shared<SnapshotCompressor>(std::move(snapshot), chunk);
-      },
-      [this](WorkerResult<std::shared_ptr<SnapshotCompressor>> r) {
-        if (phase_ == Phase::kDone) {
-          if (r.value) disposeOnWorker(std::move(*r.value));
-          return;
-        }
-        if (r.error) {
-          try {
-            std::rethrow_exception(r.error);
-          } catch (const std::exception& e) {
-            closeNow("cannot compress the snapshot at " + snapshotPos_.str() + ": " + e.what());
-          }
-          return;
-        }
-        compressor_ = std::move(*r.value);
-        snapshotSize_ = compressor_->size();
-        proto::StreamRecordHeader h;
-        h.type = static_cast<uint32_t>(proto::RecordType::kSnapshot);
-        h.flags = proto::kFlagCompressed;
-        h.generation = snapshotPos_.generation;
-        h.index = snapshotPos_.index;
-        h.offset = snapshotPos_.offset;
-        h.size = snapshotSize_;
-        writeRecord(h, nullptr, WriteKind::kSnapshotHeader);
-        readSnapshotChunk();
-      });
+  h.size = snapshotSize_;
+  writeRecord(h, nullptr, WriteKind::kSnapshotHeader);
+  readSnapshotChunk();
+}
+
+std::string StreamSession::snapshotProgress() const {
+  return std::to_string(snapshotSent_) + " of its " + std::to_string(snapshotSize_) + " bytes sent";
 }
 
 void StreamSession::readSnapshotChunk() {
@@ -295,7 +343,8 @@ void StreamSession::readSnapshotChunk() {
             try {
               std::rethrow_exception(r.error);
             } catch (const std::exception& e) {
-              closeNow(std::string("cannot compress the snapshot: ") + e.what());
+              closeNow("cannot compress the snapshot at " + snapshotPos_.str() + " (" +
+                       snapshotProgress() + "): " + e.what());
             }
             return;
           }
@@ -321,7 +370,8 @@ void StreamSession::readSnapshotChunk() {
           try {
             std::rethrow_exception(r.error);
           } catch (const std::exception& e) {
-            closeNow("cannot read the snapshot at " + snapshotPos_.str() + ": " + e.what());
+            closeNow("cannot read the snapshot at " + snapshotPos_.str() + " (" +
+                     snapshotProgress() + "): " + e.what());
           }
           return;
         }
@@ -649,32 +699,103 @@ void StreamSession::writePayload(std::shared_ptr<const std::string> payload, Wri
 }
 
 void StreamSession::writePiece() {
-  std::array<net::const_buffer, 2> buffers{};
   size_t budget = kMaxWritePiece;
+  net::const_buffer header;
+  net::const_buffer payload;
   if (recordHeaderPending_) {
-    buffers[0] = net::buffer(recordHeader_);
+    header = net::buffer(recordHeader_);
     budget -= recordHeader_.size();
     recordHeaderPending_ = false;
   }
   if (payload_) {
     const size_t n = std::min(budget, payload_->size() - payloadOffset_);
-    buffers[1] = net::buffer(payload_->data() + payloadOffset_, n);
+    payload = net::buffer(payload_->data() + payloadOffset_, n);
     payloadOffset_ += n;
   }
-  writing_ = true;
-  armWriteTimer(ctx_.limits.writeStallTimeout);
-  net::async_write(
-      socket_, http::make_chunk(buffers),
-      [self = shared_from_this()](error_code ec, size_t n) { self->onWritten(ec, n); });
+  // One HTTP chunk: its size line, the bytes, CRLF.
+  const int n = std::snprintf(chunkHead_.data(), chunkHead_.size(), "%zx\r\n",
+                              header.size() + payload.size());
+  chunkHeadSize_ = static_cast<size_t>(n);
+  startWrite({net::buffer(chunkHead_.data(), chunkHeadSize_), header, payload, net::buffer(kCrlf)},
+             writeKind_, ctx_.limits.writeStallTimeout);
 }
 
-void StreamSession::armWriteTimer(std::chrono::milliseconds timeout) {
-  const uint64_t seq = ++writeSeq_;
-  writeTimer_.expires_after(timeout);
-  writeTimer_.async_wait([self = shared_from_this(), seq, timeout](error_code ec) {
-    if (ec || self->phase_ == Phase::kDone || !self->writing_ || seq != self->writeSeq_) return;
-    self->closeNow("write stalled for more than " + std::to_string(timeout.count()) + " ms");
+void StreamSession::startWrite(WriteBuffers buffers, WriteKind kind,
+                               std::chrono::milliseconds timeout, Timeout mode) {
+  writeKind_ = kind;
+  writeBuffers_.emplace(buffers);
+  writeBytes_ = 0;
+  writing_ = true;
+  armWriteTimer(timeout, mode);
+  writeSome();
+}
+
+void StreamSession::writeSome() {
+  socket_.async_write_some(*writeBuffers_, [self = shared_from_this()](error_code ec, size_t n) {
+    self->onWroteSome(ec, n);
   });
+}
+
+void StreamSession::onWroteSome(error_code ec, size_t bytes) {
+  if (bytes > 0) {
+    writeBuffers_->consume(bytes);
+    writeBytes_ += bytes;
+    handedBytes_ += static_cast<int64_t>(bytes);
+    if (stallMode_ == Timeout::kStall) lastProgress_ = std::chrono::steady_clock::now();
+  }
+  if (!ec && phase_ != Phase::kDone && net::buffer_size(*writeBuffers_) > 0) {
+    writeSome();
+    return;
+  }
+  writeBuffers_.reset();
+  onWritten(ec, writeBytes_);
+}
+
+void StreamSession::armWriteTimer(std::chrono::milliseconds timeout, Timeout mode) {
+  stallTimeout_ = timeout;
+  stallMode_ = mode;
+  lastProgress_ = std::chrono::steady_clock::now();
+  takenAtCheck_ = takenBytes();
+  scheduleStallCheck();
+}
+
+void StreamSession::scheduleStallCheck() {
+  // Checked a few times per timeout, so that a client that stops reading is cut about one
+  // timeout after the last byte it took.
+  const auto interval = std::max<std::chrono::milliseconds>(stallTimeout_ / 4, 1ms);
+  const uint64_t seq = ++writeSeq_;
+  writeTimer_.expires_at(
+      std::min(lastProgress_ + stallTimeout_, std::chrono::steady_clock::now() + interval));
+  writeTimer_.async_wait([self = shared_from_this(), seq](error_code ec) {
+    if (ec || self->phase_ == Phase::kDone || !self->writing_ || seq != self->writeSeq_) return;
+    self->checkStall();
+  });
+}
+
+void StreamSession::checkStall() {
+  const auto now = std::chrono::steady_clock::now();
+  const int64_t taken = takenBytes();
+  if (taken != takenAtCheck_ && stallMode_ == Timeout::kStall) {
+    takenAtCheck_ = taken;
+    lastProgress_ = now;
+  }
+  if (now - lastProgress_ >= stallTimeout_) {
+    const std::string ms = std::to_string(stallTimeout_.count());
+    closeNow(stallMode_ == Timeout::kStall
+                 ? "the client has taken no byte for more than " + ms + " ms"
+                 : "the client has not taken the end of the stream within " + ms + " ms");
+    return;
+  }
+  scheduleStallCheck();
+}
+
+int64_t StreamSession::takenBytes() {
+  // SIOCOUTQ: bytes written to the socket that the client's side has not acknowledged yet.
+  int queued = 0;
+  if (::ioctl(socket_.native_handle(), SIOCOUTQ, &queued) != 0) {
+    return handedBytes_;  // unknown: partial writes alone then count as progress
+  }
+  return handedBytes_ - queued;
 }
 
 void StreamSession::onWritten(error_code ec, size_t bytes) {
@@ -682,6 +803,10 @@ void StreamSession::onWritten(error_code ec, size_t bytes) {
   writeTimer_.cancel();
   if (phase_ == Phase::kDone) {
     payload_.reset();
+    return;
+  }
+  if (writeKind_ == WriteKind::kError) {
+    closeNow(endReason_);
     return;
   }
   if (ec) {
@@ -696,7 +821,7 @@ void StreamSession::onWritten(error_code ec, size_t bytes) {
   payload_.reset();
   switch (writeKind_) {
     case WriteKind::kResponseHeader:
-      if (snapshot_) {
+      if (snapshot_ || compressor_) {
         beginSnapshot();
       } else {
         phase_ = Phase::kTail;
@@ -734,18 +859,15 @@ void StreamSession::onWritten(error_code ec, size_t bytes) {
       closeNow(endReason_);
       break;
     }
+    case WriteKind::kError:
+      break;  // handled above
   }
 }
 
-void StreamSession::finish(std::string reason, std::chrono::milliseconds timeout) {
+void StreamSession::finish(std::string reason, std::chrono::milliseconds timeout, Timeout mode) {
   phase_ = Phase::kFinishing;
   endReason_ = std::move(reason);
-  writing_ = true;
-  writeKind_ = WriteKind::kLastChunk;
-  armWriteTimer(timeout);
-  net::async_write(
-      socket_, http::make_chunk_last(),
-      [self = shared_from_this()](error_code ec, size_t n) { self->onWritten(ec, n); });
+  startWrite({net::buffer(kLastChunk)}, WriteKind::kLastChunk, timeout, mode);
 }
 
 bool StreamSession::clientClosed() {
@@ -775,7 +897,7 @@ void StreamSession::close() {
     // Between records the body can end properly, so the client knows to reconnect; inside a
     // record (or before the response) the connection is simply closed.
     if (self->phase_ == Phase::kTail && !self->writing_ && !self->readingSegment_) {
-      self->finish("the server is stopping", kStopWriteTimeout);
+      self->finish("the server is stopping", kStopWriteTimeout, Timeout::kDeadline);
     } else {
       self->closeNow("the server is stopping");
     }

@@ -16,18 +16,22 @@
 //
 // Bounds: live segments queued for this client are counted (bytes and entries) and the client
 // is disconnected past StreamLimits (the byte bound is raised to two full WALs, 2 x
-// max-checkpoint-pages frames, since one sync may publish a whole WAL at once); a write that
-// makes no progress for writeStallTimeout disconnects too. Segments listed from disk carry no
-// bytes until read, one at a time.
+// max-checkpoint-pages frames, since one sync may publish a whole WAL at once); a write whose
+// client takes no byte for writeStallTimeout disconnects too, whatever the write (response
+// header, error answer, record, last chunk). Segments listed from disk carry no bytes until
+// read, one at a time. A snapshot holds one of --max-snapshots places (counted_snapshot.h); the
+// size pass of a compress=1 snapshot runs under its own admission queue before the response
+// header, and stops when the client goes.
 #pragma once
 
 #include <array>
 #include <atomic>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <chrono>
 #include <deque>
 #include <exception>
@@ -72,7 +76,9 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
     kHeartbeat,
     kIndexEnd,
     kLastChunk,
+    kError,  // an error answer instead of the stream
   };
+  using WriteBuffers = std::array<boost::asio::const_buffer, 4>;
 
   template <class T>
   struct WorkerResult {
@@ -89,6 +95,12 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   // Plans the stream on a worker, holding the setup slot until the plan is made.
   void plan(SetupQueue::Slot slot);
   void onPlanned(WorkerResult<StreamPlan> result);
+  // compress=1: the size pass (snapshot_compressor.h), admitted by ctx_.compressions, then
+  // startStreaming(). Answers 503 when the queue is full.
+  void prepareCompressed(uint32_t pageSize);
+  void measureCompressed(SetupQueue::Slot slot, uint32_t pageSize);
+  // Logs the stream's start and writes the response header.
+  void startStreaming(uint32_t pageSize);
   void sendError(unsigned status, const std::string& message, bool retryable);
   void writeResponseHeader(uint32_t pageSize);
 
@@ -102,6 +114,7 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   // Writes the chunk read ahead, if any, once the socket is free.
   void sendSnapshotChunk();
   void snapshotDone();
+  std::string snapshotProgress() const;  // "N of its M bytes sent", for error messages
 
   void drainIterator();
   std::function<void()> makeNotify();
@@ -119,15 +132,34 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   void writeHeartbeat();
 
   // Record writes: the header and payload go out as HTTP chunks of at most kMaxWritePiece bytes
-  // so the stall timer measures progress, not the size of a record.
+  // (the memory a write refers to).
   void writeRecord(const proto::StreamRecordHeader& header,
                    std::shared_ptr<const std::string> payload, WriteKind kind);
   void writePayload(std::shared_ptr<const std::string> payload, WriteKind kind);
   void writePiece();
-  void armWriteTimer(std::chrono::milliseconds timeout);
+  // Every write: `buffers` (which must stay valid until it completes) handed to the socket by
+  // async_write_some until all are taken, watched by the stall timer; then onWritten(). With
+  // Timeout::kDeadline the write must be complete within `timeout`, whatever the client takes.
+  enum class Timeout { kStall, kDeadline };
+  void startWrite(WriteBuffers buffers, WriteKind kind, std::chrono::milliseconds timeout,
+                  Timeout mode = Timeout::kStall);
+  void writeSome();
+  void onWroteSome(boost::system::error_code ec, size_t bytes);
+  // The stall timer: the write is cut once its client has taken no byte for `timeout`. Progress
+  // is a partial write that moved bytes, or bytes the client's side acknowledged (the socket's
+  // unacknowledged queue shrank): the kernel wakes a blocked writer only once a third of the
+  // send buffer is free, which a slow reader may take longer than the timeout to drain.
+  void armWriteTimer(std::chrono::milliseconds timeout, Timeout mode);
+  void scheduleStallCheck();
+  void checkStall();
+  // Bytes of this session's writes that the client's side has acknowledged (it may be negative
+  // while answers written before the stream began are still queued).
+  int64_t takenBytes();
   void onWritten(boost::system::error_code ec, size_t bytes);
-  // Ends the body with the final zero-size chunk, then closes.
-  void finish(std::string reason, std::chrono::milliseconds timeout);
+  // Ends the body with the final zero-size chunk, then closes. A stopping server gives it a
+  // deadline: a slow reader with a backlog in the socket must not hold the shutdown.
+  void finish(std::string reason, std::chrono::milliseconds timeout,
+              Timeout mode = Timeout::kStall);
   void watchClient();
   // Whether the client has already closed its side (or reset the connection): a look at the
   // socket that neither waits nor consumes anything.
@@ -150,15 +182,23 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   std::atomic<bool> gone_{false};
   bool streaming_ = false;  // planned and logged "streaming to": its end is logged too
   std::string endReason_;
+  std::string snapshotReason_;  // why the stream begins with a snapshot, for the log
 
   // Writes.
   bool writing_ = false;
   WriteKind writeKind_ = WriteKind::kResponseHeader;
   uint64_t writeSeq_ = 0;
   boost::asio::steady_timer writeTimer_;
-  boost::beast::http::response<boost::beast::http::empty_body> response_;
-  std::optional<boost::beast::http::response_serializer<boost::beast::http::empty_body>>
-      serializer_;
+  std::optional<boost::beast::buffers_suffix<WriteBuffers>> writeBuffers_;  // not yet taken
+  size_t writeBytes_ = 0;    // bytes of the current write taken by the socket
+  int64_t handedBytes_ = 0;  // bytes of all writes taken by the socket
+  std::chrono::milliseconds stallTimeout_{0};
+  Timeout stallMode_ = Timeout::kStall;
+  std::chrono::steady_clock::time_point lastProgress_;
+  int64_t takenAtCheck_ = 0;          // takenBytes() at the last stall check
+  std::string rawWrite_;              // the response header or error answer being written
+  std::array<char, 24> chunkHead_{};  // "<hex size>\r\n" of the chunk being written
+  size_t chunkHeadSize_ = 0;
   std::array<uint8_t, proto::kStreamRecordHeaderSize> recordHeader_{};
   bool recordHeaderPending_ = false;
   std::shared_ptr<const std::string> payload_;

@@ -25,7 +25,8 @@ TEST_CASE("compress=1 requests held open cost no temporary disk") {
   const std::string db = dir.file("app.db");
   createWriterTable(db);
   insertRows(db, 4000, 2000, 200);  // about 8 MiB of random, incompressible rows
-  PrimaryProcess primary(db, dir.file("primary"));
+  // Room for every held request's snapshot and for the two readers after them.
+  PrimaryProcess primary(db, dir.file("primary"), {"--max-snapshots", "32"});
   waitForCapture(primary.port());
 
   SilentConnections held(primary.port(), 20, "/stream?compress=1", 4096);

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -44,12 +45,15 @@ std::string HttpResponse::header(const std::string& name) const {
 }
 
 HttpStream::HttpStream(uint16_t port, const std::string& target, std::chrono::milliseconds timeout,
-                       const std::string& method, int receiveBufferBytes) {
+                       const std::string& method, int receiveBufferBytes, int maxSegmentBytes) {
   const auto deadline = Clock::now() + scaled(timeout);
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
   if (receiveBufferBytes > 0) {
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receiveBufferBytes, sizeof receiveBufferBytes);
+  }
+  if (maxSegmentBytes > 0) {
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_MAXSEG, &maxSegmentBytes, sizeof maxSegmentBytes);
   }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;

@@ -31,9 +31,13 @@ class HttpStream {
   // std::runtime_error on a connection error, a malformed answer, or after `timeout`.
   // receiveBufferBytes > 0 shrinks the socket's receive buffer (SO_RCVBUF, set before
   // connecting), so that a client that stops reading makes the server's writes stall soon.
+  // maxSegmentBytes > 0 announces that segment size (TCP_MAXSEG) when connecting: the server's
+  // send buffer, which Linux sizes from the segment size, then holds tens of KiB instead of
+  // megabytes on loopback.
   HttpStream(uint16_t port, const std::string& target,
              std::chrono::milliseconds timeout = std::chrono::seconds(10),
-             const std::string& method = "GET", int receiveBufferBytes = 0);
+             const std::string& method = "GET", int receiveBufferBytes = 0,
+             int maxSegmentBytes = 0);
   ~HttpStream();
   HttpStream(const HttpStream&) = delete;
   HttpStream& operator=(const HttpStream&) = delete;

@@ -36,6 +36,16 @@ uint64_t peakResidentKiB(pid_t pid) {
   return statusKiB(pid, "VmHWM:");
 }
 
+uint64_t bytesRead(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/io");
+  std::string key;
+  uint64_t value = 0;
+  while (in >> key >> value) {
+    if (key == "rchar:") return value;
+  }
+  return 0;
+}
+
 uint64_t unlinkedOpenFileBytes(pid_t pid) {
   uint64_t total = 0;
   std::error_code ec;
