@@ -51,7 +51,8 @@ std::optional<Pos> resumePoint(const Database& db, const Pos& requested, const P
 }
 
 StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Checksum>& checksum,
-                      std::chrono::milliseconds snapshotShareWindow, SnapshotCount& snapshots) {
+                      std::chrono::milliseconds snapshotShareWindow, SnapshotCount& snapshots,
+                      const std::function<bool()>& wanted) {
   const Pos end = db.position();
   if (end.empty() || !db.healthy()) {
     std::string reason = db.healthReason();
@@ -110,8 +111,10 @@ StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Ch
   }
   StreamPlan plan;
   try {
-    plan.snapshot = std::make_unique<CountedSnapshotReader>(db.openSnapshot(snapshotShareWindow),
-                                                            std::move(slot));
+    plan.snapshot = std::make_unique<CountedSnapshotReader>(
+        db.openSnapshot(snapshotShareWindow, wanted), std::move(slot));
+  } catch (const SnapshotAbandoned&) {
+    throw;  // nobody to answer
   } catch (const Error& e) {
     throw HttpError(503, db.name() + ": cannot take a snapshot: " + e.what(), true);
   }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,8 +34,11 @@ struct StreamPlan {
 // while every place of `snapshots` (--max-snapshots) is taken; a snapshot planned holds one
 // until its reader is destroyed (counted_snapshot.h). A snapshot opened less than
 // `snapshotShareWindow` ago is reused (Database::openSnapshot).
+// `wanted` answers false once the client has gone: a snapshot being opened for it is then
+// abandoned (SnapshotAbandoned).
 StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Checksum>& checksum,
-                      std::chrono::milliseconds snapshotShareWindow, SnapshotCount& snapshots);
+                      std::chrono::milliseconds snapshotShareWindow, SnapshotCount& snapshots,
+                      const std::function<bool()>& wanted);
 
 // The segment start at which a stream for a client at `requested` continues, if it can resume
 // there: `requested` itself when a retained segment starts there or it is the current end, or

@@ -125,7 +125,8 @@ void StreamSession::plan(SetupQueue::Slot slot) {
         // Checked again now that a worker has it: the client may have gone while it waited.
         if (self->gone_.load()) throw ClientGone();
         StreamPlan plan = planStream(self->db_.db, self->query_.pos, self->query_.checksum,
-                                     self->ctx_.limits.snapshotShareWindow, self->ctx_.snapshots);
+                                     self->ctx_.limits.snapshotShareWindow, self->ctx_.snapshots,
+                                     [&self] { return !self->gone_.load(); });
         slot.release();
         return plan;
       },

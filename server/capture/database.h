@@ -126,8 +126,14 @@ class Database {
   // clients that ask together (replicas bootstrapping at once, a burst of requests) cost one
   // read transaction, one sync barrier and one overlay per window, not one each. The image
   // lives only as long as its readers.
+  //
+  // `wanted`, when set, is asked between the steps of opening a new image (before the read
+  // transaction, after the sync barrier, before each segment of the overlay); once it answers
+  // false, the opening stops and throws SnapshotAbandoned, releasing its read transaction. So a
+  // client that has gone does not keep a worker busy reading a large index for nobody.
   std::unique_ptr<SnapshotReader> openSnapshot(
-      std::chrono::milliseconds shareWithin = std::chrono::milliseconds(0));
+      std::chrono::milliseconds shareWithin = std::chrono::milliseconds(0),
+      const std::function<bool()>& wanted = {});
 
   // Wakes the capture thread (used by tests and by stop requests).
   void wake();
@@ -147,7 +153,7 @@ class Database {
   // Revokes every snapshot lease, then closes the capture's connections and descriptors.
   void closeCapture(const std::string& reason);
   // Opens a new snapshot image (openSnapshot without sharing). Blocking.
-  std::shared_ptr<SnapshotImage> openImage();
+  std::shared_ptr<SnapshotImage> openImage(const std::function<bool()>& wanted);
 
   // A live snapshot reader's hold on the capture it began under. Closing capture closes its
   // descriptors on -wal and -shm, and closing any descriptor drops every POSIX lock this process

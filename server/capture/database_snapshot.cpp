@@ -113,8 +113,9 @@ class DatabaseSnapshotReader final : public SnapshotReader {
   uint64_t next_ = 0;  // pages returned so far
 };
 
-std::unique_ptr<SnapshotReader> Database::openSnapshot(std::chrono::milliseconds shareWithin) {
-  if (shareWithin.count() <= 0) return std::make_unique<DatabaseSnapshotReader>(openImage());
+std::unique_ptr<SnapshotReader> Database::openSnapshot(std::chrono::milliseconds shareWithin,
+                                                       const std::function<bool()>& wanted) {
+  if (shareWithin.count() <= 0) return std::make_unique<DatabaseSnapshotReader>(openImage(wanted));
   std::lock_guard opening(sharedSnapshotOpen_);
   {
     std::lock_guard lock(mu_);
@@ -127,7 +128,7 @@ std::unique_ptr<SnapshotReader> Database::openSnapshot(std::chrono::milliseconds
       return std::make_unique<DatabaseSnapshotReader>(std::move(shared));
     }
   }
-  std::shared_ptr<SnapshotImage> image = openImage();
+  std::shared_ptr<SnapshotImage> image = openImage(wanted);
   {
     std::lock_guard lock(mu_);
     if (running_) {
@@ -138,7 +139,14 @@ std::unique_ptr<SnapshotReader> Database::openSnapshot(std::chrono::milliseconds
   return std::make_unique<DatabaseSnapshotReader>(std::move(image));
 }
 
-std::shared_ptr<Database::SnapshotImage> Database::openImage() {
+std::shared_ptr<Database::SnapshotImage> Database::openImage(const std::function<bool()>& wanted) {
+  // Every step below can take long on a large database; the read transaction goes with `lease`.
+  auto checkWanted = [&] {
+    if (wanted && !wanted()) {
+      throw SnapshotAbandoned("the snapshot of " + path_ + " was abandoned while being opened");
+    }
+  };
+  checkWanted();
   auto lease = std::make_shared<SnapshotLease>(metrics_.snapshotsOpen);
   {
     std::lock_guard lock(mu_);
@@ -168,6 +176,7 @@ std::shared_ptr<Database::SnapshotImage> Database::openImage() {
   std::optional<Pos> at = syncBarrier(options_.busyTimeout * 10);
   if (!at) throw Error("capture of " + path_ + " did not complete a sync for the snapshot");
   const Pos x = *at;
+  checkWanted();
   {
     std::lock_guard lock(mu_);
     if (lease->generation != x.generation) {
@@ -186,6 +195,7 @@ std::shared_ptr<Database::SnapshotImage> Database::openImage() {
   uint64_t covered = 0;
   for (const SegmentInfo& s : shadow_.listSegments(x.generation, x.index)) {
     if (s.pos.offset >= x.offset) break;
+    checkWanted();
     if (s.pos.offset != covered) {
       throw Error("the shadow WAL of " + path_ + " has no segment at " +
                   Pos{x.generation, x.index, covered}.str() + " for a snapshot at " + x.str());

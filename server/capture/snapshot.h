@@ -15,10 +15,18 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/error.h"
 #include "core/pos.h"
 #include "core/wal_segment.h"
 
 namespace walstream {
+
+// Thrown by Database::openSnapshot when the caller stopped wanting the snapshot while it was
+// being opened (its client went away).
+class SnapshotAbandoned : public Error {
+ public:
+  using Error::Error;
+};
 
 class SnapshotReader {
  public:

@@ -1,10 +1,12 @@
 // Snapshot readers (server/capture/snapshot.h) and stream iterators across the capture's lifecycle:
-// capture closing while a snapshot is read, a sync that fails while a snapshot waits for one, and
-// WAL restarts with retention while a snapshot or a stream still needs an index. The test thread
-// is the capture thread here, so every step happens exactly when the test says.
+// capture closing while a snapshot is read, a sync that fails while a snapshot waits for one,
+// WAL restarts with retention while a snapshot or a stream still needs an index, and a caller
+// that stops wanting a snapshot while it is being opened. The test thread is the capture thread
+// here, so every step happens exactly when the test says.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <filesystem>
 #include <future>
 
@@ -226,4 +228,36 @@ TEST_CASE("retention keeps the WAL index of a snapshot that does not hold back r
   restartPast(db, app, db.position().index + 1);
   CHECK(shadow.listSegments(x.generation, x.index).empty());
   db.close();
+}
+
+TEST_CASE("a snapshot its caller stops wanting is abandoned mid-overlay and holds nothing after") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createWriterTable(app);
+  Database db(app, CaptureOptions{});
+  db.open();
+  // Several segments in the current index, so that the overlay has steps to stop between.
+  for (int i = 0; i < 5; ++i) {
+    insertRows(app, 20, 3000, 10);
+    db.sync();
+  }
+  // Wanted before the read transaction and after the barrier; no longer at the first segment.
+  std::atomic<int> asked{0};
+  auto wanted = [&] { return ++asked < 3; };
+  auto opening = std::async(std::launch::async, [&] { return db.openSnapshot(0ms, wanted); });
+  CHECK_THROWS_AS(syncUntilReady(db, opening), SnapshotAbandoned);
+  CHECK(asked.load() == 3);
+  // Its read transaction went with it: no snapshot counts as open.
+  CHECK(db.metrics().snapshotsOpen.load() == 0);
+
+  // Sharing: an abandoned opening leaves nothing to share; the next caller opens its own.
+  asked = 0;
+  auto shared = std::async(std::launch::async, [&] { return db.openSnapshot(60s, wanted); });
+  CHECK_THROWS_AS(syncUntilReady(db, shared), SnapshotAbandoned);
+  auto next = std::async(std::launch::async, [&] { return db.openSnapshot(60s); });
+  std::unique_ptr<SnapshotReader> snap = syncUntilReady(db, next);
+  std::string image;
+  for (std::string chunk; !(chunk = snap->read(1 << 20)).empty();) image += chunk;
+  CHECK(image.size() == snap->size());
+  CHECK(db.metrics().snapshotsOpen.load() == 1);
 }
