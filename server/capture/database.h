@@ -178,6 +178,8 @@ class Database {
     uint64_t generation = 0;                       // set under Database::mu_ at registration
     std::atomic<uint64_t> index{0};
   };
+  // Registers a lease for a new snapshot and begins its read transaction. Blocking.
+  std::shared_ptr<SnapshotLease> beginSnapshotRead();
   // The lowest WAL index of `generation` that a live iterator or snapshot may still read.
   uint64_t retentionFloor(uint64_t generation);
 

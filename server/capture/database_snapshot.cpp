@@ -2,6 +2,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <stdexcept>
 
@@ -33,6 +34,49 @@ uint64_t databasePageCount(int fd, const std::string& path, uint32_t pageSize) {
     if (count != 0 && loadBE32(h + 24) == loadBE32(h + 92)) return count;
   }
   return (fileSize(fd, path) + pageSize - 1) / pageSize;
+}
+
+std::string closedWhileOpening(const std::string& path) {
+  return "capture of " + path + " was closed while a snapshot was being opened";
+}
+
+// Every frame of X's WAL index up to X, latest wins, and the commit size and checksum chain at
+// X. The segments must cover the index from its start to X without a hole: a missing one would
+// leave older page versions from the database file in the image. `step` runs before each
+// segment (it throws to stop).
+struct IndexOverlay {
+  std::map<uint32_t, std::string> pages;  // page number -> content as of X
+  uint64_t commitSize = 0;                // the database's size in pages at X (0 at offset 0)
+  WalChainState chain;
+};
+
+IndexOverlay overlayIndex(const ShadowWal& shadow, const Pos& x, const std::string& path,
+                          const std::function<void()>& step) {
+  IndexOverlay out;
+  uint64_t covered = 0;
+  for (const SegmentInfo& s : shadow.listSegments(x.generation, x.index)) {
+    if (s.pos.offset >= x.offset) break;
+    step();
+    if (s.pos.offset != covered) {
+      throw Error("the shadow WAL of " + path + " has no segment at " +
+                  Pos{x.generation, x.index, covered}.str() + " for a snapshot at " + x.str());
+    }
+    std::string raw = lz4Decompress(asBytes(shadow.readSegmentData(s)), 1ull << 34);
+    ParsedWalSegment seg = parseWalSegment(asBytes(raw), s.pos.offset, out.chain);
+    covered = seg.endOffset;
+    for (const WalTransaction& t : seg.transactions) {
+      for (const WalFrameView& f : t.frames) {
+        out.pages[f.header.pageNumber].assign(reinterpret_cast<const char*>(f.page.data()),
+                                              f.page.size());
+      }
+      out.commitSize = t.commitSize();
+    }
+  }
+  if (covered != x.offset) {
+    throw Error("the shadow WAL of " + path + " ends at " +
+                Pos{x.generation, x.index, covered}.str() + ", before the snapshot's " + x.str());
+  }
+  return out;
 }
 
 }  // namespace
@@ -139,14 +183,7 @@ std::unique_ptr<SnapshotReader> Database::openSnapshot(std::chrono::milliseconds
   return std::make_unique<DatabaseSnapshotReader>(std::move(image));
 }
 
-std::shared_ptr<Database::SnapshotImage> Database::openImage(const std::function<bool()>& wanted) {
-  // Every step below can take long on a large database; the read transaction goes with `lease`.
-  auto checkWanted = [&] {
-    if (wanted && !wanted()) {
-      throw SnapshotAbandoned("the snapshot of " + path_ + " was abandoned while being opened");
-    }
-  };
-  checkWanted();
+std::shared_ptr<Database::SnapshotLease> Database::beginSnapshotRead() {
   auto lease = std::make_shared<SnapshotLease>(metrics_.snapshotsOpen);
   {
     std::lock_guard lock(mu_);
@@ -157,22 +194,29 @@ std::shared_ptr<Database::SnapshotImage> Database::openImage(const std::function
     lease->index = position_.index;
     leases_.push_back(lease);
   }
+  std::lock_guard hold(lease->mu);
+  if (lease->revoked) throw Error(closedWhileOpening(path_));
+  auto reader = std::make_unique<SqliteConnection>(path_, SQLITE_OPEN_READONLY);
+  reader->setPersistWal(true);
+  reader->setBusyTimeout(static_cast<int>(options_.busyTimeout.count()));
+  reader->exec("BEGIN");
+  reader->queryInt("SELECT count(*) FROM sqlite_master");
+  lease->connection = std::move(reader);
+  return lease;
+}
+
+std::shared_ptr<Database::SnapshotImage> Database::openImage(const std::function<bool()>& wanted) {
+  // Every step below can take long on a large database; the read transaction goes with `lease`.
+  auto checkWanted = [&] {
+    if (wanted && !wanted()) {
+      throw SnapshotAbandoned("the snapshot of " + path_ + " was abandoned while being opened");
+    }
+  };
+  checkWanted();
   // Begin the read transaction first, then wait for a sync: the position X that sync reaches
   // is at or past the transaction's end mark, so no checkpoint can copy a frame newer than X
   // into the database file while the reader lives (snapshot.h).
-  auto stopped = [&] {
-    return Error("capture of " + path_ + " was closed while a snapshot was being opened");
-  };
-  {
-    std::lock_guard hold(lease->mu);
-    if (lease->revoked) throw stopped();
-    auto reader = std::make_unique<SqliteConnection>(path_, SQLITE_OPEN_READONLY);
-    reader->setPersistWal(true);
-    reader->setBusyTimeout(static_cast<int>(options_.busyTimeout.count()));
-    reader->exec("BEGIN");
-    reader->queryInt("SELECT count(*) FROM sqlite_master");
-    lease->connection = std::move(reader);
-  }
+  std::shared_ptr<SnapshotLease> lease = beginSnapshotRead();
   std::optional<Pos> at = syncBarrier(options_.busyTimeout * 10);
   if (!at) throw Error("capture of " + path_ + " did not complete a sync for the snapshot");
   const Pos x = *at;
@@ -184,60 +228,31 @@ std::shared_ptr<Database::SnapshotImage> Database::openImage(const std::function
       lease->index = x.index;
     }
   }
-  const uint32_t pageSize = this->pageSize();
-
-  // Overlay: every frame of X's index up to X, latest wins. The segments must cover the index
-  // from its start to X without a hole: a missing one would leave older page versions from the
-  // database file in the image.
-  std::map<uint32_t, std::string> overlay;
-  uint64_t pages = 0;
-  WalChainState chain;
-  uint64_t covered = 0;
-  for (const SegmentInfo& s : shadow_.listSegments(x.generation, x.index)) {
-    if (s.pos.offset >= x.offset) break;
-    checkWanted();
-    if (s.pos.offset != covered) {
-      throw Error("the shadow WAL of " + path_ + " has no segment at " +
-                  Pos{x.generation, x.index, covered}.str() + " for a snapshot at " + x.str());
-    }
-    std::string raw = lz4Decompress(asBytes(shadow_.readSegmentData(s)), 1ull << 34);
-    ParsedWalSegment seg = parseWalSegment(asBytes(raw), s.pos.offset, chain);
-    covered = seg.endOffset;
-    for (const WalTransaction& t : seg.transactions) {
-      for (const WalFrameView& f : t.frames) {
-        overlay[f.header.pageNumber].assign(reinterpret_cast<const char*>(f.page.data()),
-                                            f.page.size());
-      }
-      pages = t.commitSize();
-    }
-  }
-  if (covered != x.offset) {
-    throw Error("the shadow WAL of " + path_ + " ends at " +
-                Pos{x.generation, x.index, covered}.str() + ", before the snapshot's " + x.str());
-  }
+  auto image = std::make_shared<SnapshotImage>();
+  image->pageSize = pageSize();
+  IndexOverlay overlay = overlayIndex(shadow_, x, path_, checkWanted);
   if (x.offset == 0) {
     // Nothing of this index yet: the database file holds the whole state (a restart or a new
     // generation happens only with every frame backfilled), and its header the page count. The
     // file's size can be larger (SQLITE_FCNTL_CHUNK_SIZE preallocates).
-    pages = databasePageCount(dbFd_.get(), path_, pageSize);
+    overlay.commitSize = databasePageCount(dbFd_.get(), path_, image->pageSize);
+  } else {
+    image->chain = overlay.chain;
   }
   // Pages past the commit size were spilled before the database shrank: not part of the image.
-  std::erase_if(overlay, [&](const auto& kv) { return kv.first > pages; });
+  std::erase_if(overlay.pages, [&](const auto& kv) { return kv.first > overlay.commitSize; });
   {
     // Revoked meanwhile: the barrier's position may be from a later capture, after the lock
     // that made it valid for this read transaction was dropped.
     std::lock_guard hold(lease->mu);
-    if (lease->revoked) throw stopped();
+    if (lease->revoked) throw Error(closedWhileOpening(path_));
   }
-  auto image = std::make_shared<SnapshotImage>();
   image->lease = std::move(lease);
   image->dbFd = dbFd_.get();
   image->dbPath = path_;
   image->pos = x;
-  image->pageSize = pageSize;
-  image->pages = pages;
-  image->overlay = std::move(overlay);
-  if (x.offset > 0) image->chain = chain;
+  image->pages = overlay.commitSize;
+  image->overlay = std::move(overlay.pages);
   return image;
 }
 

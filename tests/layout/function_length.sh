@@ -13,7 +13,6 @@ set -euo pipefail
 
 LIMIT=80
 KNOWN_LONG=(
-  "server/capture/database_snapshot.cpp:Database::openImage"
   "cli/primary_command.cpp:runPrimary"
 )
 
