@@ -100,10 +100,7 @@ PrimaryArgs parseArgs(const Flags& flags) {
   return out;
 }
 
-}  // namespace
-
-int runPrimary(const std::vector<std::string>& args) {
-  Flags flags;
+void defineFlags(Flags& flags) {
   flags.define("http", "ADDR", "",
                "serve HTTP on ADDR (:9090, 127.0.0.1:9090, [::1]:9090; port 0: any free "
                "port); without it, capture only");
@@ -132,7 +129,49 @@ int runPrimary(const std::vector<std::string>& args) {
                "drop a stream whose client has taken no byte for this long (a slow reader is "
                "never dropped), and a connection that has sent no complete request for this "
                "long");
+}
 
+// The HTTP server for --http, listening; nullptr without --http. Throws on a listen error.
+std::unique_ptr<server::PrimaryServer> startServer(const PrimaryArgs& parsed,
+                                                   const std::vector<Database*>& served,
+                                                   std::optional<unsigned long> fileLimit) {
+  if (parsed.http.empty()) return nullptr;
+  server::ServerOptions options;
+  options.listenAddress = parsed.http;
+  options.limits.maxSnapshots = parsed.maxSnapshots;
+  options.maxConnections = parsed.maxConnections > 0
+                               ? parsed.maxConnections
+                               : server::defaultMaxConnections(fileLimit.value_or(1024),
+                                                               served.size(), parsed.maxSnapshots);
+  options.limits.writeStallTimeout = parsed.stallTimeout;
+  auto server = std::make_unique<server::PrimaryServer>(served, options);
+  log::info("listening on http://" + server->boundAddress() + " (open-file limit " +
+            (fileLimit ? std::to_string(*fileLimit) : std::string("unknown")) + ", at most " +
+            std::to_string(server->maxConnections()) + " connections, " +
+            std::to_string(parsed.maxSnapshots) + " snapshots)");
+  return server;
+}
+
+// One capture thread per database; a capture that stops on an error is logged, the others go on.
+std::vector<std::jthread> startCaptures(std::vector<std::unique_ptr<Database>>& databases) {
+  std::vector<std::jthread> captures;
+  for (auto& db : databases) {
+    captures.emplace_back([&db = *db](std::stop_token stop) {
+      try {
+        db.run(stop);
+      } catch (const std::exception& e) {
+        log::error(db.path() + ": capture stopped: " + e.what());
+      }
+    });
+  }
+  return captures;
+}
+
+}  // namespace
+
+int runPrimary(const std::vector<std::string>& args) {
+  Flags flags;
+  defineFlags(flags);
   PrimaryArgs parsed;
   try {
     if (!flags.parse(args)) {
@@ -161,39 +200,15 @@ int runPrimary(const std::vector<std::string>& args) {
   }
 
   std::unique_ptr<server::PrimaryServer> server;
-  if (!parsed.http.empty()) {
-    try {
-      server::ServerOptions options;
-      options.listenAddress = parsed.http;
-      options.limits.maxSnapshots = parsed.maxSnapshots;
-      options.maxConnections = parsed.maxConnections > 0 ? parsed.maxConnections
-                                                         : server::defaultMaxConnections(
-                                                               fileLimit.value_or(1024),
-                                                               served.size(), parsed.maxSnapshots);
-      options.limits.writeStallTimeout = parsed.stallTimeout;
-      server = std::make_unique<server::PrimaryServer>(served, options);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "walstream primary: cannot serve HTTP on %s: %s\n", parsed.http.c_str(),
-                   e.what());
-      return 1;
-    }
-    log::info("listening on http://" + server->boundAddress() + " (open-file limit " +
-              (fileLimit ? std::to_string(*fileLimit) : std::string("unknown")) + ", at most " +
-              std::to_string(server->maxConnections()) + " connections, " +
-              std::to_string(parsed.maxSnapshots) + " snapshots)");
+  try {
+    server = startServer(parsed, served, fileLimit);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "walstream primary: cannot serve HTTP on %s: %s\n", parsed.http.c_str(),
+                 e.what());
+    return 1;
   }
 
-  std::vector<std::jthread> captures;
-  for (auto& db : databases) {
-    captures.emplace_back([&db = *db](std::stop_token stop) {
-      try {
-        db.run(stop);
-      } catch (const std::exception& e) {
-        log::error(db.path() + ": capture stopped: " + e.what());
-      }
-    });
-  }
-
+  std::vector<std::jthread> captures = startCaptures(databases);
   if (server) {
     // The server's signal handlers are installed; let this thread, its event loop, take them.
     pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
