@@ -75,11 +75,4 @@ void writeFileAtomic(FileSystem& fs, const std::string& path, std::string_view d
   fs.fsyncDir(dirName(path));
 }
 
-void syncFilesData(FileSystem& fs, const std::vector<std::string>& paths) {
-  for (const std::string& path : paths) {
-    UniqueFd fd = fs.openFileIfExists(path, O_RDONLY);
-    if (fd.valid()) fs.fdatasync(fd.get(), path);
-  }
-}
-
 }  // namespace walstream

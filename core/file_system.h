@@ -59,7 +59,5 @@ FileSystem& realFileSystem();
 // Writes `data` to path durably and atomically: path.tmp, fsync, rename, fsync of the directory.
 // A failure removes path.tmp and leaves the old file untouched.
 void writeFileAtomic(FileSystem& fs, const std::string& path, std::string_view data);
-// Makes the data of a few files durable (fdatasync each). Files that no longer exist are skipped.
-void syncFilesData(FileSystem& fs, const std::vector<std::string>& paths);
 
 }  // namespace walstream

@@ -89,10 +89,6 @@ void fdatasyncFd(int fd, std::string_view path) {
   if (::fdatasync(fd) != 0) throwErrno("fdatasync failed", path);
 }
 
-void syncFilesData(const std::vector<std::string>& paths) {
-  syncFilesData(realFileSystem(), paths);
-}
-
 void syncFileSystem(const std::string& path) {
   UniqueFd fd = openFile(path, O_RDONLY);
   if (::syncfs(fd.get()) != 0) throwErrno("syncfs failed for the file system of", path);

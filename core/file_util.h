@@ -53,8 +53,6 @@ void fsyncFd(int fd, std::string_view path);
 // overwrite of allocated blocks needs no file-system journal commit.
 void fdatasyncFd(int fd, std::string_view path);
 uint64_t fileSize(int fd, std::string_view path);
-// Makes the data of a few files durable (fdatasync each). Files that no longer exist are skipped.
-void syncFilesData(const std::vector<std::string>& paths);
 // syncfs(2): makes everything written to the file system holding `path` durable.
 void syncFileSystem(const std::string& path);
 

@@ -35,7 +35,9 @@ class RecordFile {
   // Flushes the last write to stable storage (nothing when nothing was written): fdatasync, and
   // the first time after the file was opened an fsync of its directory, so that a file created
   // since (by this object or by a run that died before flushing it) is found after a power
-  // failure too.
+  // failure too. After a sync that failed, the next one replaces the file by a new one (tmp,
+  // fsync, rename, directory fsync) holding the last record, since syncing the old one again
+  // could succeed without writing what the failed sync dropped.
   void sync();
 
   // Deletes the file (missing is fine); the next write creates it again.
@@ -49,6 +51,8 @@ class RecordFile {
   UniqueFd fd_;
   uint64_t length_ = 0;       // the file's length as last written or seen
   bool nameDurable_ = false;  // its directory was fsynced since fd_ was opened
+  bool syncFailed_ = false;   // the last sync failed: the next one rewrites the file
+  std::string last_;          // the last record written
 };
 
 }  // namespace walstream

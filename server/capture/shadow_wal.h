@@ -28,11 +28,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/file_system.h"
 #include "core/pos.h"
 #include "server/capture/segment_file_pool.h"
@@ -55,6 +58,15 @@ struct SegmentInfo {
   uint64_t previousIndexEnd = 0;
 };
 
+// A sync of shadow WAL files failed (ShadowWal::makeDurable). The segments it covered cannot be
+// made durable by syncing again, so their generation cannot be trusted after a power failure:
+// the ShadowWal remembers it (syncFailedIn), and capture starts a new generation when it reopens
+// rather than resuming that one.
+class ShadowSyncError : public Error {
+ public:
+  using Error::Error;
+};
+
 class ShadowWal {
  public:
   // Writes, syncs, renames and removals of the shadow WAL's files go through `fs`
@@ -64,6 +76,11 @@ class ShadowWal {
 
   const std::string& root() const { return root_; }
   FileSystem& fileSystem() const { return *fs_; }
+
+  // Whether a makeDurable() of this object covering `generation` failed: that generation must
+  // not be resumed (ShadowSyncError). Thread-safe. Remembered only as long as this object
+  // lives; see docs/capture.md for what a restart of the process after such a failure risks.
+  bool syncFailedIn(uint64_t generation) const;
   std::string generationDir(uint64_t gen) const;
   std::string indexDir(uint64_t gen, uint64_t index) const;
   std::string segmentPath(const Pos& pos) const;
@@ -94,7 +111,9 @@ class ShadowWal {
   // fileOffset and byteOffset. Not yet durable: makeDurable(the first's position).
   void storeSegments(std::span<SegmentInfo> segments, SpareFile* spare = nullptr) const;
   // Makes the segment files starting at `files` durable, data and names. Files removed
-  // meanwhile are skipped.
+  // meanwhile are skipped. Throws ShadowSyncError when a sync fails: on Linux a failed fsync
+  // may drop the dirty pages it could not write and mark them clean, so a later fsync of the
+  // same files can succeed with their data lost. What was not durable then never will be.
   void makeDurable(const std::vector<Pos>& files) const;
   // Deletes the segments of `gen`/`index` at and after `from` (a damaged tail): later files
   // are removed, the file holding `from` is cut before it.
@@ -120,6 +139,8 @@ class ShadowWal {
  private:
   std::string root_;
   FileSystem* fs_;
+  mutable std::mutex mu_;  // guards syncFailed_: capture's thread and its worker sync
+  mutable std::set<uint64_t> syncFailed_;
 };
 
 }  // namespace walstream

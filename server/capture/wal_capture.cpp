@@ -93,8 +93,8 @@ WalCapture::WalCapture(const std::string& path, const CaptureOptions& options,
 
 WalCapture::~WalCapture() {
   // Once the pin is gone the application may restart the WAL, so the segments written since the
-  // last hand-off must be durable first (shadow_wal.h). A failure here only risks a new
-  // generation after a power failure; it must not stop the shutdown.
+  // last hand-off must be durable first (shadow_wal.h). A failed sync here is remembered by the
+  // ShadowWal, so the next open starts a new generation; it must not stop the shutdown.
   if (worker_) {
     worker_->wait();
     try {
@@ -201,6 +201,11 @@ std::string WalCapture::continuityProblem(const std::optional<Tail>& tail) {
   const WalIndexHeader h = readIndexHeader();
   const std::optional<WalHeader> wh = readWalHeader();
   if (!tail) return "no usable shadow WAL";
+  if (shadow_.syncFailedIn(tail->generation)) {
+    return "a sync of generation " + formatHex16(tail->generation) +
+           "'s files failed earlier: what it covered may not be on disk, whatever a later sync "
+           "says";
+  }
   if (!wh) return "the WAL file has no valid header";
   if (wh->pageSize != tail->chain.pageSize) return "the page size changed";
   if (wh->salt1 != tail->chain.salt1 || wh->salt2 != tail->chain.salt2 || h.salt1() != wh->salt1 ||

@@ -109,9 +109,11 @@ FaultyFileSystem::Node& FaultyFileSystem::node(const std::string& path) {
   return nodes_.try_emplace(path).first->second;
 }
 
-void FaultyFileSystem::dataChanged(const std::string& path) {
+void FaultyFileSystem::dataChanged(const std::string& path, bool emptied) {
   std::lock_guard lock(mu_);
-  node(path).dataDurable = false;
+  Node& n = node(path);
+  n.dataDurable = false;
+  if (emptied) n.dataLost = false;  // nothing of the old content is left to lose
 }
 
 UniqueFd FaultyFileSystem::openFile(const std::string& path, int flags, unsigned mode) {
@@ -123,6 +125,7 @@ UniqueFd FaultyFileSystem::openFile(const std::string& path, int flags, unsigned
     node(path) = {false, false};
   } else if (flags & O_TRUNC) {
     node(path).dataDurable = false;
+    node(path).dataLost = false;
   }
   return fd;
 }
@@ -130,7 +133,7 @@ UniqueFd FaultyFileSystem::openFile(const std::string& path, int flags, unsigned
 UniqueFd FaultyFileSystem::openFileIfExists(const std::string& path, int flags) {
   if (auto f = check(call(FsOp::kOpen, path))) fail(*f, "cannot open", path);
   UniqueFd fd = base_.openFileIfExists(path, flags);
-  if (fd.valid() && (flags & O_TRUNC)) dataChanged(path);
+  if (fd.valid() && (flags & O_TRUNC)) dataChanged(path, true);
   return fd;
 }
 
@@ -166,15 +169,22 @@ void FaultyFileSystem::writeFull(int fd, const void* buf, size_t n, std::string_
 
 void FaultyFileSystem::syncWithFaults(int fd, std::string_view path, bool dataOnly) {
   const std::string p(path);
-  if (auto f = check(call(FsOp::kSync, p)))
+  if (auto f = check(call(FsOp::kSync, p))) {
+    {
+      std::lock_guard lock(mu_);
+      Node& n = node(p);
+      if (!n.dataDurable) n.dataLost = true;
+    }
     fail(*f, dataOnly ? "fdatasync failed" : "fsync failed", p);
+  }
   if (dataOnly) {
     base_.fdatasync(fd, path);
   } else {
     base_.fsync(fd, path);
   }
   std::lock_guard lock(mu_);
-  node(p).dataDurable = true;
+  Node& n = node(p);
+  n.dataDurable = !n.dataLost;
 }
 
 void FaultyFileSystem::fsync(int fd, std::string_view path) {
@@ -187,19 +197,37 @@ void FaultyFileSystem::fdatasync(int fd, std::string_view path) {
 
 void FaultyFileSystem::syncFileSystem(const std::string& path) {
   if (auto f = check(call(FsOp::kSync, path))) {
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [p, n] : nodes_) {
+        if (!n.dataDurable) n.dataLost = true;
+        if (!n.nameDurable) n.nameLost = true;
+      }
+    }
     fail(*f, "syncfs failed for the file system of", path);
   }
   base_.syncFileSystem(path);
   std::lock_guard lock(mu_);
-  for (auto& [p, n] : nodes_) n = {true, true};
+  for (auto& [p, n] : nodes_) {
+    n.dataDurable = !n.dataLost;
+    n.nameDurable = !n.nameLost;
+  }
 }
 
 void FaultyFileSystem::fsyncDir(const std::string& dir) {
-  if (auto f = check(call(FsOp::kSyncDir, dir))) fail(*f, "fsync failed", dir);
+  if (auto f = check(call(FsOp::kSyncDir, dir))) {
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [p, n] : nodes_) {
+        if (dirName(p) == dir && !n.nameDurable) n.nameLost = true;
+      }
+    }
+    fail(*f, "fsync failed", dir);
+  }
   base_.fsyncDir(dir);
   std::lock_guard lock(mu_);
   for (auto& [p, n] : nodes_) {
-    if (dirName(p) == dir) n.nameDurable = true;
+    if (dirName(p) == dir) n.nameDurable = !n.nameLost;
   }
 }
 
@@ -213,6 +241,7 @@ void FaultyFileSystem::rename(const std::string& from, const std::string& to) {
     nodes_.erase(it);
   }
   moved.nameDurable = false;
+  moved.nameLost = false;  // a new entry
   nodes_[to] = moved;
 }
 
@@ -226,14 +255,14 @@ bool FaultyFileSystem::unlink(const std::string& path) {
 
 void FaultyFileSystem::truncate(const std::string& path, uint64_t size) {
   if (auto f = check(call(FsOp::kTruncate, path))) fail(*f, "cannot truncate", path);
-  dataChanged(path);
+  dataChanged(path, size == 0);
   base_.truncate(path, size);
 }
 
 void FaultyFileSystem::ftruncate(int fd, uint64_t size, std::string_view path) {
   const std::string p(path);
   if (auto f = check(call(FsOp::kTruncate, p))) fail(*f, "cannot truncate", p);
-  dataChanged(p);
+  dataChanged(p, size == 0);
   base_.ftruncate(fd, size, path);
 }
 

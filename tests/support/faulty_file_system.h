@@ -11,7 +11,9 @@
 // is durable after an fsync or fdatasync of it (or a syncfs) with no write or truncation since; a
 // name (file or directory) is durable after an fsync of its directory (or a syncfs) with no
 // rename or creation of it since. Files and directories that were there before they were first
-// seen count as durable.
+// seen count as durable. A sync that fails is Linux's: the dirty data or names it covered may
+// have been dropped and marked clean, so no later sync makes them durable; only rewriting the
+// file from its start (truncation to 0) or removing it ends that.
 //
 // Thread-safe: capture's thread and its checkpoint worker call it at once.
 #pragma once
@@ -108,6 +110,8 @@ class FaultyFileSystem final : public FileSystem {
   struct Node {
     bool dataDurable = true;
     bool nameDurable = true;
+    bool dataLost = false;  // a sync failed while the data was not durable
+    bool nameLost = false;  // a sync of its directory failed while the name was not durable
   };
 
   // Counts the call against every fault; the fault it triggers, if any (errno and short write).
@@ -120,7 +124,8 @@ class FaultyFileSystem final : public FileSystem {
 
   // The durability model; requires mu_.
   Node& node(const std::string& path);
-  void dataChanged(const std::string& path);
+  // `emptied`: truncated to nothing, so a failed sync's loss no longer matters.
+  void dataChanged(const std::string& path, bool emptied = false);
 
   FileSystem& base_;
   mutable std::mutex mu_;
