@@ -104,10 +104,11 @@ TEST_CASE("compress=1 size passes are bounded in number and stop when their clie
   HeartbeatWatch follower(primary.port(), "/stream?pos=" + end.str() + "&heartbeat=200");
 
   // 100 clients ask for a compressed snapshot, each leaving as soon as its answer begins (the
-  // response header, or a 503) or after 10 s.
+  // response header, or a 503) or after 10 s (scaled: under a sanitizer every pass is slower).
   const auto began = Clock::now();
   const uint64_t readBefore = bytesRead(pid);
-  const int answered = requestThenLeave(primary.port(), "/stream?pos=&compress=1", 100, 10s);
+  const int answered =
+      requestThenLeave(primary.port(), "/stream?pos=&compress=1", 100, scaled(10s));
   const auto left = Clock::now();
   // A few seconds more, for passes that would go on after their clients left (a window
   // observed, not a wait for an event).

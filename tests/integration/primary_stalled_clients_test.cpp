@@ -14,6 +14,7 @@
 #include "tests/support/process_usage.h"
 #include "tests/support/sanitizers.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/time_scale.h"
 
 using namespace walstream;
 using namespace walstream::test;
@@ -50,7 +51,7 @@ TEST_CASE("200 streams that never read cost bounded memory and are dropped once 
   uint64_t peakKiB = 0;
   size_t listed = 0;
   // Sampled until every stream is stalled in its snapshot, and for two seconds more.
-  for (auto until = opened + 60s; std::chrono::steady_clock::now() < until;) {
+  for (auto until = opened + scaled(60s); std::chrono::steady_clock::now() < until;) {
     peakKiB = std::max(peakKiB, residentKiB(pid));
     const size_t now = streamsListed(primary.port());
     if (listed < kStreams && now == kStreams) until = std::chrono::steady_clock::now() + 2s;
@@ -68,7 +69,7 @@ TEST_CASE("200 streams that never read cost bounded memory and are dropped once 
 
   // The server drops them by itself once their writes have stalled (10 s by default).
   bool dropped = false;
-  for (auto until = opened + 40s; std::chrono::steady_clock::now() < until;) {
+  for (auto until = opened + scaled(40s); std::chrono::steady_clock::now() < until;) {
     if (streamsListed(primary.port()) == 0) {
       dropped = true;
       break;
@@ -79,7 +80,7 @@ TEST_CASE("200 streams that never read cost bounded memory and are dropped once 
       std::chrono::duration<double>(std::chrono::steady_clock::now() - opened).count();
   MESSAGE("all dropped " << droppedAfter << " s after they were opened");
   CHECK(dropped);
-  CHECK(droppedAfter < 25.0);
+  CHECK(droppedAfter < scaledBound(25.0));
   streams.closeAll();
 
   if (!kSanitized && !kThreadSanitizer) {
