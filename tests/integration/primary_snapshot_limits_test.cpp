@@ -94,10 +94,13 @@ TEST_CASE("snapshot images held at once are bounded by default, large WAL indexe
   const std::string db = dir.file("app.db");
   createWriterTable(db);
   insertRows(db, 2000, 2000, 200);
-  // The WAL is left to grow: every snapshot's image carries an overlay of all its pages.
+  // The WAL is left to grow: every snapshot's image carries an overlay of all its pages. The
+  // clients below never read: a long stall timeout keeps each one's snapshot (and place) for the
+  // whole test, however slowly the setups run (a sanitizer's build), so that places do not free
+  // up and count twice.
   PrimaryProcess primary(db, dir.file("primary"),
                          {"--min-checkpoint-pages", "20000", "--max-checkpoint-pages", "20000",
-                          "--checkpoint-interval", "1h"});
+                          "--checkpoint-interval", "1h", "--stall-timeout", "10m"});
   const pid_t pid = primary.process().pid();
   waitForCapture(primary.port());
   insertRows(db, 5000, 2000, 500);  // about 10 MiB of WAL in the current index
