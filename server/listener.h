@@ -13,8 +13,9 @@ namespace walstream::server {
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  // Binds and listens at once; throws walstream::Error naming the endpoint when it cannot.
-  Listener(ServerContext& ctx, const boost::asio::ip::tcp::endpoint& endpoint);
+  // Binds and listens at once (proto/http/listening_socket.h); throws walstream::Error naming
+  // the address when it cannot.
+  Listener(ServerContext& ctx, const ListenAddress& address);
 
   boost::asio::ip::tcp::endpoint localEndpoint() const;
   void run();
