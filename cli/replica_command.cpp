@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "cli/checkpoint_pages.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/stop_signal.h"
@@ -97,8 +98,9 @@ ReplicaSettings replicaSettings(const Flags& flags) {
   }
   options.db = flags.str("db");
   options.localPath = flags.positional()[0];
-  options.applier.minCheckpointPages = static_cast<uint32_t>(flags.u64("min-checkpoint-pages"));
-  options.applier.maxCheckpointPages = static_cast<uint32_t>(flags.u64("max-checkpoint-pages"));
+  const CheckpointPages pages = checkpointPages(flags);
+  options.applier.minCheckpointPages = pages.min;
+  options.applier.maxCheckpointPages = pages.max;
   options.heartbeatInterval = flags.duration("heartbeat");
   if (options.heartbeatInterval < proto::kMinHeartbeat ||
       options.heartbeatInterval > proto::kMaxHeartbeat) {
