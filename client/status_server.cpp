@@ -9,7 +9,6 @@
 #include <thread>
 
 #include "client/replica_metrics_text.h"
-#include "core/error.h"
 #include "core/log.h"
 #include "core/printable_text.h"
 #include "proto/connection_count.h"

@@ -15,7 +15,7 @@ namespace net = boost::asio;
 using boost::system::error_code;
 using net::ip::tcp;
 
-Listener::Listener(ServerContext& ctx, const ListenAddress& address)
+Listener::Listener(ServerContext& ctx, const httpd::ListenAddress& address)
     : ctx_(ctx), acceptor_(net::make_strand(ctx.io)), retryTimer_(acceptor_.get_executor()) {
   httpd::listenAt(acceptor_, address);
   endpoint_ = httpd::endpointText(localEndpoint());

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "proto/http/listen_address.h"
 #include "server/server_context.h"
 
 namespace walstream::server {
@@ -15,7 +16,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
  public:
   // Binds and listens at once (proto/http/listening_socket.h); throws walstream::Error naming
   // the address when it cannot.
-  Listener(ServerContext& ctx, const ListenAddress& address);
+  Listener(ServerContext& ctx, const httpd::ListenAddress& address);
 
   boost::asio::ip::tcp::endpoint localEndpoint() const;
   void run();

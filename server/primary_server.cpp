@@ -3,7 +3,6 @@
 #include <sys/resource.h>
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -22,7 +21,6 @@
 namespace walstream::server {
 
 namespace net = boost::asio;
-using net::ip::tcp;
 
 size_t defaultMaxConnections(unsigned long fileLimit, size_t databases, size_t maxSnapshots) {
   const unsigned long reserve = kFileReserve + kFileReservePerDatabase * databases;
