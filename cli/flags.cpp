@@ -1,6 +1,7 @@
 #include "cli/flags.h"
 
 #include <charconv>
+#include <limits>
 
 namespace walstream::cli {
 
@@ -67,6 +68,16 @@ uint64_t Flags::u64(const std::string& name) const {
     throw UsageError("invalid value \"" + v + "\" for --" + name + ": want a whole number");
   }
   return out;
+}
+
+uint32_t Flags::u32(const std::string& name, uint32_t min) const {
+  constexpr uint32_t kMax = std::numeric_limits<uint32_t>::max();
+  const uint64_t v = u64(name);
+  if (v < min || v > kMax) {
+    throw UsageError("invalid value \"" + str(name) + "\" for --" + name + ": want " +
+                     std::to_string(min) + " to " + std::to_string(kMax));
+  }
+  return static_cast<uint32_t>(v);
 }
 
 std::chrono::milliseconds Flags::duration(const std::string& name) const {

@@ -26,6 +26,8 @@ class Flags {
   std::string str(const std::string& name) const;
   bool boolean(const std::string& name) const;
   uint64_t u64(const std::string& name) const;  // throws UsageError naming the flag
+  // A whole number from `min` to 2^32 - 1; throws UsageError naming the flag and the range.
+  uint32_t u32(const std::string& name, uint32_t min) const;
   std::chrono::milliseconds duration(const std::string& name) const;  // 500ms, 10s, 1m, 1h
   bool given(const std::string& name) const { return given_.count(name) != 0; }
   const std::vector<std::string>& positional() const { return positional_; }

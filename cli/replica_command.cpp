@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "cli/checkpoint_pages.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/stop_signal.h"
@@ -17,7 +18,7 @@
 #include "core/fd_limit.h"
 #include "core/log.h"
 #include "proto/heartbeat_bounds.h"
-#include "server/primary_server.h"
+#include "proto/http/listen_address.h"
 #include "server/query.h"
 
 namespace walstream::cli {
@@ -79,8 +80,8 @@ void defineReplicaFlags(Flags& flags) {
 // What the flags ask of the replica command.
 struct ReplicaSettings {
   client::ReplicaOptions options;
-  std::optional<server::ListenAddress> listen;  // --http
-  uint64_t maxConnections = 0;                  // --max-connections; 0: from the file limit
+  std::optional<httpd::ListenAddress> listen;  // --http
+  uint64_t maxConnections = 0;                 // --max-connections; 0: from the file limit
 };
 
 // Throws UsageError for a missing, malformed or out-of-range flag: a --heartbeat the primary
@@ -97,8 +98,9 @@ ReplicaSettings replicaSettings(const Flags& flags) {
   }
   options.db = flags.str("db");
   options.localPath = flags.positional()[0];
-  options.applier.minCheckpointPages = static_cast<uint32_t>(flags.u64("min-checkpoint-pages"));
-  options.applier.maxCheckpointPages = static_cast<uint32_t>(flags.u64("max-checkpoint-pages"));
+  const CheckpointPages pages = checkpointPages(flags);
+  options.applier.minCheckpointPages = pages.min;
+  options.applier.maxCheckpointPages = pages.max;
   options.heartbeatInterval = flags.duration("heartbeat");
   if (options.heartbeatInterval < proto::kMinHeartbeat ||
       options.heartbeatInterval > proto::kMaxHeartbeat) {
@@ -114,7 +116,7 @@ ReplicaSettings replicaSettings(const Flags& flags) {
   }
   if (flags.given("http")) {
     try {
-      s.listen = server::parseListenAddress(flags.str("http"));
+      s.listen = httpd::parseListenAddress(flags.str("http"));
     } catch (const std::invalid_argument& e) {
       throw UsageError(std::string("invalid value for --http: ") + e.what());
     }
@@ -134,7 +136,7 @@ int followUntilStopped(const ReplicaSettings& s, const sigset_t& signals,
     std::unique_ptr<client::StatusServer> status;
     if (s.listen) {
       status = std::make_unique<client::StatusServer>(
-          s.listen->host, s.listen->port, state,
+          *s.listen, state,
           s.maxConnections > 0 ? s.maxConnections
                                : client::defaultMaxStatusConnections(fileLimit.value_or(1024)));
       log::info("replica status: listening on " + status->address() + " (open-file limit " +

@@ -6,14 +6,18 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <nlohmann/json.hpp>
 #include <thread>
 
-#include "core/error.h"
+#include "client/replica_metrics_text.h"
 #include "core/log.h"
 #include "core/printable_text.h"
 #include "proto/connection_count.h"
-#include "proto/json_text.h"
+#include "proto/http/endpoint_text.h"
+#include "proto/http/listening_socket.h"
+#include "proto/http/prometheus_text.h"
+#include "proto/http/read_methods.h"
+#include "proto/http/response.h"
+#include "proto/replica_status_json.h"
 
 namespace walstream::client {
 
@@ -42,110 +46,75 @@ bool isResourceExhaustion(const beast::error_code& ec) {
 constexpr size_t kMaxRequestBufferBytes = 16 * 1024;
 constexpr uint64_t kMaxRequestBodyBytes = 4 * 1024;
 
-using Response = http::response<http::string_body>;
+using httpd::makeJsonError;
+using httpd::makeResponse;
+using httpd::StringResponse;
 
-void setJson(Response& res, http::status status, const nlohmann::json& body) {
-  res.result(status);
-  res.set(http::field::content_type, "application/json");
-  res.body() = proto::jsonText(body) + "\n";
+// One request per connection: every answer closes it (see Session).
+constexpr bool kKeepAlive = false;
+
+StringResponse statusAnswer(const ReplicaState& state, unsigned version) {
+  proto::ReplicaStatusJson status;
+  {
+    std::lock_guard lock(state.mu);
+    status = {state.upstream,
+              state.db,
+              state.pos.str(),
+              state.upstreamPos.str(),
+              state.connected,
+              state.snapshotsApplied,
+              state.transactionsApplied,
+              state.lagMillis(),
+              state.stalledMillis(),
+              state.lastError};
+  }
+  return makeResponse(200, "application/json", proto::encodeReplicaStatusJson(status) + "\n",
+                      version, kKeepAlive);
 }
 
-void respondStatus(Response& res, const ReplicaState& state) {
-  std::lock_guard lock(state.mu);
-  setJson(res, http::status::ok,
-          {{"upstream", state.upstream},
-           {"db", state.db},
-           {"pos", state.pos.str()},
-           {"upstream_pos", state.upstreamPos.empty() ? std::string() : state.upstreamPos.str()},
-           {"connected", state.connected},
-           {"snapshots_applied", state.snapshotsApplied},
-           {"transactions_applied", state.transactionsApplied},
-           {"lag_ms", state.lagMillis()},
-           {"stalled_ms", state.stalledMillis()},
-           {"last_error", state.lastError}});
-}
-
-void respondHealth(Response& res, const ReplicaState& state) {
+StringResponse healthAnswer(const ReplicaState& state, unsigned version) {
   std::lock_guard lock(state.mu);
   if (state.refused) {
-    setJson(res, http::status::service_unavailable,
-            {{"error", "the primary refuses this replica: " + state.lastError}});
-  } else if (state.snapshotsApplied > 0 || !state.pos.empty()) {
-    setJson(res, http::status::ok, {{"status", "ok"}});
-  } else {
-    setJson(res, http::status::service_unavailable,
-            {{"error", "no snapshot applied yet" +
-                           (state.lastError.empty() ? "" : ": " + state.lastError)}});
+    return makeJsonError(503, "the primary refuses this replica: " + state.lastError, version,
+                         kKeepAlive);
   }
+  if (state.snapshotsApplied > 0 || !state.pos.empty()) {
+    return makeResponse(200, "application/json", "{\"status\":\"ok\"}\n", version, kKeepAlive);
+  }
+  return makeJsonError(
+      503, "no snapshot applied yet" + (state.lastError.empty() ? "" : ": " + state.lastError),
+      version, kKeepAlive);
 }
 
-void respondMetrics(Response& res, const ReplicaState& state) {
-  std::lock_guard lock(state.mu);
-  std::string m;
-  auto metric = [&](const char* name, const char* type, const char* help, auto value) {
-    m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
-         name + " " + std::to_string(value) + "\n";
-  };
-  metric("walstream_replica_connected", "gauge", "1 while streaming from the primary.",
-         state.connected ? 1 : 0);
-  metric("walstream_replica_snapshots_applied_total", "counter", "Snapshots applied.",
-         state.snapshotsApplied);
-  metric("walstream_replica_transactions_applied_total", "counter", "Primary transactions applied.",
-         state.transactionsApplied);
-  metric("walstream_replica_segments_applied_total", "counter", "WAL segments applied.",
-         state.segmentsApplied);
-  metric("walstream_replica_received_bytes_total", "counter", "Stream bytes received.",
-         state.bytesReceived);
-  metric("walstream_replica_disconnects_total", "counter", "Stream disconnects.", state.reconnects);
-  metric("walstream_replica_checkpoints_total", "counter", "Checkpoints of the local WAL.",
-         state.checkpoints);
-  metric("walstream_replica_lag_milliseconds", "gauge",
-         "Age of the newest applied data while behind (-1 before the first catch-up).",
-         state.lagMillis());
-  metric("walstream_replica_stalled_milliseconds", "gauge",
-         "How long the replica has made no progress while the primary claims more (0 if not).",
-         state.stalledMillis());
-  metric("walstream_replica_index", "gauge", "WAL index of the applied position.", state.pos.index);
-  metric("walstream_replica_offset", "gauge", "WAL offset of the applied position.",
-         state.pos.offset);
-  res.result(http::status::ok);
-  res.set(http::field::content_type, "text/plain; version=0.0.4");
-  res.body() = std::move(m);
+StringResponse route(const http::request<http::string_body>& req, const ReplicaState& state) {
+  const unsigned version = req.version();
+  const std::string target(req.target());
+  const std::string path = target.substr(0, target.find('?'));
+  const bool known = path == "/status" || path == "/healthz" || path == "/metrics";
+  if (!known) {
+    return makeJsonError(404, "no such path: " + printableText(path, 256), version, kKeepAlive);
+  }
+  if (!httpd::isGetOrHead(req.method())) {
+    return httpd::methodNotAllowed(printableText(std::string(req.method_string()), 32), path,
+                                   httpd::kAllowGetAndHead, version, kKeepAlive);
+  }
+  if (path == "/status") return statusAnswer(state, version);
+  if (path == "/healthz") return healthAnswer(state, version);
+  return makeResponse(200, httpd::kPrometheusContentType, renderReplicaMetrics(state), version,
+                      kKeepAlive);
 }
 
 // The request target is the client's: anything echoed from it is escaped (printable_text.h).
-Response respond(const http::request<http::string_body>& req, const ReplicaState& state) {
-  Response res;
-  res.version(req.version());
-  res.keep_alive(false);
+StringResponse respond(const http::request<http::string_body>& req, const ReplicaState& state) {
+  StringResponse res;
   try {
-    const std::string target(req.target());
-    const std::string path = target.substr(0, target.find('?'));
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
-      setJson(res, http::status::method_not_allowed, {{"error", "method not allowed"}});
-      res.set(http::field::allow, "GET, HEAD");
-    } else if (path == "/status") {
-      respondStatus(res, state);
-    } else if (path == "/healthz") {
-      respondHealth(res, state);
-    } else if (path == "/metrics") {
-      respondMetrics(res, state);
-    } else {
-      setJson(res, http::status::not_found,
-              {{"error", "no such endpoint: " + printableText(path, 256)}});
-    }
+    res = route(req, state);
   } catch (const std::exception& e) {
     // No request may take the replica down: whatever failed is this request's alone.
     log::warn(std::string("replica status: request failed: ") + e.what());
-    res = Response();
-    res.version(req.version());
-    res.keep_alive(false);
-    res.result(http::status::internal_server_error);
-    res.set(http::field::content_type, "application/json");
-    res.body() = "{\"error\":\"internal error\"}\n";
+    res = makeJsonError(500, "internal error", req.version(), kKeepAlive);
   }
-  res.prepare_payload();
-  if (req.method() == http::verb::head) res.body().clear();
+  httpd::fitToMethod(res, req.method());
   return res;
 }
 
@@ -177,7 +146,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_{kMaxRequestBufferBytes};
   http::request_parser<http::string_body> parser_;
-  http::response<http::string_body> res_;
+  StringResponse res_;
   const ReplicaState& state_;
 };
 
@@ -254,20 +223,10 @@ size_t defaultMaxStatusConnections(unsigned long fileLimit) {
   return std::clamp<size_t>(left / 2, 1, 1024);
 }
 
-StatusServer::StatusServer(const std::string& host, uint16_t port, const ReplicaState& state,
+StatusServer::StatusServer(const httpd::ListenAddress& address, const ReplicaState& state,
                            size_t maxConnections)
     : impl_(std::make_unique<Impl>(state, maxConnections)) {
-  beast::error_code ec;
-  const auto addr = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
-  if (ec) throw Error("invalid --http address \"" + host + "\": " + ec.message());
-  const tcp::endpoint ep(addr, port);
-  impl_->acceptor.open(ep.protocol(), ec);
-  if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl_->acceptor.bind(ep, ec);
-  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    throw Error("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
-  }
+  httpd::listenAt(impl_->acceptor, address);
   impl_->accept();
   impl_->thread = std::thread([m = impl_.get()] { m->run(); });
 }
@@ -282,10 +241,7 @@ size_t StatusServer::maxConnections() const {
 }
 
 std::string StatusServer::address() const {
-  const auto ep = impl_->acceptor.local_endpoint();
-  const std::string host =
-      ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
-  return "http://" + host + ":" + std::to_string(ep.port());
+  return "http://" + httpd::endpointText(impl_->acceptor.local_endpoint());
 }
 
 }  // namespace walstream::client

@@ -1,5 +1,6 @@
-// The replica's HTTP endpoints (--http ADDR): /status (JSON), /metrics (Prometheus text) and
-// /healthz (200 once a snapshot has been applied, 503 before). Runs its own Asio thread, which
+// The replica's HTTP endpoints (--http ADDR): /status (JSON, proto/replica_status_json.h),
+// /metrics (Prometheus text) and /healthz (200 once a snapshot has been applied, 503 before),
+// with GET and HEAD, answered as the primary answers (proto/http/). Runs its own Asio thread, which
 // only reads ReplicaState under its mutex: it never touches disk or SQLite.
 #pragma once
 
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "client/replica_state.h"
+#include "proto/http/listen_address.h"
 
 namespace walstream::client {
 
@@ -24,10 +26,10 @@ size_t defaultMaxStatusConnections(unsigned long fileLimit);
 
 class StatusServer {
  public:
-  // Binds host:port (port 0 = ephemeral) and starts serving, with at most `maxConnections`
-  // connections open at once: one beyond it is closed as soon as it is accepted. Throws
-  // walstream::Error.
-  StatusServer(const std::string& host, uint16_t port, const ReplicaState& state,
+  // Binds `address` as the primary binds its own (proto/http/listening_socket.h) and starts
+  // serving, with at most `maxConnections` connections open at once: one beyond it is closed as
+  // soon as it is accepted. Throws walstream::Error naming the address.
+  StatusServer(const httpd::ListenAddress& address, const ReplicaState& state,
                size_t maxConnections);
   ~StatusServer();  // stops the thread
   StatusServer(const StatusServer&) = delete;

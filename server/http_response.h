@@ -1,19 +1,13 @@
-// Building the server's non-streaming HTTP answers.
+// The primary's whole answers are the ones both servers build (proto/http/response.h); these
+// names keep them reachable as server:: for the sessions that use them.
 #pragma once
 
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <string>
+#include "proto/http/response.h"
 
 namespace walstream::server {
 
-using StringResponse = boost::beast::http::response<boost::beast::http::string_body>;
-
-StringResponse makeResponse(unsigned status, const std::string& contentType, std::string body,
-                            unsigned version, bool keepAlive);
-
-// {"error": "..."}; `retryable` adds "Retry-After: 1".
-StringResponse makeJsonError(unsigned status, const std::string& message, unsigned version,
-                             bool keepAlive, bool retryable = false);
+using httpd::makeJsonError;
+using httpd::makeResponse;
+using httpd::StringResponse;
 
 }  // namespace walstream::server

@@ -6,6 +6,9 @@
 #include <boost/beast/http/write.hpp>
 
 #include "core/log.h"
+#include "proto/http/endpoint_text.h"
+#include "proto/http/prometheus_text.h"
+#include "proto/http/read_methods.h"
 #include "server/http_error.h"
 #include "server/query.h"
 #include "server/stream_session.h"
@@ -24,15 +27,6 @@ constexpr size_t kMaxRequestBody = 16 * 1024;
 // grow the buffer for as long as it keeps sending, on every connection.
 constexpr size_t kMaxRequestBuffer = 64 * 1024;
 
-std::string endpointText(const net::ip::tcp::socket& socket) {
-  beast::error_code ec;
-  auto ep = socket.remote_endpoint(ec);
-  if (ec) return "unknown";
-  const auto address = ep.address();
-  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-  return host + ":" + std::to_string(ep.port());
-}
-
 }  // namespace
 
 HttpSession::HttpSession(net::ip::tcp::socket socket, ServerContext& ctx,
@@ -40,7 +34,7 @@ HttpSession::HttpSession(net::ip::tcp::socket socket, ServerContext& ctx,
     : stream_(std::move(socket)),
       ctx_(ctx),
       buffer_(kMaxRequestBuffer),
-      remote_(endpointText(stream_.socket())),
+      remote_(httpd::remoteEndpointText(stream_.socket())),
       connection_(std::move(connection)) {}
 
 void HttpSession::run() {
@@ -95,33 +89,32 @@ void HttpSession::route(const http::request<http::string_body>& req) {
   const std::string_view rawTarget(req.target().data(), req.target().size());
   const RequestTarget target = splitTarget(rawTarget);
   const unsigned version = req.version();
-  // Answers carry a body even to HEAD (only GET is served): close after them so the body
-  // cannot be mistaken for the next response.
-  const bool keepAlive = req.keep_alive() && req.method() != http::verb::head;
+  const bool keepAlive = req.keep_alive();
   const bool known = target.path == "/stream" || target.path == "/status" ||
                      target.path == "/metrics" || target.path == "/healthz";
   if (!known) {
-    send(makeJsonError(404, "no such path: " + std::string(target.path), version, keepAlive));
+    send(makeJsonError(404, "no such path: " + std::string(target.path), version, keepAlive),
+         req.method());
     return;
   }
-  if (req.method() != http::verb::get) {
-    StringResponse res =
-        makeJsonError(405,
-                      "method " + std::string(req.method_string()) + " not allowed on " +
-                          std::string(target.path) + "; use GET",
-                      version, keepAlive);
-    res.set(http::field::allow, "GET");
-    send(std::move(res));
+  // HEAD as GET without the body (proto/http/read_methods.h), but on /stream: a stream's
+  // headers are known only once its plan is made, and it has no length to announce.
+  const bool isStream = target.path == "/stream";
+  if (isStream ? req.method() != http::verb::get : !httpd::isGetOrHead(req.method())) {
+    send(httpd::methodNotAllowed(std::string(req.method_string()), std::string(target.path),
+                                 isStream ? "GET" : httpd::kAllowGetAndHead, version, keepAlive),
+         req.method());
     return;
   }
 
-  if (target.path == "/stream") {
+  if (isStream) {
     StreamQuery query;
     try {
       query = parseStreamQuery(target.query, ctx_.names);
     } catch (const HttpError& e) {
       send(makeJsonError(static_cast<unsigned>(e.status()), e.what(), version, keepAlive,
-                         e.retryable()));
+                         e.retryable()),
+           req.method());
       return;
     }
     // The socket now belongs to the stream; this session ends without touching it again.
@@ -135,21 +128,24 @@ void HttpSession::route(const http::request<http::string_body>& req) {
   }
   if (target.path == "/status") {
     send(makeResponse(200, "application/json", proto::encodeStatusJson(ctx_.status()) + "\n",
-                      version, keepAlive));
+                      version, keepAlive),
+         req.method());
   } else if (target.path == "/metrics") {
-    send(makeResponse(200, "text/plain; version=0.0.4; charset=utf-8", ctx_.metricsText(), version,
-                      keepAlive));
+    send(makeResponse(200, httpd::kPrometheusContentType, ctx_.metricsText(), version, keepAlive),
+         req.method());
   } else {
     const std::string reasons = ctx_.unhealthyReasons();
     if (reasons.empty()) {
-      send(makeResponse(200, "application/json", "{\"status\":\"ok\"}\n", version, keepAlive));
+      send(makeResponse(200, "application/json", "{\"status\":\"ok\"}\n", version, keepAlive),
+           req.method());
     } else {
-      send(makeJsonError(503, reasons, version, keepAlive, true));
+      send(makeJsonError(503, reasons, version, keepAlive, true), req.method());
     }
   }
 }
 
-void HttpSession::send(StringResponse response) {
+void HttpSession::send(StringResponse response, http::verb method) {
+  httpd::fitToMethod(response, method);
   auto res = std::make_shared<StringResponse>(std::move(response));
   stream_.expires_after(ctx_.limits.writeStallTimeout);
   http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {

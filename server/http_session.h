@@ -29,7 +29,9 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   void readRequest();
   void onRead(boost::beast::error_code ec);
   void route(const boost::beast::http::request<boost::beast::http::string_body>& req);
-  void send(StringResponse response);
+  // Sends `response` as the answer to a request of `method` (no body to HEAD).
+  void send(StringResponse response,
+            boost::beast::http::verb method = boost::beast::http::verb::get);
   void end();
 
   boost::beast::tcp_stream stream_;

@@ -1,12 +1,12 @@
 #include "server/listener.h"
 
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
-#include "core/error.h"
 #include "core/log.h"
+#include "proto/http/endpoint_text.h"
+#include "proto/http/listening_socket.h"
 #include "server/http_session.h"
 
 namespace walstream::server {
@@ -15,34 +15,10 @@ namespace net = boost::asio;
 using boost::system::error_code;
 using net::ip::tcp;
 
-namespace {
-
-std::string endpointText(const tcp::endpoint& ep) {
-  const auto a = ep.address();
-  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
-}
-
-}  // namespace
-
-Listener::Listener(ServerContext& ctx, const tcp::endpoint& endpoint)
+Listener::Listener(ServerContext& ctx, const httpd::ListenAddress& address)
     : ctx_(ctx), acceptor_(net::make_strand(ctx.io)), retryTimer_(acceptor_.get_executor()) {
-  error_code ec;
-  auto fail = [&](const char* what) {
-    throw Error(std::string("cannot ") + what + " " + endpointText(endpoint) + ": " + ec.message());
-  };
-  acceptor_.open(endpoint.protocol(), ec);
-  if (ec) fail("open a socket for");
-  acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-  if (ec) fail("set SO_REUSEADDR on");
-  if (endpoint.address().is_v6() && endpoint.address().is_unspecified()) {
-    acceptor_.set_option(net::ip::v6_only(false), ec);  // ":PORT" serves IPv4 as well
-    ec.clear();
-  }
-  acceptor_.bind(endpoint, ec);
-  if (ec) fail("bind");
-  acceptor_.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) fail("listen on");
-  endpoint_ = endpointText(localEndpoint());
+  httpd::listenAt(acceptor_, address);
+  endpoint_ = httpd::endpointText(localEndpoint());
 }
 
 tcp::endpoint Listener::localEndpoint() const {

@@ -7,14 +7,16 @@
 #include <memory>
 #include <string>
 
+#include "proto/http/listen_address.h"
 #include "server/server_context.h"
 
 namespace walstream::server {
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  // Binds and listens at once; throws walstream::Error naming the endpoint when it cannot.
-  Listener(ServerContext& ctx, const boost::asio::ip::tcp::endpoint& endpoint);
+  // Binds and listens at once (proto/http/listening_socket.h); throws walstream::Error naming
+  // the address when it cannot.
+  Listener(ServerContext& ctx, const httpd::ListenAddress& address);
 
   boost::asio::ip::tcp::endpoint localEndpoint() const;
   void run();

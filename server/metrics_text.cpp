@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <functional>
 
+#include "proto/http/prometheus_text.h"
+
 namespace walstream::server {
 
 namespace {
@@ -21,54 +23,44 @@ class Writer {
   // One family with one sample per database.
   void family(const char* name, const char* type, const char* help,
               const std::function<std::string(const DatabaseMetricsSample&)>& value) {
-    header(name, type, help);
-    for (const auto& d : dbs_)
-      out_ += std::string(name) + "{" + dbLabel(d) + "} " + value(d) + "\n";
+    text_.family(name, type, help);
+    for (const auto& d : dbs_) text_.sample(name, {{"db", d.name}}, value(d));
   }
 
   // One family with one sample per database and checkpoint mode.
   void perMode(const char* name, const char* help,
                const std::function<std::string(const DatabaseMetricsSample&, size_t)>& value) {
-    header(name, "counter", help);
+    text_.family(name, "counter", help);
     for (const auto& d : dbs_) {
       for (size_t m = 0; m < kCheckpointModeNames.size(); ++m) {
-        out_ += std::string(name) + "{" + dbLabel(d) + ",mode=\"" + kCheckpointModeNames[m] +
-                "\"} " + value(d, m) + "\n";
+        text_.sample(name, {{"db", d.name}, {"mode", std::string(kCheckpointModeNames[m])}},
+                     value(d, m));
       }
     }
   }
 
   void histogram(const char* name, const char* help,
                  const std::function<const DurationHistogram&(const DatabaseMetricsSample&)>& get) {
-    header(name, "histogram", help);
+    text_.family(name, "histogram", help);
+    const std::string bucket = std::string(name) + "_bucket";
     for (const auto& d : dbs_) {
       const DurationHistogram& h = get(d);
-      const std::string label = dbLabel(d);
       for (size_t i = 0; i < DurationHistogram::kBoundsSeconds.size(); ++i) {
-        out_ += std::string(name) + "_bucket{" + label + ",le=\"" +
-                formatDouble(DurationHistogram::kBoundsSeconds[i]) + "\"} " +
-                std::to_string(h.bucketCount(i)) + "\n";
+        text_.sample(bucket,
+                     {{"db", d.name}, {"le", formatDouble(DurationHistogram::kBoundsSeconds[i])}},
+                     std::to_string(h.bucketCount(i)));
       }
-      out_ += std::string(name) + "_bucket{" + label + ",le=\"+Inf\"} " +
-              std::to_string(h.count()) + "\n";
-      out_ += std::string(name) + "_sum{" + label + "} " + formatDouble(h.sumSeconds()) + "\n";
-      out_ += std::string(name) + "_count{" + label + "} " + std::to_string(h.count()) + "\n";
+      text_.sample(bucket, {{"db", d.name}, {"le", "+Inf"}}, std::to_string(h.count()));
+      text_.sample(std::string(name) + "_sum", {{"db", d.name}}, formatDouble(h.sumSeconds()));
+      text_.sample(std::string(name) + "_count", {{"db", d.name}}, std::to_string(h.count()));
     }
   }
 
-  std::string take() { return std::move(out_); }
+  std::string take() { return text_.take(); }
 
  private:
-  void header(const char* name, const char* type, const char* help) {
-    out_ += std::string("# HELP ") + name + " " + help + "\n";
-    out_ += std::string("# TYPE ") + name + " " + type + "\n";
-  }
-  static std::string dbLabel(const DatabaseMetricsSample& d) {
-    return "db=\"" + escapeLabelValue(d.name) + "\"";
-  }
-
   const std::vector<DatabaseMetricsSample>& dbs_;
-  std::string out_;
+  httpd::PrometheusText text_;
 };
 
 std::string u64(uint64_t v) {
@@ -76,21 +68,6 @@ std::string u64(uint64_t v) {
 }
 
 }  // namespace
-
-std::string escapeLabelValue(const std::string& value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '"')
-      out += "\\\"";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
-}
 
 std::string renderMetrics(const std::vector<DatabaseMetricsSample>& dbs) {
   Writer w(dbs);

@@ -21,10 +21,8 @@ struct DatabaseMetricsSample {
   uint64_t bytesSent = 0;       // /stream body bytes written
 };
 
-// Families are grouped with one HELP/TYPE header each; every sample carries db="<name>".
+// Families are grouped with one HELP/TYPE header each; every sample carries db="<name>"
+// (proto/http/prometheus_text.h escapes it).
 std::string renderMetrics(const std::vector<DatabaseMetricsSample>& databases);
-
-// Escapes a label value (backslash, double quote, newline).
-std::string escapeLabelValue(const std::string& value);
 
 }  // namespace walstream::server

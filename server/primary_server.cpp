@@ -3,7 +3,6 @@
 #include <sys/resource.h>
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -14,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "proto/http/endpoint_text.h"
 #include "server/capture/database.h"
 #include "server/listener.h"
 #include "server/server_context.h"
@@ -21,36 +21,6 @@
 namespace walstream::server {
 
 namespace net = boost::asio;
-using net::ip::tcp;
-
-namespace {
-
-tcp::endpoint resolveEndpoint(net::io_context& io, const std::string& text) {
-  ListenAddress address;
-  try {
-    address = parseListenAddress(text);
-  } catch (const std::invalid_argument& e) {
-    throw Error(e.what());
-  }
-  if (address.host.empty()) return {tcp::v6(), address.port};
-  boost::system::error_code ec;
-  auto ip = net::ip::make_address(address.host, ec);
-  if (!ec) return {ip, address.port};
-  tcp::resolver resolver(io);
-  auto results = resolver.resolve(address.host, std::to_string(address.port), ec);
-  if (ec || results.empty()) {
-    throw Error("cannot resolve \"" + address.host +
-                "\": " + (ec ? ec.message() : std::string("no address")));
-  }
-  return results.begin()->endpoint();
-}
-
-std::string endpointText(const tcp::endpoint& ep) {
-  const auto a = ep.address();
-  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
-}
-
-}  // namespace
 
 size_t defaultMaxConnections(unsigned long fileLimit, size_t databases, size_t maxSnapshots) {
   const unsigned long reserve = kFileReserve + kFileReservePerDatabase * databases;
@@ -100,14 +70,13 @@ struct PrimaryServer::Impl {
       ctx.names.push_back(n);
       ctx.databases.push_back(std::make_unique<ServedDatabase>(*db, std::move(n)));
     }
-    tcp::endpoint endpoint = resolveEndpoint(io, options.listenAddress);
+    ListenAddress address;
     try {
-      listener = std::make_shared<Listener>(ctx, endpoint);
-    } catch (const Error&) {
-      // ":PORT" prefers a dual-stack socket; without IPv6, take every IPv4 interface.
-      if (!(endpoint.address().is_v6() && endpoint.address().is_unspecified())) throw;
-      listener = std::make_shared<Listener>(ctx, tcp::endpoint(tcp::v4(), endpoint.port()));
+      address = parseListenAddress(options.listenAddress);
+    } catch (const std::invalid_argument& e) {
+      throw Error(e.what());
     }
+    listener = std::make_shared<Listener>(ctx, address);
   }
 
   ~Impl() {
@@ -143,7 +112,7 @@ PrimaryServer::PrimaryServer(std::vector<Database*> databases, ServerOptions opt
 PrimaryServer::~PrimaryServer() = default;
 
 std::string PrimaryServer::boundAddress() const {
-  return endpointText(impl_->listener->localEndpoint());
+  return httpd::endpointText(impl_->listener->localEndpoint());
 }
 
 size_t PrimaryServer::maxConnections() const {

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "proto/http/listen_address.h"
+
 namespace walstream {
 class Database;
 }
@@ -82,13 +84,9 @@ inline constexpr unsigned long kFileReservePerDatabase = 32;
 // `maxSnapshots` exist, each with room for a snapshot). At least 1, at most 16384.
 size_t defaultMaxConnections(unsigned long fileLimit, size_t databases, size_t maxSnapshots);
 
-struct ListenAddress {
-  std::string host;  // "" = every interface
-  uint16_t port = 0;
-};
-
-// Parses ":9090", "host:9090", "[v6]:9090". Throws std::invalid_argument with a reason.
-ListenAddress parseListenAddress(std::string_view text);
+// ServerOptions::listenAddress, as both servers read --http (proto/http/listen_address.h).
+using httpd::ListenAddress;
+using httpd::parseListenAddress;
 
 class PrimaryServer {
  public:

@@ -8,8 +8,8 @@
 # the dependency graph that the CMakeLists state with target_link_libraries:
 #
 #   cli -> server, client
-#   server -> proto, capture        client -> proto, apply
-#   proto -> core                   capture -> core          apply -> core
+#   server -> proto, capture, http  client -> proto, apply, http
+#   proto -> core                   capture -> core          apply -> core       http -> core
 #
 # A module may include itself and anything it reaches along these edges (cli may include core;
 # server may include core through proto and capture), nothing else. tests/unit/MODULE/ may include
@@ -24,8 +24,9 @@ declare -A EDGES=(
   [capture]="core"
   [apply]="core"
   [proto]="core"
-  [server]="proto capture"
-  [client]="proto apply"
+  [http]="core"
+  [server]="proto capture http"
+  [client]="proto apply http"
   [cli]="server client"
 )
 
@@ -37,6 +38,7 @@ INCLUDE_RE='^[[:space:]]*#[[:space:]]*include[[:space:]]*(["<])([^">]+)[">]'
 module_of() {
   case $1 in
     core/*) MODULE=core ;;
+    proto/http/*) MODULE=http ;; # before proto/*: a library of its own inside proto/
     proto/*) MODULE=proto ;;
     server/capture/*) MODULE=capture ;;
     server/*) MODULE=server ;;
@@ -147,11 +149,17 @@ self_test() {
   SELF_TEST_DIR=$(mktemp -d)
   trap 'rm -rf "$SELF_TEST_DIR"' EXIT
   local tmp=$SELF_TEST_DIR
-  mkdir -p "$tmp/core" "$tmp/server/capture" "$tmp/client/apply" "$tmp/tests/unit/core"
+  mkdir -p "$tmp/core" "$tmp/server/capture" "$tmp/client/apply" "$tmp/tests/unit/core" \
+    "$tmp/proto/http"
   printf '#include "core/pos.h"\n#include <vector>\n' >"$tmp/core/pos.cpp"
   printf '#include "core/pos.h"\n\n#include "client/apply/wal_batch.h"\n' \
     >"$tmp/server/capture/shadow_wal.cpp"
   printf '#include "wal_index_hash.h"\n' >"$tmp/client/apply/wal_batch.cpp"
+  # proto/http is a module of its own inside proto/: it may not include proto, server may
+  # include it.
+  printf '#include "core/error.h"\n#include "proto/status_json.h"\n' \
+    >"$tmp/proto/http/response.cpp"
+  printf '#include "proto/http/response.h"\n' >"$tmp/server/listener.cpp"
   printf '#include "tests/support/temp_dir.h"\n#include "proto/heartbeat.h"\n' \
     >"$tmp/tests/unit/core/pos_test.cpp"
   local out status=0
@@ -161,7 +169,8 @@ self_test() {
     'server/capture/shadow_wal.cpp:3: #include "client/apply/wal_batch.h": forbidden edge capture -> apply'
     'client/apply/wal_batch.cpp:1: #include "wal_index_hash.h" is not spelled from the source root'
     'tests/unit/core/pos_test.cpp:2: #include "proto/heartbeat.h": forbidden edge tests/unit/core -> proto'
-    'check_includes: 3 violation(s)'
+    'proto/http/response.cpp:2: #include "proto/status_json.h": forbidden edge http -> proto'
+    'check_includes: 4 violation(s)'
   )
   local e failed=0
   ((status == 1)) || { echo "self-test: expected exit status 1, got $status" >&2; failed=1; }

@@ -172,22 +172,3 @@ TEST_CASE("request targets split into path and query") {
   CHECK(t.path == "/x");
   CHECK(t.query.empty());
 }
-
-TEST_CASE("listen addresses: :PORT, HOST:PORT, [IPV6]:PORT") {
-  auto a = parseListenAddress(":9090");
-  CHECK(a.host == "");
-  CHECK(a.port == 9090);
-  a = parseListenAddress("127.0.0.1:0");
-  CHECK(a.host == "127.0.0.1");
-  CHECK(a.port == 0);
-  a = parseListenAddress("[::1]:65535");
-  CHECK(a.host == "::1");
-  CHECK(a.port == 65535);
-  a = parseListenAddress("localhost:80");
-  CHECK(a.host == "localhost");
-  for (const char* bad : {"", "9090", ":", ":x", ":65536", ":-1", "::1:9090", "[::1]", "[::1]9090",
-                          "[]:80", "[::1:80", "host:80x"}) {
-    CAPTURE(bad);
-    CHECK_THROWS_AS(parseListenAddress(bad), std::invalid_argument);
-  }
-}

@@ -1,8 +1,8 @@
-#include "server/http_response.h"
+#include "proto/http/response.h"
 
 #include <nlohmann/json.hpp>
 
-namespace walstream::server {
+namespace walstream::httpd {
 
 namespace http = boost::beast::http;
 
@@ -30,4 +30,4 @@ StringResponse makeJsonError(unsigned status, const std::string& message, unsign
   return res;
 }
 
-}  // namespace walstream::server
+}  // namespace walstream::httpd

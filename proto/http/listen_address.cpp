@@ -1,9 +1,9 @@
+#include "proto/http/listen_address.h"
+
 #include <charconv>
 #include <stdexcept>
 
-#include "server/primary_server.h"
-
-namespace walstream::server {
+namespace walstream::httpd {
 
 ListenAddress parseListenAddress(std::string_view text) {
   auto fail = [&](const std::string& why) {
@@ -36,4 +36,4 @@ ListenAddress parseListenAddress(std::string_view text) {
   return out;
 }
 
-}  // namespace walstream::server
+}  // namespace walstream::httpd
