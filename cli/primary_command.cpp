@@ -5,13 +5,13 @@
 
 #include <chrono>
 #include <cstdio>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <set>
 #include <stdexcept>
 #include <thread>
 
+#include "cli/checkpoint_pages.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/stop_signal.h"
@@ -34,16 +34,6 @@ constexpr const char* kPrimaryUsage =
     "served under its file name. Stops on SIGINT or SIGTERM.\n"
     "\n"
     "Flags:\n";
-
-uint32_t u32Flag(const Flags& flags, const std::string& name, uint32_t min) {
-  uint64_t v = flags.u64(name);
-  if (v < min || v > std::numeric_limits<uint32_t>::max()) {
-    throw UsageError("invalid value \"" + flags.str(name) + "\" for --" + name + ": want " +
-                     std::to_string(min) + " to " +
-                     std::to_string(std::numeric_limits<uint32_t>::max()));
-  }
-  return static_cast<uint32_t>(v);
-}
 
 struct PrimaryArgs {
   std::vector<std::string> databases;
@@ -71,20 +61,16 @@ PrimaryArgs parseArgs(const Flags& flags) {
     try {
       server::parseListenAddress(out.http);
     } catch (const std::invalid_argument& e) {
-      throw UsageError(std::string("--http: ") + e.what());
+      throw UsageError(std::string("invalid value for --http: ") + e.what());
     }
   }
   CaptureOptions& c = out.capture;
   c.monitorDelay = flags.duration("monitor-delay");
-  c.minCheckpointPages = u32Flag(flags, "min-checkpoint-pages", 1);
-  c.maxCheckpointPages = u32Flag(flags, "max-checkpoint-pages", 1);
-  if (c.maxCheckpointPages < c.minCheckpointPages) {
-    throw UsageError("--max-checkpoint-pages (" + std::to_string(c.maxCheckpointPages) +
-                     ") must not be below --min-checkpoint-pages (" +
-                     std::to_string(c.minCheckpointPages) + ")");
-  }
+  const CheckpointPages pages = checkpointPages(flags);
+  c.minCheckpointPages = pages.min;
+  c.maxCheckpointPages = pages.max;
   c.checkpointInterval = flags.duration("checkpoint-interval");
-  c.shadowRetention = u32Flag(flags, "shadow-retention", 1);
+  c.shadowRetention = flags.u32("shadow-retention", 1);
   c.busyTimeout = flags.duration("busy-timeout");
   out.maxConnections = flags.u64("max-connections");
   out.maxSnapshots = flags.u64("max-snapshots");
