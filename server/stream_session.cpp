@@ -11,11 +11,11 @@
 #include <sstream>
 #include <type_traits>
 
-#include "core/byte_order.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/log.h"
 #include "core/lz4_codec.h"
+#include "proto/heartbeat.h"
 #include "proto/snapshot_chain.h"
 #include "proto/status_json.h"
 #include "server/capture/segment_tail.h"
@@ -299,21 +299,18 @@ void StreamSession::takeChunkBuffers(uint32_t pageSize) {
 
 void StreamSession::beginSnapshot() {
   phase_ = Phase::kSnapshot;
-  proto::StreamRecordHeader h;
-  h.type = static_cast<uint32_t>(proto::RecordType::kSnapshot);
-  h.generation = snapshotPos_.generation;
-  h.index = snapshotPos_.index;
-  h.offset = snapshotPos_.offset;
+  uint32_t flags = 0;
   if (compressor_) {
     // Measured before the response header (measureCompressed), its chunk buffers taken then.
     snapshotSize_ = compressor_->size();
-    h.flags = proto::kFlagCompressed;
+    flags = proto::kFlagCompressed;
   } else {
     takeChunkBuffers(snapshot_->pageSize());
     snapshotSize_ = snapshot_->size();
   }
-  h.size = snapshotSize_;
-  writeRecord(h, nullptr, WriteKind::kSnapshotHeader);
+  writeRecord(proto::StreamRecordHeader::of(proto::RecordType::kSnapshot, snapshotPos_,
+                                            snapshotSize_, flags),
+              nullptr, WriteKind::kSnapshotHeader);
   readSnapshotChunk();
 }
 
@@ -589,13 +586,9 @@ void StreamSession::writeSegment(const SegmentInfo& info, std::shared_ptr<const 
   if (walBytes == 0) walBytes = lz4ContentSize(asBytes(*data)).value_or(0);
   pendingSentPos_ = info.pos;
   pendingSentPos_.offset += walBytes;
-  proto::StreamRecordHeader h;
-  h.type = static_cast<uint32_t>(proto::RecordType::kWalSegment);
-  h.generation = info.pos.generation;
-  h.index = info.pos.index;
-  h.offset = info.pos.offset;
-  h.size = data->size();
-  writeRecord(h, std::move(data), WriteKind::kSegment);
+  const auto header =
+      proto::StreamRecordHeader::of(proto::RecordType::kWalSegment, info.pos, data->size());
+  writeRecord(header, std::move(data), WriteKind::kSegment);
 }
 
 bool StreamSession::announceIndexEnd(const SegmentInfo& next) {
@@ -614,12 +607,8 @@ bool StreamSession::announceIndexEnd(const SegmentInfo& next) {
   }
   if (!query_.indexEnds) return false;
   indexEndWritten_ = true;
-  proto::StreamRecordHeader h;
-  h.type = static_cast<uint32_t>(proto::RecordType::kIndexEnd);
-  h.generation = clientEnd_.generation;
-  h.index = clientEnd_.index;
-  h.offset = clientEnd_.offset;
-  writeRecord(h, nullptr, WriteKind::kIndexEnd);
+  writeRecord(proto::StreamRecordHeader::of(proto::RecordType::kIndexEnd, clientEnd_), nullptr,
+              WriteKind::kIndexEnd);
   return true;
 }
 
@@ -662,21 +651,14 @@ void StreamSession::scheduleHeartbeat() {
 void StreamSession::writeHeartbeat() {
   const auto [pos, checksum] = *heartbeatDue_;
   heartbeatDue_.reset();
-  std::string payload(16, '\0');
-  auto* p = reinterpret_cast<uint8_t*>(payload.data());
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  storeBE64(p, static_cast<uint64_t>(micros));
-  storeBE32(p + 8, checksum.s0);
-  storeBE32(p + 12, checksum.s1);
-  proto::StreamRecordHeader h;
-  h.type = static_cast<uint32_t>(proto::RecordType::kHeartbeat);
-  h.generation = pos.generation;
-  h.index = pos.index;
-  h.offset = pos.offset;
-  h.size = payload.size();
-  writeRecord(h, std::make_shared<const std::string>(std::move(payload)), WriteKind::kHeartbeat);
+  const auto bytes = proto::HeartbeatPayload{static_cast<uint64_t>(micros), checksum}.encode();
+  const auto header =
+      proto::StreamRecordHeader::of(proto::RecordType::kHeartbeat, pos, bytes.size());
+  writeRecord(header, std::make_shared<const std::string>(bytes.begin(), bytes.end()),
+              WriteKind::kHeartbeat);
 }
 
 // --- writes -----------------------------------------------------------------------------------
