@@ -64,7 +64,7 @@ StreamSession::StreamSession(Socket socket, ServerContext& ctx, ServedDatabase& 
       connection_(std::move(connection)),
       writeTimer_(executor_),
       heartbeatTimer_(executor_),
-      sentPos_(query_.pos) {}
+      sentPos_(query_.request.pos) {}
 
 StreamSession::~StreamSession() {
   if (iterator_) iterator_->close();
@@ -124,9 +124,10 @@ void StreamSession::plan(SetupQueue::Slot slot) {
       [self = shared_from_this(), slot = std::move(slot)]() mutable {
         // Checked again now that a worker has it: the client may have gone while it waited.
         if (self->gone_.load()) throw ClientGone();
-        StreamPlan plan = planStream(self->db_.db, self->query_.pos, self->query_.checksum,
-                                     self->ctx_.limits.snapshotShareWindow, self->ctx_.snapshots,
-                                     [&self] { return !self->gone_.load(); });
+        StreamPlan plan =
+            planStream(self->db_.db, self->query_.request.pos, self->query_.request.checksum,
+                       self->ctx_.limits.snapshotShareWindow, self->ctx_.snapshots,
+                       [&self] { return !self->gone_.load(); });
         slot.release();
         return plan;
       },
@@ -164,10 +165,10 @@ void StreamSession::onPlanned(WorkerResult<StreamPlan> result) {
   snapshotPos_ = plan.start;
   // A resume may continue at the next index (resumePoint): the client still stands at the end
   // of the previous one, where its index-end record goes.
-  clientEnd_ = snapshot_ ? plan.start : query_.pos;
+  clientEnd_ = snapshot_ ? plan.start : query_.request.pos;
   if (plan.first) enqueue(std::move(*plan.first));
   snapshotReason_ = std::move(plan.snapshotReason);
-  if (snapshot_ && query_.compress) {
+  if (snapshot_ && query_.request.compress) {
     prepareCompressed(plan.pageSize);
     return;
   }
@@ -268,7 +269,7 @@ void StreamSession::writeResponseHeader(uint32_t pageSize) {
   response.set(http::field::cache_control, "no-store");
   response.set("Walstream-Page-Size", std::to_string(pageSize));
   response.set("Litestream-page-size", std::to_string(pageSize));
-  if (query_.indexEnds) response.set(std::string(proto::kIndexEndsHeader), "1");
+  if (query_.request.indexEnds) response.set(std::string(proto::kIndexEndsHeader), "1");
   const std::optional<WalChainState> chain = snapshot_     ? snapshot_->chain()
                                              : compressor_ ? compressor_->chain()
                                                            : std::nullopt;
@@ -605,7 +606,7 @@ bool StreamSession::announceIndexEnd(const SegmentInfo& next) {
              clientEnd_.str() + ": segments are missing");
     return true;
   }
-  if (!query_.indexEnds) return false;
+  if (!query_.request.indexEnds) return false;
   indexEndWritten_ = true;
   writeRecord(proto::StreamRecordHeader::of(proto::RecordType::kIndexEnd, clientEnd_), nullptr,
               WriteKind::kIndexEnd);
@@ -615,13 +616,13 @@ bool StreamSession::announceIndexEnd(const SegmentInfo& next) {
 // --- heartbeats -------------------------------------------------------------------------------
 
 void StreamSession::startHeartbeats() {
-  if (query_.heartbeat.count() == 0 || heartbeatsStarted_) return;
+  if (query_.request.heartbeat.count() == 0 || heartbeatsStarted_) return;
   heartbeatsStarted_ = true;
   scheduleHeartbeat();
 }
 
 void StreamSession::scheduleHeartbeat() {
-  heartbeatTimer_.expires_after(query_.heartbeat);
+  heartbeatTimer_.expires_after(query_.request.heartbeat);
   heartbeatTimer_.async_wait([self = shared_from_this()](error_code ec) {
     if (ec || self->phase_ == Phase::kDone || self->heartbeatPreparing_) return;
     self->heartbeatPreparing_ = true;
