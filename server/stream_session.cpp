@@ -45,10 +45,6 @@ struct ClientGone : std::exception {
   const char* what() const noexcept override { return "the client has gone"; }
 };
 
-bool isGenerationChange(const std::string& error) {
-  return error.find("generation changed") != std::string::npos;
-}
-
 }  // namespace
 
 StreamSession::StreamSession(Socket socket, ServerContext& ctx, ServedDatabase& db,
@@ -525,12 +521,12 @@ void StreamSession::pump() {
       }
       return;
     }
-    if (auto error = iterator_->error()) {
-      if (isGenerationChange(*error)) {
+    if (auto ending = iterator_->ending()) {
+      if (ending->reason == IteratorEnd::kGenerationChanged) {
         finish("the generation changed; the client reconnects for a snapshot",
                ctx_.limits.writeStallTimeout);
       } else {
-        closeNow("segment iterator failed: " + *error);
+        closeNow("segment iterator failed: " + ending->message);
       }
       return;
     }

@@ -29,7 +29,7 @@ void SegmentIterator::consumed(const Pos& sent) {
 
 std::optional<SegmentInfo> SegmentIterator::next() {
   std::lock_guard lock(mu_);
-  if (error_ || queue_.empty()) return std::nullopt;
+  if (ending_ || queue_.empty()) return std::nullopt;
   SegmentInfo s = std::move(queue_.front());
   queue_.pop_front();
   return s;
@@ -37,9 +37,11 @@ std::optional<SegmentInfo> SegmentIterator::next() {
 
 bool SegmentIterator::append(SegmentInfo info) {
   std::unique_lock lock(mu_);
-  if (error_ || closed_) return false;
+  if (ending_ || closed_) return false;
   std::string problem;
+  IteratorEnd reason = IteratorEnd::kError;
   if (info.pos.generation != generation_) {
+    reason = IteratorEnd::kGenerationChanged;
     problem = "generation changed: appended segment of generation " +
               formatHex16(info.pos.generation) + " to an iterator of generation " +
               formatHex16(generation_);
@@ -65,7 +67,7 @@ bool SegmentIterator::append(SegmentInfo info) {
     }
   }
   if (!problem.empty()) {
-    error_ = problem;
+    ending_ = IteratorEnding{reason, std::move(problem)};
     notifyLocked(lock);
     return false;
   }
@@ -75,15 +77,21 @@ bool SegmentIterator::append(SegmentInfo info) {
   return true;
 }
 
-void SegmentIterator::fail(std::string reason) {
+void SegmentIterator::fail(IteratorEnd reason, std::string message) {
   std::unique_lock lock(mu_);
-  if (!error_) error_ = std::move(reason);
+  if (!ending_) ending_ = IteratorEnding{reason, std::move(message)};
   notifyLocked(lock);
+}
+
+std::optional<IteratorEnding> SegmentIterator::ending() const {
+  std::lock_guard lock(mu_);
+  return ending_;
 }
 
 std::optional<std::string> SegmentIterator::error() const {
   std::lock_guard lock(mu_);
-  return error_;
+  if (!ending_) return std::nullopt;
+  return ending_->message;
 }
 
 void SegmentIterator::close() {
@@ -100,7 +108,7 @@ bool SegmentIterator::closed() const {
 
 bool SegmentIterator::armNotify(std::function<void()> fn) {
   std::lock_guard lock(mu_);
-  if (error_ || !queue_.empty() || closed_) return false;
+  if (ending_ || !queue_.empty() || closed_) return false;
   notify_ = std::move(fn);
   return true;
 }

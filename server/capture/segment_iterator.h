@@ -33,6 +33,19 @@
 
 namespace walstream {
 
+// Why an iterator ended before its consumer closed it. A consumer decides on this, never on the
+// message, which is for logs.
+enum class IteratorEnd {
+  kGenerationChanged,  // a new generation began: the consumer's position has no continuation
+  kClosed,             // the capture stopped (closed, or failed)
+  kError,              // an append broke the order rules, or another failure
+};
+
+struct IteratorEnding {
+  IteratorEnd reason = IteratorEnd::kError;
+  std::string message;  // readable, naming the positions involved
+};
+
 class SegmentIterator {
  public:
   // `initial` must be in (index, offset) order and of `generation`; `start` is where the
@@ -42,15 +55,17 @@ class SegmentIterator {
 
   uint64_t generation() const { return generation_; }
 
-  // The next segment, or nullopt when none is pending (or the iterator failed: see error()).
+  // The next segment, or nullopt when none is pending (or the iterator ended: see ending()).
   std::optional<SegmentInfo> next();
 
   // Adds a newly published segment. Returns false, and fails the iterator, if it does not
   // continue the sequence; returns false without change if already failed or closed.
   bool append(SegmentInfo info);
 
-  // Ends the iterator with an error (for example "generation changed"). Keeps the first error.
-  void fail(std::string reason);
+  // Ends the iterator. Keeps the first ending.
+  void fail(IteratorEnd reason, std::string message);
+  std::optional<IteratorEnding> ending() const;
+  // The message of ending(), if any.
   std::optional<std::string> error() const;
 
   // The consumer is done; capture drops closed iterators.
@@ -83,7 +98,7 @@ class SegmentIterator {
   std::optional<Pos> lastEnd_;  // where it ended, when its size is known
   const std::optional<Pos> start_;
   std::atomic<uint64_t> floorIndex_;
-  std::optional<std::string> error_;
+  std::optional<IteratorEnding> ending_;
   bool closed_ = false;
   std::function<void()> notify_;
 };

@@ -355,6 +355,22 @@ TEST_CASE("iterators receive live segments, and fail when the generation changes
   // An iterator of an older generation fails at once.
   auto stale = cap.db.openIterator({end.generation ^ 1, 0, 0});
   CHECK(stale->error().value_or("") == "generation changed");
+  CHECK(stale->ending()->reason == IteratorEnd::kGenerationChanged);
+}
+
+TEST_CASE("a capture that stops ends its iterators as closed, not as a generation change") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createAppDb(app);
+  std::shared_ptr<SegmentIterator> it;
+  {
+    CaptureThread cap(app, smallThresholds());
+    it = cap.db.openIterator(cap.caughtUp());
+    CHECK_FALSE(it->ending());
+  }
+  REQUIRE(it->ending());
+  CHECK(it->ending()->reason == IteratorEnd::kClosed);
+  CHECK(it->ending()->message == "capture stopped");
 }
 
 TEST_CASE("iterators opened while capture publishes get every segment once, in order") {
