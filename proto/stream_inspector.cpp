@@ -10,6 +10,7 @@
 #include "core/byte_order.h"
 #include "core/error.h"
 #include "core/lz4_codec.h"
+#include "core/pos.h"
 #include "proto/heartbeat.h"
 
 namespace walstream::proto {
@@ -318,8 +319,9 @@ StreamStatus StreamInspector::onSnapshotEnd() {
 StreamStatus StreamInspector::checkContinuity(const StreamRecordHeader& h,
                                               uint64_t recordOffset) const {
   if (!next_ || next_->generation != h.generation) return StreamStatus::success();
-  if (h.index == next_->index && h.offset == next_->offset) return StreamStatus::success();
-  if (h.index == next_->index + 1 && h.offset == 0) {
+  const SegmentSuccession succession = segmentSuccession(*next_, h.pos());
+  if (succession == SegmentSuccession::kContinues) return StreamStatus::success();
+  if (succession == SegmentSuccession::kStartsNextIndex) {
     if (!indexEndsSent_ || indexEnded_) return StreamStatus::success();
     return StreamStatus::failure(recordOffset + 16,
                                  "wal record at " + h.pos().str() + " starts the next index, but " +

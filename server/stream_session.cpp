@@ -589,9 +589,8 @@ void StreamSession::writeSegment(const SegmentInfo& info, std::shared_ptr<const 
 }
 
 bool StreamSession::announceIndexEnd(const SegmentInfo& next) {
-  const bool startsNextIndex = next.pos.offset == 0 &&
-                               next.pos.generation == clientEnd_.generation &&
-                               next.pos.index == clientEnd_.index + 1;
+  const bool startsNextIndex =
+      segmentSuccession(clientEnd_, next.pos) == SegmentSuccession::kStartsNextIndex;
   if (!startsNextIndex || indexEndWritten_) return false;
   // The iterator knows where the index ended when it saw its last segment; the client must
   // stand exactly there. (It does not when the stream resumed at the next index: resumePoint

@@ -3,10 +3,10 @@
 // It starts with the segments listed from disk and accepts appends while a reader is parked on
 // it. Appends must continue the sequence: an index never goes below the last one, never skips
 // one (index+1 starts a new WAL file, so at offset 0), and within an index each segment starts
-// where the one before ended (when its size is known); the first append to an iterator that knows
-// no segment must start where its consumer is (`start`), or begin the next index there after a WAL
-// restart. A violation fails the iterator: its consumer sees the error and ends the stream rather
-// than sending a gap.
+// where the one before ended (when its size is known): core/pos.h segmentMayFollow. The first
+// append to an iterator that knows no segment must start where its consumer is (`start`), or
+// begin the next index there after a WAL restart. A violation fails the iterator: its consumer sees
+// the error and ends the stream rather than sending a gap.
 //
 // Capture starts index I+1 only after it has published all of index I, so the end of the last
 // segment of I that the iterator saw is where index I ended: the iterator records it in the

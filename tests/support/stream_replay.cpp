@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
+#include "core/pos.h"
 #include "server/capture/shadow_wal.h"
 #include "tests/support/shadow_replay.h"
 
@@ -97,10 +98,7 @@ void StreamReplay::apply(const StreamRecord& r) {
   }
   if (pos_.empty()) throw std::runtime_error("a WAL segment arrived before any snapshot");
   const Pos at = r.header.pos();
-  const bool continues = at == pos_;
-  const bool nextIndex =
-      at.generation == pos_.generation && at.index == pos_.index + 1 && at.offset == 0;
-  if (!continues && !nextIndex) {
+  if (!segmentMayFollow(pos_, at)) {
     throw std::runtime_error("segment at " + at.str() + " does not continue position " +
                              pos_.str());
   }
