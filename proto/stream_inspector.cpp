@@ -27,10 +27,6 @@ constexpr size_t kValidForField = 92;               // u32
 
 constexpr uint64_t kSizeField = 32;  // of the stream record header
 
-// Bound on a decompressed segment: a primary's WAL is kept at a few MB and even its checkpoint
-// maximum is far below this, so a larger output is corruption, not data.
-constexpr size_t kMaxWalSegmentBytes = size_t{1} << 30;
-
 std::string posText(const Pos& p) {
   return p.empty() ? "-" : p.str();
 }

@@ -18,7 +18,6 @@ namespace walstream::test {
 
 namespace {
 
-constexpr size_t kMaxSegmentBytes = size_t{1} << 30;
 constexpr std::chrono::milliseconds kPayloadTimeout{30000};
 
 }  // namespace
@@ -44,7 +43,7 @@ std::optional<StreamRecord> readRecord(HttpStream& stream, std::chrono::millisec
 }
 
 Pos segmentEnd(const StreamRecord& record) {
-  const std::string raw = lz4Decompress(asBytes(record.payload), kMaxSegmentBytes);
+  const std::string raw = lz4Decompress(asBytes(record.payload), kMaxWalSegmentBytes);
   Pos p = record.header.pos();
   p.offset += raw.size();
   return p;
@@ -57,7 +56,7 @@ WalChainState chainStateFromShadow(const std::string& shadowRoot, const Pos& pos
   for (const auto& s : shadow.listSegments(pos.generation, pos.index)) {
     if (s.pos.offset >= pos.offset) break;
     if (s.pos.offset != end) throw std::runtime_error("shadow WAL gap before " + s.pos.str());
-    const std::string raw = lz4Decompress(asBytes(shadow.readSegmentData(s)), kMaxSegmentBytes);
+    const std::string raw = lz4Decompress(asBytes(shadow.readSegmentData(s)), kMaxWalSegmentBytes);
     parseWalSegment(asBytes(raw), s.pos.offset, state);
     end = s.pos.offset + raw.size();
   }
@@ -80,7 +79,7 @@ void StreamReplay::apply(const StreamRecord& r) {
   if (type == proto::RecordType::kSnapshot) {
     std::string image = r.payload;
     if (r.header.flags & proto::kFlagCompressed) {
-      image = lz4Decompress(asBytes(r.payload), kMaxSegmentBytes);
+      image = lz4Decompress(asBytes(r.payload), kMaxWalSegmentBytes);
     }
     writeFileAtomic(image_, image);
     pos_ = r.header.pos();
@@ -102,7 +101,7 @@ void StreamReplay::apply(const StreamRecord& r) {
     throw std::runtime_error("segment at " + at.str() + " does not continue position " +
                              pos_.str());
   }
-  const std::string raw = lz4Decompress(asBytes(r.payload), kMaxSegmentBytes);
+  const std::string raw = lz4Decompress(asBytes(r.payload), kMaxWalSegmentBytes);
   ParsedWalSegment seg = parseWalSegment(asBytes(raw), at.offset, chain_);
   if (seg.header) pageSize_ = seg.header->pageSize;
   UniqueFd fd = openFile(image_, O_RDWR);
