@@ -18,7 +18,7 @@ constexpr uint64_t kGen = 0x00000000000000abULL;
 
 StreamRecordHeader makeHeader(RecordType type, uint64_t index, uint64_t offset, uint64_t size,
                               uint32_t flags = 0, uint64_t generation = kGen) {
-  return {static_cast<uint32_t>(type), flags, generation, index, offset, size};
+  return StreamRecordHeader::of(type, Pos{generation, index, offset}, size, flags);
 }
 
 void appendHeader(std::vector<uint8_t>& stream, const StreamRecordHeader& h) {
