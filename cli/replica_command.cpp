@@ -19,16 +19,10 @@
 #include "core/log.h"
 #include "proto/heartbeat_bounds.h"
 #include "proto/http/listen_address.h"
-#include "server/query.h"
 
 namespace walstream::cli {
 
 namespace {
-
-// A --heartbeat the primary rejects would have every request answered 400.
-static_assert(proto::kMinHeartbeat == server::kMinHeartbeat &&
-                  proto::kMaxHeartbeat == server::kMaxHeartbeat,
-              "the replica's heartbeat bounds must be the primary's");
 
 std::string formatMillis(std::chrono::milliseconds d) {
   const auto ms = d.count();

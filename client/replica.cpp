@@ -12,25 +12,11 @@
 #include "proto/record_decoder.h"
 #include "proto/snapshot_chain.h"
 #include "proto/status_json.h"
+#include "proto/stream_request.h"
 
 namespace walstream::client {
 
 namespace {
-
-std::string percentEncode(const std::string& s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 // While more of the stream is already here, segments are gathered into one batch (applied as one
 // transaction, with one device flush) up to this many bytes. Each segment counts the larger of
@@ -126,16 +112,15 @@ void Replica::stop() {
 }
 
 std::string Replica::requestTarget() const {
-  std::string t = "/stream?";
-  if (!db_.empty()) t += "db=" + percentEncode(db_) + "&";
-  const auto& p = applier_.position();
-  t += "pos=" + (p ? p->pos.str() : std::string());
-  if (p && p->chainKnown) {
-    t += "&checksum=" + formatHex16((uint64_t{p->chain.checksum.s0} << 32) | p->chain.checksum.s1);
+  proto::StreamRequest request;
+  request.db = db_;
+  if (const auto& p = applier_.position()) {
+    request.pos = p->pos;
+    if (p->chainKnown) request.checksum = p->chain.checksum;
   }
-  t += "&heartbeat=" + std::to_string(options_.heartbeatInterval.count());
-  t += "&index-ends=1";
-  return t;
+  request.heartbeat = options_.heartbeatInterval;
+  request.indexEnds = true;
+  return request.target();
 }
 
 // Registered under mu_ so that stop() either sees the connection (and cancels it) or has set

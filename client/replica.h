@@ -4,10 +4,11 @@
 // resume check and heartbeats), decode, check and apply (dropping a connection that stalls:
 // ReplicaOptions::stallTimeout), and on any failure reconnect with
 // capped exponential backoff and jitter (100 ms up to 5 s); a request the primary rejects as
-// invalid (400, other than for a missing db name) is a configuration error, logged as one and
-// asked again only every 30 s. Each state change (connected,
-// disconnected, a new error) is logged once, not once per retry. stop() may be called from any
-// thread; run() then abandons the in-flight transaction (nothing unpublished is visible to
+// invalid (400) or for a database it does not serve (404) is a configuration error, logged as
+// one and asked again only every 30 s. The request always names the database: without --db or
+// a recorded one, the primary's /status tells which (discoverDatabase). Each state change
+// (connected, disconnected, a new error) is logged once, not once per retry. stop() may be called
+// from any thread; run() then abandons the in-flight transaction (nothing unpublished is visible to
 // readers) and returns.
 #pragma once
 

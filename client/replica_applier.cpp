@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/lz4_codec.h"
+#include "core/pos.h"
 #include "core/printable_text.h"
 #include "core/sqlite_conn.h"
 
@@ -527,12 +528,11 @@ uint64_t ReplicaApplier::applyBatch(const std::vector<ReceivedSegment>& segments
   for (size_t i = 0; i < segments.size(); ++i) {
     const ReceivedSegment& s = segments[i];
     const Pos& at = next.pos;
-    const bool sameIndex = s.pos.index == at.index && s.pos.offset == at.offset;
-    const bool nextIndex = s.pos.index == at.index + 1 && s.pos.offset == 0;
-    if (s.pos.generation != at.generation || !(sameIndex || nextIndex)) {
+    const SegmentSuccession succession = segmentSuccession(at, s.pos);
+    if (succession == SegmentSuccession::kBreaks) {
       throw Error("segment " + s.pos.str() + " does not follow the applied position " + at.str());
     }
-    if (nextIndex && !s.mayStartIndex) {
+    if (succession == SegmentSuccession::kStartsNextIndex && !s.mayStartIndex) {
       throw Error("segment " + s.pos.str() + " starts the next WAL index, but the upstream did " +
                   "not confirm that index " + formatHex16(at.index) + " ended at the applied " +
                   "position " + at.str());

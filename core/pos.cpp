@@ -35,6 +35,13 @@ uint64_t parseHex16(std::string_view text, std::string_view what) {
   return v;
 }
 
+SegmentSuccession segmentSuccession(const Pos& end, const Pos& next) {
+  if (next.generation != end.generation) return SegmentSuccession::kBreaks;
+  if (next.index == end.index && next.offset == end.offset) return SegmentSuccession::kContinues;
+  if (next.index == end.index + 1 && next.offset == 0) return SegmentSuccession::kStartsNextIndex;
+  return SegmentSuccession::kBreaks;
+}
+
 std::string Pos::str() const {
   if (empty()) return {};
   return formatHex16(generation) + '/' + formatHex16(index) + ':' + formatHex16(offset);

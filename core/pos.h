@@ -32,6 +32,21 @@ inline bool sameGenerationBefore(const Pos& a, const Pos& b) {
   return a.index < b.index || (a.index == b.index && a.offset < b.offset);
 }
 
+// How a WAL segment starting at `next` stands to a stream at `end` (where the previous segment
+// ended, or where a snapshot left the stream). This is the one rule of which segment may follow
+// which, wherever segments are queued, sent, checked or applied:
+//   kContinues        same generation and index, starting exactly at `end`;
+//   kStartsNextIndex  same generation, index `end.index + 1`, at offset 0: a WAL restart ended
+//                     index `end.index` at `end.offset` (whether that is where it really ended
+//                     is for index-end records to confirm: docs/wire-format.md);
+//   kBreaks           anything else: a gap, an overlap, a skipped index or another generation.
+enum class SegmentSuccession { kBreaks, kContinues, kStartsNextIndex };
+SegmentSuccession segmentSuccession(const Pos& end, const Pos& next);
+
+inline bool segmentMayFollow(const Pos& end, const Pos& next) {
+  return segmentSuccession(end, next) != SegmentSuccession::kBreaks;
+}
+
 // 16 lowercase hex digits, zero padded.
 std::string formatHex16(uint64_t v);
 

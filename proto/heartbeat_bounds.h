@@ -1,7 +1,6 @@
 // The heartbeat intervals a client may ask of a primary (GET /stream?heartbeat=MS): 0 (off) or
-// one between these bounds. The primary answers 400 to any other value; the replica refuses any
-// other --heartbeat at start (cli/replica_command.cpp, which also checks that server/query.h,
-// the primary's own copy of these bounds, agrees).
+// one between these bounds. The primary answers 400 to any other value (proto/stream_request.cpp
+// checks them); the replica refuses any other --heartbeat at start (cli/replica_command.cpp).
 #pragma once
 
 #include <chrono>

@@ -10,12 +10,17 @@
 
 namespace walstream::proto {
 
-// Upper bounds on a record's payload size. A size beyond them is taken as corruption. The
-// defaults are far above anything a primary sends (a segment holds the frames copied in one
-// sync; a snapshot is one database image).
+// The largest payload of a WAL segment record as sent (LZ4-compressed), and of a snapshot record.
+// Far above anything a primary sends: a segment holds the frames copied in one sync (cut at the
+// first commit past 4 MiB), a snapshot is one database image. The decompressed bound of a
+// segment is core/wal_segment.h kMaxWalSegmentBytes. docs/wire-format.md §3.1 lists them all.
+inline constexpr uint64_t kMaxWalSegmentRecordBytes = uint64_t{256} << 20;  // 256 MiB
+inline constexpr uint64_t kMaxSnapshotRecordBytes = uint64_t{1} << 40;      // 1 TiB
+
+// Upper bounds on a record's payload size. A size beyond them is taken as corruption.
 struct RecordLimits {
-  uint64_t maxWalSegmentBytes = uint64_t{256} << 20;  // compressed segment, 256 MiB
-  uint64_t maxSnapshotBytes = uint64_t{1} << 40;      // 1 TiB
+  uint64_t maxWalSegmentBytes = kMaxWalSegmentRecordBytes;  // compressed
+  uint64_t maxSnapshotBytes = kMaxSnapshotRecordBytes;
 
   // Both limits set to `bytes` (a caller's single "largest record I accept").
   static RecordLimits uniform(uint64_t bytes) { return {bytes, bytes}; }

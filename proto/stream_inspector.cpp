@@ -10,6 +10,7 @@
 #include "core/byte_order.h"
 #include "core/error.h"
 #include "core/lz4_codec.h"
+#include "core/pos.h"
 #include "proto/heartbeat.h"
 
 namespace walstream::proto {
@@ -25,10 +26,6 @@ constexpr size_t kPageCountField = 28;              // u32, valid when validFor 
 constexpr size_t kValidForField = 92;               // u32
 
 constexpr uint64_t kSizeField = 32;  // of the stream record header
-
-// Bound on a decompressed segment: a primary's WAL is kept at a few MB and even its checkpoint
-// maximum is far below this, so a larger output is corruption, not data.
-constexpr size_t kMaxWalSegmentBytes = size_t{1} << 30;
 
 std::string posText(const Pos& p) {
   return p.empty() ? "-" : p.str();
@@ -318,8 +315,9 @@ StreamStatus StreamInspector::onSnapshotEnd() {
 StreamStatus StreamInspector::checkContinuity(const StreamRecordHeader& h,
                                               uint64_t recordOffset) const {
   if (!next_ || next_->generation != h.generation) return StreamStatus::success();
-  if (h.index == next_->index && h.offset == next_->offset) return StreamStatus::success();
-  if (h.index == next_->index + 1 && h.offset == 0) {
+  const SegmentSuccession succession = segmentSuccession(*next_, h.pos());
+  if (succession == SegmentSuccession::kContinues) return StreamStatus::success();
+  if (succession == SegmentSuccession::kStartsNextIndex) {
     if (!indexEndsSent_ || indexEnded_) return StreamStatus::success();
     return StreamStatus::failure(recordOffset + 16,
                                  "wal record at " + h.pos().str() + " starts the next index, but " +

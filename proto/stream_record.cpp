@@ -4,6 +4,11 @@
 
 namespace walstream::proto {
 
+StreamRecordHeader StreamRecordHeader::of(RecordType type, const Pos& pos, uint64_t size,
+                                          uint32_t flags) {
+  return {static_cast<uint32_t>(type), flags, pos.generation, pos.index, pos.offset, size};
+}
+
 std::array<uint8_t, kStreamRecordHeaderSize> StreamRecordHeader::encode() const {
   std::array<uint8_t, kStreamRecordHeaderSize> b{};
   storeBE32(&b[0], type);

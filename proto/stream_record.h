@@ -51,6 +51,11 @@ struct StreamRecordHeader {
   uint64_t offset = 0;
   uint64_t size = 0;
 
+  // The header of a record of `type` at `pos` with `size` payload bytes: every writer builds
+  // headers through it, so that the fields are set in one place.
+  static StreamRecordHeader of(RecordType type, const Pos& pos, uint64_t size = 0,
+                               uint32_t flags = 0);
+
   Pos pos() const { return {generation, index, offset}; }
   std::array<uint8_t, kStreamRecordHeaderSize> encode() const;
   static StreamRecordHeader decode(const uint8_t* bytes);  // 40 bytes; no validation

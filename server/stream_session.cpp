@@ -11,11 +11,11 @@
 #include <sstream>
 #include <type_traits>
 
-#include "core/byte_order.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/log.h"
 #include "core/lz4_codec.h"
+#include "proto/heartbeat.h"
 #include "proto/snapshot_chain.h"
 #include "proto/status_json.h"
 #include "server/capture/segment_tail.h"
@@ -45,10 +45,6 @@ struct ClientGone : std::exception {
   const char* what() const noexcept override { return "the client has gone"; }
 };
 
-bool isGenerationChange(const std::string& error) {
-  return error.find("generation changed") != std::string::npos;
-}
-
 }  // namespace
 
 StreamSession::StreamSession(Socket socket, ServerContext& ctx, ServedDatabase& db,
@@ -64,7 +60,7 @@ StreamSession::StreamSession(Socket socket, ServerContext& ctx, ServedDatabase& 
       connection_(std::move(connection)),
       writeTimer_(executor_),
       heartbeatTimer_(executor_),
-      sentPos_(query_.pos) {}
+      sentPos_(query_.request.pos) {}
 
 StreamSession::~StreamSession() {
   if (iterator_) iterator_->close();
@@ -124,9 +120,10 @@ void StreamSession::plan(SetupQueue::Slot slot) {
       [self = shared_from_this(), slot = std::move(slot)]() mutable {
         // Checked again now that a worker has it: the client may have gone while it waited.
         if (self->gone_.load()) throw ClientGone();
-        StreamPlan plan = planStream(self->db_.db, self->query_.pos, self->query_.checksum,
-                                     self->ctx_.limits.snapshotShareWindow, self->ctx_.snapshots,
-                                     [&self] { return !self->gone_.load(); });
+        StreamPlan plan =
+            planStream(self->db_.db, self->query_.request.pos, self->query_.request.checksum,
+                       self->ctx_.limits.snapshotShareWindow, self->ctx_.snapshots,
+                       [&self] { return !self->gone_.load(); });
         slot.release();
         return plan;
       },
@@ -164,10 +161,10 @@ void StreamSession::onPlanned(WorkerResult<StreamPlan> result) {
   snapshotPos_ = plan.start;
   // A resume may continue at the next index (resumePoint): the client still stands at the end
   // of the previous one, where its index-end record goes.
-  clientEnd_ = snapshot_ ? plan.start : query_.pos;
+  clientEnd_ = snapshot_ ? plan.start : query_.request.pos;
   if (plan.first) enqueue(std::move(*plan.first));
   snapshotReason_ = std::move(plan.snapshotReason);
-  if (snapshot_ && query_.compress) {
+  if (snapshot_ && query_.request.compress) {
     prepareCompressed(plan.pageSize);
     return;
   }
@@ -268,7 +265,7 @@ void StreamSession::writeResponseHeader(uint32_t pageSize) {
   response.set(http::field::cache_control, "no-store");
   response.set("Walstream-Page-Size", std::to_string(pageSize));
   response.set("Litestream-page-size", std::to_string(pageSize));
-  if (query_.indexEnds) response.set(std::string(proto::kIndexEndsHeader), "1");
+  if (query_.request.indexEnds) response.set(std::string(proto::kIndexEndsHeader), "1");
   const std::optional<WalChainState> chain = snapshot_     ? snapshot_->chain()
                                              : compressor_ ? compressor_->chain()
                                                            : std::nullopt;
@@ -299,21 +296,18 @@ void StreamSession::takeChunkBuffers(uint32_t pageSize) {
 
 void StreamSession::beginSnapshot() {
   phase_ = Phase::kSnapshot;
-  proto::StreamRecordHeader h;
-  h.type = static_cast<uint32_t>(proto::RecordType::kSnapshot);
-  h.generation = snapshotPos_.generation;
-  h.index = snapshotPos_.index;
-  h.offset = snapshotPos_.offset;
+  uint32_t flags = 0;
   if (compressor_) {
     // Measured before the response header (measureCompressed), its chunk buffers taken then.
     snapshotSize_ = compressor_->size();
-    h.flags = proto::kFlagCompressed;
+    flags = proto::kFlagCompressed;
   } else {
     takeChunkBuffers(snapshot_->pageSize());
     snapshotSize_ = snapshot_->size();
   }
-  h.size = snapshotSize_;
-  writeRecord(h, nullptr, WriteKind::kSnapshotHeader);
+  writeRecord(proto::StreamRecordHeader::of(proto::RecordType::kSnapshot, snapshotPos_,
+                                            snapshotSize_, flags),
+              nullptr, WriteKind::kSnapshotHeader);
   readSnapshotChunk();
 }
 
@@ -527,12 +521,12 @@ void StreamSession::pump() {
       }
       return;
     }
-    if (auto error = iterator_->error()) {
-      if (isGenerationChange(*error)) {
+    if (auto ending = iterator_->ending()) {
+      if (ending->reason == IteratorEnd::kGenerationChanged) {
         finish("the generation changed; the client reconnects for a snapshot",
                ctx_.limits.writeStallTimeout);
       } else {
-        closeNow("segment iterator failed: " + *error);
+        closeNow("segment iterator failed: " + ending->message);
       }
       return;
     }
@@ -589,19 +583,14 @@ void StreamSession::writeSegment(const SegmentInfo& info, std::shared_ptr<const 
   if (walBytes == 0) walBytes = lz4ContentSize(asBytes(*data)).value_or(0);
   pendingSentPos_ = info.pos;
   pendingSentPos_.offset += walBytes;
-  proto::StreamRecordHeader h;
-  h.type = static_cast<uint32_t>(proto::RecordType::kWalSegment);
-  h.generation = info.pos.generation;
-  h.index = info.pos.index;
-  h.offset = info.pos.offset;
-  h.size = data->size();
-  writeRecord(h, std::move(data), WriteKind::kSegment);
+  const auto header =
+      proto::StreamRecordHeader::of(proto::RecordType::kWalSegment, info.pos, data->size());
+  writeRecord(header, std::move(data), WriteKind::kSegment);
 }
 
 bool StreamSession::announceIndexEnd(const SegmentInfo& next) {
-  const bool startsNextIndex = next.pos.offset == 0 &&
-                               next.pos.generation == clientEnd_.generation &&
-                               next.pos.index == clientEnd_.index + 1;
+  const bool startsNextIndex =
+      segmentSuccession(clientEnd_, next.pos) == SegmentSuccession::kStartsNextIndex;
   if (!startsNextIndex || indexEndWritten_) return false;
   // The iterator knows where the index ended when it saw its last segment; the client must
   // stand exactly there. (It does not when the stream resumed at the next index: resumePoint
@@ -612,27 +601,23 @@ bool StreamSession::announceIndexEnd(const SegmentInfo& next) {
              clientEnd_.str() + ": segments are missing");
     return true;
   }
-  if (!query_.indexEnds) return false;
+  if (!query_.request.indexEnds) return false;
   indexEndWritten_ = true;
-  proto::StreamRecordHeader h;
-  h.type = static_cast<uint32_t>(proto::RecordType::kIndexEnd);
-  h.generation = clientEnd_.generation;
-  h.index = clientEnd_.index;
-  h.offset = clientEnd_.offset;
-  writeRecord(h, nullptr, WriteKind::kIndexEnd);
+  writeRecord(proto::StreamRecordHeader::of(proto::RecordType::kIndexEnd, clientEnd_), nullptr,
+              WriteKind::kIndexEnd);
   return true;
 }
 
 // --- heartbeats -------------------------------------------------------------------------------
 
 void StreamSession::startHeartbeats() {
-  if (query_.heartbeat.count() == 0 || heartbeatsStarted_) return;
+  if (query_.request.heartbeat.count() == 0 || heartbeatsStarted_) return;
   heartbeatsStarted_ = true;
   scheduleHeartbeat();
 }
 
 void StreamSession::scheduleHeartbeat() {
-  heartbeatTimer_.expires_after(query_.heartbeat);
+  heartbeatTimer_.expires_after(query_.request.heartbeat);
   heartbeatTimer_.async_wait([self = shared_from_this()](error_code ec) {
     if (ec || self->phase_ == Phase::kDone || self->heartbeatPreparing_) return;
     self->heartbeatPreparing_ = true;
@@ -662,21 +647,14 @@ void StreamSession::scheduleHeartbeat() {
 void StreamSession::writeHeartbeat() {
   const auto [pos, checksum] = *heartbeatDue_;
   heartbeatDue_.reset();
-  std::string payload(16, '\0');
-  auto* p = reinterpret_cast<uint8_t*>(payload.data());
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  storeBE64(p, static_cast<uint64_t>(micros));
-  storeBE32(p + 8, checksum.s0);
-  storeBE32(p + 12, checksum.s1);
-  proto::StreamRecordHeader h;
-  h.type = static_cast<uint32_t>(proto::RecordType::kHeartbeat);
-  h.generation = pos.generation;
-  h.index = pos.index;
-  h.offset = pos.offset;
-  h.size = payload.size();
-  writeRecord(h, std::make_shared<const std::string>(std::move(payload)), WriteKind::kHeartbeat);
+  const auto bytes = proto::HeartbeatPayload{static_cast<uint64_t>(micros), checksum}.encode();
+  const auto header =
+      proto::StreamRecordHeader::of(proto::RecordType::kHeartbeat, pos, bytes.size());
+  writeRecord(header, std::make_shared<const std::string>(bytes.begin(), bytes.end()),
+              WriteKind::kHeartbeat);
 }
 
 // --- writes -----------------------------------------------------------------------------------

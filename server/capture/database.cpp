@@ -149,13 +149,13 @@ void Database::publish(const CaptureSync& result) {
 void Database::publishLive(const CaptureSync& result) {
   std::lock_guard lock(mu_);
   if (result.newGenerationReason) {
-    failIterators("generation changed");
+    failIterators(IteratorEnd::kGenerationChanged, "generation changed");
     inFlight_.clear();
   }
   uint64_t generation = inFlight_.empty() ? position_.generation : inFlight_.back().pos.generation;
   for (const SegmentInfo& s : result.segments) {
     if (s.pos.generation != generation) {
-      failIterators("generation changed");
+      failIterators(IteratorEnd::kGenerationChanged, "generation changed");
       inFlight_.clear();
       generation = s.pos.generation;
     }
@@ -211,18 +211,19 @@ uint64_t Database::retentionFloor(uint64_t generation) {
   return floor;
 }
 
-void Database::failIterators(const std::string& reason) {
+void Database::failIterators(IteratorEnd reason, const std::string& message) {
   for (auto& w : iterators_) {
-    if (auto it = w.lock()) it->fail(reason);
+    if (auto it = w.lock()) it->fail(reason, message);
   }
   iterators_.clear();
 }
 
 namespace {
 
-std::shared_ptr<SegmentIterator> failedIterator(uint64_t generation, const std::string& reason) {
+// An iterator of an ended generation, for a consumer still standing in it.
+std::shared_ptr<SegmentIterator> endedGenerationIterator(uint64_t generation) {
   auto it = std::make_shared<SegmentIterator>(generation, std::deque<SegmentInfo>{});
-  it->fail(reason);
+  it->fail(IteratorEnd::kGenerationChanged, "generation changed");
   return it;
 }
 
@@ -246,7 +247,7 @@ std::shared_ptr<SegmentIterator> Database::openIterator(const Pos& from) {
     return from.generation == live_.generation;
   };
   for (int attempt = 0;; ++attempt) {
-    if (!checkLive()) return failedIterator(from.generation, "generation changed");
+    if (!checkLive()) return endedGenerationIterator(from.generation);
     const Pos listedAt = position_;
     const bool unlocked = attempt < kUnlockedListings;
     if (unlocked) lock.unlock();
@@ -261,7 +262,7 @@ std::shared_ptr<SegmentIterator> Database::openIterator(const Pos& from) {
       listFrom = listedAt;
     }
   }
-  if (!checkLive()) return failedIterator(from.generation, "generation changed");
+  if (!checkLive()) return endedGenerationIterator(from.generation);
   // Segments written but not yet published (at or after position_) are left to the append.
   std::deque<SegmentInfo> segments;
   for (SegmentInfo& s : listed) {
@@ -322,7 +323,7 @@ void Database::closeCapture(const std::string& reason) {
   std::lock_guard lock(mu_);
   inFlight_.clear();
   if (healthReason_.empty()) healthReason_ = reason;
-  failIterators(reason);
+  failIterators(IteratorEnd::kClosed, reason);
   syncDone_.notify_all();
 }
 

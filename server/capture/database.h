@@ -108,7 +108,8 @@ class Database {
 
   // Every segment at or after `from` (same generation; `from` must be a segment boundary),
   // registered so that capture appends later segments. When the generation changes, the
-  // iterator fails with "generation changed". Blocking.
+  // iterator ends with IteratorEnd::kGenerationChanged; when capture stops, with kClosed.
+  // Blocking.
   std::shared_ptr<SegmentIterator> openIterator(const Pos& from);
 
   // Waits until a sync that starts after this call has finished, with every segment it copied
@@ -148,7 +149,7 @@ class Database {
   void publishLive(const CaptureSync& result);
   // The position, once every segment before it has its file; retention.
   void publishWritten(const CaptureSync& result);
-  void failIterators(const std::string& reason);  // requires mu_
+  void failIterators(IteratorEnd reason, const std::string& message);  // requires mu_
   void waitForChange(std::stop_token& stop, int inotifyFd);
   // Revokes every snapshot lease, then closes the capture's connections and descriptors.
   void closeCapture(const std::string& reason);

@@ -1,5 +1,7 @@
 #include "server/capture/segment_iterator.h"
 
+#include <algorithm>
+
 namespace walstream {
 
 SegmentIterator::SegmentIterator(uint64_t generation, std::deque<SegmentInfo> initial,
@@ -12,7 +14,7 @@ SegmentIterator::SegmentIterator(uint64_t generation, std::deque<SegmentInfo> in
 }
 
 void SegmentIterator::noteLast(SegmentInfo& info) {
-  if (lastEnd_ && info.pos.offset == 0 && info.pos.index == lastEnd_->index + 1) {
+  if (lastEnd_ && segmentSuccession(*lastEnd_, info.pos) == SegmentSuccession::kStartsNextIndex) {
     info.previousIndexEnd = lastEnd_->offset;
   }
   last_ = info.pos;
@@ -29,43 +31,59 @@ void SegmentIterator::consumed(const Pos& sent) {
 
 std::optional<SegmentInfo> SegmentIterator::next() {
   std::lock_guard lock(mu_);
-  if (error_ || queue_.empty()) return std::nullopt;
+  if (ending_ || queue_.empty()) return std::nullopt;
   SegmentInfo s = std::move(queue_.front());
   queue_.pop_front();
   return s;
 }
 
+namespace {
+
+// Why `next` may not follow the last segment known, which started at `last` and, when its size
+// is known, ended at `lastEnd`; "" when it may. The rule is segmentMayFollow's; without a known
+// end, any offset past the last segment's start stands in for it.
+std::string orderProblem(const Pos& last, const std::optional<Pos>& lastEnd, const Pos& next) {
+  const Pos end =
+      lastEnd ? *lastEnd : Pos{last.generation, last.index, std::max(next.offset, last.offset + 1)};
+  if (segmentMayFollow(end, next)) return {};
+  if (next.index < last.index) {
+    return "appended index " + formatHex16(next.index) + " below last index " +
+           formatHex16(last.index);
+  }
+  if (next.index > last.index + 1) {
+    return "appended index " + formatHex16(next.index) + " skips index " +
+           formatHex16(last.index + 1);
+  }
+  if (next.index == last.index + 1) {
+    return "appended segment " + next.str() + " starts index " + formatHex16(next.index) +
+           " past offset 0";
+  }
+  if (next.offset <= last.offset) {
+    return "appended offset " + next.str() + " is not after the last offset " + last.str();
+  }
+  return "appended segment " + next.str() + " does not start where the last one ended, " +
+         lastEnd->str();
+}
+
+}  // namespace
+
 bool SegmentIterator::append(SegmentInfo info) {
   std::unique_lock lock(mu_);
-  if (error_ || closed_) return false;
+  if (ending_ || closed_) return false;
   std::string problem;
+  IteratorEnd reason = IteratorEnd::kError;
   if (info.pos.generation != generation_) {
+    reason = IteratorEnd::kGenerationChanged;
     problem = "generation changed: appended segment of generation " +
               formatHex16(info.pos.generation) + " to an iterator of generation " +
               formatHex16(generation_);
-  } else if (!last_ && start_ && info.pos != *start_ &&
-             !(info.pos.index == start_->index + 1 && info.pos.offset == 0)) {
+  } else if (!last_ && start_ && !segmentMayFollow(*start_, info.pos)) {
     problem = "first appended segment " + info.pos.str() + " does not start at " + start_->str();
   } else if (last_) {
-    const Pos& l = *last_;
-    if (info.pos.index < l.index) {
-      problem = "appended index " + formatHex16(info.pos.index) + " below last index " +
-                formatHex16(l.index);
-    } else if (info.pos.index > l.index + 1) {
-      problem = "appended index " + formatHex16(info.pos.index) + " skips index " +
-                formatHex16(l.index + 1);
-    } else if (info.pos.index == l.index + 1 && info.pos.offset != 0) {
-      problem = "appended segment " + info.pos.str() + " starts index " +
-                formatHex16(info.pos.index) + " past offset 0";
-    } else if (info.pos.index == l.index && info.pos.offset <= l.offset) {
-      problem = "appended offset " + info.pos.str() + " is not after the last offset " + l.str();
-    } else if (info.pos.index == l.index && lastEnd_ && info.pos.offset != lastEnd_->offset) {
-      problem = "appended segment " + info.pos.str() + " does not start where the last one " +
-                "ended, " + lastEnd_->str();
-    }
+    problem = orderProblem(*last_, lastEnd_, info.pos);
   }
   if (!problem.empty()) {
-    error_ = problem;
+    ending_ = IteratorEnding{reason, std::move(problem)};
     notifyLocked(lock);
     return false;
   }
@@ -75,15 +93,21 @@ bool SegmentIterator::append(SegmentInfo info) {
   return true;
 }
 
-void SegmentIterator::fail(std::string reason) {
+void SegmentIterator::fail(IteratorEnd reason, std::string message) {
   std::unique_lock lock(mu_);
-  if (!error_) error_ = std::move(reason);
+  if (!ending_) ending_ = IteratorEnding{reason, std::move(message)};
   notifyLocked(lock);
+}
+
+std::optional<IteratorEnding> SegmentIterator::ending() const {
+  std::lock_guard lock(mu_);
+  return ending_;
 }
 
 std::optional<std::string> SegmentIterator::error() const {
   std::lock_guard lock(mu_);
-  return error_;
+  if (!ending_) return std::nullopt;
+  return ending_->message;
 }
 
 void SegmentIterator::close() {
@@ -100,7 +124,7 @@ bool SegmentIterator::closed() const {
 
 bool SegmentIterator::armNotify(std::function<void()> fn) {
   std::lock_guard lock(mu_);
-  if (error_ || !queue_.empty() || closed_) return false;
+  if (ending_ || !queue_.empty() || closed_) return false;
   notify_ = std::move(fn);
   return true;
 }

@@ -3,10 +3,10 @@
 // It starts with the segments listed from disk and accepts appends while a reader is parked on
 // it. Appends must continue the sequence: an index never goes below the last one, never skips
 // one (index+1 starts a new WAL file, so at offset 0), and within an index each segment starts
-// where the one before ended (when its size is known); the first append to an iterator that knows
-// no segment must start where its consumer is (`start`), or begin the next index there after a WAL
-// restart. A violation fails the iterator: its consumer sees the error and ends the stream rather
-// than sending a gap.
+// where the one before ended (when its size is known): core/pos.h segmentMayFollow. The first
+// append to an iterator that knows no segment must start where its consumer is (`start`), or
+// begin the next index there after a WAL restart. A violation fails the iterator: its consumer sees
+// the error and ends the stream rather than sending a gap.
 //
 // Capture starts index I+1 only after it has published all of index I, so the end of the last
 // segment of I that the iterator saw is where index I ended: the iterator records it in the
@@ -33,6 +33,19 @@
 
 namespace walstream {
 
+// Why an iterator ended before its consumer closed it. A consumer decides on this, never on the
+// message, which is for logs.
+enum class IteratorEnd {
+  kGenerationChanged,  // a new generation began: the consumer's position has no continuation
+  kClosed,             // the capture stopped (closed, or failed)
+  kError,              // an append broke the order rules, or another failure
+};
+
+struct IteratorEnding {
+  IteratorEnd reason = IteratorEnd::kError;
+  std::string message;  // readable, naming the positions involved
+};
+
 class SegmentIterator {
  public:
   // `initial` must be in (index, offset) order and of `generation`; `start` is where the
@@ -42,15 +55,17 @@ class SegmentIterator {
 
   uint64_t generation() const { return generation_; }
 
-  // The next segment, or nullopt when none is pending (or the iterator failed: see error()).
+  // The next segment, or nullopt when none is pending (or the iterator ended: see ending()).
   std::optional<SegmentInfo> next();
 
   // Adds a newly published segment. Returns false, and fails the iterator, if it does not
   // continue the sequence; returns false without change if already failed or closed.
   bool append(SegmentInfo info);
 
-  // Ends the iterator with an error (for example "generation changed"). Keeps the first error.
-  void fail(std::string reason);
+  // Ends the iterator. Keeps the first ending.
+  void fail(IteratorEnd reason, std::string message);
+  std::optional<IteratorEnding> ending() const;
+  // The message of ending(), if any.
   std::optional<std::string> error() const;
 
   // The consumer is done; capture drops closed iterators.
@@ -83,7 +98,7 @@ class SegmentIterator {
   std::optional<Pos> lastEnd_;  // where it ended, when its size is known
   const std::optional<Pos> start_;
   std::atomic<uint64_t> floorIndex_;
-  std::optional<std::string> error_;
+  std::optional<IteratorEnding> ending_;
   bool closed_ = false;
   std::function<void()> notify_;
 };

@@ -123,8 +123,8 @@ struct StreamBuilder {
 
   void add(RecordType type, uint64_t index, uint64_t offset, const std::string& payload) {
     recordOffsets.push_back(bytes.size());
-    StreamRecordHeader h{static_cast<uint32_t>(type), 0, kGen, index, offset, payload.size()};
-    const auto header = h.encode();
+    const auto header =
+        StreamRecordHeader::of(type, Pos{kGen, index, offset}, payload.size()).encode();
     bytes.append(reinterpret_cast<const char*>(header.data()), header.size());
     bytes += payload;
   }

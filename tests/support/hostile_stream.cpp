@@ -25,14 +25,7 @@ std::string streamResponseHead(uint32_t pageSize) {
 
 std::string streamRecordHeader(proto::RecordType type, const Pos& pos, uint64_t size,
                                uint32_t flags) {
-  proto::StreamRecordHeader h;
-  h.type = static_cast<uint32_t>(type);
-  h.flags = flags;
-  h.generation = pos.generation;
-  h.index = pos.index;
-  h.offset = pos.offset;
-  h.size = size;
-  const auto bytes = h.encode();
+  const auto bytes = proto::StreamRecordHeader::of(type, pos, size, flags).encode();
   return std::string(bytes.begin(), bytes.end());
 }
 

@@ -32,7 +32,7 @@ ReplayResult replayGeneration(const std::string& shadowRoot, uint64_t generation
         throw Error("segment " + s.pos.str() + " is not contiguous (expected offset " +
                     std::to_string(expectOffset) + ")");
       }
-      std::string raw = lz4Decompress(asBytes(shadow.readSegmentData(s)), 1ull << 32);
+      std::string raw = lz4Decompress(asBytes(shadow.readSegmentData(s)), kMaxWalSegmentBytes);
       ParsedWalSegment seg = parseWalSegment(asBytes(raw), s.pos.offset, chain);
       for (const WalTransaction& t : seg.transactions) {
         for (const WalFrameView& f : t.frames) {

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
+#include "core/pos.h"
 #include "server/capture/shadow_wal.h"
 #include "tests/support/shadow_replay.h"
 
@@ -17,7 +18,6 @@ namespace walstream::test {
 
 namespace {
 
-constexpr size_t kMaxSegmentBytes = size_t{1} << 30;
 constexpr std::chrono::milliseconds kPayloadTimeout{30000};
 
 }  // namespace
@@ -43,7 +43,7 @@ std::optional<StreamRecord> readRecord(HttpStream& stream, std::chrono::millisec
 }
 
 Pos segmentEnd(const StreamRecord& record) {
-  const std::string raw = lz4Decompress(asBytes(record.payload), kMaxSegmentBytes);
+  const std::string raw = lz4Decompress(asBytes(record.payload), kMaxWalSegmentBytes);
   Pos p = record.header.pos();
   p.offset += raw.size();
   return p;
@@ -56,7 +56,7 @@ WalChainState chainStateFromShadow(const std::string& shadowRoot, const Pos& pos
   for (const auto& s : shadow.listSegments(pos.generation, pos.index)) {
     if (s.pos.offset >= pos.offset) break;
     if (s.pos.offset != end) throw std::runtime_error("shadow WAL gap before " + s.pos.str());
-    const std::string raw = lz4Decompress(asBytes(shadow.readSegmentData(s)), kMaxSegmentBytes);
+    const std::string raw = lz4Decompress(asBytes(shadow.readSegmentData(s)), kMaxWalSegmentBytes);
     parseWalSegment(asBytes(raw), s.pos.offset, state);
     end = s.pos.offset + raw.size();
   }
@@ -79,7 +79,7 @@ void StreamReplay::apply(const StreamRecord& r) {
   if (type == proto::RecordType::kSnapshot) {
     std::string image = r.payload;
     if (r.header.flags & proto::kFlagCompressed) {
-      image = lz4Decompress(asBytes(r.payload), kMaxSegmentBytes);
+      image = lz4Decompress(asBytes(r.payload), kMaxWalSegmentBytes);
     }
     writeFileAtomic(image_, image);
     pos_ = r.header.pos();
@@ -97,14 +97,11 @@ void StreamReplay::apply(const StreamRecord& r) {
   }
   if (pos_.empty()) throw std::runtime_error("a WAL segment arrived before any snapshot");
   const Pos at = r.header.pos();
-  const bool continues = at == pos_;
-  const bool nextIndex =
-      at.generation == pos_.generation && at.index == pos_.index + 1 && at.offset == 0;
-  if (!continues && !nextIndex) {
+  if (!segmentMayFollow(pos_, at)) {
     throw std::runtime_error("segment at " + at.str() + " does not continue position " +
                              pos_.str());
   }
-  const std::string raw = lz4Decompress(asBytes(r.payload), kMaxSegmentBytes);
+  const std::string raw = lz4Decompress(asBytes(r.payload), kMaxWalSegmentBytes);
   ParsedWalSegment seg = parseWalSegment(asBytes(raw), at.offset, chain_);
   if (seg.header) pageSize_ = seg.header->pageSize;
   UniqueFd fd = openFile(image_, O_RDWR);

@@ -214,10 +214,12 @@ TEST_CASE("each cause of a generation break starts a new generation") {
       auto segs = shadow.listSegments(g0, index);
       WalChainState chain;
       for (size_t i = 0; i + 1 < segs.size(); ++i) {
-        std::string raw = lz4Decompress(asBytes(shadow.readSegmentData(segs[i])), 1 << 30);
+        std::string raw =
+            lz4Decompress(asBytes(shadow.readSegmentData(segs[i])), kMaxWalSegmentBytes);
         parseWalSegment(asBytes(raw), segs[i].pos.offset, chain);
       }
-      std::string raw = lz4Decompress(asBytes(shadow.readSegmentData(segs.back())), 1 << 30);
+      std::string raw =
+          lz4Decompress(asBytes(shadow.readSegmentData(segs.back())), kMaxWalSegmentBytes);
       auto* bytes = reinterpret_cast<uint8_t*>(raw.data());
       size_t at = 0;
       if (segs.back().pos.offset == 0) {
@@ -341,7 +343,7 @@ TEST_CASE("iterators receive live segments, and fail when the generation changes
   while (auto s = it->next()) {
     CHECK(s->pos == expect);
     REQUIRE(s->data);
-    std::string raw = lz4Decompress(asBytes(*s->data), 1 << 30);
+    std::string raw = lz4Decompress(asBytes(*s->data), kMaxWalSegmentBytes);
     expect.offset += raw.size();
     ++segments;
   }
@@ -355,6 +357,22 @@ TEST_CASE("iterators receive live segments, and fail when the generation changes
   // An iterator of an older generation fails at once.
   auto stale = cap.db.openIterator({end.generation ^ 1, 0, 0});
   CHECK(stale->error().value_or("") == "generation changed");
+  CHECK(stale->ending()->reason == IteratorEnd::kGenerationChanged);
+}
+
+TEST_CASE("a capture that stops ends its iterators as closed, not as a generation change") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createAppDb(app);
+  std::shared_ptr<SegmentIterator> it;
+  {
+    CaptureThread cap(app, smallThresholds());
+    it = cap.db.openIterator(cap.caughtUp());
+    CHECK_FALSE(it->ending());
+  }
+  REQUIRE(it->ending());
+  CHECK(it->ending()->reason == IteratorEnd::kClosed);
+  CHECK(it->ending()->message == "capture stopped");
 }
 
 TEST_CASE("iterators opened while capture publishes get every segment once, in order") {
@@ -385,7 +403,7 @@ TEST_CASE("iterators opened while capture publishes get every segment once, in o
       }
       REQUIRE(s->pos == *expect);
       const std::string data = s->data ? *s->data : cap.db.shadow().readSegmentData(*s);
-      expect->offset += lz4Decompress(asBytes(data), 1 << 30).size();
+      expect->offset += lz4Decompress(asBytes(data), kMaxWalSegmentBytes).size();
     }
     REQUIRE_FALSE(it->error());
   };

@@ -84,11 +84,17 @@ TEST_CASE("appends that break the sequence fail the iterator with a clear messag
         "generation 0123456789abcdef";
   }
   CHECK(it.error() == expected);
+  REQUIRE(it.ending());
+  // Only a segment of another generation ends the iterator as a generation change.
+  CHECK((it.ending()->reason == IteratorEnd::kGenerationChanged) ==
+        expected.starts_with("generation changed"));
+  const IteratorEnd reason = it.ending()->reason;
   // A failed iterator hands out nothing more, even what was pending, and refuses appends.
   CHECK_FALSE(it.next().has_value());
   CHECK_FALSE(it.append(seg(2, 12392)));
-  it.fail("later reason");
-  CHECK(it.error() == expected);  // the first error is kept
+  it.fail(IteratorEnd::kClosed, "later reason");
+  CHECK(it.error() == expected);  // the first ending is kept
+  CHECK(it.ending()->reason == reason);
 }
 
 TEST_CASE("valid continuations: offset after the last, index + 1 at offset 0, empty start") {
@@ -126,12 +132,13 @@ TEST_CASE("armNotify: refused when something is pending or failed, fires once pe
 
   // Failure fires an armed callback once; afterwards arming is refused.
   REQUIRE(it.armNotify([&] { ++calls; }));
-  it.fail("generation changed");
+  it.fail(IteratorEnd::kGenerationChanged, "generation changed");
   CHECK(calls == 2);
-  it.fail("again");
+  it.fail(IteratorEnd::kError, "again");
   CHECK(calls == 2);
   CHECK_FALSE(it.armNotify([&] { ++calls; }));
   CHECK(it.error() == "generation changed");
+  CHECK(it.ending()->reason == IteratorEnd::kGenerationChanged);
 
   // A failing append fires it too.
   SegmentIterator it2(kGen, {});
@@ -162,7 +169,7 @@ TEST_CASE("close: drops pending segments and the armed callback, refuses appends
   it.close();
   CHECK(it.closed());
   CHECK_FALSE(it.append(seg(1, 0)));
-  it.fail("after close");
+  it.fail(IteratorEnd::kError, "after close");
   CHECK(calls == 0);
   CHECK_FALSE(it.armNotify([&] { ++calls; }));
   CHECK_FALSE(it.next().has_value());

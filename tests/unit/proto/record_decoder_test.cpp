@@ -18,7 +18,7 @@ constexpr uint64_t kGen = 0x00000000000000abULL;
 
 StreamRecordHeader makeHeader(RecordType type, uint64_t index, uint64_t offset, uint64_t size,
                               uint32_t flags = 0, uint64_t generation = kGen) {
-  return {static_cast<uint32_t>(type), flags, generation, index, offset, size};
+  return StreamRecordHeader::of(type, Pos{generation, index, offset}, size, flags);
 }
 
 void appendHeader(std::vector<uint8_t>& stream, const StreamRecordHeader& h) {
@@ -276,8 +276,8 @@ TEST_CASE("a malformed header is an error at the offending field, before its pay
       {"segment inside the WAL header", makeHeader(RecordType::kWalSegment, 0, 5, 10), 24,
        "wal record at WAL offset 5, inside the 32-byte WAL header"},
       {"empty segment", makeHeader(RecordType::kWalSegment, 0, 0, 0), 32, "empty wal record"},
-      {"absurd segment", makeHeader(RecordType::kWalSegment, 0, 0, (uint64_t{256} << 20) + 1), 32,
-       "wal record payload size 268435457 exceeds the limit 268435456"},
+      {"absurd segment", makeHeader(RecordType::kWalSegment, 0, 0, kMaxWalSegmentRecordBytes + 1),
+       32, "wal record payload size 268435457 exceeds the limit 268435456"},
       {"absurd snapshot", makeHeader(RecordType::kSnapshot, 0, 0, uint64_t{2} << 40), 32,
        "snapshot record payload size 2199023255552 exceeds the limit 1099511627776"},
       {"size of all ones", makeHeader(RecordType::kWalSegment, 0, 0, ~0ULL), 32,
@@ -354,7 +354,7 @@ TEST_CASE("the size limits are configurable") {
 
 TEST_CASE("a snapshot of a terabyte streams through without being buffered") {
   std::vector<uint8_t> s;
-  appendHeader(s, makeHeader(RecordType::kSnapshot, 0, 0, uint64_t{1} << 40));
+  appendHeader(s, makeHeader(RecordType::kSnapshot, 0, 0, kMaxSnapshotRecordBytes));
   const auto body = pattern(8192, 1);
   s.insert(s.end(), body.begin(), body.end());
   DecodeRun run = decodeInPieces(s, {100, 4000});

@@ -99,3 +99,14 @@ TEST_CASE("Walstream-Snapshot-Chain round-trips and rejects anything else") {
     CHECK_MESSAGE(!proto::parseSnapshotChain(bad, 4096), bad);
   }
 }
+
+TEST_CASE("StreamRecordHeader::of sets every field from the type, position, size and flags") {
+  const Pos pos{0x0123456789abcdefULL, 3, 0x1f60};
+  const auto segment = StreamRecordHeader::of(RecordType::kWalSegment, pos, 1234);
+  CHECK(segment == StreamRecordHeader{2, 0, pos.generation, 3, 0x1f60, 1234});
+  CHECK(segment.pos() == pos);
+  CHECK(StreamRecordHeader::of(RecordType::kSnapshot, pos, 40960, kFlagCompressed) ==
+        StreamRecordHeader{1, kFlagCompressed, pos.generation, 3, 0x1f60, 40960});
+  CHECK(StreamRecordHeader::of(RecordType::kIndexEnd, pos) ==
+        StreamRecordHeader{4, 0, pos.generation, 3, 0x1f60, 0});
+}
