@@ -2,7 +2,7 @@
 
 #include "client/backoff.h"
 #include "client/followed_db.h"
-#include "client/http_stream.h"
+#include "client/streaming_get.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/lz4_codec.h"
@@ -127,7 +127,7 @@ std::string Replica::requestTarget() const {
 // stopping_ first (and the connection is never used). Not attached once stopping.
 class Replica::StreamAttachment {
  public:
-  StreamAttachment(Replica& replica, HttpStream& stream) : replica_(replica) {
+  StreamAttachment(Replica& replica, StreamingGet& stream) : replica_(replica) {
     std::lock_guard lock(replica_.mu_);
     if (replica_.stopping_) return;
     replica_.stream_ = &stream;
@@ -148,7 +148,7 @@ class Replica::StreamAttachment {
 };
 
 std::string Replica::discoverDatabase() {
-  HttpStream status;
+  StreamingGet status;
   const StreamAttachment attached(*this, status);
   if (!attached) throw Error("stopping");
   const HttpResponseHead head = status.open(options_.upstream.host, options_.upstream.port,
@@ -279,7 +279,7 @@ class Replica::StreamConnection {
  public:
   // Reads what the response head says of the stream (page size, snapshot chain, index-end
   // records); throws for a page size or snapshot chain it cannot use.
-  StreamConnection(Replica& replica, HttpStream& stream, const HttpResponseHead& head);
+  StreamConnection(Replica& replica, StreamingGet& stream, const HttpResponseHead& head);
   // A snapshot cut short (the connection broke, the stream lied, a check failed) leaves no
   // partial file behind.
   ~StreamConnection() {
@@ -305,7 +305,7 @@ class Replica::StreamConnection {
   void checkStall();
 
   Replica& replica_;
-  HttpStream& stream_;
+  StreamingGet& stream_;
   const ReplicaOptions& options_;
   ReplicaState& state_;
   ReplicaApplier& applier_;
@@ -330,7 +330,7 @@ class Replica::StreamConnection {
   uint64_t bytesSinceProgress_ = 0;
 };
 
-Replica::StreamConnection::StreamConnection(Replica& replica, HttpStream& stream,
+Replica::StreamConnection::StreamConnection(Replica& replica, StreamingGet& stream,
                                             const HttpResponseHead& head)
     : replica_(replica),
       stream_(stream),
@@ -539,7 +539,7 @@ void Replica::streamOnce() {
     std::lock_guard lock(state_.mu);
     state_.db = db_;
   }
-  HttpStream stream;
+  StreamingGet stream;
   const StreamAttachment attached(*this, stream);
   if (!attached) return;
   {

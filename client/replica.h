@@ -25,7 +25,7 @@
 
 namespace walstream::client {
 
-class HttpStream;
+class StreamingGet;
 struct HttpResponseHead;
 
 struct ReplicaOptions {
@@ -89,7 +89,7 @@ class Replica {
   std::atomic<bool> stopping_{false};
   std::mutex mu_;  // guards stream_ and the backoff wait
   std::condition_variable wake_;
-  HttpStream* stream_ = nullptr;  // the live connection, for stop()
+  StreamingGet* stream_ = nullptr;  // the live connection, for stop()
 };
 
 }  // namespace walstream::client

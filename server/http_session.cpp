@@ -9,6 +9,7 @@
 #include "proto/http/endpoint_text.h"
 #include "proto/http/prometheus_text.h"
 #include "proto/http/read_methods.h"
+#include "proto/stream_request.h"
 #include "server/http_error.h"
 #include "server/query.h"
 #include "server/stream_session.h"
@@ -69,14 +70,15 @@ void HttpSession::onRead(beast::error_code ec) {
     const bool malformed = ec.category() == beast::error_code(http::error::bad_target).category() &&
                            ec != http::error::end_of_stream && ec != http::error::partial_message;
     if (ec == http::error::buffer_overflow) {
-      send(makeJsonError(400,
-                         "malformed HTTP request: more than " + std::to_string(kMaxRequestBuffer) +
-                             " bytes without a complete request",
-                         11, false));
+      send(httpd::makeJsonError(400,
+                                "malformed HTTP request: more than " +
+                                    std::to_string(kMaxRequestBuffer) +
+                                    " bytes without a complete request",
+                                11, false));
       return;
     }
     if (malformed) {
-      send(makeJsonError(400, "malformed HTTP request: " + ec.message(), 11, false));
+      send(httpd::makeJsonError(400, "malformed HTTP request: " + ec.message(), 11, false));
       return;
     }
     end();
@@ -90,16 +92,16 @@ void HttpSession::route(const http::request<http::string_body>& req) {
   const RequestTarget target = splitTarget(rawTarget);
   const unsigned version = req.version();
   const bool keepAlive = req.keep_alive();
-  const bool known = target.path == "/stream" || target.path == "/status" ||
+  const bool known = target.path == proto::kStreamPath || target.path == "/status" ||
                      target.path == "/metrics" || target.path == "/healthz";
   if (!known) {
-    send(makeJsonError(404, "no such path: " + std::string(target.path), version, keepAlive),
+    send(httpd::makeJsonError(404, "no such path: " + std::string(target.path), version, keepAlive),
          req.method());
     return;
   }
   // HEAD as GET without the body (proto/http/read_methods.h), but on /stream: a stream's
   // headers are known only once its plan is made, and it has no length to announce.
-  const bool isStream = target.path == "/stream";
+  const bool isStream = target.path == proto::kStreamPath;
   if (isStream ? req.method() != http::verb::get : !httpd::isGetOrHead(req.method())) {
     send(httpd::methodNotAllowed(std::string(req.method_string()), std::string(target.path),
                                  isStream ? "GET" : httpd::kAllowGetAndHead, version, keepAlive),
@@ -112,8 +114,8 @@ void HttpSession::route(const http::request<http::string_body>& req) {
     try {
       query = parseStreamQuery(target.query, ctx_.names);
     } catch (const HttpError& e) {
-      send(makeJsonError(static_cast<unsigned>(e.status()), e.what(), version, keepAlive,
-                         e.retryable()),
+      send(httpd::makeJsonError(static_cast<unsigned>(e.status()), e.what(), version, keepAlive,
+                                e.retryable()),
            req.method());
       return;
     }
@@ -127,26 +129,28 @@ void HttpSession::route(const http::request<http::string_body>& req) {
     return;
   }
   if (target.path == "/status") {
-    send(makeResponse(200, "application/json", proto::encodeStatusJson(ctx_.status()) + "\n",
-                      version, keepAlive),
+    send(httpd::makeResponse(200, "application/json", proto::encodeStatusJson(ctx_.status()) + "\n",
+                             version, keepAlive),
          req.method());
   } else if (target.path == "/metrics") {
-    send(makeResponse(200, httpd::kPrometheusContentType, ctx_.metricsText(), version, keepAlive),
+    send(httpd::makeResponse(200, httpd::kPrometheusContentType, ctx_.metricsText(), version,
+                             keepAlive),
          req.method());
   } else {
     const std::string reasons = ctx_.unhealthyReasons();
     if (reasons.empty()) {
-      send(makeResponse(200, "application/json", "{\"status\":\"ok\"}\n", version, keepAlive),
-           req.method());
+      send(
+          httpd::makeResponse(200, "application/json", "{\"status\":\"ok\"}\n", version, keepAlive),
+          req.method());
     } else {
-      send(makeJsonError(503, reasons, version, keepAlive, true), req.method());
+      send(httpd::makeJsonError(503, reasons, version, keepAlive, true), req.method());
     }
   }
 }
 
-void HttpSession::send(StringResponse response, http::verb method) {
+void HttpSession::send(httpd::StringResponse response, http::verb method) {
   httpd::fitToMethod(response, method);
-  auto res = std::make_shared<StringResponse>(std::move(response));
+  auto res = std::make_shared<httpd::StringResponse>(std::move(response));
   stream_.expires_after(ctx_.limits.writeStallTimeout);
   http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
     if (self->ended_) return;

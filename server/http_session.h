@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "server/http_response.h"
+#include "proto/http/response.h"
 #include "server/server_context.h"
 #include "server/session_registry.h"
 
@@ -30,7 +30,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   void onRead(boost::beast::error_code ec);
   void route(const boost::beast::http::request<boost::beast::http::string_body>& req);
   // Sends `response` as the answer to a request of `method` (no body to HEAD).
-  void send(StringResponse response,
+  void send(httpd::StringResponse response,
             boost::beast::http::verb method = boost::beast::http::verb::get);
   void end();
 

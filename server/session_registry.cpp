@@ -23,16 +23,16 @@ std::vector<std::shared_ptr<Session>> SessionRegistry::liveLocked() const {
   return out;
 }
 
-std::vector<StreamStatus> SessionRegistry::streams() const {
+std::vector<StreamListing> SessionRegistry::streams() const {
   std::vector<std::shared_ptr<Session>> live;
   {
     std::lock_guard lock(mu_);
     live = liveLocked();
   }
   // Asked outside the lock: a session's status has its own lock.
-  std::vector<StreamStatus> out;
+  std::vector<StreamListing> out;
   for (const auto& s : live) {
-    if (auto st = s->streamStatus()) out.push_back(std::move(*st));
+    if (auto st = s->streamListing()) out.push_back(std::move(*st));
   }
   return out;
 }

@@ -14,7 +14,8 @@
 
 namespace walstream::server {
 
-struct StreamStatus {
+// One live /stream as the primary's /status lists it (proto/status_json.h has its JSON).
+struct StreamListing {
   size_t database = 0;  // index into the served databases
   std::string remote;
   Pos pos;  // how far the client has been sent
@@ -27,7 +28,7 @@ class Session {
   // Ends the session from any thread (the work is posted to the session's own executor).
   virtual void close() = 0;
   // A /stream session's status; nullopt for other connections.
-  virtual std::optional<StreamStatus> streamStatus() const { return std::nullopt; }
+  virtual std::optional<StreamListing> streamListing() const { return std::nullopt; }
 };
 
 class SessionRegistry {
@@ -35,7 +36,7 @@ class SessionRegistry {
   // Returns an id for remove(), or nullopt once closeAll() has run (the caller must end itself).
   std::optional<uint64_t> add(std::weak_ptr<Session> session);
   void remove(uint64_t id);
-  std::vector<StreamStatus> streams() const;
+  std::vector<StreamListing> streams() const;
   // Closes every session, and refuses new ones from now on.
   void closeAll();
 

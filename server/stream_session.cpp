@@ -16,11 +16,11 @@
 #include "core/log.h"
 #include "core/lz4_codec.h"
 #include "proto/heartbeat.h"
+#include "proto/http/response.h"
 #include "proto/snapshot_chain.h"
 #include "proto/status_json.h"
 #include "server/capture/segment_tail.h"
 #include "server/http_error.h"
-#include "server/http_response.h"
 
 namespace walstream::server {
 
@@ -248,7 +248,7 @@ void StreamSession::sendError(unsigned status, const std::string& message, bool 
               std::to_string(status) + ": " + message);
   }
   std::ostringstream text;
-  text << makeJsonError(status, message, 11, false, retryable);
+  text << httpd::makeJsonError(status, message, 11, false, retryable);
   rawWrite_ = text.str();
   endReason_ = "answered " + std::to_string(status) + ": " + message;
   // Watched like any write: a client that does not read (its earlier answers on this
@@ -888,7 +888,7 @@ void StreamSession::closeNow(const std::string& reason) {
   phase_ = Phase::kDone;
   gone_.store(true);
   if (streaming_) {
-    const Pos at = streamStatus()->pos;
+    const Pos at = streamListing()->pos;
     log::info(
         db_.name.name + ": stream to " + remote_ + " ended " +
         (at.empty() ? std::string("before its first record was complete") : "at " + at.str()) +
@@ -918,9 +918,9 @@ void StreamSession::setSentPos(const Pos& pos) {
   sentPos_ = pos;
 }
 
-std::optional<StreamStatus> StreamSession::streamStatus() const {
+std::optional<StreamListing> StreamSession::streamListing() const {
   std::lock_guard lock(statusMu_);
-  return StreamStatus{query_.database, remote_, sentPos_, connectedAt_};
+  return StreamListing{query_.database, remote_, sentPos_, connectedAt_};
 }
 
 }  // namespace walstream::server

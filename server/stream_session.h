@@ -2,7 +2,7 @@
 //
 // Lifetime: shared_from_this; every pending operation (socket write, client watch, timers,
 // worker task, notify callback) holds the session. All members are touched only on the
-// session's strand, except streamStatus() (under statusMu_) and the notify callback (which only
+// session's strand, except streamListing() (under statusMu_) and the notify callback (which only
 // posts, through the server's PostGate).
 //
 // Flow: plan on a worker (stream_plan.h) -> response header -> snapshot record, read chunk by
@@ -64,7 +64,7 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   // Call on the socket's strand.
   void start();
   void close() override;
-  std::optional<StreamStatus> streamStatus() const override;
+  std::optional<StreamListing> streamListing() const override;
 
  private:
   enum class Phase { kPlanning, kSnapshot, kTail, kFinishing, kDone };

@@ -61,7 +61,7 @@ IndexOverlay overlayIndex(const ShadowWal& shadow, const Pos& x, const std::stri
       throw Error("the shadow WAL of " + path + " has no segment at " +
                   Pos{x.generation, x.index, covered}.str() + " for a snapshot at " + x.str());
     }
-    std::string raw = lz4Decompress(asBytes(shadow.readSegmentData(s)), 1ull << 34);
+    std::string raw = lz4Decompress(asBytes(shadow.readSegmentData(s)), kMaxWalSegmentBytes);
     ParsedWalSegment seg = parseWalSegment(asBytes(raw), s.pos.offset, out.chain);
     covered = seg.endOffset;
     for (const WalTransaction& t : seg.transactions) {

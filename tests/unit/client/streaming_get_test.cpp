@@ -1,6 +1,6 @@
-// client::HttpStream against a canned HTTP/1.1 response served from a thread on 127.0.0.1: the
+// client::StreamingGet against a canned HTTP/1.1 response served from a thread on 127.0.0.1: the
 // de-chunked body arrives exactly, however the bytes are cut, and a body cut short is an error.
-#include "client/http_stream.h"
+#include "client/streaming_get.h"
 
 #include <doctest/doctest.h>
 #include <netinet/in.h>
@@ -113,7 +113,7 @@ std::string chunkedResponse(const std::string& body, const std::vector<size_t>& 
   return out;
 }
 
-std::string readBody(client::HttpStream& stream, size_t bufSize) {
+std::string readBody(client::StreamingGet& stream, size_t bufSize) {
   std::string got;
   std::vector<uint8_t> buf(bufSize);
   while (const size_t n = stream.readSome(buf.data(), buf.size(), 5s)) {
@@ -124,7 +124,7 @@ std::string readBody(client::HttpStream& stream, size_t bufSize) {
 
 }  // namespace
 
-TEST_CASE("HttpStream returns a chunked body exactly, however it is cut") {
+TEST_CASE("StreamingGet returns a chunked body exactly, however it is cut") {
   // Chunks larger than one socket read (1 MiB), small ones, and a body sent a few bytes at a
   // time so that chunk framing is split across reads.
   const std::string body = randomBytes((3 << 20) + 12345, 1);
@@ -137,7 +137,7 @@ TEST_CASE("HttpStream returns a chunked body exactly, however it is cut") {
       const size_t bodySize = piece == 7 ? 70000 : body.size();
       const std::string expect = body.substr(0, bodySize);
       CannedServer server(chunkedResponse(expect, sizes), piece);
-      client::HttpStream stream;
+      client::StreamingGet stream;
       const auto head = stream.open("127.0.0.1", server.port(), "/stream", 5s);
       CHECK(head.status == 200);
       CHECK(readBody(stream, bufSize) == expect);
@@ -146,48 +146,48 @@ TEST_CASE("HttpStream returns a chunked body exactly, however it is cut") {
   }
 }
 
-TEST_CASE("HttpStream reports a body that the connection cuts short") {
+TEST_CASE("StreamingGet reports a body that the connection cuts short") {
   const std::string body = randomBytes(3 << 20, 2);
   const std::string full = chunkedResponse(body, {1 << 20, 1 << 20});
   SUBCASE("inside a chunk") {
     CannedServer server(full.substr(0, full.size() / 2), 64 << 10);
-    client::HttpStream stream;
+    client::StreamingGet stream;
     REQUIRE(stream.open("127.0.0.1", server.port(), "/stream", 5s).status == 200);
     CHECK_THROWS_AS(readBody(stream, 256 << 10), Error);
   }
   SUBCASE("at a chunk boundary, before the final chunk") {
     CannedServer server(chunkedResponse(body, {1 << 20, 1 << 20}, /*complete=*/false), 64 << 10);
-    client::HttpStream stream;
+    client::StreamingGet stream;
     REQUIRE(stream.open("127.0.0.1", server.port(), "/stream", 5s).status == 200);
     CHECK_THROWS_AS(readBody(stream, 256 << 10), Error);
   }
   SUBCASE("inside the chunk framing") {
     const size_t cut = full.find("\r\n", full.find("\r\n\r\n") + 4 + (1 << 20) + 8);
     CannedServer server(full.substr(0, cut + 1), 64 << 10);
-    client::HttpStream stream;
+    client::StreamingGet stream;
     REQUIRE(stream.open("127.0.0.1", server.port(), "/stream", 5s).status == 200);
     CHECK_THROWS_AS(readBody(stream, 256 << 10), Error);
   }
 }
 
-TEST_CASE("HttpStream reads the body of an error response") {
+TEST_CASE("StreamingGet reads the body of an error response") {
   const std::string json = R"({"error":"no such database"})";
   CannedServer server("HTTP/1.1 404 Not Found\r\nContent-Length: " + std::to_string(json.size()) +
                           "\r\nContent-Type: application/json\r\n\r\n" + json,
                       5);
-  client::HttpStream stream;
+  client::StreamingGet stream;
   const auto head = stream.open("127.0.0.1", server.port(), "/stream", 5s);
   CHECK(head.status == 404);
   CHECK(head.body == json);
 }
 
-TEST_CASE("HttpStream refuses chunk framing that never ends, holding little of it") {
+TEST_CASE("StreamingGet refuses chunk framing that never ends, holding little of it") {
   // 16 MiB of a chunk extension, or of a trailer after the last chunk: framing that the parser
   // buffers whole while it waits for the line's end.
   const std::string endless(size_t{16} << 20, 'a');
   SUBCASE("chunk extension") {
     CannedServer server(kChunkedHead + "5\r\nhello\r\n1;" + endless, 64 << 10);
-    client::HttpStream stream;
+    client::StreamingGet stream;
     REQUIRE(stream.open("127.0.0.1", server.port(), "/stream", 5s).status == 200);
     const std::string error = errorOf([&] { readBody(stream, 256 << 10); });
     MESSAGE(error);
@@ -197,7 +197,7 @@ TEST_CASE("HttpStream refuses chunk framing that never ends, holding little of i
   }
   SUBCASE("trailer") {
     CannedServer server(kChunkedHead + "5\r\nhello\r\n0\r\nX-Trailer: " + endless, 64 << 10);
-    client::HttpStream stream;
+    client::StreamingGet stream;
     REQUIRE(stream.open("127.0.0.1", server.port(), "/stream", 5s).status == 200);
     const std::string error = errorOf([&] { readBody(stream, 256 << 10); });
     MESSAGE(error);
@@ -206,10 +206,10 @@ TEST_CASE("HttpStream refuses chunk framing that never ends, holding little of i
   }
 }
 
-TEST_CASE("HttpStream errors name the peer and the stream offset") {
+TEST_CASE("StreamingGet errors name the peer and the stream offset") {
   SUBCASE("a malformed chunk size") {
     CannedServer server(kChunkedHead + "5\r\nhello\r\nzz\r\n", 64 << 10);
-    client::HttpStream stream;
+    client::StreamingGet stream;
     REQUIRE(stream.open("127.0.0.1", server.port(), "/stream", 5s).status == 200);
     const std::string error = errorOf([&] { readBody(stream, 3); });
     MESSAGE(error);
@@ -220,7 +220,7 @@ TEST_CASE("HttpStream errors name the peer and the stream offset") {
     const std::string body = randomBytes(100000, 3);
     CannedServer server(chunkedResponse(body, {70000}).substr(0, kChunkedHead.size() + 80000),
                         64 << 10);
-    client::HttpStream stream;
+    client::StreamingGet stream;
     REQUIRE(stream.open("127.0.0.1", server.port(), "/stream", 5s).status == 200);
     const std::string error = errorOf([&] { readBody(stream, 256 << 10); });
     MESSAGE(error);
@@ -229,13 +229,13 @@ TEST_CASE("HttpStream errors name the peer and the stream offset") {
   }
 }
 
-TEST_CASE("HttpStream reads an error body within one deadline, however slowly it comes") {
+TEST_CASE("StreamingGet reads an error body within one deadline, however slowly it comes") {
   // 100 bytes of body, one every 50 ms (5 s in all): each byte comes well within the 1 s
   // timeout, but the whole body does not.
   const std::string responseHead = "HTTP/1.1 500 Oops\r\nContent-Length: 100\r\n\r\n";
   const std::string body(100, 'x');
   CannedServer server(responseHead + body, 1, 50ms, responseHead.size());
-  client::HttpStream stream;
+  client::StreamingGet stream;
   const auto start = std::chrono::steady_clock::now();
   const auto head = stream.open("127.0.0.1", server.port(), "/stream", 1s);
   const auto took = std::chrono::steady_clock::now() - start;
@@ -245,11 +245,11 @@ TEST_CASE("HttpStream reads an error body within one deadline, however slowly it
   CHECK(head.body.size() < body.size());
 }
 
-TEST_CASE("HttpStream::readSome with a deadline bounds a body sent a byte at a time") {
+TEST_CASE("StreamingGet::readSome with a deadline bounds a body sent a byte at a time") {
   const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
   const std::string body(100, 'x');
   CannedServer server(head + body, 1, 50ms, head.size());
-  client::HttpStream stream;
+  client::StreamingGet stream;
   REQUIRE(stream.open("127.0.0.1", server.port(), "/status", 5s).status == 200);
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + 1s;

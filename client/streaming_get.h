@@ -24,12 +24,12 @@ struct HttpResponseHead {
   std::string body;
 };
 
-class HttpStream {
+class StreamingGet {
  public:
-  HttpStream();
-  ~HttpStream();
-  HttpStream(const HttpStream&) = delete;
-  HttpStream& operator=(const HttpStream&) = delete;
+  StreamingGet();
+  ~StreamingGet();
+  StreamingGet(const StreamingGet&) = delete;
+  StreamingGet& operator=(const StreamingGet&) = delete;
 
   // Resolves, connects and sends `GET target` within `timeout` each, then waits up to
   // `responseTimeout` for the response head (a primary may take a while to prepare a snapshot

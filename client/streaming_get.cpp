@@ -1,4 +1,4 @@
-#include "client/http_stream.h"
+#include "client/streaming_get.h"
 
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -42,7 +42,7 @@ constexpr size_t kMaxErrorBodyBytes = 16 * 1024;
 
 }  // namespace
 
-struct HttpStream::Impl {
+struct StreamingGet::Impl {
   asio::io_context ioc;
   beast::tcp_stream stream{ioc};
   beast::flat_buffer buffer;
@@ -157,7 +157,7 @@ namespace {
 // The body of a non-200 response (JSON {"error": ...}), for the log: at most kMaxErrorBodyBytes,
 // read within one deadline for all of it, so that a peer sending a byte now and then cannot hold
 // the replica here. A failure to read it ends the body there: the status alone is the answer.
-std::string readErrorBody(HttpStream& stream, std::chrono::milliseconds timeout) {
+std::string readErrorBody(StreamingGet& stream, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string body;
   uint8_t buf[4096];
@@ -177,12 +177,12 @@ std::string readErrorBody(HttpStream& stream, std::chrono::milliseconds timeout)
 
 }  // namespace
 
-HttpStream::HttpStream() : impl_(std::make_unique<Impl>()) {}
-HttpStream::~HttpStream() = default;
+StreamingGet::StreamingGet() : impl_(std::make_unique<Impl>()) {}
+StreamingGet::~StreamingGet() = default;
 
-HttpResponseHead HttpStream::open(const std::string& host, const std::string& port,
-                                  const std::string& target, std::chrono::milliseconds timeout,
-                                  std::optional<std::chrono::milliseconds> responseTimeout) {
+HttpResponseHead StreamingGet::open(const std::string& host, const std::string& port,
+                                    const std::string& target, std::chrono::milliseconds timeout,
+                                    std::optional<std::chrono::milliseconds> responseTimeout) {
   Impl& m = *impl_;
   m.host = host + ":" + port;
   m.connect(host, port, timeout);
@@ -193,12 +193,12 @@ HttpResponseHead HttpStream::open(const std::string& host, const std::string& po
   return head;
 }
 
-size_t HttpStream::readSome(uint8_t* buf, size_t n, std::chrono::milliseconds timeout) {
+size_t StreamingGet::readSome(uint8_t* buf, size_t n, std::chrono::milliseconds timeout) {
   return readSome(buf, n, std::chrono::steady_clock::now() + timeout);
 }
 
-size_t HttpStream::readSome(uint8_t* buf, size_t n,
-                            std::chrono::steady_clock::time_point deadline) {
+size_t StreamingGet::readSome(uint8_t* buf, size_t n,
+                              std::chrono::steady_clock::time_point deadline) {
   Impl& m = *impl_;
   if (!m.parser) throw Error("stream from " + m.host + " is not open");
   // Beast's own read_some reads at most 64 KiB per system call; a snapshot is hundreds of MiB.
@@ -255,7 +255,7 @@ size_t HttpStream::readSome(uint8_t* buf, size_t n,
   }
 }
 
-bool HttpStream::hasBufferedData() {
+bool StreamingGet::hasBufferedData() {
   Impl& m = *impl_;
   if (!m.parser || m.parser->is_done()) return false;
   beast::error_code ec;
@@ -264,7 +264,7 @@ bool HttpStream::hasBufferedData() {
   return m.buffer.size() + inSocket > kChunkFramingBytes;
 }
 
-void HttpStream::cancel() {
+void StreamingGet::cancel() {
   impl_->cancelled = true;
   asio::post(impl_->ioc, [m = impl_.get()] {
     beast::error_code ignored;
@@ -273,7 +273,7 @@ void HttpStream::cancel() {
   });
 }
 
-std::string HttpStream::remote() const {
+std::string StreamingGet::remote() const {
   return impl_->host;
 }
 
