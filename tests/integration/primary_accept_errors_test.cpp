@@ -12,24 +12,13 @@
 #include "tests/support/hostile_clients.h"
 #include "tests/support/http_client.h"
 #include "tests/support/primary_status.h"
+#include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/time_scale.h"
 
 using namespace walstream;
 using namespace walstream::test;
 using namespace std::chrono_literals;
-
-namespace {
-
-size_t count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-    ++n;
-  }
-  return n;
-}
-
-}  // namespace
 
 TEST_CASE("accepts that fail for want of descriptors are logged once, with the address") {
   TempDir dir;
@@ -48,21 +37,12 @@ TEST_CASE("accepts that fail for want of descriptors are logged once, with the a
     while (std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(100ms);
   }
   // Once the idle clients are gone, accepts succeed again.
-  bool served = false;
-  for (const auto until = std::chrono::steady_clock::now() + scaled(15s);
-       !served && std::chrono::steady_clock::now() < until;) {
-    try {
-      served = httpRequest(primary.port(), "/healthz", 2s).status == 200;
-    } catch (const std::exception&) {
-      // the backlog of the idle ones is still being accepted and closed
-    }
-    if (!served) std::this_thread::sleep_for(100ms);
-  }
-  CHECK(served);
+  // (the backlog of the idle ones may still be being accepted and closed)
+  CHECK(waitUntilServing(primary.port(), scaled(15s)));
   const std::string endpoint = "127.0.0.1:" + std::to_string(primary.port());
   const std::string log =
       primary.process().waitForStderr("accepting connections on " + endpoint + " again", 5s);
-  CHECK(count(log, "cannot accept connections on " + endpoint + ": Too many open files") == 1);
-  CHECK(count(log, "accepting connections on " + endpoint + " again") == 1);
-  CHECK(count(log, "accept failed") == 0);
+  CHECK(countOf(log, "cannot accept connections on " + endpoint + ": Too many open files") == 1);
+  CHECK(countOf(log, "accepting connections on " + endpoint + " again") == 1);
+  CHECK(countOf(log, "accept failed") == 0);
 }

@@ -33,17 +33,7 @@ TEST_CASE("idle connections past the descriptor limit break neither capture nor 
     during = observeBank(writer, bank.replicaDb, 5s);
     // Connections that send no request are closed after --stall-timeout, so the server takes
     // new ones again while the idle clients are still there.
-    bool served = false;
-    for (const auto until = std::chrono::steady_clock::now() + 15s;
-         !served && std::chrono::steady_clock::now() < until;) {
-      try {
-        served = httpRequest(primary.port(), "/healthz", 2s).status == 200;
-      } catch (const std::exception&) {
-        // refused while the cap is full; the next attempt comes after the pause
-      }
-      if (!served) std::this_thread::sleep_for(100ms);
-    }
-    CHECK(served);
+    CHECK(waitUntilServing(primary.port(), 15s));
   }
   writer.stop();
   MESSAGE("before: " << before.transfersPerSecond

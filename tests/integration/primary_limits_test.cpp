@@ -196,11 +196,10 @@ TEST_CASE("a snapshot that stalls while the writer runs completes, then the stre
 
   HttpStream slow(primary.port(), "/stream", 10s, "GET", 4096);
   REQUIRE(slow.status() == 200);
-  auto head = slow.readExact(proto::kStreamRecordHeaderSize, 10s);
+  auto head = readRecordHeader(slow, 10s);
   REQUIRE(head);
   StreamRecord snapshot;
-  snapshot.header =
-      proto::StreamRecordHeader::decode(reinterpret_cast<const uint8_t*>(head->data()));
+  snapshot.header = *head;
   REQUIRE(snapshot.header.type == static_cast<uint32_t>(proto::RecordType::kSnapshot));
   REQUIRE(snapshot.header.size > 12 * 1024 * 1024);
   auto piece = slow.readExact(64 * 1024, 10s);

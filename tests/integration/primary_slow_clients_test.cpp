@@ -78,11 +78,10 @@ TEST_CASE("a client that reads slowly but steadily is never cut; one that stops 
 
   HttpStream slow(primary.port(), "/stream?pos=", 10s, "GET", 4096, kSlowLinkSegment);
   REQUIRE(slow.status() == 200);
-  auto head = slow.readExact(proto::kStreamRecordHeaderSize, 10s);
+  auto head = readRecordHeader(slow, 10s);
   REQUIRE(head);
   StreamRecord snapshot;
-  snapshot.header =
-      proto::StreamRecordHeader::decode(reinterpret_cast<const uint8_t*>(head->data()));
+  snapshot.header = *head;
   REQUIRE(snapshot.header.type == static_cast<uint32_t>(proto::RecordType::kSnapshot));
   REQUIRE(snapshot.header.size > 1024 * 1024);
 

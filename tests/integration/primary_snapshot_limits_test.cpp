@@ -15,6 +15,7 @@
 #include "tests/support/hostile_clients.h"
 #include "tests/support/http_client.h"
 #include "tests/support/primary_status.h"
+#include "tests/support/process.h"
 #include "tests/support/process_usage.h"
 #include "tests/support/sanitizers.h"
 #include "tests/support/stream_replay.h"
@@ -37,14 +38,6 @@ int snapshotsOpen(uint16_t port) {
     }
   }
   return -1;
-}
-
-size_t count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-    ++n;
-  }
-  return n;
 }
 
 }  // namespace
@@ -120,7 +113,7 @@ TEST_CASE("snapshot images held at once are bounded by default, large WAL indexe
     peakKiB = std::max(peakKiB, residentKiB(pid));
     log = primary.process().stderrText();
     // Every request answered: a snapshot under way, or a 503.
-    if (count(log, "from a snapshot at") + count(log, "(--max-snapshots)") >= kClients) break;
+    if (countOf(log, "from a snapshot at") + countOf(log, "(--max-snapshots)") >= kClients) break;
     std::this_thread::sleep_for(50ms);
   }
   for (int i = 0; i < 10; ++i) {  // and a little longer, in case more were to open
@@ -129,13 +122,13 @@ TEST_CASE("snapshot images held at once are bounded by default, large WAL indexe
     std::this_thread::sleep_for(50ms);
   }
   log = primary.process().stderrText();
-  MESSAGE("snapshots open at most: " << mostOpen
-                                     << "; streams started: " << count(log, "from a snapshot at")
-                                     << ", refused: " << count(log, "(--max-snapshots)") << "; RSS "
-                                     << idleKiB / 1024 << " -> " << peakKiB / 1024 << " MiB");
+  MESSAGE("snapshots open at most: "
+          << mostOpen << "; streams started: " << countOf(log, "from a snapshot at")
+          << ", refused: " << countOf(log, "(--max-snapshots)") << "; RSS " << idleKiB / 1024
+          << " -> " << peakKiB / 1024 << " MiB");
   CHECK(mostOpen == 8);
-  CHECK(count(log, "from a snapshot at") == 8);
-  CHECK(count(log, "(--max-snapshots)") == kClients - 8);
+  CHECK(countOf(log, "from a snapshot at") == 8);
+  CHECK(countOf(log, "(--max-snapshots)") == kClients - 8);
   // About 10 MiB of overlay per image; 24 of them were 240 MiB and more.
   if (!kAddressSanitizer && !kThreadSanitizer) CHECK(peakKiB - idleKiB < 160 * 1024);
 }

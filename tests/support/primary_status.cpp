@@ -50,4 +50,17 @@ bool waitForStreams(uint16_t port, size_t want, std::chrono::milliseconds timeou
   return true;
 }
 
+bool waitUntilServing(uint16_t port, std::chrono::milliseconds timeout) {
+  for (const auto until = std::chrono::steady_clock::now() + timeout;
+       std::chrono::steady_clock::now() < until;) {
+    try {
+      if (httpRequest(port, "/healthz", std::chrono::seconds(2)).status == 200) return true;
+    } catch (const std::exception&) {
+      // refused or cut: the next attempt comes after the pause
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
 }  // namespace walstream::test

@@ -25,4 +25,8 @@ size_t streamsListed(uint16_t port);
 // Polls /status (bounded) until it lists `want` streams; whether it did.
 bool waitForStreams(uint16_t port, size_t want, std::chrono::milliseconds timeout);
 
+// Asks GET /healthz every 100 ms (bounded) until it answers 200; whether it did. Connections
+// refused or cut meanwhile (a full connection cap, a backlog being drained) are retried.
+bool waitUntilServing(uint16_t port, std::chrono::milliseconds timeout);
+
 }  // namespace walstream::test

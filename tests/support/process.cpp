@@ -130,4 +130,12 @@ RunResult runToCompletion(std::vector<std::string> argv, const std::string& logP
   return r;
 }
 
+size_t countOf(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
 }  // namespace walstream::test

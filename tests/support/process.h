@@ -37,6 +37,9 @@ class Process {
   std::string outPath_, errPath_;
 };
 
+// How many times `needle` occurs in `text` (overlapping ones included): log lines counted.
+size_t countOf(const std::string& text, const std::string& needle);
+
 // Runs to completion (bounded by timeout, then killed); returns exit code, stdout, stderr.
 struct RunResult {
   int exitCode = -1;

@@ -22,11 +22,18 @@ constexpr std::chrono::milliseconds kPayloadTimeout{30000};
 
 }  // namespace
 
-std::optional<StreamRecord> readRecord(HttpStream& stream, std::chrono::milliseconds timeout) {
+std::optional<proto::StreamRecordHeader> readRecordHeader(HttpStream& stream,
+                                                          std::chrono::milliseconds timeout) {
   auto head = stream.readExact(proto::kStreamRecordHeaderSize, timeout);
   if (!head) return std::nullopt;
+  return proto::StreamRecordHeader::decode(reinterpret_cast<const uint8_t*>(head->data()));
+}
+
+std::optional<StreamRecord> readRecord(HttpStream& stream, std::chrono::milliseconds timeout) {
+  auto header = readRecordHeader(stream, timeout);
+  if (!header) return std::nullopt;
   StreamRecord r;
-  r.header = proto::StreamRecordHeader::decode(reinterpret_cast<const uint8_t*>(head->data()));
+  r.header = *header;
   if (r.header.size > 0) {
     // Once a header arrived its payload is on its way: a large one (a snapshot) can take far
     // longer than a short wait for the next record on a loaded machine.

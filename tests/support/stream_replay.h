@@ -22,6 +22,11 @@ struct StreamRecord {
   std::string payload;
 };
 
+// The next record's header alone, its payload left to read from `stream`; nullopt when none
+// arrives within `timeout` or the body ended.
+std::optional<proto::StreamRecordHeader> readRecordHeader(HttpStream& stream,
+                                                          std::chrono::milliseconds timeout);
+
 // The next record; nullopt when no header arrives within `timeout` (partial bytes stay
 // buffered) or the body ended (see HttpStream::end()). Throws when a payload does not follow
 // its header within another `timeout`.
