@@ -82,7 +82,9 @@ void CheckpointWorker::run(std::stop_token stop) {
       failure = std::current_exception();
     }
     std::lock_guard lock(mu_);
-    if (failure) failure_ = failure;
+    // Moved, not copied: the worker must drop its reference before the lock is released, so
+    // the exception is destroyed by whichever thread rethrows it, after it is done with it.
+    if (failure) failure_ = std::move(failure);
     if (job && !durable) {
       notDurable_.insert(notDurable_.end(), job->segments.begin(), job->segments.end());
     }
