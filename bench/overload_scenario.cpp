@@ -9,16 +9,28 @@
 // Checked in both: the writer keeps >= 90% of its rate, the replica's lag p99 stays under
 // 100 ms with every row visible, and no new generation starts (also checked after a 5 s phase
 // that follows the hostile clients' departure, when a capture that failed would reopen).
+//
+// A third part, on a primary alone, measures memory: 200 streams that ask for a snapshot of a
+// 24 MiB database and never read (--max-snapshots 256, so that each gets one and the streams'
+// byte budget is what is measured). The primary's RSS must stay under 64 MiB while they hold,
+// and come back within 2x its idle size once the stall timer has dropped them. Only this
+// release build can check that: a sanitizer's quarantine and shadow memory hide it from
+// `make test`.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <functional>
 #include <thread>
 
+#include "bench/bulk_database.h"
 #include "bench/lag_measurement.h"
+#include "bench/proc_stats.h"
 #include "bench/rows_cluster.h"
 #include "bench/scenarios.h"
+#include "bench/walstream_process.h"
 #include "tests/support/hostile_clients.h"
 #include "tests/support/http_client.h"
+#include "tests/support/primary_status.h"
 #include "tests/support/temp_dir.h"
 
 namespace walstream::bench {
@@ -30,6 +42,8 @@ using namespace std::chrono_literals;
 constexpr int kRate = 200;
 constexpr int kHostileClients = 1000;
 constexpr std::chrono::milliseconds kAfterPhase{5000};
+constexpr int kStalledStreams = 200;
+constexpr uint64_t kStalledDatabaseBytes = 24ull << 20;
 
 std::string generationOf(WalstreamPrimary& primary) {
   return primary.publishedPos().substr(0, 16);
@@ -83,6 +97,60 @@ void measurePart(const BenchConfig& config, ScenarioResult& result, RowsCluster&
   result.target(part + ": new generations", "0", sameGeneration ? 0 : 1, sameGeneration);
 }
 
+double mib(uint64_t kib) {
+  return static_cast<double>(kib) / 1024;
+}
+
+// 200 streams that never read: the primary's RSS while they hold and after it dropped them.
+void measureStalledStreams(const BenchConfig& config, ScenarioResult& result) {
+  test::TempDir dir;
+  const std::string db = dir.file("app.db");
+  createBulkDatabase(db, kStalledDatabaseBytes);
+  WalstreamPrimary primary(config.walstream, db, dir.file("primary"), {"--max-snapshots", "256"});
+  const pid_t pid = primary.pid();
+  const uint64_t idleKiB = rssKiB(pid);
+
+  const auto opened = std::chrono::steady_clock::now();
+  test::SilentConnections streams(primary.port(), kStalledStreams, "/stream?pos=", 4096);
+  uint64_t peakKiB = idleKiB;
+  size_t mostListed = 0;
+  bool dropped = false;
+  // Sampled until the server has dropped every one of them by itself (its stall timeout is
+  // 10 s), bounded at a minute.
+  for (const auto until = opened + 60s; std::chrono::steady_clock::now() < until;) {
+    peakKiB = std::max(peakKiB, rssKiB(pid));
+    const size_t listed = test::streamsListed(primary.port());
+    mostListed = std::max(mostListed, listed);
+    if (mostListed == static_cast<size_t>(kStalledStreams) && listed == 0) {
+      dropped = true;
+      break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  const double droppedAfter =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - opened).count();
+  streams.closeAll();
+  // Memory given back takes a moment (the trimmer runs once the streams are gone).
+  uint64_t afterKiB = rssKiB(pid);
+  for (const auto until = std::chrono::steady_clock::now() + 10s;
+       afterKiB > 2 * idleKiB && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(100ms);
+    afterKiB = rssKiB(pid);
+  }
+  primary.stop();
+
+  result.metric("stalled_streams_listed_at_once", static_cast<double>(mostListed));
+  result.metric("stalled_rss_idle_mib", mib(idleKiB));
+  result.metric("stalled_rss_peak_mib", mib(peakKiB));
+  result.metric("stalled_dropped_after_s", dropped ? droppedAfter : std::nan(""));
+  result.metric("stalled_rss_after_drop_mib", mib(afterKiB));
+  result.target("stalled: 200 non-reading streams, primary RSS", "< 64 MiB", mib(peakKiB),
+                mostListed == static_cast<size_t>(kStalledStreams) && peakKiB < 64 * 1024);
+  result.target("stalled: RSS once they are dropped, x idle", "<= 2",
+                static_cast<double>(afterKiB) / static_cast<double>(idleKiB),
+                dropped && afterKiB <= 2 * idleKiB);
+}
+
 }  // namespace
 
 void runOverloadScenario(const BenchConfig& config, ScenarioResult& result) {
@@ -123,6 +191,7 @@ void runOverloadScenario(const BenchConfig& config, ScenarioResult& result) {
     result.metric("idle_connections_made", static_cast<double>(connected));
     cluster.stop();
   }
+  measureStalledStreams(config, result);
 }
 
 }  // namespace walstream::bench

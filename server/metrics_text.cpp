@@ -92,7 +92,8 @@ std::string renderMetrics(const std::vector<DatabaseMetricsSample>& dbs) {
            [](const auto& d) { return u64(d.capture->walBytes.load()); });
   w.family(
       "walstream_snapshots_open", "gauge",
-      "Snapshots being sent; each holds a read transaction that holds back checkpoints.",
+      "Snapshot images open (streams sharing one count once); each holds a read "
+      "transaction that holds back checkpoints.",
       [](const auto& d) {
         return u64(static_cast<uint64_t>(std::max<int64_t>(0, d.capture->snapshotsOpen.load())));
       });

@@ -55,11 +55,10 @@ struct StreamLimits {
   // an overlay of the current WAL index in memory (up to max-checkpoint-pages pages).
   size_t maxSnapshots = 8;
   // A snapshot opened less than this long ago is shared by the streams that ask for one
-  // (Database::openSnapshot): a burst of requests costs one snapshot, not one each. Off (0)
-  // until a stream whose client stops reading in the middle of a shared snapshot is cut by the
-  // write-stall timer as a stream of its own is: with sharing on it was not
-  // (integration.primary_limits_test). The setup queue bounds a burst meanwhile.
-  std::chrono::milliseconds snapshotShareWindow{0};
+  // (Database::openSnapshot): a burst of requests costs one snapshot, not one each. A stream
+  // whose client stops reading in the middle of a shared snapshot is still cut by its own
+  // write-stall timer (integration.primary_limits_test).
+  std::chrono::milliseconds snapshotShareWindow{1000};
 };
 
 struct ServerOptions {

@@ -1,7 +1,9 @@
 // Snapshots being sent at once are bounded (--max-snapshots, default 8): each holds a SQLite
 // read transaction (two descriptors) and an overlay of the current WAL index in memory, which
 // the byte budget of the streams does not see. Beyond the bound a stream that needs a snapshot
-// is answered 503 with Retry-After; streams that resume need none and are served.
+// is answered 503 with Retry-After; streams that resume need none and are served. Streams that
+// ask within a second of each other share one image (one read transaction, one overlay), but
+// each still takes a place.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -28,7 +30,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// walstream_snapshots_open of the primary's /metrics: readers holding a read transaction.
+// walstream_snapshots_open of the primary's /metrics: snapshot images holding a read
+// transaction, however many streams share each.
 int snapshotsOpen(uint16_t port) {
   std::istringstream in(httpRequest(port, "/metrics").body);
   std::string line;
@@ -59,13 +62,15 @@ TEST_CASE(
                                               kSmallestSegment);
   REQUIRE(holder1->status() == 200);
   REQUIRE(holder2->status() == 200);
-  CHECK(snapshotsOpen(primary.port()) == 2);
+  // Asked for within the sharing window (1 s; the status lines came back long before), the
+  // two streams read one image.
+  CHECK(snapshotsOpen(primary.port()) == 1);
 
   const HttpResponse refused = httpRequest(primary.port(), "/stream?pos=");
   CHECK(refused.status == 503);
   CHECK(refused.header("retry-after") == "1");
   CHECK(refused.body.find("--max-snapshots") != std::string::npos);
-  CHECK(snapshotsOpen(primary.port()) == 2);
+  CHECK(snapshotsOpen(primary.port()) == 1);
 
   // A stream that resumes takes no place.
   HttpStream resume(primary.port(), "/stream?pos=" + end.str());
@@ -126,9 +131,11 @@ TEST_CASE("snapshot images held at once are bounded by default, large WAL indexe
           << mostOpen << "; streams started: " << countOf(log, "from a snapshot at")
           << ", refused: " << countOf(log, "(--max-snapshots)") << "; RSS " << idleKiB / 1024
           << " -> " << peakKiB / 1024 << " MiB");
-  CHECK(mostOpen == 8);
+  // The streams that got a place asked within the sharing window: they share one image.
+  CHECK(mostOpen >= 1);
+  CHECK(mostOpen <= 8);
   CHECK(countOf(log, "from a snapshot at") == 8);
   CHECK(countOf(log, "(--max-snapshots)") == kClients - 8);
-  // About 10 MiB of overlay per image; 24 of them were 240 MiB and more.
+  // About 10 MiB of overlay per image; 24 of them were 240 MiB and more (8 without sharing).
   if (!kAddressSanitizer && !kThreadSanitizer) CHECK(peakKiB - idleKiB < 160 * 1024);
 }
