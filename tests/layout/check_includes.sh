@@ -9,7 +9,9 @@
 #
 #   cli -> server, client
 #   server -> proto, capture, http  client -> proto, apply, http
+#   backup -> storage core
 #   proto -> core                   capture -> core          apply -> core       http -> core
+#   storage -> core
 #
 # A module may include itself and anything it reaches along these edges (cli may include core;
 # server may include core through proto and capture), nothing else. tests/unit/MODULE/ may include
@@ -28,6 +30,8 @@ declare -A EDGES=(
   [server]="proto capture http"
   [client]="proto apply http"
   [cli]="server client"
+  [storage]="core"
+  [backup]="storage core"
 )
 
 # `#include "path"` or `#include <path>`: 1 is the opening quote or bracket, 2 the path.
@@ -45,6 +49,8 @@ module_of() {
     client/apply/*) MODULE=apply ;;
     client/*) MODULE=client ;;
     cli/*) MODULE=cli ;;
+    storage/*) MODULE=storage ;;
+    backup/*) MODULE=backup ;;
     tests/support/*) MODULE=test-support ;;
     tests/*) MODULE=tests ;;
     bench/*) MODULE=bench ;;
@@ -76,7 +82,7 @@ check_tree() {
 
   local -a files=()
   local dir
-  for dir in core proto server client cli tests/unit; do
+  for dir in core proto server client cli storage backup tests/unit; do
     [[ -d $dir ]] || continue
     while IFS= read -r -d '' f; do files+=("$f"); done \
       < <(find "$dir" -type f \( -name '*.h' -o -name '*.cpp' \) -print0 | sort -z)
