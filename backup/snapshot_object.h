@@ -91,7 +91,9 @@ class SnapshotObjectWriter {
   bool finished_ = false;
 };
 
-// Reads a stored snapshot object: its index (two ranged reads), then blocks by number.
+// Reads a stored snapshot object: its footer and index (two ranged reads, a third for an index
+// over 64 KiB: the index frame's header is checked before the rest is read), then blocks by
+// number.
 class SnapshotObjectReader {
  public:
   // Throws StorageError when the object cannot be read, Error when it is not a whole, valid
