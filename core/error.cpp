@@ -13,7 +13,7 @@ void throwSystemError(std::string_view what, std::string_view path, int err) {
   }
   msg += ": ";
   msg += std::strerror(err);
-  throw Error(msg);
+  throw SystemError(msg, err);
 }
 
 void throwErrno(std::string_view what, std::string_view path) {

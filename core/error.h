@@ -15,7 +15,18 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Throws Error("<what> <path>: <strerror(err)>").
+// A failed system call: the Error keeps its errno, for callers that must tell a missing file or
+// a full disk from a transient failure (storage/directory_store.cpp classifies them so).
+class SystemError : public Error {
+ public:
+  SystemError(const std::string& message, int code) : Error(message), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
+// Throws SystemError("<what> <path>: <strerror(err)>", err).
 [[noreturn]] void throwSystemError(std::string_view what, std::string_view path, int err);
 
 // Same, with the current errno.

@@ -1,6 +1,7 @@
-// The file-system operations that capture and apply perform on walstream's own files, behind an
-// interface that tests substitute to inject failures (a failed or short write, a failed fsync)
-// at any point of writing a segment or an append (tests/support/faulty_file_system.h).
+// The file-system operations that capture, apply and the directory store perform on walstream's
+// own files, behind an interface that tests substitute to inject failures (a failed or short
+// write, a failed fsync) at any point of writing a segment, an append or an object
+// (tests/support/faulty_file_system.h).
 //
 // What goes through it (docs/README.md, "File-system seam"):
 //   - capture: shadow segment files (spare-pool files, .tmp, rename into place, fdatasync, syncfs,
@@ -8,10 +9,12 @@
 //     directories of the shadow WAL;
 //   - apply: the replica's -wal (its header, frames, preallocation, fdatasync), the growth of
 //     its -shm, the position file, a received snapshot file (create, write, fsync, rename into
-//     place), removing a stale -wal/-shm before a first install.
+//     place), removing a stale -wal/-shm before a first install;
+//   - storage: a directory store's objects (temporary file, write, fsync, rename, directory
+//     fsync), the directories it creates, removing objects and stray temporaries.
 // What does not: SQLite's own I/O (SQLite has its VFS), reads (pread, listings, stat), advisory
-// writeback (sync_file_range), removal of retired directories, and opening the application's
-// files read-only.
+// writeback (sync_file_range), removal of retired directories (and of those a store's removal
+// left empty), and opening the application's files read-only.
 //
 // Cost: one virtual call per operation; no allocation beyond what the operation itself makes.
 // Every implementation must be safe to call from several threads at once (capture's thread and

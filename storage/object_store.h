@@ -4,7 +4,8 @@
 // (`file:///srv/backups/app`, directory_store.h) and, later, S3-compatible object storage.
 //
 // Keys are relative, '/'-separated paths of printable ASCII without "." or ".." parts, e.g.
-// `generations/0123456789abcdef/wal/0000000000000003/0000000000001f60.wal.lz4`.
+// `generations/0123456789abcdef/wal/0000000000000003/0000000000001f60.wal.lz4` (the exact rules:
+// object_key.h). A malformed key is refused with StorageError(kPermanent).
 //
 // Guarantees every implementation gives:
 //   - An object appears whole or not at all: a writer that is not committed, or a process

@@ -208,7 +208,26 @@ uint64_t Database::retentionFloor(uint64_t generation) {
     auto l = w.lock();
     if (l && l->generation == generation) floor = std::min(floor, l->index.load());
   }
+  std::erase_if(holds_, [](const std::weak_ptr<RetentionHold>& w) { return w.expired(); });
+  for (const auto& w : holds_) {
+    auto h = w.lock();
+    if (h && h->generation() == generation) floor = std::min(floor, h->index());
+  }
   return floor;
+}
+
+void Database::RetentionHold::advance(const Pos& to) {
+  if (to.generation != generation_) return;
+  uint64_t now = index_.load(std::memory_order_relaxed);
+  while (to.index > now && !index_.compare_exchange_weak(now, to.index)) {
+  }
+}
+
+std::shared_ptr<Database::RetentionHold> Database::holdRetention(const Pos& from) {
+  auto hold = std::make_shared<RetentionHold>(from.generation, from.index);
+  std::lock_guard lock(mu_);
+  holds_.push_back(hold);
+  return hold;
 }
 
 void Database::failIterators(IteratorEnd reason, const std::string& message) {

@@ -136,6 +136,24 @@ class Database {
       std::chrono::milliseconds shareWithin = std::chrono::milliseconds(0),
       const std::function<bool()>& wanted = {});
 
+  // Keeps every WAL index of `from`'s generation at or after `from.index` out of the shadow
+  // WAL's retention for as long as the returned hold lives, without an iterator (whose queue
+  // would hold published segments in memory). A consumer that falls behind, such as a backup
+  // whose store is down, holds its place this way and opens an iterator again later. advance()
+  // moves the hold forward; it never moves back.
+  class RetentionHold {
+   public:
+    RetentionHold(uint64_t generation, uint64_t index) : generation_(generation), index_(index) {}
+    void advance(const Pos& to);
+    uint64_t generation() const { return generation_; }
+    uint64_t index() const { return index_.load(std::memory_order_relaxed); }
+
+   private:
+    const uint64_t generation_;
+    std::atomic<uint64_t> index_;
+  };
+  std::shared_ptr<RetentionHold> holdRetention(const Pos& from);
+
   // Wakes the capture thread (used by tests and by stop requests).
   void wake();
 
@@ -181,7 +199,8 @@ class Database {
   };
   // Registers a lease for a new snapshot and begins its read transaction. Blocking.
   std::shared_ptr<SnapshotLease> beginSnapshotRead();
-  // The lowest WAL index of `generation` that a live iterator or snapshot may still read.
+  // The lowest WAL index of `generation` that a live iterator, snapshot or retention hold may
+  // still need.
   uint64_t retentionFloor(uint64_t generation);
 
   const std::string path_;
@@ -211,6 +230,7 @@ class Database {
   bool flushRequested_ = false;  // the next sync writes its segments into a file at once
   std::vector<std::weak_ptr<SegmentIterator>> iterators_;
   std::vector<std::weak_ptr<SnapshotLease>> leases_;  // of live snapshot readers
+  std::vector<std::weak_ptr<RetentionHold>> holds_;
   // Published to iterators, files not yet written: at and after position_, contiguous.
   std::vector<SegmentInfo> inFlight_;
   // The image openSnapshot(shareWithin) last opened, and when.

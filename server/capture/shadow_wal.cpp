@@ -1,8 +1,10 @@
 #include "server/capture/shadow_wal.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <functional>
 
@@ -89,13 +91,18 @@ std::vector<SegmentInfo> ShadowWal::listSegments(uint64_t gen, uint64_t index) c
     const std::string path = segmentPath({gen, index, fileOffset});
     UniqueFd fd = openFileIfExists(path, O_RDONLY);
     if (!fd.valid()) continue;  // removed by retention meanwhile
-    const uint64_t size = fileSize(fd.get(), path);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throwErrno("cannot stat", path);
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    const int64_t writtenAtMs =
+        int64_t{st.st_mtim.tv_sec} * 1000 + int64_t{st.st_mtim.tv_nsec} / 1000000;
     uint64_t walOffset = fileOffset;
     for (uint64_t at = 0; at < size;) {
       SegmentInfo info;
       info.pos = {gen, index, walOffset};
       info.fileOffset = fileOffset;
       info.byteOffset = at;
+      info.capturedAtMs = writtenAtMs;
       const auto extent = lz4FrameExtent([&](uint64_t off, uint8_t* buf, size_t n) -> size_t {
         if (at + off >= size) return 0;
         return preadFull(fd.get(), buf, std::min<uint64_t>(n, size - at - off), at + off, path);
@@ -138,6 +145,9 @@ SegmentInfo ShadowWal::newSegment(const Pos& pos, std::string compressed, uint64
   info.walBytes = walBytes;
   info.fileOffset = pos.offset;
   info.data = std::make_shared<const std::string>(std::move(compressed));
+  info.capturedAtMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
   return info;
 }
 

@@ -56,6 +56,10 @@ struct SegmentInfo {
   // At offset 0 of index I+1, set by a SegmentIterator that saw index I's last segment: the WAL
   // offset where index I ended. 0 when unknown.
   uint64_t previousIndexEnd = 0;
+  // When capture copied the segment, by the system clock (Unix ms): set by newSegment; for a
+  // segment listed from disk, the time its file was last written (within a few ms of it).
+  // Backups record it, so that a restore can stop at a wall-clock time (docs/backup.md §4).
+  int64_t capturedAtMs = 0;
 };
 
 // A sync of shadow WAL files failed (ShadowWal::makeDurable). The segments it covered cannot be

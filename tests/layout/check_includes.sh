@@ -27,10 +27,10 @@ declare -A EDGES=(
   [apply]="core"
   [proto]="core"
   [http]="core"
+  [storage]="core"
   [server]="proto capture http"
   [client]="proto apply http"
   [cli]="server client"
-  [storage]="core"
   [backup]="storage core"
 )
 
@@ -156,7 +156,7 @@ self_test() {
   trap 'rm -rf "$SELF_TEST_DIR"' EXIT
   local tmp=$SELF_TEST_DIR
   mkdir -p "$tmp/core" "$tmp/server/capture" "$tmp/client/apply" "$tmp/tests/unit/core" \
-    "$tmp/proto/http"
+    "$tmp/proto/http" "$tmp/storage" "$tmp/tests/unit/storage"
   printf '#include "core/pos.h"\n#include <vector>\n' >"$tmp/core/pos.cpp"
   printf '#include "core/pos.h"\n\n#include "client/apply/wal_batch.h"\n' \
     >"$tmp/server/capture/shadow_wal.cpp"
@@ -168,6 +168,10 @@ self_test() {
   printf '#include "proto/http/response.h"\n' >"$tmp/server/listener.cpp"
   printf '#include "tests/support/temp_dir.h"\n#include "proto/heartbeat.h"\n' \
     >"$tmp/tests/unit/core/pos_test.cpp"
+  # storage is a leaf above core: its unit tests may include it, it may not reach into capture.
+  printf '#include "core/file_system.h"\n#include "server/capture/shadow_wal.h"\n' \
+    >"$tmp/storage/directory_store.cpp"
+  printf '#include "storage/directory_store.h"\n' >"$tmp/tests/unit/storage/store_test.cpp"
   local out status=0
   out=$(check_tree "$tmp") || status=$?
   echo "$out"
@@ -176,7 +180,8 @@ self_test() {
     'client/apply/wal_batch.cpp:1: #include "wal_index_hash.h" is not spelled from the source root'
     'tests/unit/core/pos_test.cpp:2: #include "proto/heartbeat.h": forbidden edge tests/unit/core -> proto'
     'proto/http/response.cpp:2: #include "proto/status_json.h": forbidden edge http -> proto'
-    'check_includes: 4 violation(s)'
+    'storage/directory_store.cpp:2: #include "server/capture/shadow_wal.h": forbidden edge storage -> capture'
+    'check_includes: 5 violation(s)'
   )
   local e failed=0
   ((status == 1)) || { echo "self-test: expected exit status 1, got $status" >&2; failed=1; }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace walstream::test {
 
@@ -14,6 +15,9 @@ class TempDir {
 
   const std::string& path() const { return path_; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
+  // Everything below the directory that is not a directory (files, links, FIFOs), as paths
+  // relative to it, sorted.
+  std::vector<std::string> files() const;
 
  private:
   std::string path_;

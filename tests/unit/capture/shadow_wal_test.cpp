@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "core/error.h"
@@ -110,6 +111,30 @@ TEST_CASE("a segment at a non-zero offset of a new index gets its directory") {
   ShadowWal shadow(dir.file("app.db-walstream"));
   put(shadow, {kGen, 4, 0x1038});
   CHECK(positions(shadow.listSegments(kGen, 4)) == std::vector<Pos>{{kGen, 4, 0x1038}});
+}
+
+TEST_CASE("a segment records when it was captured; a listed one, when its file was written") {
+  TempDir dir;
+  ShadowWal shadow(dir.file("app.db-walstream"));
+  const auto nowMs = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const int64_t before = nowMs();
+  const SegmentInfo written = put(shadow, {kGen, 0, 0});
+  const int64_t after = nowMs();
+  CHECK(written.capturedAtMs >= before);
+  CHECK(written.capturedAtMs <= after);
+  // Back-date the file: a listing reports its modification time.
+  const std::string path = shadow.segmentPath({kGen, 0, 0});
+  const auto old = std::filesystem::file_time_type::clock::now() - std::chrono::hours(3);
+  std::filesystem::last_write_time(path, old);
+  const std::vector<SegmentInfo> listed = shadow.listSegments(kGen, 0);
+  REQUIRE(listed.size() == 1);
+  const int64_t threeHoursMs = 3 * 3600 * 1000;
+  CHECK(listed[0].capturedAtMs >= before - threeHoursMs - 1000);
+  CHECK(listed[0].capturedAtMs <= after - threeHoursMs + 1000);
 }
 
 TEST_CASE("a segment that cannot be written leaves no .tmp and names the path") {

@@ -194,6 +194,36 @@ TEST_CASE("retention keeps the WAL index a stream has yet to send") {
   db.close();
 }
 
+TEST_CASE("a retention hold keeps its WAL index without an iterator, until it advances") {
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createWriterTable(app);
+  Database db(app, restartingOften());
+  db.open();
+  insertRows(app, 20, 1000, 1);
+  db.sync();
+  const Pos start = db.position();
+  // A consumer that fell behind (a backup whose store is down) holds its place.
+  std::shared_ptr<Database::RetentionHold> hold = db.holdRetention(start);
+  restartPast(db, app, start.index + 3);
+  ShadowWal shadow(app + "-walstream");
+  CHECK_FALSE(shadow.listSegments(start.generation, start.index).empty());
+  // It can open an iterator at its place again, later.
+  std::shared_ptr<SegmentIterator> again = db.openIterator(Pos{start.generation, start.index, 0});
+  auto first = again->next();
+  REQUIRE(first);
+  CHECK(first->pos == Pos{start.generation, start.index, 0});
+  again->close();
+  // A hold never moves back, and once advanced past the index, the index goes at the next
+  // restart.
+  hold->advance(db.position());
+  hold->advance(start);
+  CHECK(hold->index() == db.position().index);
+  restartPast(db, app, db.position().index + 1);
+  CHECK(shadow.listSegments(start.generation, start.index).empty());
+  db.close();
+}
+
 TEST_CASE("retention keeps the WAL index of a snapshot that does not hold back restarts") {
   // A snapshot begun while every frame is backfilled reads the database file alone (read mark
   // 0), which does not stop a WAL restart: the WAL moves on to the next index while it is sent,
