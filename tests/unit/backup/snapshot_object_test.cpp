@@ -5,13 +5,17 @@
 #include <vector>
 
 #include "backup/fnv1a64.h"
+#include "backup/layout.h"
 #include "backup/snapshot_object.h"
 #include "core/byte_order.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
+#include "storage/directory_store.h"
 #include "storage/object_store.h"
 #include "tests/support/lz4_tool.h"
+#include "tests/support/object_store_calls.h"
+#include "tests/support/process.h"
 #include "tests/support/sqlite_fixture.h"
 #include "tests/support/temp_dir.h"
 
@@ -352,5 +356,199 @@ TEST_CASE("snapshot footer: anything but the 16 bytes of its frame is refused") 
     std::string bad = footer;
     bad[at] ^= 0x20;
     CHECK(error(bad).starts_with("snapshot footer: "));
+  }
+}
+
+namespace {
+
+std::string readerError(storage::ObjectStore& store, const std::string& key) {
+  return errorOf([&] { SnapshotObjectReader(store, key); });
+}
+
+}  // namespace
+
+TEST_CASE(
+    "snapshot object reader: a real database stored in a directory reads back block by block") {
+  TempDir dir;
+  const std::string image = realDatabaseImage(dir, 4096);
+  storage::DirectoryStore store(dir.file("store"));
+  const std::string key = snapshotKey(kGeneration, 3);
+  SnapshotIndex written;
+  {
+    std::unique_ptr<storage::ObjectWriter> out = store.create(key);
+    SnapshotObjectWriter writer(*out, Pos{kGeneration, 3, 0x1f60}, 4096, someChain(4096),
+                                1700000000123);
+    writer.addPages(image);
+    writer.finish();
+    written = writer.index();
+    out->commit();
+  }
+  SnapshotObjectReader reader(store, key);
+  CHECK(reader.key() == key);
+  CHECK(sameIndex(reader.index(), written));
+  const uint64_t blocks = reader.index().blocks.size();
+  REQUIRE(blocks >= 3);
+  std::string pages;
+  for (uint64_t b = 0; b < blocks; ++b) pages += reader.readBlock(b);
+  CHECK(pages == image);
+  // Blocks fetched by the caller decode the same.
+  const SnapshotBlock& second = reader.index().blocks[1];
+  CHECK(reader.decodeBlock(1, asBytes(store.read(key, second.offset, second.size))) ==
+        image.substr(16 * 4096, 16 * 4096));
+  CHECK(errorOf([&] { reader.readBlock(blocks); }) == "snapshot object " + key + ": no block " +
+                                                          std::to_string(blocks) + " (it has " +
+                                                          std::to_string(blocks) + ")");
+  // The stored file is what the lz4 tool reads as the database.
+  CHECK(lz4DecompressFiles({dir.file("store") + "/" + key}, dir.file("lz4")) == image);
+
+  const std::string missing = snapshotKey(kGeneration, 4);
+  const std::optional<storage::StorageError> failure =
+      storageFailure([&] { SnapshotObjectReader(store, missing); });
+  REQUIRE(failure.has_value());
+  CHECK(failure->kind() == storage::StorageError::Kind::kNotFound);
+}
+
+TEST_CASE("snapshot object reader: damage anywhere is refused, naming the object and the place") {
+  TempDir dir;
+  const std::string image = realDatabaseImage(dir, 1024);
+  SnapshotIndex index;
+  const std::string object =
+      writeSnapshot(image, 1024, 8, Pos{kGeneration, 3, 0x1f60}, someChain(1024), &index);
+  REQUIRE(index.blocks.size() >= 4);
+  const uint64_t indexAt = decodeSnapshotFooter(asBytes(object).last(kSnapshotFooterSize));
+  const uint64_t footerAt = object.size() - kSnapshotFooterSize;
+  storage::DirectoryStore store(dir.file("store"));
+  const std::string key = snapshotKey(kGeneration, 3);
+  const std::string prefix = "snapshot object " + key + ": ";
+  putObject(store, key, object);
+  REQUIRE(readerError(store, key) == "(no error)");
+
+  SUBCASE("a flipped byte in a block: that block is refused, the others read") {
+    const uint64_t last = index.blocks.size() - 1;
+    for (uint64_t b : {uint64_t{0}, uint64_t{2}, last}) {
+      CAPTURE(b);
+      const SnapshotBlock& block = index.blocks[b];
+      for (uint64_t at : {block.offset + 4, block.offset + 6, block.offset + block.size / 2,
+                          block.offset + block.size - 1}) {
+        CAPTURE(at);
+        std::string bad = object;
+        bad[at] ^= 0x01;
+        putObject(store, key, bad);
+        SnapshotObjectReader reader(store, key);  // the index is intact
+        const uint64_t first = b * 8 + 1;
+        CHECK(errorOf([&] { reader.readBlock(b); })
+                  .starts_with(prefix + "block " + std::to_string(b) + " (object byte " +
+                               std::to_string(block.offset) + "), pages " + std::to_string(first) +
+                               "-" + std::to_string(first + index.pagesInBlock(b) - 1) + ": "));
+        CHECK(reader.readBlock(1) == image.substr(8 * 1024, 8 * 1024));
+      }
+    }
+    // Content size field: the frame no longer declares its pages.
+    std::string bad = object;
+    bad[index.blocks[1].offset + 7] ^= 0x01;
+    putObject(store, key, bad);
+    CHECK(errorOf([&] { SnapshotObjectReader(store, key).readBlock(1); }) ==
+          prefix + "block 1 (object byte " + std::to_string(index.blocks[1].offset) +
+              "), pages 9-16: its LZ4 frame declares " + std::to_string(8 * 1024 + 256) +
+              " bytes of content, its pages are " + std::to_string(8 * 1024));
+  }
+  SUBCASE("a flipped byte in the index") {
+    for (uint64_t at = indexAt; at < footerAt; at += 7) {
+      CAPTURE(at);
+      std::string bad = object;
+      bad[at] ^= 0x40;
+      putObject(store, key, bad);
+      const std::string error = readerError(store, key);
+      CHECK(error.starts_with(prefix));
+      if (at >= indexAt + 16) CHECK(error.find("FNV-1a sum mismatch") != std::string::npos);
+    }
+  }
+  SUBCASE("a flipped byte in the footer") {
+    for (uint64_t at = footerAt; at < object.size(); ++at) {
+      CAPTURE(at);
+      std::string bad = object;
+      bad[at] ^= 0x02;
+      putObject(store, key, bad);
+      CHECK(readerError(store, key).starts_with(prefix));
+    }
+    std::string bad = object;
+    bad[object.size() - 1] ^= 0x08;  // the index offset's last byte: 8 bytes later
+    putObject(store, key, bad);
+    CHECK(readerError(store, key).starts_with(prefix + "snapshot index: frame magic 0x"));
+  }
+  SUBCASE("truncated anywhere") {
+    for (uint64_t size : {uint64_t{0}, uint64_t{15}, uint64_t{16}, index.blocks[1].offset, indexAt,
+                          indexAt + 20, footerAt, object.size() - 1}) {
+      CAPTURE(size);
+      putObject(store, key, object.substr(0, size));
+      CHECK(readerError(store, key).starts_with(prefix));
+    }
+    putObject(store, key, object.substr(0, 15));
+    CHECK(readerError(store, key) == prefix + "15 bytes, too short for a footer (16)");
+  }
+  SUBCASE("blocks that overlap, or do not end where the index starts") {
+    std::string frame = object.substr(indexAt, footerAt - indexAt);
+    putBE64(frame, kBlocksAt + 2 * 16, index.blocks[2].offset - 1);
+    resum(frame);
+    putObject(store, key, object.substr(0, indexAt) + frame + object.substr(footerAt));
+    CHECK(readerError(store, key) == prefix + "snapshot index: block 2 (object byte " +
+                                         std::to_string(index.blocks[2].offset - 1) +
+                                         ") does not start where the one before ends (" +
+                                         std::to_string(index.blocks[2].offset) +
+                                         "): blocks must be contiguous from 0");
+    // A byte between the last block and the index: the footer still finds the index.
+    putObject(store, key,
+              object.substr(0, indexAt) + "x" + object.substr(indexAt, footerAt - indexAt) +
+                  encodeSnapshotFooter(indexAt + 1));
+    CHECK(readerError(store, key) == prefix + "the blocks end at object byte " +
+                                         std::to_string(indexAt) + ", the index starts at " +
+                                         std::to_string(indexAt + 1));
+  }
+  SUBCASE("a lying block count") {
+    std::string frame = object.substr(indexAt, footerAt - indexAt);
+    putBE64(frame, kBlockCountAt, uint64_t{1} << 62);
+    resum(frame);
+    putObject(store, key, object.substr(0, indexAt) + frame + object.substr(footerAt));
+    CHECK(readerError(store, key) ==
+          prefix + "snapshot index: block count " + std::to_string(uint64_t{1} << 62) +
+              " does not match the " + std::to_string(index.blocks.size() * 16) +
+              " bytes of block fields (16 each)");
+  }
+}
+
+TEST_CASE("snapshot object reader: a block must declare its size and carry a content checksum") {
+  TempDir dir;
+  const std::string image = realDatabaseImage(dir, 1024).substr(0, 3 * 1024);
+  storage::DirectoryStore store(dir.file("store"));
+  const std::string key = snapshotKey(kGeneration, 3);
+  writeFileAtomic(dir.file("pages"), image);
+  // Frames of the lz4 tool: the second is what lz4Compress writes; the others lack a piece.
+  for (const auto& [options, expected] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--no-frame-crc", "--content-size"}, "its LZ4 frame has no content checksum"},
+           {{"--content-size"}, ""},
+           {{}, "its LZ4 frame declares no size of content, its pages are 3072"}}) {
+    CAPTURE(expected);
+    std::vector<std::string> argv = {lz4ToolPath(), "-z", "-f", "-q"};
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.push_back(dir.file("pages"));
+    argv.push_back(dir.file("pages.lz4"));
+    REQUIRE(runToCompletion(argv, dir.file("lz4")).exitCode == 0);
+    const std::string block = readFile(dir.file("pages.lz4"));
+    SnapshotIndex index;
+    index.position = {kGeneration, 3, 0};
+    index.pageSize = 1024;
+    index.pageCount = 3;
+    index.pagesPerBlock = 4;
+    index.blocks = {{0, block.size()}};
+    putObject(store, key, block + encodeSnapshotIndex(index) + encodeSnapshotFooter(block.size()));
+    SnapshotObjectReader reader(store, key);
+    const std::string error = errorOf([&] { reader.readBlock(0); });
+    if (expected.empty()) {
+      CHECK(reader.readBlock(0) == image);
+    } else {
+      CHECK(error ==
+            "snapshot object " + key + ": block 0 (object byte 0), pages 1-3: " + expected);
+    }
   }
 }
