@@ -19,7 +19,7 @@ DEB_PACKAGES := g++ make cmake pkg-config ccache sqlite3 lz4 clang-format \
 # (clang-14 only recommends it); llvm-14 brings llvm-symbolizer for readable crash stacks.
 FUZZ_BUILD_DIR    ?= build-fuzz
 FUZZ_SECONDS      ?= 600
-FUZZ_TARGETS      ?= record_decoder stream_query wal_segment pos
+FUZZ_TARGETS      ?= record_decoder stream_query wal_segment pos backup_objects
 FUZZ_DEB_PACKAGES := clang-14 libclang-rt-14-dev llvm-14
 
 .PHONY: all deps fuzz-deps build test tsan test-tsan fuzz demo bench soak format format-check clean
@@ -100,7 +100,7 @@ soak: deps
 
 test-tsan: tsan
 
-FORMAT_SOURCES = find core proto server client cli storage tests bench -name '*.cpp' -o -name '*.h'
+FORMAT_SOURCES = find core proto server client cli storage backup tests bench -name '*.cpp' -o -name '*.h'
 
 format: deps
 	$(FORMAT_SOURCES) | xargs clang-format -i

@@ -42,7 +42,13 @@ struct SnapshotIndex {
   std::vector<SnapshotBlock> blocks;
 
   uint64_t blockOf(uint64_t pageNumber) const { return (pageNumber - 1) / pagesPerBlock; }
+  // The pages of block b: pagesPerBlock, fewer in the last block.
+  uint64_t pagesInBlock(uint64_t b) const;
 };
+
+// The most a block holds, decompressed (pagesPerBlock * pageSize): what a reader holds in memory
+// at once, so an index asking for more is refused.
+inline constexpr uint64_t kMaxSnapshotBlockBytes = uint64_t{64} << 20;
 
 // The encoded index frame and footer frame, and their decoders. Decoders throw Error naming
 // what is wrong (bad magic, a size that does not add up, blocks that overlap or do not cover
@@ -57,7 +63,10 @@ uint64_t decodeSnapshotFooter(std::span<const uint8_t> footer);
 // enough an index (16 bytes per block: 256 KiB for a 1 GiB database).
 uint32_t defaultPagesPerBlock(uint32_t pageSize);
 
-// Writes a snapshot object through `out`, pages in order. Memory: one block.
+// Writes a snapshot object through `out`, pages in order. Memory: one block. Throws Error for
+// arguments no index could hold (page size, block size, a chain at offset 0 or none past it)
+// and for bytes that are not whole pages; `out`'s own errors pass through. After any error the
+// object is incomplete: abandon `out`.
 class SnapshotObjectWriter {
  public:
   SnapshotObjectWriter(storage::ObjectWriter& out, const Pos& position, uint32_t pageSize,
@@ -68,16 +77,23 @@ class SnapshotObjectWriter {
   // Writes the last block, the index and the footer. Does not commit `out`.
   void finish();
 
+  const SnapshotIndex& index() const { return index_; }  // complete once finish() returned
+
  private:
   void flushBlock();
+  void writeBlock(std::span<const char> pages);
 
   storage::ObjectWriter& out_;
   SnapshotIndex index_;
-  std::string block_;  // pages not yet compressed
+  size_t blockBytes_ = 0;  // pagesPerBlock * pageSize
+  std::string block_;      // pages not yet compressed, fewer than a block's
   uint64_t written_ = 0;
+  bool finished_ = false;
 };
 
-// Reads a stored snapshot object: its index (two ranged reads), then blocks by number.
+// Reads a stored snapshot object: its footer and index (two ranged reads, a third for an index
+// over 64 KiB: the index frame's header is checked before the rest is read), then blocks by
+// number.
 class SnapshotObjectReader {
  public:
   // Throws StorageError when the object cannot be read, Error when it is not a whole, valid

@@ -3,6 +3,7 @@
 #include <lz4frame.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <memory>
 
@@ -61,9 +62,19 @@ std::optional<Lz4FrameExtent> lz4FrameExtent(const Lz4ReadAt& read) {
     uint8_t c[4];
     if (read(at, c, 4) != 4) return std::nullopt;
     at += 4;
+    out.contentChecksum = true;
   }
   out.bytes = at;
   return out;
+}
+
+std::optional<Lz4FrameExtent> lz4FrameExtent(std::span<const uint8_t> bytes) {
+  return lz4FrameExtent([bytes](uint64_t offset, uint8_t* buffer, size_t n) -> size_t {
+    if (offset >= bytes.size()) return 0;
+    const size_t got = static_cast<size_t>(std::min<uint64_t>(n, bytes.size() - offset));
+    std::memcpy(buffer, bytes.data() + offset, got);
+    return got;
+  });
 }
 
 std::string lz4Compress(std::span<const uint8_t> data) {

@@ -25,9 +25,12 @@ std::string lz4Decompress(std::span<const uint8_t> compressed, size_t maxSize);
 struct Lz4FrameExtent {
   uint64_t bytes = 0;                   // the frame's length, checksums included
   std::optional<uint64_t> contentSize;  // as its header records it, when it does
+  bool contentChecksum = false;         // the frame ends with a checksum of its content
 };
 using Lz4ReadAt = std::function<size_t(uint64_t offset, uint8_t* buffer, size_t n)>;
 std::optional<Lz4FrameExtent> lz4FrameExtent(const Lz4ReadAt& read);
+// The same for a frame at the start of `bytes`, which must hold all of it (more may follow).
+std::optional<Lz4FrameExtent> lz4FrameExtent(std::span<const uint8_t> bytes);
 
 // The content size an LZ4 frame's header declares (lz4Compress always declares it); nullopt when
 // the bytes do not start with an LZ4 frame header or it declares none. Not a validation of the

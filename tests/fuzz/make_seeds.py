@@ -68,6 +68,83 @@ def position_line(fields):
     return f"{fields} sum={fnv1a32(fields):08x}\n"
 
 
+def fnv1a64(data):
+    h = 0xCBF29CE484222325
+    for c in data:
+        h = ((h ^ c) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def skippable(magic, payload):
+    """An LZ4 skippable frame; the payload ends with its FNV-1a 64 (docs/backup.md §3, §4)."""
+    payload += struct.pack(">Q", fnv1a64(payload))
+    return struct.pack("<II", magic, len(payload)) + payload
+
+
+def lz4_file_frame(data, tmp):
+    """One LZ4 frame with content size and checksum, as lz4Compress writes (the tool knows the
+    size only of a file)."""
+    path = os.path.join(tmp, "block")
+    with open(path, "wb") as f:
+        f.write(data)
+    return subprocess.run(["lz4", "-c", "-q", "--content-size", path], capture_output=True,
+                          check=True).stdout
+
+
+def wal_object(gen, index, segments):
+    """segments: (offset, WAL bytes, lz4 frame) of one index, contiguous."""
+    payload = b"WSWAL001" + struct.pack(">QQQQI", gen, index, segments[0][0], 0, len(segments))
+    for i, (offset, wal_bytes, frame) in enumerate(segments):
+        payload += struct.pack(">QQQq", offset, wal_bytes, len(frame), 1700000000000 + i)
+    return skippable(0x184D2A5D, payload) + b"".join(s[2] for s in segments)
+
+
+def snapshot_object(gen, index, offset, image, page_size, pages_per_block, tmp):
+    block_bytes = page_size * pages_per_block
+    blocks = [lz4_file_frame(image[at:at + block_bytes], tmp)
+              for at in range(0, len(image), block_bytes)]
+    # A chain only past offset 0; its values are not checked against the image here.
+    chain = (1, 0x11223344, 0x55667788, 0x99AABBCC, 0xDDEEFF00, 1) if offset else (0,) * 6
+    payload = b"WSSNAP01" + struct.pack(">QQQIQIB4IBqQ", gen, index, offset, page_size,
+                                        len(image) // page_size, pages_per_block, *chain,
+                                        1700000000000, len(blocks))
+    at = 0
+    for block in blocks:
+        payload += struct.pack(">QQ", at, len(block))
+        at += len(block)
+    index_frame = skippable(0x184D2A5E, payload)
+    footer = struct.pack("<II", 0x184D2A5F, 8) + struct.pack(">Q", at)
+    return b"".join(blocks), index_frame, footer
+
+
+def backup_seeds(snapshot, wal, raw, tmp):
+    """backup_objects: mode byte, then an index, a footer, a WAL object or a snapshot object."""
+    page_size = 512  # the seeds' database (main)
+    image = snapshot["payload"]
+    for name, offset, pages_per_block in (("at-0", 0, 1), ("with-chain", 0x1F60, 2)):
+        blocks, index_frame, footer = snapshot_object(snapshot["gen"], snapshot["index"], offset,
+                                                      image, page_size, pages_per_block, tmp)
+        write("backup_objects", f"snapshot-index-{name}", b"\x00" + index_frame)
+        write("backup_objects", f"snapshot-object-{name}", b"\x04" + blocks + index_frame + footer)
+    write("backup_objects", "snapshot-footer", b"\x01" + footer)
+    # WAL objects: runs of up to three contiguous segments of one index.
+    runs, run = [], []
+    for record, data in zip(wal, raw):
+        if run and (record["index"] != run[-1][0]["index"] or
+                    record["offset"] != run[-1][0]["offset"] + len(run[-1][1]) or len(run) == 3):
+            runs.append(run)
+            run = []
+        run.append((record, data))
+    runs.append(run)
+    for i, run in enumerate(runs[:3]):
+        first = run[0][0]
+        obj = wal_object(first["gen"], first["index"],
+                         [(r["offset"], len(d), r["payload"]) for r, d in run])
+        write("backup_objects", f"wal-object-{i}", b"\x03" + obj)
+        if i == 0:
+            write("backup_objects", "wal-header", b"\x02" + obj)
+
+
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else "build/walstream"
     tmp = tempfile.mkdtemp(prefix="walstream-seeds-")
@@ -102,7 +179,7 @@ def main():
         primary.terminate()
         primary.wait()
 
-    for target in ("record_decoder", "stream_query", "wal_segment", "pos"):
+    for target in ("record_decoder", "stream_query", "wal_segment", "pos", "backup_objects"):
         shutil.rmtree(os.path.join(CORPUS, target), ignore_errors=True)
 
     # record_decoder: options byte, chunking byte, body (record_decoder_fuzzer.cpp).
@@ -139,6 +216,8 @@ def main():
           wal[-1]["payload"])
     write("wal_segment", "lz4-small-room", b"\x02" + struct.pack(">I", 0x00000400) +
           wal[-1]["payload"])
+
+    backup_seeds(recs[0], wal, raw, tmp)
 
     # stream_query: served-databases byte, request target.
     gen = recs[0]["gen"]

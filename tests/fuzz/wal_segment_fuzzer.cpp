@@ -144,13 +144,7 @@ void checkLz4(std::span<const uint8_t> in, uint32_t control) {
   // Zero in the content size field means "unknown" to the lz4 frame format.
   if (whole && declared && *declared != 0) FUZZ_CHECK(*declared == whole->size());
 
-  const std::optional<Lz4FrameExtent> extent =
-      lz4FrameExtent([&](uint64_t offset, uint8_t* out, size_t n) -> size_t {
-        if (offset >= in.size()) return 0;
-        const size_t got = std::min<uint64_t>(n, in.size() - offset);
-        std::memcpy(out, in.data() + offset, got);
-        return got;
-      });
+  const std::optional<Lz4FrameExtent> extent = lz4FrameExtent(in);
   if (whole && in.size() >= 4 && in[0] == (kLz4Magic & 0xff) &&
       in[1] == ((kLz4Magic >> 8) & 0xff) && in[2] == ((kLz4Magic >> 16) & 0xff) &&
       in[3] == (kLz4Magic >> 24)) {

@@ -9,6 +9,7 @@
 #
 #   cli -> server, client
 #   server -> proto, capture, http  client -> proto, apply, http
+#   backup -> storage core
 #   proto -> core                   capture -> core          apply -> core       http -> core
 #   storage -> core
 #
@@ -30,6 +31,7 @@ declare -A EDGES=(
   [server]="proto capture http"
   [client]="proto apply http"
   [cli]="server client"
+  [backup]="storage core"
 )
 
 # `#include "path"` or `#include <path>`: 1 is the opening quote or bracket, 2 the path.
@@ -48,6 +50,7 @@ module_of() {
     client/*) MODULE=client ;;
     cli/*) MODULE=cli ;;
     storage/*) MODULE=storage ;;
+    backup/*) MODULE=backup ;;
     tests/support/*) MODULE=test-support ;;
     tests/*) MODULE=tests ;;
     bench/*) MODULE=bench ;;
@@ -79,7 +82,7 @@ check_tree() {
 
   local -a files=()
   local dir
-  for dir in core proto server client cli storage tests/unit; do
+  for dir in core proto server client cli storage backup tests/unit; do
     [[ -d $dir ]] || continue
     while IFS= read -r -d '' f; do files+=("$f"); done \
       < <(find "$dir" -type f \( -name '*.h' -o -name '*.cpp' \) -print0 | sort -z)

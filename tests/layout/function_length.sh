@@ -4,8 +4,8 @@
 # Usage: function_length.sh [SOURCE_ROOT]    check the libraries and cli (default: this checkout)
 #        function_length.sh --self-test      check that a long function is caught
 #
-# A function body longer than LIMIT lines (80) in core/, proto/, server/, client/, cli/ or
-# storage/ fails, naming file, line and length: a step that long is several steps, each of which
+# A function body longer than LIMIT lines (80) in core/, proto/, server/, client/, cli/, storage/
+# or backup/ fails, naming file, line and length: a step that long is several steps, each of which
 # deserves a name.
 # Relies on the clang-format layout (make format-check): a definition begins at column 0, its
 # signature ends with "{" on its last line, and its body closes with "}" at column 0.
@@ -45,7 +45,7 @@ check_tree() {
     if [[ " ${KNOWN_LONG[*]} " == *" $file:$name "* ]]; then continue; fi
     echo "$file:$line: $name is $length lines long (at most $LIMIT): split it into named steps"
     bad=1
-  done < <(long_functions $(find core proto server client cli storage -name '*.cpp' | sort))
+  done < <(long_functions $(find core proto server client cli storage backup -name '*.cpp' | sort))
   return $bad
 }
 
@@ -53,7 +53,8 @@ self_test() {
   local dir
   dir=$(mktemp -d)
   trap 'rm -rf "$dir"' RETURN
-  mkdir -p "$dir/core" "$dir/proto" "$dir/server" "$dir/client" "$dir/cli" "$dir/storage"
+  mkdir -p "$dir/core" "$dir/proto" "$dir/server" "$dir/client" "$dir/cli" "$dir/storage" \
+    "$dir/backup"
   {
     echo "int shortOne(int a,"
     echo "             int b) {"

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
+#include "tests/support/lz4_tool.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -43,13 +44,6 @@ std::string errorOf(const std::string& compressed, size_t maxSize) {
   return "(no error)";
 }
 
-std::string lz4Tool() {
-  for (const char* p : {"/usr/bin/lz4", "/bin/lz4", "/usr/local/bin/lz4"}) {
-    if (pathExists(p)) return p;
-  }
-  return {};
-}
-
 }  // namespace
 
 TEST_CASE("lz4 round trip: empty, small, 10 MB random and compressible") {
@@ -77,7 +71,7 @@ TEST_CASE("lz4 round trip: empty, small, 10 MB random and compressible") {
 }
 
 TEST_CASE("lz4 output is the standard frame format: interop with the lz4 tool") {
-  const std::string tool = lz4Tool();
+  const std::string tool = lz4ToolPath();
   if (tool.empty()) {
     MESSAGE("lz4 command not installed: only the frame magic is checked (previous test)");
     return;
@@ -240,4 +234,42 @@ TEST_CASE("Lz4Decompressor reports progress in bounded steps, and a throwing cal
   CHECK(seen <= kLz4ProgressStep);
   // The context is usable again after an abandoned frame.
   CHECK(d.decompress(asBytes(packed), out) == data.size());
+}
+
+TEST_CASE("lz4FrameExtent measures one frame among others, without decompressing") {
+  const std::string a = lz4Compress(asBytes(compressibleBytes(300000)));
+  const std::string b = lz4Compress(asBytes(randomBytes(5000, 9)));
+  const std::string both = a + b;
+  const std::optional<Lz4FrameExtent> first = lz4FrameExtent(asBytes(both));
+  REQUIRE(first.has_value());
+  CHECK(first->bytes == a.size());
+  CHECK(first->contentSize == 300000);
+  CHECK(first->contentChecksum);
+  const std::optional<Lz4FrameExtent> second = lz4FrameExtent(asBytes(both).subspan(a.size()));
+  REQUIRE(second.has_value());
+  CHECK(second->bytes == b.size());
+  CHECK(second->contentSize == 5000);
+  // A frame cut short anywhere is no whole frame.
+  for (size_t cut : {size_t{0}, size_t{6}, size_t{20}, a.size() / 2, a.size() - 1}) {
+    CAPTURE(cut);
+    CHECK_FALSE(lz4FrameExtent(asBytes(a).first(cut)).has_value());
+  }
+
+  const std::string tool = lz4ToolPath();
+  if (tool.empty()) {
+    MESSAGE("lz4 command not installed: frames without checksum or size not checked");
+    return;
+  }
+  TempDir dir;
+  writeFileAtomic(dir.file("plain"), compressibleBytes(1000));
+  auto c = runToCompletion(
+      {tool, "-z", "-f", "-q", "--no-frame-crc", dir.file("plain"), dir.file("bare.lz4")},
+      dir.file("c"));
+  REQUIRE(c.exitCode == 0);
+  const std::string bare = readFile(dir.file("bare.lz4"));
+  const std::optional<Lz4FrameExtent> extent = lz4FrameExtent(asBytes(bare));
+  REQUIRE(extent.has_value());
+  CHECK(extent->bytes == bare.size());
+  CHECK_FALSE(extent->contentChecksum);
+  CHECK_FALSE(extent->contentSize.has_value());
 }
