@@ -35,17 +35,18 @@ std::string PayloadWriter::finish() && {
   return std::move(bytes_);
 }
 
-PayloadReader::PayloadReader(std::span<const uint8_t> payload, std::string what)
+PayloadReader::PayloadReader(std::span<const uint8_t> payload, std::string what,
+                             std::string_view magic)
     : what_(std::move(what)) {
   if (payload.size() < kPayloadSumSize) {
     fail("payload of " + std::to_string(payload.size()) + " bytes, too short for its sum");
   }
   fields_ = payload.first(payload.size() - kPayloadSumSize);
-  sum_ = payload.last(kPayloadSumSize);
-}
-
-void PayloadReader::checkSum() const {
-  const uint64_t stored = loadBE64(sum_.data());
+  const std::span<const uint8_t> found = bytes(magic.size(), "magic");
+  if (std::string_view(reinterpret_cast<const char*>(found.data()), found.size()) != magic) {
+    fail("magic is not " + std::string(magic));
+  }
+  const uint64_t stored = loadBE64(payload.last(kPayloadSumSize).data());
   const uint64_t computed = fnv1a64(fields_);
   if (stored != computed) {
     fail("FNV-1a sum mismatch (stored " + hex64(stored) + ", computed " + hex64(computed) +

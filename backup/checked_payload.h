@@ -1,5 +1,5 @@
-// The payloads of the backup objects' skippable frames (docs/backup.md §3, §4): big-endian
-// fields, then an FNV-1a 64 of every byte before it.
+// The payloads of the backup objects' skippable frames (docs/backup.md §3, §4): an 8-byte magic
+// naming the kind and version, big-endian fields, then an FNV-1a 64 of every byte before it.
 #pragma once
 
 #include <cstdint>
@@ -13,10 +13,10 @@ inline constexpr size_t kPayloadSumSize = 8;
 
 class PayloadWriter {
  public:
+  explicit PayloadWriter(std::string_view magic) : bytes_(magic) {}
   void u8(uint8_t v) { bytes_.push_back(static_cast<char>(v)); }
   void u32(uint32_t v);
   void u64(uint64_t v);
-  void text(std::string_view v) { bytes_.append(v); }
   // The fields written, then their sum.
   std::string finish() &&;
 
@@ -29,13 +29,10 @@ class PayloadWriter {
 // naming the field.
 class PayloadReader {
  public:
-  // `payload` includes its trailing sum. Throws when it is too short to hold one.
-  PayloadReader(std::span<const uint8_t> payload, std::string what);
-
-  // Throws unless the trailing sum is the FNV-1a 64 of the bytes before it. Readers check
-  // their magic first (so that a frame of another kind is named as such), then this, then the
-  // other fields.
-  void checkSum() const;
+  // `payload` includes its magic and its trailing sum. Checks the magic first, so that a payload
+  // of another kind is named as such, then the sum, so that no field of a damaged payload is
+  // believed.
+  PayloadReader(std::span<const uint8_t> payload, std::string what, std::string_view magic);
 
   uint8_t u8(std::string_view field);
   uint32_t u32(std::string_view field);
@@ -49,7 +46,6 @@ class PayloadReader {
 
  private:
   std::span<const uint8_t> fields_;  // the payload without its sum
-  std::span<const uint8_t> sum_;
   size_t at_ = 0;
   std::string what_;
 };

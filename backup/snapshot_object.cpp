@@ -169,8 +169,7 @@ std::string encodeSnapshotIndex(const SnapshotIndex& index) {
   if (std::optional<std::string> flaw = indexFlaw(index)) {
     throw Error("cannot encode a snapshot index: " + *flaw);
   }
-  PayloadWriter w;
-  w.text(kMagic);
+  PayloadWriter w(kMagic);
   w.u64(index.position.generation);
   w.u64(index.position.index);
   w.u64(index.position.offset);
@@ -197,16 +196,11 @@ std::string encodeSnapshotIndex(const SnapshotIndex& index) {
 SnapshotIndex decodeSnapshotIndex(std::span<const uint8_t> frame) {
   const std::span<const uint8_t> payload =
       skippableFramePayload(frame, kSnapshotIndexMagic, kIndexWhat);
-  PayloadReader r(payload, std::string(kIndexWhat));
+  PayloadReader r(payload, std::string(kIndexWhat), kMagic);
   if (kSkippableFrameHeaderSize + payload.size() != frame.size()) {
     r.fail(std::to_string(frame.size() - kSkippableFrameHeaderSize - payload.size()) +
            " bytes after the frame");
   }
-  const std::span<const uint8_t> magic = r.bytes(kMagic.size(), "magic");
-  if (std::string_view(reinterpret_cast<const char*>(magic.data()), magic.size()) != kMagic) {
-    r.fail("magic is not " + std::string(kMagic));
-  }
-  r.checkSum();
   SnapshotIndex x;
   x.position.generation = r.u64("generation");
   x.position.index = r.u64("index");

@@ -105,8 +105,7 @@ std::string encodeWalObjectHeader(const WalObjectHeader& header) {
   if (std::optional<std::string> flaw = headerFlaw(header)) {
     throw Error("cannot encode a WAL object header: " + *flaw);
   }
-  PayloadWriter w;
-  w.text(kMagic);
+  PayloadWriter w(kMagic);
   w.u64(header.start.generation);
   w.u64(header.start.index);
   w.u64(header.start.offset);
@@ -125,12 +124,7 @@ std::string encodeWalObjectHeader(const WalObjectHeader& header) {
 DecodedWalObjectHeader decodeWalObjectHeader(std::span<const uint8_t> bytes) {
   const std::span<const uint8_t> payload =
       skippableFramePayload(bytes, kWalObjectHeaderMagic, kWhat);
-  PayloadReader r(payload, std::string(kWhat));
-  const std::span<const uint8_t> magic = r.bytes(kMagic.size(), "magic");
-  if (std::string_view(reinterpret_cast<const char*>(magic.data()), magic.size()) != kMagic) {
-    r.fail("magic is not " + std::string(kMagic));
-  }
-  r.checkSum();
+  PayloadReader r(payload, std::string(kWhat), kMagic);
   DecodedWalObjectHeader out;
   WalObjectHeader& h = out.header;
   h.start.generation = r.u64("generation");
