@@ -89,11 +89,21 @@ std::chrono::milliseconds Flags::duration(const std::string& name) const {
   }
 }
 
+uint64_t Flags::bytes(const std::string& name) const {
+  try {
+    return parseByteSize(values_.at(name));
+  } catch (const std::invalid_argument&) {
+    throw UsageError("invalid value \"" + values_.at(name) + "\" for --" + name +
+                     ": want a size like 4096, 64KiB, 512MiB, 1GiB");
+  }
+}
+
 std::string Flags::help() const {
   std::string out;
   for (const auto& name : order_) {
     const Def& d = defs_.at(name);
-    std::string left = "  --" + name + (d.valueName.empty() ? "" : " " + d.valueName);
+    const std::string dashes = name.size() == 1 ? "-" : "--";
+    std::string left = "  " + dashes + name + (d.valueName.empty() ? "" : " " + d.valueName);
     if (left.size() < 32)
       left.resize(32, ' ');
     else
@@ -109,21 +119,45 @@ std::chrono::milliseconds parseDuration(const std::string& text) {
   uint64_t n = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (ec != std::errc() || p == text.data()) throw std::invalid_argument(text);
-  std::string unit(p, text.data() + text.size());
-  uint64_t ms;
+  const std::string unit(p, text.data() + text.size());
+  uint64_t msPerUnit = 0;
   if (unit == "ms")
-    ms = n;
+    msPerUnit = 1;
   else if (unit == "s")
-    ms = n * 1000;
+    msPerUnit = 1000;
   else if (unit == "m")
-    ms = n * 60'000;
+    msPerUnit = 60'000;
   else if (unit == "h")
-    ms = n * 3'600'000;
+    msPerUnit = 3'600'000;
   else if (unit.empty() && n == 0)
-    ms = 0;
+    msPerUnit = 1;
   else
     throw std::invalid_argument(text);
-  return std::chrono::milliseconds(ms);
+  constexpr uint64_t kMaxMs = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  if (n > kMaxMs / msPerUnit) throw std::invalid_argument(text);
+  return std::chrono::milliseconds(n * msPerUnit);
+}
+
+uint64_t parseByteSize(const std::string& text) {
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || p == text.data()) throw std::invalid_argument(text);
+  const std::string unit(p, text.data() + text.size());
+  int shift = 0;
+  if (unit.empty() || unit == "B")
+    shift = 0;
+  else if (unit == "KiB")
+    shift = 10;
+  else if (unit == "MiB")
+    shift = 20;
+  else if (unit == "GiB")
+    shift = 30;
+  else if (unit == "TiB")
+    shift = 40;
+  else
+    throw std::invalid_argument(text);
+  if (shift != 0 && n > (UINT64_MAX >> shift)) throw std::invalid_argument(text);
+  return n << shift;
 }
 
 }  // namespace walstream::cli

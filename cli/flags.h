@@ -29,6 +29,7 @@ class Flags {
   // A whole number from `min` to 2^32 - 1; throws UsageError naming the flag and the range.
   uint32_t u32(const std::string& name, uint32_t min) const;
   std::chrono::milliseconds duration(const std::string& name) const;  // 500ms, 10s, 1m, 1h
+  uint64_t bytes(const std::string& name) const;  // 4096, 64KiB, 512MiB, 1GiB, 2TiB
   bool given(const std::string& name) const { return given_.count(name) != 0; }
   const std::vector<std::string>& positional() const { return positional_; }
   std::string help() const;  // the flag table for --help
@@ -45,5 +46,6 @@ class Flags {
 };
 
 std::chrono::milliseconds parseDuration(const std::string& text);  // throws std::invalid_argument
+uint64_t parseByteSize(const std::string& text);                   // throws std::invalid_argument
 
 }  // namespace walstream::cli

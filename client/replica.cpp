@@ -1,8 +1,8 @@
 #include "client/replica.h"
 
-#include "client/backoff.h"
 #include "client/followed_db.h"
 #include "client/streaming_get.h"
+#include "core/backoff.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/lz4_codec.h"

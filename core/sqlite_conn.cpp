@@ -153,6 +153,10 @@ std::string SqliteStatement::columnText(int i) const {
            : std::string();
 }
 
+int SqliteStatement::columnType(int i) const {
+  return sqlite3_column_type(stmt_, i);
+}
+
 uint32_t sqliteMaxPageCount() {
   SqliteConnection conn(":memory:", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   const int64_t n = conn.queryInt("PRAGMA max_page_count");

@@ -29,6 +29,8 @@ class SqliteStatement {
   int columnCount() const;
   int64_t columnInt(int i) const;
   std::string columnText(int i) const;
+  int columnType(
+      int i) const;  // SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL
 
  private:
   SqliteConnection& conn_;

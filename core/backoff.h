@@ -1,11 +1,12 @@
-// Capped exponential backoff with full jitter, for reconnects: the n-th consecutive failure waits
-// a random time in [base*2^(n-1)/2, base*2^(n-1)], capped at `cap`.
+// Capped exponential backoff with full jitter, for retries (a replica's reconnects, a backup's
+// writes): the n-th consecutive failure waits a random time in [base*2^(n-1)/2, base*2^(n-1)],
+// capped at `cap`.
 #pragma once
 
 #include <chrono>
 #include <random>
 
-namespace walstream::client {
+namespace walstream {
 
 class Backoff {
  public:
@@ -28,4 +29,4 @@ class Backoff {
   std::mt19937_64 rng_;
 };
 
-}  // namespace walstream::client
+}  // namespace walstream
