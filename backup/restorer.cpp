@@ -1,0 +1,285 @@
+#include "backup/restorer.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <optional>
+#include <vector>
+
+#include "backup/ordered_fetcher.h"
+#include "backup/wal_object.h"
+#include "core/error.h"
+#include "core/file_util.h"
+#include "core/lz4_codec.h"
+#include "core/sqlite_conn.h"
+#include "core/wal_format.h"
+#include "core/wal_segment.h"
+
+namespace walstream::backup {
+
+namespace {
+
+// The temporary file beside OUT: removed on any failure, renamed into place on success.
+class StagedFile {
+ public:
+  explicit StagedFile(const std::string& out) : path_(out + ".walstream-restore-tmp") {
+    ::unlink(path_.c_str());  // a killed restore's leftover
+    fd_ = openFile(path_, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  }
+  ~StagedFile() {
+    fd_.reset();
+    if (!kept_) ::unlink(path_.c_str());
+  }
+  StagedFile(const StagedFile&) = delete;
+  StagedFile& operator=(const StagedFile&) = delete;
+
+  int fd() const { return fd_.get(); }
+  const std::string& path() const { return path_; }
+  void closeFd() { fd_.reset(); }
+  void kept() { kept_ = true; }
+
+ private:
+  std::string path_;
+  UniqueFd fd_;
+  bool kept_ = false;
+};
+
+// Reports progress every few MiB.
+class ProgressReporter {
+ public:
+  ProgressReporter(const RestoreOptions& options, uint64_t total) : options_(options) {
+    progress_.bytesTotal = total;
+  }
+  void add(uint64_t bytes) {
+    progress_.bytesRead += bytes;
+    if (options_.onProgress && progress_.bytesRead - lastReported_ >= (4u << 20)) {
+      lastReported_ = progress_.bytesRead;
+      options_.onProgress(progress_);
+    }
+  }
+  void finish() {
+    if (options_.onProgress) options_.onProgress(progress_);
+  }
+
+ private:
+  const RestoreOptions& options_;
+  RestoreProgress progress_;
+  uint64_t lastReported_ = 0;
+};
+
+void writeSnapshotImage(storage::ObjectStore& store, const RestorePlan& plan, int fd,
+                        const std::string& path, const RestoreOptions& options,
+                        ProgressReporter& progress) {
+  SnapshotObjectReader reader(store, plan.snapshotKey);
+  const SnapshotIndex& index = reader.index();
+  std::vector<FetchJob> jobs;
+  for (const SnapshotBlock& b : index.blocks) jobs.push_back({plan.snapshotKey, b.offset, b.size});
+  OrderedFetcher fetcher(store, std::move(jobs), options.parallel, options.maxBytesAhead);
+  const uint64_t blockBytes = uint64_t{index.pagesPerBlock} * index.pageSize;
+  for (uint64_t b = 0; b < index.blocks.size(); ++b) {
+    std::optional<std::string> compressed = fetcher.next();
+    const std::string pages = reader.decodeBlock(b, asBytes(*compressed));
+    pwriteFull(fd, pages.data(), pages.size(), b * blockBytes, path);
+    progress.add(compressed->size());
+  }
+}
+
+// Applies WAL objects in order after the snapshot, checking the chain, up to the target.
+class WalReplay {
+ public:
+  WalReplay(const RestorePlan& plan, const RestoreTarget& target, int fd, std::string path)
+      : target_(target),
+        fd_(fd),
+        path_(std::move(path)),
+        at_(plan.snapshot.position),
+        pageSize_(plan.snapshot.pageSize),
+        pageCount_(plan.snapshot.pageCount),
+        capturedAtMs_(plan.snapshot.capturedAtMs) {
+    if (plan.snapshot.chain) chain_ = *plan.snapshot.chain;
+  }
+
+  // Applies one object; returns false once the target is reached (nothing more to apply).
+  bool apply(const WalObjectEntry& entry, const std::string& bytes, const std::string& url);
+
+  const Pos& position() const { return at_; }
+  uint64_t pageCount() const { return pageCount_; }
+  int64_t capturedAtMs() const { return capturedAtMs_; }
+  uint64_t transactions() const { return transactions_; }
+  // With a position target: whether the restored state is the last commit at or before it
+  // (and not just the end of a backup that stops short of it).
+  bool reachedTarget() const { return reachedTarget_ || (target_.pos && *target_.pos == at_); }
+
+ private:
+  void checkFollows(const WalObjectHeader& header, const std::string& where) const;
+  // Applies the transactions of one segment; false once the target is reached.
+  bool applySegment(const WalObjectSegment& segment, std::span<const uint8_t> frame);
+  void writeTransaction(const WalTransaction& txn);
+
+  const RestoreTarget& target_;
+  const int fd_;
+  const std::string path_;
+  Pos at_;  // the end of what the file holds
+  uint32_t pageSize_;
+  uint64_t pageCount_;
+  int64_t capturedAtMs_;
+  WalChainState chain_;
+  uint64_t transactions_ = 0;
+  bool reachedTarget_ = false;
+  std::string buffer_;                   // a decompressed segment
+  Lz4Decompressor decompressor_{false};  // the WAL chain checks every byte
+};
+
+void WalReplay::checkFollows(const WalObjectHeader& header, const std::string& where) const {
+  // The object holds the position reached, or starts the next WAL index where this one ended.
+  const bool holdsAt = header.start.index == at_.index && header.start.offset <= at_.offset &&
+                       header.endOffset() > at_.offset;
+  const bool startsAt = header.start == at_;
+  const bool nextIndex = header.start.index == at_.index + 1 && header.start.offset == 0 &&
+                         (header.previousIndexEnd == 0 || header.previousIndexEnd == at_.offset);
+  if (!holdsAt && !startsAt && !nextIndex) {
+    throw Error(where + ": starts at " + header.start.str() + " (previous index end " +
+                std::to_string(header.previousIndexEnd) + "), but the backup so far ends at " +
+                at_.str() + ": an object is missing or out of order");
+  }
+}
+
+bool WalReplay::apply(const WalObjectEntry& entry, const std::string& bytes,
+                      const std::string& url) {
+  const std::string where = url + "/" + entry.key;
+  WalObjectView view;
+  try {
+    view = parseWalObject(asBytes(bytes));
+  } catch (const Error& e) {
+    throw Error(where + ": " + e.what());
+  }
+  if (view.header.start != entry.start) {
+    throw Error(where + ": its header says it starts at " + view.header.start.str());
+  }
+  checkFollows(view.header, where);
+  if (view.header.start.index == at_.index + 1) at_ = view.header.start;  // the WAL restarted
+  for (size_t i = 0; i < view.segments.size(); ++i) {
+    const WalObjectSegment& s = view.header.segments[i];
+    if (s.offset + s.walBytes <= at_.offset && view.header.start.index == at_.index) continue;
+    try {
+      if (!applySegment(s, view.segments[i])) return false;
+    } catch (const Error& e) {
+      throw Error(where + ": segment at WAL offset " + std::to_string(s.offset) + ": " + e.what());
+    }
+  }
+  return true;
+}
+
+bool WalReplay::applySegment(const WalObjectSegment& segment, std::span<const uint8_t> frame) {
+  if (segment.offset != at_.offset) {
+    throw Error("does not start at " + at_.str() + ", where the restored state ends");
+  }
+  if (target_.timestampMs && segment.capturedAtMs > *target_.timestampMs) return false;
+  if (segment.walBytes > kMaxWalSegmentBytes) throw Error("larger than any segment may be");
+  buffer_.resize(segment.walBytes);
+  const size_t n =
+      decompressor_.decompress(frame, {reinterpret_cast<uint8_t*>(buffer_.data()), buffer_.size()});
+  if (n != segment.walBytes) throw Error("decompresses to " + std::to_string(n) + " bytes");
+  const ParsedWalSegment parsed = parseWalSegment(asBytes(buffer_), segment.offset, chain_);
+  if (parsed.header && parsed.header->pageSize != pageSize_) {
+    throw Error("its WAL header says page size " + std::to_string(parsed.header->pageSize) +
+                ", the snapshot " + std::to_string(pageSize_));
+  }
+  uint64_t end = segment.offset + (parsed.header ? kWalHeaderSize : 0);
+  for (const WalTransaction& txn : parsed.transactions) {
+    end += txn.frames.size() * (uint64_t{pageSize_} + kWalFrameHeaderSize);
+    if (target_.pos && target_.pos->index == at_.index && end > target_.pos->offset) {
+      reachedTarget_ = true;  // the last commit at or before the target is applied
+      return false;
+    }
+    writeTransaction(txn);
+    at_.offset = end;
+    capturedAtMs_ = segment.capturedAtMs;
+    ++transactions_;
+  }
+  at_.offset = parsed.endOffset;
+  if (target_.pos && *target_.pos == at_) reachedTarget_ = true;
+  return !reachedTarget_;
+}
+
+void WalReplay::writeTransaction(const WalTransaction& txn) {
+  const uint32_t size = txn.commitSize();
+  for (const WalFrameView& f : txn.frames) {
+    // Pages past the commit's size are spills of a transaction that then shrank the database.
+    if (f.header.pageNumber > size) continue;
+    pwriteFull(fd_, f.page.data(), f.page.size(), uint64_t{f.header.pageNumber - 1} * pageSize_,
+               path_);
+  }
+  pageCount_ = size;
+}
+
+void checkIntegrity(const std::string& path) {
+  // immutable=1: read the file as it is, with no -wal or -shm created beside it.
+  SqliteConnection check("file:" + path + "?immutable=1", SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+  const std::string result = check.queryText("PRAGMA integrity_check");
+  if (result != "ok")
+    throw Error(path + ": the restored database fails integrity_check: " + result);
+}
+
+// Moves the staged file to OUT, removing a replaced database's -wal and -shm first: SQLite
+// would otherwise apply the old database's WAL to the new file.
+void install(StagedFile& staged, const std::string& out) {
+  for (const char* suffix : {"-wal", "-shm"}) ::unlink((out + suffix).c_str());
+  if (::rename(staged.path().c_str(), out.c_str()) != 0) throwErrno("cannot rename to", out);
+  staged.kept();
+  fsyncDir(dirName(out));
+}
+
+}  // namespace
+
+RestoreResult restoreDatabase(storage::ObjectStore& store, const std::string& outPath,
+                              const RestoreOptions& options) {
+  if (!options.replaceExisting && pathExists(outPath)) {
+    throw Error(outPath + " exists; pass --if-exists replace to overwrite it");
+  }
+  const RestorePlan plan = planRestore(store, options.target);
+  uint64_t total = plan.snapshot.blocks.empty()
+                       ? 0
+                       : plan.snapshot.blocks.back().offset + plan.snapshot.blocks.back().size;
+  for (const WalObjectEntry& w : plan.walObjects) total += w.size;
+  ProgressReporter progress(options, total);
+
+  StagedFile staged(outPath);
+  writeSnapshotImage(store, plan, staged.fd(), staged.path(), options, progress);
+  WalReplay replay(plan, options.target, staged.fd(), staged.path());
+  RestoreResult result;
+  {
+    std::vector<FetchJob> jobs;
+    for (const WalObjectEntry& w : plan.walObjects) jobs.push_back({w.key, 0, w.size});
+    OrderedFetcher fetcher(store, std::move(jobs), options.parallel, options.maxBytesAhead);
+    for (const WalObjectEntry& w : plan.walObjects) {
+      std::optional<std::string> bytes = fetcher.next();
+      ++result.walObjects;
+      progress.add(bytes->size());
+      if (!replay.apply(w, *bytes, store.url())) break;
+    }
+  }
+  if (options.target.pos && !replay.reachedTarget()) {
+    throw Error(store.url() + ": the backup ends at " + replay.position().str() +
+                ", before position " + options.target.pos->str());
+  }
+  if (::ftruncate(staged.fd(), static_cast<off_t>(replay.pageCount() * plan.snapshot.pageSize)) !=
+      0) {
+    throwErrno("cannot truncate", staged.path());
+  }
+  fsyncFd(staged.fd(), staged.path());
+  staged.closeFd();
+  checkIntegrity(staged.path());
+  install(staged, outPath);
+  progress.finish();
+
+  result.position = replay.position();
+  result.capturedAtMs = replay.capturedAtMs();
+  result.snapshotKey = plan.snapshotKey;
+  result.transactions = replay.transactions();
+  result.pageCount = replay.pageCount();
+  result.pageSize = plan.snapshot.pageSize;
+  return result;
+}
+
+}  // namespace walstream::backup
