@@ -10,5 +10,9 @@ namespace walstream::cli {
 int runPrimary(const std::vector<std::string>& args);
 int runReplica(const std::vector<std::string>& args);
 int runInspect(const std::vector<std::string>& args);
+int runRestore(const std::vector<std::string>& args);
+int runVerify(const std::vector<std::string>& args);
+// `what`: "generations", "snapshots" or "wal".
+int runBackupListing(const std::string& what, const std::vector<std::string>& args);
 
 }  // namespace walstream::cli

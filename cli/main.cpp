@@ -18,6 +18,9 @@ constexpr const char* kUsage =
     "  primary   capture DB's WAL into DB-walstream/ and serve it over HTTP\n"
     "  replica   follow a primary and apply its stream into a local read-only database\n"
     "  inspect   decode a stream read from standard input, one line per record\n"
+    "  restore   rebuild a database from a backup, as of its latest state, a time or a position\n"
+    "  verify    restore a backup to a temporary file and check it, or compare it with DB\n"
+    "  generations, snapshots, wal   list what a backup holds\n"
     "  version   print the version\n"
     "\n"
     "Run 'walstream COMMAND --help' for a command's flags.\n";
@@ -40,6 +43,11 @@ int main(int argc, char** argv) {
   if (command == "primary") return runPrimary(args);
   if (command == "replica") return runReplica(args);
   if (command == "inspect") return runInspect(args);
+  if (command == "restore") return runRestore(args);
+  if (command == "verify") return runVerify(args);
+  if (command == "generations" || command == "snapshots" || command == "wal") {
+    return runBackupListing(command, args);
+  }
   std::fprintf(stderr, "walstream: unknown command \"%s\" (see 'walstream --help')\n",
                command.c_str());
   return 2;

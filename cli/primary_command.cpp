@@ -19,8 +19,10 @@
 #include "core/fd_limit.h"
 #include "core/file_util.h"
 #include "core/log.h"
+#include "server/backup/backup_writer.h"
 #include "server/capture/database.h"
 #include "server/primary_server.h"
+#include "storage/object_store.h"
 
 namespace walstream::cli {
 
@@ -42,7 +44,36 @@ struct PrimaryArgs {
   size_t maxConnections = 0;  // 0: derived from the open-file limit
   size_t maxSnapshots = 8;
   std::chrono::milliseconds stallTimeout{10000};
+  // --backup: empty without one. With several databases each is backed up under URL/NAME.
+  std::optional<backup::BackupOptions> backup;
 };
+
+// The backup options of --backup and its companions; nullopt without --backup.
+std::optional<backup::BackupOptions> parseBackupArgs(const Flags& flags) {
+  for (const char* companion :
+       {"snapshot-interval", "retention", "backup-sync-interval", "backup-max-lag"}) {
+    if (!flags.given("backup") && flags.given(companion)) {
+      throw UsageError(std::string("--") + companion + " needs --backup");
+    }
+  }
+  if (!flags.given("backup")) return std::nullopt;
+  backup::BackupOptions b;
+  b.url = flags.str("backup");
+  try {
+    storage::openObjectStore(b.url);
+  } catch (const storage::StorageError& e) {
+    throw UsageError(std::string("invalid value for --backup: ") + e.what());
+  }
+  b.snapshotInterval = flags.duration("snapshot-interval");
+  b.retention = flags.duration("retention");
+  b.syncInterval = flags.duration("backup-sync-interval");
+  b.maxLagBytes = flags.bytes("backup-max-lag");
+  if (b.snapshotInterval.count() <= 0 || b.retention.count() <= 0) {
+    throw UsageError("--snapshot-interval and --retention want positive durations");
+  }
+  if (b.maxLagBytes == 0) throw UsageError("--backup-max-lag wants a positive size");
+  return b;
+}
 
 PrimaryArgs parseArgs(const Flags& flags) {
   PrimaryArgs out;
@@ -83,6 +114,7 @@ PrimaryArgs parseArgs(const Flags& flags) {
     throw UsageError("invalid value \"" + flags.str("stall-timeout") +
                      "\" for --stall-timeout: want a positive duration");
   }
+  out.backup = parseBackupArgs(flags);
   return out;
 }
 
@@ -115,14 +147,78 @@ void defineFlags(Flags& flags) {
                "drop a stream whose client has taken no byte for this long (a slow reader is "
                "never dropped), and a connection that has sent no complete request for this "
                "long");
+  flags.define("backup", "URL", "",
+               "back up continuously to this store (file:///ABSOLUTE/PATH): snapshots and every "
+               "WAL segment, restorable with 'walstream restore'. With several databases, each "
+               "goes under URL/NAME");
+  flags.define("snapshot-interval", "DURATION", "24h",
+               "with --backup: a new snapshot this long after the last one");
+  flags.define("retention", "DURATION", "24h",
+               "with --backup: remove what is needed only to restore points older than this");
+  flags.define("backup-sync-interval", "DURATION", "1s",
+               "with --backup: write the WAL captured meanwhile as one object at most this often");
+  flags.define("backup-max-lag", "SIZE", "1GiB",
+               "with --backup: past this much WAL not yet backed up, stop holding it in the "
+               "shadow WAL, report unhealthy, and start over with a snapshot once the store "
+               "works again");
+}
+
+// One backup writer per database with --backup; none without.
+std::vector<std::unique_ptr<backup::BackupWriter>> startBackups(
+    const PrimaryArgs& parsed, std::vector<std::unique_ptr<Database>>& databases) {
+  std::vector<std::unique_ptr<backup::BackupWriter>> writers;
+  if (!parsed.backup) return writers;
+  for (auto& db : databases) {
+    backup::BackupOptions options = *parsed.backup;
+    if (databases.size() > 1) options.url += "/" + db->name();
+    writers.push_back(std::make_unique<backup::BackupWriter>(
+        *db, storage::openObjectStore(options.url), options));
+    log::info(db->path() + ": backing up to " + options.url);
+  }
+  return writers;
+}
+
+// A clean stop writes what capture copied before it stopped, bounded in time.
+void stopBackups(std::vector<std::unique_ptr<backup::BackupWriter>>& writers,
+                 std::vector<std::unique_ptr<Database>>& databases) {
+  constexpr auto kFinalWrite = std::chrono::seconds(5);
+  for (size_t i = 0; i < writers.size(); ++i) {
+    writers[i]->flush();
+    const Pos end = databases[i]->writtenPosition();
+    if (!end.empty() && !writers[i]->waitForBackedUp(end, kFinalWrite)) {
+      log::warn(databases[i]->path() + ": backup did not reach " + end.str() +
+                " before the stop; it resumes from the store's end at the next start");
+    }
+  }
+  writers.clear();
+}
+
+std::string timeText(int64_t ms) {
+  return ms == 0
+             ? std::string()
+             : formatRfc3339(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+}
+
+proto::BackupStatusJson backupStatusJson(const backup::BackupStatus& s) {
+  return {s.url,       s.backedUp.str(),          s.lagBytes, s.lagSeconds,
+          s.lastError, timeText(s.lastErrorAtMs), s.errors,   timeText(s.lastSnapshotAtMs),
+          s.overMaxLag};
 }
 
 // The HTTP server for --http, listening; nullptr without --http. Throws on a listen error.
-std::unique_ptr<server::PrimaryServer> startServer(const PrimaryArgs& parsed,
-                                                   const std::vector<Database*>& served,
-                                                   std::optional<unsigned long> fileLimit) {
+// `backups` (one per database, or none) must outlive the server.
+std::unique_ptr<server::PrimaryServer> startServer(
+    const PrimaryArgs& parsed, const std::vector<Database*>& served,
+    std::optional<unsigned long> fileLimit,
+    const std::vector<std::unique_ptr<backup::BackupWriter>>& backups) {
   if (parsed.http.empty()) return nullptr;
   server::ServerOptions options;
+  if (!backups.empty()) {
+    options.backupStatus = [&backups](size_t i) -> std::optional<proto::BackupStatusJson> {
+      if (i >= backups.size()) return std::nullopt;
+      return backupStatusJson(backups[i]->status());
+    };
+  }
   options.listenAddress = parsed.http;
   options.limits.maxSnapshots = parsed.maxSnapshots;
   options.maxConnections = parsed.maxConnections > 0
@@ -185,9 +281,11 @@ int runPrimary(const std::vector<std::string>& args) {
     served.push_back(databases.back().get());
   }
 
+  // Backups wait for their capture to start; the server shows their status.
+  std::vector<std::unique_ptr<backup::BackupWriter>> backups = startBackups(parsed, databases);
   std::unique_ptr<server::PrimaryServer> server;
   try {
-    server = startServer(parsed, served, fileLimit);
+    server = startServer(parsed, served, fileLimit, backups);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "walstream primary: cannot serve HTTP on %s: %s\n", parsed.http.c_str(),
                  e.what());
@@ -205,6 +303,7 @@ int runPrimary(const std::vector<std::string>& args) {
     log::info("received " + waitForStopSignal(signals) + ", stopping");
   }
 
+  stopBackups(backups, databases);
   for (auto& t : captures) t.request_stop();
   for (auto& db : databases) db->wake();
   for (auto& t : captures) t.join();

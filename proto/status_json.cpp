@@ -15,14 +15,26 @@ std::string encodeStatusJson(const PrimaryStatusJson& status) {
     for (const auto& s : d.streams) {
       streams.push_back({{"remote", s.remote}, {"pos", s.pos}, {"connected_at", s.connectedAt}});
     }
-    dbs.push_back({{"name", d.name},
-                   {"path", d.path},
-                   {"page_size", d.pageSize},
-                   {"generation", d.generation},
-                   {"pos", d.pos},
-                   {"wal_bytes", d.walBytes},
-                   {"healthy", d.healthy},
-                   {"streams", std::move(streams)}});
+    nlohmann::json db = {{"name", d.name},
+                         {"path", d.path},
+                         {"page_size", d.pageSize},
+                         {"generation", d.generation},
+                         {"pos", d.pos},
+                         {"wal_bytes", d.walBytes},
+                         {"healthy", d.healthy},
+                         {"streams", std::move(streams)}};
+    if (const auto& b = d.backup) {
+      db["backup"] = {{"url", b->url},
+                      {"pos", b->pos},
+                      {"lag_bytes", b->lagBytes},
+                      {"lag_seconds", b->lagSeconds},
+                      {"last_error", b->lastError},
+                      {"last_error_at", b->lastErrorAt},
+                      {"errors", b->errors},
+                      {"last_snapshot_at", b->lastSnapshotAt},
+                      {"over_max_lag", b->overMaxLag}};
+    }
+    dbs.push_back(std::move(db));
   }
   return jsonText(nlohmann::json{{"databases", std::move(dbs)}});
 }
@@ -43,6 +55,15 @@ PrimaryStatusJson decodeStatusJson(std::string_view text) {
       for (const auto& s : d.at("streams")) {
         db.streams.push_back({s.at("remote").get<std::string>(), s.at("pos").get<std::string>(),
                               s.at("connected_at").get<std::string>()});
+      }
+      if (d.contains("backup")) {
+        const auto& b = d.at("backup");
+        db.backup = BackupStatusJson{
+            b.at("url").get<std::string>(),        b.at("pos").get<std::string>(),
+            b.at("lag_bytes").get<uint64_t>(),     b.at("lag_seconds").get<double>(),
+            b.at("last_error").get<std::string>(), b.at("last_error_at").get<std::string>(),
+            b.at("errors").get<uint64_t>(),        b.at("last_snapshot_at").get<std::string>(),
+            b.at("over_max_lag").get<bool>()};
       }
       out.databases.push_back(std::move(db));
     }

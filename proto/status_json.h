@@ -10,7 +10,16 @@
 //      "healthy": true,                  capture is running
 //      "streams": [{"remote": "10.0.0.7:51234",
 //                   "pos": "<text form>",            how far that client has been sent
-//                   "connected_at": "2026-11-22T10:15:02.123Z"}]   RFC 3339, UTC
+//                   "connected_at": "2026-11-22T10:15:02.123Z"}],  RFC 3339, UTC
+//      "backup": {                       only with --backup
+//        "url": "file:///srv/backups/app",
+//        "pos": "<text form>",           the end of what the store holds ("" until known)
+//        "lag_bytes": 0, "lag_seconds": 0.0,   WAL captured and not yet in the store
+//        "last_error": "",               "" once a write succeeded after it
+//        "last_error_at": "",            RFC 3339, or ""
+//        "errors": 0,                    failed attempts since start
+//        "last_snapshot_at": "",         RFC 3339, or ""
+//        "over_max_lag": false}          the backup gave up its place (--backup-max-lag)
 //   }]}
 #pragma once
 
@@ -18,6 +27,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +41,19 @@ struct StreamStatusJson {
   friend bool operator==(const StreamStatusJson&, const StreamStatusJson&) = default;
 };
 
+struct BackupStatusJson {
+  std::string url;
+  std::string pos;
+  uint64_t lagBytes = 0;
+  double lagSeconds = 0;
+  std::string lastError;
+  std::string lastErrorAt;
+  uint64_t errors = 0;
+  std::string lastSnapshotAt;
+  bool overMaxLag = false;
+  friend bool operator==(const BackupStatusJson&, const BackupStatusJson&) = default;
+};
+
 struct DatabaseStatusJson {
   std::string name;
   std::string path;
@@ -40,6 +63,7 @@ struct DatabaseStatusJson {
   uint64_t walBytes = 0;
   bool healthy = false;
   std::vector<StreamStatusJson> streams;
+  std::optional<BackupStatusJson> backup;
   friend bool operator==(const DatabaseStatusJson&, const DatabaseStatusJson&) = default;
 };
 

@@ -56,6 +56,16 @@ class Writer {
     }
   }
 
+  // One family with one sample per database that has a backup; none when no database has.
+  void backupFamily(const char* name, const char* type, const char* help,
+                    const std::function<std::string(const proto::BackupStatusJson&)>& value) {
+    if (std::none_of(dbs_.begin(), dbs_.end(), [](const auto& d) { return d.backup; })) return;
+    text_.family(name, type, help);
+    for (const auto& d : dbs_) {
+      if (d.backup) text_.sample(name, {{"db", d.name}}, value(*d.backup));
+    }
+  }
+
   std::string take() { return text_.take(); }
 
  private:
@@ -109,6 +119,18 @@ std::string renderMetrics(const std::vector<DatabaseMetricsSample>& dbs) {
            [](const auto& d) { return u64(d.streamsStarted); });
   w.family("walstream_stream_bytes_sent_total", "counter", "Bytes sent to /stream clients.",
            [](const auto& d) { return u64(d.bytesSent); });
+  w.backupFamily("walstream_backup_healthy", "gauge",
+                 "0 once the backup fell behind past --backup-max-lag, until its next snapshot.",
+                 [](const auto& b) { return u64(b.overMaxLag ? 0 : 1); });
+  w.backupFamily("walstream_backup_lag_bytes", "gauge",
+                 "WAL bytes captured and not yet in the backup's store.",
+                 [](const auto& b) { return u64(b.lagBytes); });
+  w.backupFamily("walstream_backup_lag_seconds", "gauge",
+                 "Time since the oldest WAL not yet in the store was captured.",
+                 [](const auto& b) { return formatDouble(b.lagSeconds); });
+  w.backupFamily("walstream_backup_errors_total", "counter",
+                 "Failed attempts to write to the backup's store.",
+                 [](const auto& b) { return u64(b.errors); });
   return w.take();
 }
 

@@ -70,6 +70,7 @@ struct PrimaryServer::Impl {
       ctx.names.push_back(n);
       ctx.databases.push_back(std::make_unique<ServedDatabase>(*db, std::move(n)));
     }
+    ctx.backupStatus = options.backupStatus;
     ListenAddress address;
     try {
       address = parseListenAddress(options.listenAddress);

@@ -12,10 +12,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "proto/status_json.h"
 
 #include "proto/http/listen_address.h"
 
@@ -61,6 +64,10 @@ struct StreamLimits {
   std::chrono::milliseconds snapshotShareWindow{1000};
 };
 
+// With backups (server/backup): the backup status of the database at `index` (in the order the
+// server was given them), or nullopt when it has none. Called on the event loop: must not block.
+using BackupStatusSource = std::function<std::optional<proto::BackupStatusJson>(size_t index)>;
+
 struct ServerOptions {
   std::string listenAddress;  // ":9090", "127.0.0.1:9090", "[::1]:9090"; port 0 = ephemeral
   size_t workerThreads = 4;
@@ -68,6 +75,7 @@ struct ServerOptions {
   // at once. 0: defaultMaxConnections() of the process's open-file limit.
   size_t maxConnections = 0;
   StreamLimits limits;
+  BackupStatusSource backupStatus;  // for /status, /metrics and /healthz; empty: no backups
 };
 
 // Descriptors kept for capture whatever the connections: its files and SQLite connections, the

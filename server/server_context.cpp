@@ -22,6 +22,7 @@ proto::PrimaryStatusJson ServerContext::status() const {
     for (const auto& s : streams) {
       if (s.database == i) d.streams.push_back({s.remote, s.pos.str(), s.connectedAt});
     }
+    if (backupStatus) d.backup = backupStatus(i);
     out.databases.push_back(std::move(d));
   }
   return out;
@@ -34,18 +35,27 @@ std::string ServerContext::metricsText() const {
   for (size_t i = 0; i < databases.size(); ++i) {
     ServedDatabase& sd = *databases[i];
     samples.push_back({sd.name.name, &sd.db.metrics(), sd.db.position(), sd.db.healthy(),
-                       connected[i], sd.streamsStarted.load(), sd.bytesSent.load()});
+                       connected[i], sd.streamsStarted.load(), sd.bytesSent.load(),
+                       backupStatus ? backupStatus(i) : std::nullopt});
   }
   return renderMetrics(samples);
 }
 
 std::string ServerContext::unhealthyReasons() const {
   std::string out;
-  for (const auto& sd : databases) {
-    if (sd->db.healthy()) continue;
-    std::string reason = sd->db.healthReason();
-    if (!out.empty()) out += "; ";
-    out += sd->name.name + ": " + (reason.empty() ? "not healthy" : reason);
+  const auto add = [&](const std::string& reason) { out += (out.empty() ? "" : "; ") + reason; };
+  for (size_t i = 0; i < databases.size(); ++i) {
+    const ServedDatabase& sd = *databases[i];
+    if (!sd.db.healthy()) {
+      const std::string reason = sd.db.healthReason();
+      add(sd.name.name + ": " + (reason.empty() ? "not healthy" : reason));
+    }
+    const std::optional<proto::BackupStatusJson> backup =
+        backupStatus ? backupStatus(i) : std::nullopt;
+    if (backup && backup->overMaxLag) {
+      add(sd.name.name + ": backup to " + backup->url +
+          " is past --backup-max-lag: " + backup->lastError);
+    }
   }
   return out;
 }

@@ -42,6 +42,7 @@ struct ServerContext {
   // Snapshots being sent, against --max-snapshots (counted_snapshot.h).
   SnapshotCount snapshots{limits.maxSnapshots};
   MemoryTrimmer trimmer{workers};
+  BackupStatusSource backupStatus{};  // ServerOptions::backupStatus
 
   // Bodies of GET /status, /metrics and /healthz. Never block: they read atomics and positions.
   proto::PrimaryStatusJson status() const;

@@ -7,8 +7,9 @@
 # Every #include of one of our headers, in the libraries and in their unit tests, must point along
 # the dependency graph that the CMakeLists state with target_link_libraries:
 #
-#   cli -> server, client
+#   cli -> server, client, backup-writer
 #   server -> proto, capture, http  client -> proto, apply, http
+#   backup-writer -> backup, capture (server/backup)   backup -> storage
 #   backup -> storage core
 #   proto -> core                   capture -> core          apply -> core       http -> core
 #   storage -> core
@@ -30,8 +31,9 @@ declare -A EDGES=(
   [storage]="core"
   [server]="proto capture http"
   [client]="proto apply http"
-  [cli]="server client"
+  [cli]="server client backup-writer"
   [backup]="storage core"
+  [backup-writer]="backup capture"
 )
 
 # `#include "path"` or `#include <path>`: 1 is the opening quote or bracket, 2 the path.
@@ -45,6 +47,7 @@ module_of() {
     proto/http/*) MODULE=http ;; # before proto/*: a library of its own inside proto/
     proto/*) MODULE=proto ;;
     server/capture/*) MODULE=capture ;;
+    server/backup/*) MODULE=backup-writer ;;
     server/*) MODULE=server ;;
     client/apply/*) MODULE=apply ;;
     client/*) MODULE=client ;;

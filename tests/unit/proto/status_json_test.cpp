@@ -16,12 +16,33 @@ TEST_CASE("/status JSON round-trips and uses the documented field names") {
                          8272,
                          true,
                          {{"10.0.0.7:51234", "0123456789abcdef/0000000000000003:0000000000001000",
-                           "2026-11-22T10:15:02.123Z"}}});
-  s.databases.push_back({"other.db", "other.db", 0, "", "", 0, false, {}});
+                           "2026-11-22T10:15:02.123Z"}},
+                         BackupStatusJson{"file:///srv/backups/app",
+                                          "0123456789abcdef/0000000000000003:0000000000001000",
+                                          3936, 0.25, "disk full", "2026-11-22T10:15:01.000Z", 2,
+                                          "2026-11-22T09:00:00.000Z", false}});
+  s.databases.push_back({"other.db", "other.db", 0, "", "", 0, false, {}, std::nullopt});
   const std::string text = encodeStatusJson(s);
-  for (const char* key :
-       {"\"databases\"", "\"name\"", "\"path\"", "\"page_size\"", "\"generation\"", "\"pos\"",
-        "\"wal_bytes\"", "\"healthy\"", "\"streams\"", "\"remote\"", "\"connected_at\""}) {
+  for (const char* key : {"\"databases\"",
+                          "\"name\"",
+                          "\"path\"",
+                          "\"page_size\"",
+                          "\"generation\"",
+                          "\"pos\"",
+                          "\"wal_bytes\"",
+                          "\"healthy\"",
+                          "\"streams\"",
+                          "\"remote\"",
+                          "\"connected_at\"",
+                          "\"backup\"",
+                          "\"url\"",
+                          "\"lag_bytes\"",
+                          "\"lag_seconds\"",
+                          "\"last_error\"",
+                          "\"last_error_at\"",
+                          "\"errors\"",
+                          "\"last_snapshot_at\"",
+                          "\"over_max_lag\""}) {
     CHECK(text.find(key) != std::string::npos);
   }
   CHECK(decodeStatusJson(text) == s);

@@ -14,8 +14,15 @@ TEST_CASE("/metrics text: one HELP/TYPE per family, a sample per database and mo
   a.walBytes = 4096;
   a.syncDuration.observe(0.0002);
   a.syncDuration.observe(1.0);
-  const std::string text = renderMetrics({{"app.db", &a, Pos{1, 3, 0x1f60}, true, 2, 5, 999},
-                                          {"we\"ird\\name\n.db", &b, Pos{}, false, 0, 0, 0}});
+  proto::BackupStatusJson backup;
+  backup.url = "file:///srv/backups/app";
+  backup.lagBytes = 4096;
+  backup.lagSeconds = 0.5;
+  backup.errors = 3;
+  backup.overMaxLag = true;
+  const std::string text =
+      renderMetrics({{"app.db", &a, Pos{1, 3, 0x1f60}, true, 2, 5, 999, backup},
+                     {"we\"ird\\name\n.db", &b, Pos{}, false, 0, 0, 0, std::nullopt}});
 
   auto has = [&](const std::string& line) {
     CAPTURE(line);
@@ -42,6 +49,12 @@ TEST_CASE("/metrics text: one HELP/TYPE per family, a sample per database and mo
   has("walstream_sync_duration_seconds_bucket{db=\"app.db\",le=\"+Inf\"} 2");
   has("walstream_sync_duration_seconds_count{db=\"app.db\"} 2");
   has("walstream_sync_duration_seconds_sum{db=\"app.db\"} 1.0002");
+  // Backup families, for the databases that have a backup only.
+  has("walstream_backup_healthy{db=\"app.db\"} 0");
+  has("walstream_backup_lag_bytes{db=\"app.db\"} 4096");
+  has("walstream_backup_lag_seconds{db=\"app.db\"} 0.5");
+  has("walstream_backup_errors_total{db=\"app.db\"} 3");
+  CHECK(text.find("walstream_backup_healthy{db=\"we") == std::string::npos);
   // Label values are escaped.
   has("walstream_capture_healthy{db=\"we\\\"ird\\\\name\\n.db\"} 0");
 
@@ -51,4 +64,10 @@ TEST_CASE("/metrics text: one HELP/TYPE per family, a sample per database and mo
     ++families;
   }
   CHECK(families == 1);
+}
+
+TEST_CASE("/metrics text: no backup family when no database has a backup") {
+  CaptureMetrics a;
+  const std::string text = renderMetrics({{"app.db", &a, Pos{}, true, 0, 0, 0, std::nullopt}});
+  CHECK(text.find("walstream_backup") == std::string::npos);
 }
