@@ -8,6 +8,7 @@
 #include "backup/catalog.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/store_arg.h"
 #include "cli/time_text.h"
 #include "core/error.h"
 #include "core/pos.h"
@@ -187,6 +188,7 @@ int runBackupListing(const std::string& what, const std::vector<std::string>& ar
     }
     if (flags.positional().size() != 1) throw UsageError("want exactly one URL");
     a.url = flags.positional().front();
+    openStoreArg(a.url);
     a.json = flags.boolean("json");
     if (what != "generations" && flags.given("generation")) {
       try {

@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/stop_signal.h"
+#include "cli/store_arg.h"
 #include "core/error.h"
 #include "core/fd_limit.h"
 #include "core/file_util.h"
@@ -59,11 +60,7 @@ std::optional<backup::BackupOptions> parseBackupArgs(const Flags& flags) {
   if (!flags.given("backup")) return std::nullopt;
   backup::BackupOptions b;
   b.url = flags.str("backup");
-  try {
-    storage::openObjectStore(b.url);
-  } catch (const storage::StorageError& e) {
-    throw UsageError(std::string("invalid value for --backup: ") + e.what());
-  }
+  openStoreArg(b.url);
   b.snapshotInterval = flags.duration("snapshot-interval");
   b.retention = flags.duration("retention");
   b.syncInterval = flags.duration("backup-sync-interval");

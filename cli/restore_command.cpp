@@ -8,6 +8,7 @@
 #include "backup/restorer.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/store_arg.h"
 #include "cli/time_text.h"
 #include "core/error.h"
 #include "core/pos.h"
@@ -43,6 +44,7 @@ RestoreArgs parseRestoreArgs(const Flags& flags) {
   RestoreArgs a;
   if (flags.positional().size() != 1) throw UsageError("want exactly one URL");
   a.url = flags.positional().front();
+  openStoreArg(a.url);
   a.out = flags.str("o");
   if (a.out.empty()) throw UsageError("-o OUT is required");
   int targets = 0;

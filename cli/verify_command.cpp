@@ -14,6 +14,7 @@
 #include "backup/restorer.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/store_arg.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/pos.h"
@@ -121,6 +122,7 @@ int runVerify(const std::vector<std::string>& args) {
     }
     if (flags.positional().size() != 1) throw UsageError("want exactly one URL");
     url = flags.positional().front();
+    openStoreArg(url);
     against = flags.str("against");
     timeout = flags.duration("timeout");
   } catch (const UsageError& e) {
