@@ -156,6 +156,10 @@ bool WalReplay::apply(const WalObjectEntry& entry, const std::string& bytes,
   if (view.header.start != entry.start) {
     throw Error(where + ": its header says it starts at " + view.header.start.str());
   }
+  if (view.header.start.index == at_.index && view.header.endOffset() == at_.offset &&
+      sameGenerationBefore(view.header.start, at_)) {
+    return true;  // ends exactly where the snapshot is: nothing in it to apply
+  }
   checkFollows(view.header, where);
   if (view.header.start.index == at_.index + 1) at_ = view.header.start;  // the WAL restarted
   for (size_t i = 0; i < view.segments.size(); ++i) {
