@@ -192,9 +192,12 @@ void BackupWriter::resume(uint64_t generation) {
   hold_ = db_.holdRetention(end);
   needSnapshot_ = false;
   log::info(db_.path() + ": backup to " + store_->url() + " resumes at " + end.str());
-  std::lock_guard lock(mu_);
-  status_.backedUp = end;
-  status_.lastSnapshotAtMs = lastSnapshotAtMs_;
+  {
+    std::lock_guard lock(mu_);
+    status_.backedUp = end;
+    status_.lastSnapshotAtMs = lastSnapshotAtMs_;
+  }
+  wake_.notify_all();  // waitForBackedUp
 }
 
 bool BackupWriter::snapshotDue(const Pos& live) const {
@@ -233,6 +236,7 @@ void BackupWriter::writeSnapshot() {
     ++status_.snapshotsWritten;
     status_.bytesWritten += out->bytesWritten();
   }
+  wake_.notify_all();  // waitForBackedUp
   succeeded();
 }
 
