@@ -100,6 +100,23 @@ RunResult restore(const TempDir& dir, const std::string& url, const std::string&
   return runToCompletion(argv, dir.file("restore"), scaled(60s));
 }
 
+// SIGTERM, then a clean exit (bounded): the backup writes what capture copied. Returns the log.
+std::string stopCleanly(PrimaryProcess& primary) {
+  primary.process().signal(SIGTERM);
+  REQUIRE(primary.process().wait(scaled(30s)) == 0);
+  return primary.process().stderrText();
+}
+
+// Restores the latest state of `url` into `out`; it must succeed and be `state`.
+void restoreLatestHolds(const TempDir& dir, const std::string& url, const std::string& out,
+                        const Recorded& state) {
+  const RunResult r = restore(dir, url, out);
+  INFO(r.err);
+  REQUIRE(r.exitCode == 0);
+  CHECK(r.out.find(state.pos.str()) != std::string::npos);
+  CHECK(backup::contentDigest(out) == state.digest);
+}
+
 }  // namespace
 
 TEST_CASE("restores to the latest state, a position and a time give the primary's content then") {
@@ -119,19 +136,14 @@ TEST_CASE("restores to the latest state, a position and a time give the primary'
     for (int round = 0; round < 4; ++round) {
       states.push_back(transferThenRecord(db, primary.port(), 400));
     }
-    primary.process().signal(SIGTERM);
-    REQUIRE(primary.process().wait(scaled(30s)) == 0);
-    INFO(primary.process().stderrText());
-    CHECK(primary.process().stderrText().find("snapshot at") != std::string::npos);
+    const std::string log = stopCleanly(primary);
+    INFO(log);
+    CHECK(log.find("snapshot at") != std::string::npos);
   }
   REQUIRE(states.front().pos.index < states.back().pos.index);
 
   SUBCASE("the latest state") {
-    const RunResult r = restore(dir, url, dir.file("latest.db"));
-    INFO(r.err);
-    REQUIRE(r.exitCode == 0);
-    CHECK(r.out.find(states.back().pos.str()) != std::string::npos);
-    CHECK(backup::contentDigest(dir.file("latest.db")) == states.back().digest);
+    restoreLatestHolds(dir, url, dir.file("latest.db"), states.back());
   }
   SUBCASE("every recorded position") {
     for (size_t i = 0; i < states.size(); ++i) {
@@ -197,14 +209,9 @@ TEST_CASE("a primary killed in the middle of its backup leaves a store that rest
     PrimaryProcess primary(db, dir.file("primary2"), flags, port);
     waitForCapture(primary.port());
     last = transferThenRecord(db, primary.port(), 300);
-    primary.process().signal(SIGTERM);
-    REQUIRE(primary.process().wait(scaled(30s)) == 0);
+    stopCleanly(primary);
   }
-  const RunResult r = restore(dir, url, dir.file("restored.db"));
-  INFO(r.err);
-  REQUIRE(r.exitCode == 0);
-  CHECK(r.out.find(last.pos.str()) != std::string::npos);
-  CHECK(backup::contentDigest(dir.file("restored.db")) == last.digest);
+  restoreLatestHolds(dir, url, dir.file("restored.db"), last);
 }
 
 TEST_CASE("a restarted primary resumes its backup where the store ends, without a snapshot") {
@@ -233,17 +240,12 @@ TEST_CASE("a restarted primary resumes its backup where the store ends, without 
     PrimaryProcess primary(db, dir.file("primary2"), flags, port);
     waitForCapture(primary.port());
     last = transferThenRecord(db, primary.port(), 300);
-    primary.process().signal(SIGTERM);
-    REQUIRE(primary.process().wait(scaled(30s)) == 0);
-    const std::string log = primary.process().stderrText();
+    const std::string log = stopCleanly(primary);
     INFO(log);
     CHECK(log.find("resumes at") != std::string::npos);
     CHECK(log.find("snapshot at") == std::string::npos);
   }
-  const RunResult r = restore(dir, url, dir.file("restored.db"));
-  INFO(r.err);
-  REQUIRE(r.exitCode == 0);
-  CHECK(backup::contentDigest(dir.file("restored.db")) == last.digest);
+  restoreLatestHolds(dir, url, dir.file("restored.db"), last);
 }
 
 TEST_CASE("verify restores and checks a backup, and compares it with the primary's database") {
@@ -256,8 +258,7 @@ TEST_CASE("verify restores and checks a backup, and compares it with the primary
     waitForCapture(primary.port());
     waitForFirstSnapshot(primary.port());
     transferThenRecord(db, primary.port(), 300);
-    primary.process().signal(SIGTERM);
-    REQUIRE(primary.process().wait(scaled(30s)) == 0);
+    stopCleanly(primary);
   }
   const auto verify = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {WALSTREAM_BINARY, "verify"});
