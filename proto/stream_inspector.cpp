@@ -110,21 +110,30 @@ StreamStatus checkFromWalHeader(const StreamRecord& record, std::span<const uint
   return StreamStatus::success();
 }
 
-// A segment that starts where the chain `candidates` describe ended. Each candidate byte order
-// that verifies the segment survives; none is a broken chain.
-StreamStatus checkOnChain(const StreamRecord& record, std::span<const uint8_t> bytes,
-                          const std::vector<WalChainState>& candidates, SegmentCheck& out) {
+// Parses `bytes` (starting at WAL `offset`) once per candidate chain state; each candidate that
+// verifies them survives into out.chain, advanced past them (the counts are taken once). Returns
+// the first candidate's failure, for when none survives.
+std::string keepChainsThatParse(std::span<const uint8_t> bytes, uint64_t offset,
+                                const std::vector<WalChainState>& candidates, SegmentCheck& out) {
   std::string firstError;
   for (WalChainState state : candidates) {
     try {
-      ParsedWalSegment parsed = parseWalSegment(bytes, record.header.offset, state);
+      ParsedWalSegment parsed = parseWalSegment(bytes, offset, state);
       if (out.chain.empty()) out.counts.add(parsed);
       out.chain.push_back(state);
     } catch (const Error& e) {
       if (firstError.empty()) firstError = e.what();
     }
   }
-  if (out.chain.empty()) return segmentFailure(record, firstError);
+  return firstError;
+}
+
+// A segment that starts where the chain `candidates` describe ended. Each candidate byte order
+// that verifies the segment survives; none is a broken chain.
+StreamStatus checkOnChain(const StreamRecord& record, std::span<const uint8_t> bytes,
+                          const std::vector<WalChainState>& candidates, SegmentCheck& out) {
+  const std::string error = keepChainsThatParse(bytes, record.header.offset, candidates, out);
+  if (out.chain.empty()) return segmentFailure(record, error);
   return StreamStatus::success();
 }
 
@@ -160,22 +169,15 @@ StreamStatus checkSeededByFirstFrame(const StreamRecord& record, std::span<const
   // seeds the chain for everything after it.
   out.counts.add(first);
   const std::span<const uint8_t> rest = bytes.subspan(frameSize);
-  std::string firstError;
-  for (bool bigEndian : {false, true}) {
-    WalChainState state{pageSize, first.salt1, first.salt2, bigEndian, first.checksum};
-    if (rest.empty()) {
-      out.chain.push_back(state);
-      continue;
-    }
-    try {
-      ParsedWalSegment parsed = parseWalSegment(rest, offset + frameSize, state);
-      if (out.chain.empty()) out.counts.add(parsed);
-      out.chain.push_back(state);
-    } catch (const Error& e) {
-      if (firstError.empty()) firstError = e.what();
-    }
+  const std::vector<WalChainState> seeded = {
+      {pageSize, first.salt1, first.salt2, false, first.checksum},
+      {pageSize, first.salt1, first.salt2, true, first.checksum}};
+  if (rest.empty()) {
+    out.chain = seeded;
+    return StreamStatus::success();
   }
-  if (out.chain.empty()) return segmentFailure(record, firstError);
+  const std::string error = keepChainsThatParse(rest, offset + frameSize, seeded, out);
+  if (out.chain.empty()) return segmentFailure(record, error);
   return StreamStatus::success();
 }
 
