@@ -175,13 +175,15 @@ std::vector<std::unique_ptr<backup::BackupWriter>> startBackups(
   return writers;
 }
 
-// A clean stop writes what capture copied before it stopped, bounded in time.
+// A clean stop writes everything committed before it to the store, bounded in time.
 void stopBackups(std::vector<std::unique_ptr<backup::BackupWriter>>& writers,
                  std::vector<std::unique_ptr<Database>>& databases) {
   constexpr auto kFinalWrite = std::chrono::seconds(5);
   for (size_t i = 0; i < writers.size(); ++i) {
+    // Everything committed before the stop is captured first, then written to the store.
+    const Pos end = databases[i]->syncBarrier(std::chrono::seconds(2))
+                        .value_or(databases[i]->writtenPosition());
     writers[i]->flush();
-    const Pos end = databases[i]->writtenPosition();
     if (!end.empty() && !writers[i]->waitForBackedUp(end, kFinalWrite)) {
       log::warn(databases[i]->path() + ": backup did not reach " + end.str() +
                 " before the stop; it resumes from the store's end at the next start");
