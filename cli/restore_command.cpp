@@ -27,10 +27,8 @@ constexpr const char* kRestoreUsage =
     "whole, durable and passes PRAGMA integrity_check, and is never half-written. Prints the\n"
     "position restored to. Exit code 0 on success, 1 on any failure, 2 on a usage error.\n"
     "\n"
-    "Target (at most one; default: the latest state of the newest generation):\n"
-    "  --timestamp RFC3339   the state as captured at that time, by the primary's clock\n"
-    "  --pos GEN/INDEX:OFFSET  the last commit at or before that position\n"
-    "  --generation GEN      the latest state of that generation\n"
+    "The target is at most one of --timestamp (the state as captured then, by the primary's\n"
+    "clock), --pos and --generation; without one, the latest state of the newest generation.\n"
     "\n"
     "Flags:\n";
 
@@ -112,7 +110,8 @@ int runRestore(const std::vector<std::string>& args) {
   Flags flags;
   flags.define("o", "OUT", "", "the database file to write (required)");
   flags.define("timestamp", "RFC3339", "", "restore the state as captured at this time");
-  flags.define("pos", "POS", "", "restore the last commit at or before this position");
+  flags.define("pos", "GEN/INDEX:OFFSET", "",
+               "restore the last commit at or before this position");
   flags.define("generation", "GEN", "", "restore the latest state of this generation");
   flags.define("parallel", "N", "8", "objects downloaded at once");
   flags.define("if-exists", "fail|replace", "fail",
