@@ -25,10 +25,11 @@ using namespace std::chrono_literals;
 // segments: a restore holds one object in memory per download in flight.
 constexpr uint64_t kMaxObjectBytes = 16 << 20;
 constexpr size_t kMaxObjectSegments = 4096;
-// Past this many segments queued in the iterator (each live one holding its bytes), the
-// iterator is dropped and opened again later from the store's end: segments then come from the
-// shadow WAL's files, read one object at a time.
-constexpr size_t kMaxQueuedSegments = 4096;
+// Past this much of capture's live buffers queued for the backup (a store slower than the
+// application), the queue is dropped and the iterator opened again from the store's end:
+// segments then come from the shadow WAL's files, read one object at a time.
+constexpr uint64_t kMaxQueuedLiveBytes = 64 << 20;
+constexpr size_t kMaxQueuedLiveSegments = 10000;
 // Snapshot pages are read and compressed in chunks of this size.
 constexpr size_t kSnapshotChunk = 1 << 20;
 // How long a resume waits for capture to reach the store's end again (after a power loss cut
@@ -139,7 +140,12 @@ void BackupWriter::step(std::stop_token& stop) {
       return;
     }
   }
+  follow(stop);
+}
+
+void BackupWriter::follow(std::stop_token& stop) {
   drain();
+  if (!iterator_) return;  // dropped with a long queue: opened again from the store's end
   if (pending_.empty()) {
     if (auto ending = iterator_->ending()) {
       // A new generation (resume() takes it from there) or capture stopped (retried).
@@ -152,12 +158,15 @@ void BackupWriter::step(std::stop_token& stop) {
     waitUntil(stop, std::chrono::steady_clock::now() + kIdleWait);
     return;
   }
-  // Gather what is captured within the sync interval into one object.
-  const auto due = lastWalObjectAt_ + options_.syncInterval;
-  if (std::chrono::steady_clock::now() < due) {
-    waitUntil(stop, due);
+  // An object gathers what is captured within the sync interval of its first segment: a
+  // segment waits at most that long, and a backlog (segments captured long ago, or left over
+  // from the last object at a WAL restart) is written at once, object after object.
+  const int64_t waitMs = pending_.front().capturedAtMs + options_.syncInterval.count() - nowMs();
+  if (waitMs > 0) {
+    waitUntil(stop, std::chrono::steady_clock::now() + std::chrono::milliseconds(waitMs));
     if (stop.stop_requested()) return;
     drain();
+    if (!iterator_ || pending_.empty()) return;
   }
   writeWalObject();
 }
@@ -242,27 +251,29 @@ void BackupWriter::writeSnapshot() {
 
 void BackupWriter::drain() {
   if (!iterator_) return;
-  if (iterator_->pending() > kMaxQueuedSegments) {
-    closeIterator();  // opened again from backedUp_, reading the shadow WAL's files
-    pending_.clear();
-    return;
-  }
-  uint64_t bytes = 0;
-  for (const SegmentInfo& s : pending_) bytes += s.size;
-  while (bytes < kMaxObjectBytes && pending_.size() < kMaxObjectSegments) {
-    std::optional<SegmentInfo> s = iterator_->next();
-    if (!s) break;
-    bytes += s->size;
-    pending_.push_back(std::move(*s));
-  }
-  if (pending_.empty()) {
-    iterator_->armNotify([this] {
+  // Bounded by the rate of appends: it loops only when one lands between next() and armNotify().
+  for (;;) {
+    while (std::optional<SegmentInfo> s = iterator_->next()) pending_.push(std::move(*s));
+    if (pending_.liveBytes() > kMaxQueuedLiveBytes ||
+        pending_.liveSegments() > kMaxQueuedLiveSegments) {
+      // Far behind: let go of capture's buffers; the iterator is opened again from the store's
+      // end, and the segments then come from the shadow WAL's files, one object at a time.
+      log::info(db_.path() + ": backup to " + store_->url() + " is " +
+                std::to_string(pending_.size()) + " segments behind; reading them from the " +
+                "shadow WAL's files");
+      closeIterator();
+      pending_.clear();
+      return;
+    }
+    if (!pending_.empty() || iterator_->ending()) return;
+    const bool armed = iterator_->armNotify([this] {
       {
         std::lock_guard lock(mu_);
         woken_ = true;
       }
       wake_.notify_all();
     });
+    if (armed) return;
   }
 }
 
@@ -289,9 +300,8 @@ void BackupWriter::writeWalObject() {
     if (walBytes == 0) throw Error("backup: shadow WAL segment " + s.pos.str() + " is damaged");
     bytes += s.size;
     end.offset += walBytes;
-    batch.push_back(pending_.front());
+    batch.push_back(pending_.pop());
     batch.back().walBytes = walBytes;
-    pending_.pop_front();
   }
 
   // Bytes of segments listed from disk come from their files, a run of one file per read.
@@ -330,7 +340,6 @@ void BackupWriter::writeWalObject() {
   out->commit();
 
   backedUp_ = header.end();
-  lastWalObjectAt_ = std::chrono::steady_clock::now();
   if (iterator_) iterator_->consumed(backedUp_);
   if (hold_) hold_->advance(backedUp_);
   {

@@ -29,6 +29,7 @@
 #include "core/backoff.h"
 #include "server/backup/backup_options.h"
 #include "server/backup/backup_status.h"
+#include "server/backup/pending_segments.h"
 #include "server/capture/database.h"
 #include "storage/object_store.h"
 
@@ -52,10 +53,13 @@ class BackupWriter {
  private:
   void run(std::stop_token stop);
   void step(std::stop_token& stop);
+  // With an iterator open: gathers published segments and writes them as WAL objects.
+  void follow(std::stop_token& stop);
   void resume(uint64_t generation);
   void writeSnapshot();
   bool snapshotDue(const Pos& live) const;
-  // Moves published segments from the iterator into pending_ (at most one object's worth).
+  // Moves published segments from the iterator into pending_, or arms its notification when
+  // there are none; drops the iterator when too much of capture's memory is queued.
   void drain();
   void writeWalObject();
   // An iterator from the store's end `end`, or from the start of the next WAL index when `end`
@@ -84,8 +88,7 @@ class BackupWriter {
   int64_t lastSnapshotAtMs_ = 0;
   std::shared_ptr<SegmentIterator> iterator_;
   std::shared_ptr<Database::RetentionHold> hold_;
-  std::deque<SegmentInfo> pending_;  // taken from the iterator, not yet in the store
-  std::chrono::steady_clock::time_point lastWalObjectAt_;
+  PendingSegments pending_;  // taken from the iterator, not yet in the store
   std::chrono::steady_clock::time_point lastLagCheck_;
   std::chrono::steady_clock::time_point lastRetention_;
   int64_t caughtUpAtMs_ = 0;  // when backedUp_ last equalled capture's position
