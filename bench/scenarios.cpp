@@ -20,6 +20,8 @@ std::vector<Scenario> allScenarios() {
       {"backup_overhead",
        "writer throughput against a primary alone and one backing up to a store on the same disk",
        runBackupOverheadScenario},
+      {"backup_lag", "commit to durable WAL object in the backup store, writer at 1000 tx/s",
+       runBackupLagScenario},
   };
 }
 

@@ -30,5 +30,6 @@ void runFanoutScenario(const BenchConfig& config, ScenarioResult& result);
 void runCostScenario(const BenchConfig& config, ScenarioResult& result);
 void runOverloadScenario(const BenchConfig& config, ScenarioResult& result);
 void runBackupOverheadScenario(const BenchConfig& config, ScenarioResult& result);
+void runBackupLagScenario(const BenchConfig& config, ScenarioResult& result);
 
 }  // namespace walstream::bench
