@@ -14,6 +14,8 @@ struct BenchConfig {
   bool quick = false;
   uint64_t bootstrapBytes = uint64_t{1} << 30;  // the large bootstrap database
   int catchupTransactions = 100'000;
+  // Each restore (and its cp reference) is timed this many times; the median counts.
+  int restoreRounds = 3;
   // --backup-sync-interval of the backup scenarios: the lag target is this + 50 ms.
   std::chrono::milliseconds backupSyncInterval{1000};
   int fanoutReplicas = 50;

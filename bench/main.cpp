@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
   const Args args = parseArgs(argc, argv);
   const std::vector<Scenario> scenarios = allScenarios();
   if (args.list) {
-    for (const auto& s : scenarios) std::printf("%-10s %s\n", s.name.c_str(), s.summary.c_str());
+    for (const auto& s : scenarios) std::printf("%-16s %s\n", s.name.c_str(), s.summary.c_str());
     return 0;
   }
   for (const auto& name : args.only) {

@@ -22,6 +22,8 @@ std::vector<Scenario> allScenarios() {
        runBackupOverheadScenario},
       {"backup_lag", "commit to durable WAL object in the backup store, writer at 1000 tx/s",
        runBackupLagScenario},
+      {"restore_snapshot", "restore of a large database from its snapshot, versus cp + fsync",
+       runRestoreSnapshotScenario},
   };
 }
 

@@ -31,5 +31,6 @@ void runCostScenario(const BenchConfig& config, ScenarioResult& result);
 void runOverloadScenario(const BenchConfig& config, ScenarioResult& result);
 void runBackupOverheadScenario(const BenchConfig& config, ScenarioResult& result);
 void runBackupLagScenario(const BenchConfig& config, ScenarioResult& result);
+void runRestoreSnapshotScenario(const BenchConfig& config, ScenarioResult& result);
 
 }  // namespace walstream::bench
