@@ -14,6 +14,8 @@ struct BenchConfig {
   bool quick = false;
   uint64_t bootstrapBytes = uint64_t{1} << 30;  // the large bootstrap database
   int catchupTransactions = 100'000;
+  // Single-row transactions the WAL-replay restore applies (restore_wal scenario).
+  int restoreWalTransactions = 1'000'000;
   // Each restore (and its cp reference) is timed this many times; the median counts.
   int restoreRounds = 3;
   // --backup-sync-interval of the backup scenarios: the lag target is this + 50 ms.

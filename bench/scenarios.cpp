@@ -24,6 +24,8 @@ std::vector<Scenario> allScenarios() {
        runBackupLagScenario},
       {"restore_snapshot", "restore of a large database from its snapshot, versus cp + fsync",
        runRestoreSnapshotScenario},
+      {"restore_wal", "restore replaying a million single-row transactions of WAL",
+       runRestoreWalScenario},
   };
 }
 

@@ -32,5 +32,6 @@ void runOverloadScenario(const BenchConfig& config, ScenarioResult& result);
 void runBackupOverheadScenario(const BenchConfig& config, ScenarioResult& result);
 void runBackupLagScenario(const BenchConfig& config, ScenarioResult& result);
 void runRestoreSnapshotScenario(const BenchConfig& config, ScenarioResult& result);
+void runRestoreWalScenario(const BenchConfig& config, ScenarioResult& result);
 
 }  // namespace walstream::bench
