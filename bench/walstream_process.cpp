@@ -102,10 +102,19 @@ const nlohmann::json& backupStatus(const nlohmann::json& database) {
 void WalstreamPrimary::expectRunning(const std::string& during) {
   const auto code = process_.wait(0ms);
   if (!code) return;
-  constexpr size_t kLogTail = 600;
-  const std::string log = process_.stderrText();
+  // The last lines of its log (a crash leaves no line of its own).
+  constexpr int kLogLines = 3;
+  std::string log = process_.stderrText();
+  while (!log.empty() && log.back() == '\n') log.pop_back();
+  size_t from = log.size();
+  for (int newlines = 0; from > 0;) {
+    if (log[--from] == '\n' && ++newlines == kLogLines) {
+      ++from;
+      break;
+    }
+  }
   throw Error("walstream primary exited with " + std::to_string(*code) + " during " + during +
-              "; its log ends: " + log.substr(log.size() - std::min(log.size(), kLogTail)));
+              "; the end of its log:\n" + log.substr(from));
 }
 
 std::string WalstreamPrimary::backupPos() {
