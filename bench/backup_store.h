@@ -9,6 +9,13 @@
 
 namespace walstream::bench {
 
+// A sync interval short enough for a backup to keep up with a writer committing as fast as it
+// can: the backup writes at most one WAL object per interval and an object holds one WAL index,
+// while such a writer restarts the WAL some 20 times a second. At the default 1 s the backup
+// falls behind without bound (and, at the time of writing, crashes the primary once it is more
+// than 4096 segments behind: bench/README.md). Its objects are then a few per WAL index.
+inline constexpr std::chrono::milliseconds kFlatOutSyncInterval{10};
+
 // file://DIR
 std::string storeUrl(const std::string& storeDir);
 
