@@ -14,6 +14,12 @@ struct BenchConfig {
   bool quick = false;
   uint64_t bootstrapBytes = uint64_t{1} << 30;  // the large bootstrap database
   int catchupTransactions = 100'000;
+  // Single-row transactions the WAL-replay restore applies (restore_wal scenario).
+  int restoreWalTransactions = 1'000'000;
+  // Each restore (and its cp reference) is timed this many times; the median counts.
+  int restoreRounds = 3;
+  // --backup-sync-interval of the backup scenarios: the lag target is this + 50 ms.
+  std::chrono::milliseconds backupSyncInterval{1000};
   int fanoutReplicas = 50;
   // Replicas of the fan-out whose lag is measured (evenly spread); every replica is checked for
   // the last row. A poller sweeping all 50 took a whole core of the 2 the processes share.

@@ -2,17 +2,13 @@
 // timed from starting the replica process to its "snapshot applied" log line, and compared
 // with `cp` of the same file on the same disk (with and without fsync of the copy). The same
 // is done for a database 8 times smaller, to show whether peak memory grows with size.
-#include <fcntl.h>
-#include <sqlite3.h>
-
 #include "bench/bulk_database.h"
 #include "bench/proc_stats.h"
 #include "bench/scenarios.h"
+#include "bench/timed_copy.h"
 #include "bench/walstream_process.h"
 #include "core/error.h"
 #include "core/file_util.h"
-#include "core/sqlite_conn.h"
-#include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
 namespace walstream::bench {
@@ -41,15 +37,9 @@ BootstrapRun bootstrapOnce(const BenchConfig& config, uint64_t bytes) {
                     replicaDb = dir.file("replica.db");
   out.bytes = createBulkDatabase(app, bytes);
 
-  const auto cpStart = std::chrono::steady_clock::now();
-  const auto cp = test::runToCompletion({"/bin/cp", app, copy}, dir.file("cp"), 600s);
-  out.cpSeconds = secondsSince(cpStart);
-  if (cp.exitCode != 0) throw Error("cp " + app + " failed: " + cp.err);
-  {
-    UniqueFd fd = openFile(copy, O_RDONLY);
-    fsyncFd(fd.get(), copy);
-  }
-  out.cpFsyncSeconds = secondsSince(cpStart);
+  const CopyTimes copyTimes = timedCopy(app, copy, dir.file("cp"));
+  out.cpSeconds = copyTimes.cpSeconds;
+  out.cpFsyncSeconds = copyTimes.cpFsyncSeconds;
   removeAll(copy);
 
   WalstreamPrimary primary(config.walstream, app, dir.file("primary"));
@@ -61,14 +51,8 @@ BootstrapRun bootstrapOnce(const BenchConfig& config, uint64_t bytes) {
   out.replicaPeakMiB = static_cast<double>(peakRssKiB(replica.pid())) / 1024;
   out.primaryCpu = cpuSeconds(primary.pid());
   out.replicaCpu = cpuSeconds(replica.pid());
-  {
-    // The copy is complete: same pages, same rows.
-    SqliteConnection a(app, SQLITE_OPEN_READONLY), r(replicaDb, SQLITE_OPEN_READONLY);
-    const std::string sql = "SELECT count(*) * 1000000 + sum(length(payload)) FROM blobs";
-    if (a.queryInt("PRAGMA page_count") != r.queryInt("PRAGMA page_count") ||
-        a.queryInt(sql) != r.queryInt(sql)) {
-      throw Error("the bootstrapped replica differs from the primary's database");
-    }
+  if (!sameBulkContent(app, replicaDb)) {
+    throw Error("the bootstrapped replica differs from the primary's database");
   }
   replica.stop();
   primary.stop();

@@ -36,4 +36,11 @@ uint64_t createBulkDatabase(const std::string& path, uint64_t bytes) {
   return fileSize(fd.get(), path);
 }
 
+bool sameBulkContent(const std::string& a, const std::string& b) {
+  SqliteConnection ca(a, SQLITE_OPEN_READONLY), cb(b, SQLITE_OPEN_READONLY);
+  const std::string sql = "SELECT count(*) * 1000000 + sum(length(payload)) FROM blobs";
+  return ca.queryInt("PRAGMA page_count") == cb.queryInt("PRAGMA page_count") &&
+         ca.queryInt(sql) == cb.queryInt(sql);
+}
+
 }  // namespace walstream::bench

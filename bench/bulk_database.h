@@ -11,4 +11,8 @@ namespace walstream::bench {
 // Creates `path` with at least `bytes` of pages; returns the file's size.
 uint64_t createBulkDatabase(const std::string& path, uint64_t bytes);
 
+// Whether two such databases have the same page count, rows and payload bytes: a quick check
+// that a copy (a bootstrapped replica, a restore) is complete.
+bool sameBulkContent(const std::string& a, const std::string& b);
+
 }  // namespace walstream::bench

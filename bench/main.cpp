@@ -28,7 +28,8 @@ constexpr const char* kUsage =
     "  --walstream PATH   the binary under test (default: the one built with this benchmark)\n"
     "  --scenario NAMES   run only these scenarios (repeatable; see --list)\n"
     "  --duration SECONDS each timed writer phase (default 10; 3 with --quick)\n"
-    "  --quick            short run: 3 s phases, 256 MiB bootstrap, 30,000-transaction catch-up\n"
+    "  --quick            short run: 3 s phases, 256 MiB bootstrap and snapshot restore,\n"
+    "                     30,000-transaction catch-up, 200,000-transaction WAL restore\n"
     "  --runs N           run every scenario N times (round by round) and report medians\n"
     "  --poll-pause-us N  sleep N us between visibility polls (default 50; 0: a tight loop)\n"
     "  --results PATH     JSON lines output (default: bench/results.json in the source tree)\n"
@@ -104,6 +105,7 @@ Args parseArgs(int argc, char** argv) {
     args.config.duration = std::chrono::seconds(3);
     args.config.bootstrapBytes = uint64_t{256} << 20;
     args.config.catchupTransactions = 30'000;
+    args.config.restoreWalTransactions = 200'000;
   }
   if (durationSeconds > 0) {
     args.config.duration = std::chrono::milliseconds(static_cast<int64_t>(durationSeconds * 1000));
@@ -135,7 +137,7 @@ int main(int argc, char** argv) {
   const Args args = parseArgs(argc, argv);
   const std::vector<Scenario> scenarios = allScenarios();
   if (args.list) {
-    for (const auto& s : scenarios) std::printf("%-10s %s\n", s.name.c_str(), s.summary.c_str());
+    for (const auto& s : scenarios) std::printf("%-16s %s\n", s.name.c_str(), s.summary.c_str());
     return 0;
   }
   for (const auto& name : args.only) {

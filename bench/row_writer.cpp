@@ -27,7 +27,7 @@ RowWriter::RowWriter(const std::string& path) : conn_(path) {
       std::make_unique<SqliteStatement>(conn_, "INSERT INTO rows(ts, payload) VALUES(?1, ?2)");
 }
 
-WriteRun RowWriter::write(const WritePlan& plan) {
+WriteRun RowWriter::write(const WritePlan& plan, const std::function<void()>& afterEachCommit) {
   using Clock = std::chrono::steady_clock;
   WriteRun run;
   if (plan.recordCommitTimes) run.commitTimes.reserve(static_cast<size_t>(plan.maxRows));
@@ -56,6 +56,7 @@ WriteRun RowWriter::write(const WritePlan& plan) {
     insert_->reset();
     if (i == 0) run.firstId = sqlite3_last_insert_rowid(conn_.handle());
     if (plan.recordCommitTimes) run.commitTimes.push_back(lastCommit);
+    if (afterEachCommit) afterEachCommit();
     ++run.rows;
   }
   run.seconds = std::chrono::duration<double>(lastCommit - start).count();

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -39,7 +40,9 @@ class RowWriter {
   explicit RowWriter(const std::string& path);
   // Writes on the calling thread. A paced plan follows a fixed schedule (row i is due at
   // start + i/perSecond), so a stall is followed by rows written back to back, not skipped.
-  WriteRun write(const WritePlan& plan);
+  // `afterEachCommit` runs on this thread right after each COMMIT returned and its time was
+  // taken, before the next row: to read what the commit left behind (e.g. the WAL's end).
+  WriteRun write(const WritePlan& plan, const std::function<void()>& afterEachCommit = {});
 
  private:
   SqliteConnection conn_;

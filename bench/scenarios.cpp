@@ -17,6 +17,15 @@ std::vector<Scenario> allScenarios() {
        "a burst of 1000 abandoned stream requests, and 1000 idle connections under a "
        "1024-descriptor limit, while the writer runs at 200 tx/s",
        runOverloadScenario},
+      {"backup_overhead",
+       "writer throughput against a primary alone and one backing up to a store on the same disk",
+       runBackupOverheadScenario},
+      {"backup_lag", "commit to durable WAL object in the backup store, writer at 1000 tx/s",
+       runBackupLagScenario},
+      {"restore_snapshot", "restore of a large database from its snapshot, versus cp + fsync",
+       runRestoreSnapshotScenario},
+      {"restore_wal", "restore replaying a million single-row transactions of WAL",
+       runRestoreWalScenario},
   };
 }
 

@@ -29,5 +29,9 @@ void runBootstrapScenario(const BenchConfig& config, ScenarioResult& result);
 void runFanoutScenario(const BenchConfig& config, ScenarioResult& result);
 void runCostScenario(const BenchConfig& config, ScenarioResult& result);
 void runOverloadScenario(const BenchConfig& config, ScenarioResult& result);
+void runBackupOverheadScenario(const BenchConfig& config, ScenarioResult& result);
+void runBackupLagScenario(const BenchConfig& config, ScenarioResult& result);
+void runRestoreSnapshotScenario(const BenchConfig& config, ScenarioResult& result);
+void runRestoreWalScenario(const BenchConfig& config, ScenarioResult& result);
 
 }  // namespace walstream::bench

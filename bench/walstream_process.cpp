@@ -90,6 +90,56 @@ double WalstreamPrimary::waitUntilCaptureIdle(std::chrono::milliseconds quiet,
   }
 }
 
+namespace {
+
+const nlohmann::json& backupStatus(const nlohmann::json& database) {
+  if (!database.contains("backup")) throw Error("walstream primary runs without --backup");
+  return database.at("backup");
+}
+
+}  // namespace
+
+void WalstreamPrimary::expectRunning(const std::string& during) {
+  const auto code = process_.wait(0ms);
+  if (!code) return;
+  // The last lines of its log (a crash leaves no line of its own).
+  constexpr int kLogLines = 3;
+  std::string log = process_.stderrText();
+  while (!log.empty() && log.back() == '\n') log.pop_back();
+  size_t from = log.size();
+  for (int newlines = 0; from > 0;) {
+    if (log[--from] == '\n' && ++newlines == kLogLines) {
+      ++from;
+      break;
+    }
+  }
+  throw Error("walstream primary exited with " + std::to_string(*code) + " during " + during +
+              "; the end of its log:\n" + log.substr(from));
+}
+
+std::string WalstreamPrimary::backupPos() {
+  const auto status = nlohmann::json::parse(httpGet(port_, "/status", 5s));
+  return backupStatus(status.at("databases").at(0)).at("pos").get<std::string>();
+}
+
+double WalstreamPrimary::waitUntilBackedUp(std::chrono::milliseconds timeout) {
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    expectRunning("the wait for its backup");
+    const auto status = nlohmann::json::parse(httpGet(port_, "/status", 5s));
+    const auto& db = status.at("databases").at(0);
+    const std::string backedUp = backupStatus(db).at("pos").get<std::string>();
+    if (!backedUp.empty() && backedUp == db.at("pos").get<std::string>()) {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    if (std::chrono::steady_clock::now() - start > timeout) {
+      throw Error("walstream primary's backup did not reach its published position within " +
+                  std::to_string(timeout.count()) + " ms: " + db.dump());
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
 void WalstreamPrimary::stop() {
   stopCleanly(process_, "walstream primary");
 }

@@ -33,6 +33,17 @@ class WalstreamPrimary {
   // stopped, capture has copied everything there is. Returns the seconds from the call until
   // the position last changed (0 if it never did).
   double waitUntilCaptureIdle(std::chrono::milliseconds quiet, std::chrono::milliseconds timeout);
+  // Throws walstream::Error naming its exit status (128 + signal when killed) and the end of its
+  // log when the process is no longer running: a crash shows as such, not as a refused
+  // connection later. `during` says what was going on.
+  void expectRunning(const std::string& during);
+  // With --backup: the end of what the store holds, from GET /status ("" until known).
+  std::string backupPos();
+  // With --backup: waits (bounded) until the store holds everything published: the backup's
+  // position (GET /status) is known and equals the published one. Right after start that is
+  // once the first snapshot is written; after the writer stopped (and waitUntilCaptureIdle),
+  // once the last WAL object is. Returns the seconds it waited.
+  double waitUntilBackedUp(std::chrono::milliseconds timeout);
   void stop();
 
  private:
