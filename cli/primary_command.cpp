@@ -181,7 +181,8 @@ void stopBackups(std::vector<std::unique_ptr<backup::BackupWriter>>& writers,
   constexpr auto kFinalWrite = std::chrono::seconds(5);
   for (size_t i = 0; i < writers.size(); ++i) {
     // Everything committed before the stop is captured first, then written to the store.
-    const Pos end = databases[i]->syncBarrier(std::chrono::seconds(2))
+    const Pos end = databases[i]
+                        ->syncBarrier(std::chrono::seconds(2))
                         .value_or(databases[i]->writtenPosition());
     writers[i]->flush();
     if (!end.empty() && !writers[i]->waitForBackedUp(end, kFinalWrite)) {

@@ -110,8 +110,7 @@ int runRestore(const std::vector<std::string>& args) {
   Flags flags;
   flags.define("o", "OUT", "", "the database file to write (required)");
   flags.define("timestamp", "RFC3339", "", "restore the state as captured at this time");
-  flags.define("pos", "GEN/INDEX:OFFSET", "",
-               "restore the last commit at or before this position");
+  flags.define("pos", "GEN/INDEX:OFFSET", "", "restore the last commit at or before this position");
   flags.define("generation", "GEN", "", "restore the latest state of this generation");
   flags.define("parallel", "N", "8", "objects downloaded at once");
   flags.define("if-exists", "fail|replace", "fail",
