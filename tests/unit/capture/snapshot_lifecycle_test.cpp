@@ -167,16 +167,28 @@ CaptureOptions restartingOften() {
 
 }  // namespace
 
-TEST_CASE("retention keeps the WAL index a stream has yet to send") {
+// A captured database whose WAL restarts every few syncs, with a first index that holds rows.
+struct RestartingDatabase {
+  RestartingDatabase() : app(dir.file("app.db")) {
+    createWriterTable(app);
+    db = std::make_unique<Database>(app, restartingOften());
+    db->open();
+    insertRows(app, 20, 1000, 1);
+    db->sync();
+    start = db->position();
+    REQUIRE(start.offset > 0);
+  }
   TempDir dir;
-  const std::string app = dir.file("app.db");
-  createWriterTable(app);
-  Database db(app, restartingOften());
-  db.open();
-  insertRows(app, 20, 1000, 1);
-  db.sync();
-  const Pos start = db.position();
-  REQUIRE(start.offset > 0);
+  const std::string app;
+  std::unique_ptr<Database> db;
+  Pos start;
+};
+
+TEST_CASE("retention keeps the WAL index a stream has yet to send") {
+  RestartingDatabase fixture;
+  Database& db = *fixture.db;
+  const std::string& app = fixture.app;
+  const Pos start = fixture.start;
   // A stream that has not sent anything yet.
   std::shared_ptr<SegmentIterator> stream = db.openIterator(Pos{start.generation, start.index, 0});
   restartPast(db, app, start.index + 3);
@@ -195,14 +207,10 @@ TEST_CASE("retention keeps the WAL index a stream has yet to send") {
 }
 
 TEST_CASE("a retention hold keeps its WAL index without an iterator, until it advances") {
-  TempDir dir;
-  const std::string app = dir.file("app.db");
-  createWriterTable(app);
-  Database db(app, restartingOften());
-  db.open();
-  insertRows(app, 20, 1000, 1);
-  db.sync();
-  const Pos start = db.position();
+  RestartingDatabase fixture;
+  Database& db = *fixture.db;
+  const std::string& app = fixture.app;
+  const Pos start = fixture.start;
   // A consumer that fell behind (a backup whose store is down) holds its place.
   std::shared_ptr<Database::RetentionHold> hold = db.holdRetention(start);
   restartPast(db, app, start.index + 3);
