@@ -177,31 +177,49 @@ ObjectInfo DirectoryStore::stat(const std::string& key) {
   return infoOf(key, st);
 }
 
-std::string DirectoryStore::read(const std::string& key, uint64_t offset, uint64_t maxBytes) {
+// The object's file, opened for reading, and its size.
+DirectoryStore::OpenObject DirectoryStore::openForRead(const std::string& key) const {
   checkKey(url(), key);
-  const std::string path = pathOf(key);
+  OpenObject object{pathOf(key), {}, 0};
   // Neither a symbolic link nor a FIFO is an object (listings skip them); opening a FIFO must
   // not block.
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (!fd.valid()) {
+  object.fd = UniqueFd(::open(object.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!object.fd.valid()) {
     const int err = errno == ELOOP ? ENOENT : errno;
-    throw fileFailure(url(), "read", key, "cannot open", path, err, OnMissing::kNotFound);
+    throw fileFailure(url(), "read", key, "cannot open", object.path, err, OnMissing::kNotFound);
   }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
-    throw fileFailure(url(), "read", key, "cannot stat", path, errno, OnMissing::kNotFound);
+  if (::fstat(object.fd.get(), &st) != 0) {
+    throw fileFailure(url(), "read", key, "cannot stat", object.path, errno, OnMissing::kNotFound);
   }
-  requireRegularFile(st, url(), "read", key, path);
-  const auto size = static_cast<uint64_t>(st.st_size);
-  if (offset >= size) return {};
+  requireRegularFile(st, url(), "read", key, object.path);
+  object.size = static_cast<uint64_t>(st.st_size);
+  return object;
+}
+
+std::string DirectoryStore::read(const std::string& key, uint64_t offset, uint64_t maxBytes) {
+  const OpenObject object = openForRead(key);
+  if (offset >= object.size) return {};
   // Bounded by the file's size, not by what the caller asked for.
-  std::string bytes(std::min(maxBytes, size - offset), '\0');
+  std::string bytes(std::min(maxBytes, object.size - offset), '\0');
+  bytes.resize(preadObject(object, key, offset, bytes));
+  return bytes;
+}
+
+uint64_t DirectoryStore::readInto(const std::string& key, uint64_t offset, std::span<char> out) {
+  const OpenObject object = openForRead(key);
+  if (offset >= object.size) return 0;
+  return preadObject(object, key, offset,
+                     out.first(std::min<uint64_t>(out.size(), object.size - offset)));
+}
+
+size_t DirectoryStore::preadObject(const OpenObject& object, const std::string& key,
+                                   uint64_t offset, std::span<char> out) const {
   try {
-    bytes.resize(preadFull(fd.get(), bytes.data(), bytes.size(), offset, path));
+    return preadFull(object.fd.get(), out.data(), out.size(), offset, object.path);
   } catch (const Error& e) {
     throw fileFailure(url(), "read", key, e, OnMissing::kNotFound);
   }
-  return bytes;
 }
 
 std::unique_ptr<ObjectWriter> DirectoryStore::create(const std::string& key) {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/file_system.h"
+#include "core/file_util.h"
 #include "storage/object_store.h"
 
 namespace walstream::storage {
@@ -41,6 +42,7 @@ class DirectoryStore : public ObjectStore {
   std::vector<ObjectInfo> list(const std::string& prefix) override;
   ObjectInfo stat(const std::string& key) override;
   std::string read(const std::string& key, uint64_t offset, uint64_t maxBytes) override;
+  uint64_t readInto(const std::string& key, uint64_t offset, std::span<char> out) override;
   std::unique_ptr<ObjectWriter> create(const std::string& key) override;
   void remove(const std::vector<std::string>& keys) override;
 
@@ -60,6 +62,16 @@ class DirectoryStore : public ObjectStore {
   // Removes `dir` and its parents below the root for as long as they are empty. Requires
   // directoriesMu_.
   void removeEmptyDirectories(std::string dir, const std::string& key);
+
+  struct OpenObject {
+    std::string path;
+    UniqueFd fd;
+    uint64_t size = 0;
+  };
+  // Throws StorageError (kNotFound for a missing key or a file that is no object).
+  OpenObject openForRead(const std::string& key) const;
+  size_t preadObject(const OpenObject& object, const std::string& key, uint64_t offset,
+                     std::span<char> out) const;
 
   std::string root_;  // absolute, without a trailing '/' unless it is "/"
   FileSystem& fs_;

@@ -42,6 +42,12 @@ std::string directoryOfFileUrl(const std::string& url, std::string_view rest) {
 
 }  // namespace
 
+uint64_t ObjectStore::readInto(const std::string& key, uint64_t offset, std::span<char> out) {
+  const std::string bytes = read(key, offset, out.size());
+  std::copy(bytes.begin(), bytes.end(), out.begin());
+  return bytes.size();
+}
+
 std::unique_ptr<ObjectStore> openObjectStore(const std::string& url) {
   const size_t schemeEnd = url.find("://");
   if (schemeEnd == std::string::npos || schemeEnd == 0) {

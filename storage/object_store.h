@@ -87,6 +87,12 @@ class ObjectStore {
   // past the end). Throws StorageError(kNotFound) when there is no such object.
   virtual std::string read(const std::string& key, uint64_t offset, uint64_t maxBytes) = 0;
 
+  // The same into memory the caller owns (and reuses: a restore reads gigabytes through a few
+  // buffers): fills `out` from byte `offset` and returns how many bytes it got, fewer than
+  // out.size() only at the object's end. The default copies from read(); stores override it to
+  // read in place.
+  virtual uint64_t readInto(const std::string& key, uint64_t offset, std::span<char> out);
+
   // A writer for `key`; nothing is visible until its commit().
   virtual std::unique_ptr<ObjectWriter> create(const std::string& key) = 0;
 
