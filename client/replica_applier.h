@@ -107,7 +107,7 @@
 #include <string>
 #include <vector>
 
-#include "client/apply/sequential_writeback.h"
+#include "core/sequential_writeback.h"
 #include "client/apply/wal_appender.h"
 #include "client/apply/wal_batch.h"
 #include "client/replica_position.h"
