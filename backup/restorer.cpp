@@ -4,7 +4,10 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <exception>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "backup/ordered_fetcher.h"
@@ -12,6 +15,7 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
+#include "core/sequential_writeback.h"
 #include "core/sqlite_conn.h"
 #include "core/wal_format.h"
 #include "core/wal_segment.h"
@@ -68,20 +72,86 @@ class ProgressReporter {
   uint64_t lastReported_ = 0;
 };
 
+// Consecutive snapshot blocks fetched with one read: [first, end), `bytes` compressed.
+struct BlockRun {
+  uint64_t first = 0;
+  uint64_t end = 0;
+  uint64_t offset = 0;  // of block `first` in the object
+  uint64_t bytes = 0;
+  uint64_t pageBytes = 0;  // what its blocks decode to
+};
+
+// Groups the index's blocks into runs of about `runBytes` compressed bytes (at least one
+// block), each a single ranged read: a request per 64 KiB block would cost a system call or an
+// HTTP request each.
+std::vector<BlockRun> blockRuns(const SnapshotIndex& index, uint64_t runBytes) {
+  std::vector<BlockRun> runs;
+  for (uint64_t b = 0; b < index.blocks.size(); ++b) {
+    const SnapshotBlock& block = index.blocks[b];
+    const uint64_t pageBytes = index.pagesInBlock(b) * index.pageSize;
+    if (!runs.empty() && runs.back().offset + runs.back().bytes == block.offset &&
+        runs.back().bytes + block.size <= runBytes) {
+      runs.back().end = b + 1;
+      runs.back().bytes += block.size;
+      runs.back().pageBytes += pageBytes;
+    } else {
+      runs.push_back({b, b + 1, block.offset, block.size, pageBytes});
+    }
+  }
+  return runs;
+}
+
+// Decodes one run of blocks into its pages on a fetcher's reader thread, so that decompression
+// and checksums run in parallel with the download and with writing the file.
+class BlockRunDecoder : public FetchDecoder {
+ public:
+  BlockRunDecoder(const SnapshotObjectReader& reader, const std::vector<BlockRun>& runs)
+      : reader_(reader), runs_(runs) {}
+
+  size_t decode(size_t job, std::span<const char> fetched, std::span<char> out) override {
+    const BlockRun& run = runs_[job];
+    const SnapshotIndex& index = reader_.index();
+    const auto* in = reinterpret_cast<const uint8_t*>(fetched.data());
+    auto* to = reinterpret_cast<uint8_t*>(out.data());
+    size_t at = 0;
+    for (uint64_t b = run.first; b < run.end; ++b) {
+      const SnapshotBlock& block = index.blocks[b];
+      at += reader_.decodeBlockInto(b, {in + (block.offset - run.offset), block.size},
+                                    {to + at, out.size() - at}, decompressor_);
+    }
+    return at;
+  }
+
+ private:
+  const SnapshotObjectReader& reader_;
+  const std::vector<BlockRun>& runs_;
+  Lz4Decompressor decompressor_;
+};
+
 void writeSnapshotImage(storage::ObjectStore& store, const RestorePlan& plan, int fd,
                         const std::string& path, const RestoreOptions& options,
                         ProgressReporter& progress) {
   SnapshotObjectReader reader(store, plan.snapshotKey);
-  const SnapshotIndex& index = reader.index();
+  // A run takes its compressed bytes and its pages in the fetcher's ring: a run of a quarter
+  // of a reader's share of the ring keeps every reader busy within it.
+  const uint64_t share = options.maxBytesAhead / std::max<size_t>(options.parallel, 1);
+  const std::vector<BlockRun> runs =
+      blockRuns(reader.index(), std::clamp<uint64_t>(share / 4, 64 << 10, 4 << 20));
   std::vector<FetchJob> jobs;
-  for (const SnapshotBlock& b : index.blocks) jobs.push_back({plan.snapshotKey, b.offset, b.size});
-  OrderedFetcher fetcher(store, std::move(jobs), options.parallel, options.maxBytesAhead);
-  const uint64_t blockBytes = uint64_t{index.pagesPerBlock} * index.pageSize;
-  for (uint64_t b = 0; b < index.blocks.size(); ++b) {
-    std::optional<std::string> compressed = fetcher.next();
-    const std::string pages = reader.decodeBlock(b, asBytes(*compressed));
-    pwriteFull(fd, pages.data(), pages.size(), b * blockBytes, path);
-    progress.add(compressed->size());
+  for (const BlockRun& r : runs) jobs.push_back({plan.snapshotKey, r.offset, r.bytes, r.pageBytes});
+  OrderedFetcher fetcher(store, std::move(jobs), options.parallel, options.maxBytesAhead,
+                         [&] { return std::make_unique<BlockRunDecoder>(reader, runs); });
+  // The image is written front to back: its writeback starts as it goes, so the fsync at the
+  // end has little left. Its pages stay cached for the integrity check.
+  SequentialWriteback writeback(fd, path, SequentialWriteback::kDefaultWindow,
+                                SequentialWriteback::Cache::kKeep);
+  uint64_t end = 0;
+  for (const BlockRun& run : runs) {
+    const std::optional<std::span<const char>> pages = fetcher.next();
+    pwriteFull(fd, pages->data(), pages->size(), end, path);
+    end += pages->size();
+    writeback.wrote(end);
+    progress.add(run.bytes);
   }
 }
 
@@ -100,7 +170,7 @@ class WalReplay {
   }
 
   // Applies one object; returns false once the target is reached (nothing more to apply).
-  bool apply(const WalObjectEntry& entry, const std::string& bytes, const std::string& url);
+  bool apply(const WalObjectEntry& entry, std::span<const char> bytes, const std::string& url);
 
   const Pos& position() const { return at_; }
   uint64_t pageCount() const { return pageCount_; }
@@ -144,12 +214,12 @@ void WalReplay::checkFollows(const WalObjectHeader& header, const std::string& w
   }
 }
 
-bool WalReplay::apply(const WalObjectEntry& entry, const std::string& bytes,
+bool WalReplay::apply(const WalObjectEntry& entry, std::span<const char> bytes,
                       const std::string& url) {
   const std::string where = url + "/" + entry.key;
   WalObjectView view;
   try {
-    view = parseWalObject(asBytes(bytes));
+    view = parseWalObject({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
   } catch (const Error& e) {
     throw Error(where + ": " + e.what());
   }
@@ -218,11 +288,31 @@ void WalReplay::writeTransaction(const WalTransaction& txn) {
 }
 
 void checkIntegrity(const std::string& path) {
-  // immutable=1: read the file as it is, with no -wal or -shm created beside it.
+  // immutable=1: read the file as it is, with no -wal or -shm created beside it. Not mapped
+  // (mmap_size), which would halve the check's time on a large database, but count the whole
+  // file in the restore's resident memory.
   SqliteConnection check("file:" + path + "?immutable=1", SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
   const std::string result = check.queryText("PRAGMA integrity_check");
   if (result != "ok")
     throw Error(path + ": the restored database fails integrity_check: " + result);
+}
+
+// Makes the staged file durable and checks its integrity at the same time: the fsync waits on
+// the disk, the check on the processor, and both only read the file.
+void syncAndCheck(StagedFile& staged) {
+  std::exception_ptr syncError;
+  {
+    std::jthread sync([&] {
+      try {
+        fsyncFd(staged.fd(), staged.path());
+      } catch (...) {
+        syncError = std::current_exception();
+      }
+    });
+    checkIntegrity(staged.path());
+  }  // joins
+  if (syncError) std::rethrow_exception(syncError);
+  staged.closeFd();
 }
 
 // Moves the staged file to OUT, removing a replaced database's -wal and -shm first: SQLite
@@ -257,7 +347,7 @@ RestoreResult restoreDatabase(storage::ObjectStore& store, const std::string& ou
     for (const WalObjectEntry& w : plan.walObjects) jobs.push_back({w.key, 0, w.size});
     OrderedFetcher fetcher(store, std::move(jobs), options.parallel, options.maxBytesAhead);
     for (const WalObjectEntry& w : plan.walObjects) {
-      std::optional<std::string> bytes = fetcher.next();
+      const std::optional<std::span<const char>> bytes = fetcher.next();
       ++result.walObjects;
       progress.add(bytes->size());
       if (!replay.apply(w, *bytes, store.url())) break;
@@ -271,9 +361,7 @@ RestoreResult restoreDatabase(storage::ObjectStore& store, const std::string& ou
       0) {
     throwErrno("cannot truncate", staged.path());
   }
-  fsyncFd(staged.fd(), staged.path());
-  staged.closeFd();
-  checkIntegrity(staged.path());
+  syncAndCheck(staged);
   install(staged, outPath);
   progress.finish();
 

@@ -342,6 +342,16 @@ std::string SnapshotObjectReader::readBlock(uint64_t b) {
 
 std::string SnapshotObjectReader::decodeBlock(uint64_t b,
                                               std::span<const uint8_t> compressed) const {
+  std::string out(b < index_.blocks.size() ? index_.pagesInBlock(b) * index_.pageSize : 0, '\0');
+  Lz4Decompressor decompressor;
+  decodeBlockInto(b, compressed, {reinterpret_cast<uint8_t*>(out.data()), out.size()},
+                  decompressor);
+  return out;
+}
+
+size_t SnapshotObjectReader::decodeBlockInto(uint64_t b, std::span<const uint8_t> compressed,
+                                             std::span<uint8_t> out,
+                                             Lz4Decompressor& decompressor) const {
   if (b >= index_.blocks.size()) {
     throw Error("snapshot object " + key_ + ": no block " + std::to_string(b) + " (it has " +
                 std::to_string(index_.blocks.size()) + ")");
@@ -367,17 +377,24 @@ std::string SnapshotObjectReader::decodeBlock(uint64_t b,
          (extent->contentSize ? std::to_string(*extent->contentSize) + " bytes" : "no size") +
          " of content, its pages are " + std::to_string(expected));
   }
-  std::string out;
+  if (out.size() < expected) {
+    throw Error("snapshot object " + key_ + ": " + blockName(b, block) + " needs " +
+                std::to_string(expected) + " bytes of room, the caller gave " +
+                std::to_string(out.size()));
+  }
+  size_t n = 0;
   try {
-    out = lz4Decompress(compressed, expected);
+    // At most `expected` bytes are written: the declared size was checked above, and
+    // decompression checks the content against it.
+    n = decompressor.decompress(compressed, out);
   } catch (const Error& e) {
     fail(e.what());
   }
-  if (out.size() != expected) {
-    fail("decompresses to " + std::to_string(out.size()) + " bytes, its pages are " +
+  if (n != expected) {
+    fail("decompresses to " + std::to_string(n) + " bytes, its pages are " +
          std::to_string(expected));
   }
-  return out;
+  return n;
 }
 
 }  // namespace walstream::backup

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "core/lz4_codec.h"
 #include "core/pos.h"
 #include "core/wal_segment.h"
 #include "storage/object_store.h"
@@ -107,6 +108,11 @@ class SnapshotObjectReader {
   // Decodes block `b` from its compressed bytes, as readBlock does (for readers that fetch
   // blocks themselves, e.g. ahead in parallel).
   std::string decodeBlock(uint64_t b, std::span<const uint8_t> compressed) const;
+  // The same into `out`, which must have room for the block's pages (room for
+  // kLz4MaxBlockSize more past them saves a copy inside the decompressor; nothing past the
+  // pages is written), with the caller's decompression context. Returns the pages' bytes.
+  size_t decodeBlockInto(uint64_t b, std::span<const uint8_t> compressed, std::span<uint8_t> out,
+                         Lz4Decompressor& decompressor) const;
 
  private:
   storage::ObjectStore& store_;
