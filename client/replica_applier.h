@@ -107,7 +107,6 @@
 #include <string>
 #include <vector>
 
-#include "core/sequential_writeback.h"
 #include "client/apply/wal_appender.h"
 #include "client/apply/wal_batch.h"
 #include "client/replica_position.h"
@@ -115,6 +114,7 @@
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
 #include "core/record_file.h"
+#include "core/sequential_writeback.h"
 
 namespace walstream::client {
 
