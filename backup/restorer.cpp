@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backup/ordered_fetcher.h"
+#include "backup/page_batch.h"
 #include "backup/wal_object.h"
 #include "core/error.h"
 #include "core/file_util.h"
@@ -23,6 +24,9 @@
 namespace walstream::backup {
 
 namespace {
+
+// Decompressed WAL segments held while their pages wait to be written.
+constexpr uint64_t kSegmentBatchBytes = uint64_t{4} << 20;
 
 // The temporary file beside OUT: removed on any failure, renamed into place on success.
 class StagedFile {
@@ -160,17 +164,18 @@ class WalReplay {
  public:
   WalReplay(const RestorePlan& plan, const RestoreTarget& target, int fd, std::string path)
       : target_(target),
-        fd_(fd),
-        path_(std::move(path)),
         at_(plan.snapshot.position),
         pageSize_(plan.snapshot.pageSize),
         pageCount_(plan.snapshot.pageCount),
-        capturedAtMs_(plan.snapshot.capturedAtMs) {
+        capturedAtMs_(plan.snapshot.capturedAtMs),
+        pages_(fd, std::move(path), plan.snapshot.pageSize) {
     if (plan.snapshot.chain) chain_ = *plan.snapshot.chain;
   }
 
   // Applies one object; returns false once the target is reached (nothing more to apply).
   bool apply(const WalObjectEntry& entry, std::span<const char> bytes, const std::string& url);
+  // Writes what the transactions applied so far left pending. The file holds them afterwards.
+  void finish() { pages_.flush(); }
 
   const Pos& position() const { return at_; }
   uint64_t pageCount() const { return pageCount_; }
@@ -184,11 +189,13 @@ class WalReplay {
   void checkFollows(const WalObjectHeader& header, const std::string& where) const;
   // Applies the transactions of one segment; false once the target is reached.
   bool applySegment(const WalObjectSegment& segment, std::span<const uint8_t> frame);
-  void writeTransaction(const WalTransaction& txn);
+  // Puts the transaction's pages in pages_.
+  void addTransaction(const WalTransaction& txn);
+  // Room for a decompressed segment in segments_, after flushing the pages that point into it
+  // when it is full.
+  std::span<uint8_t> segmentRoom(uint64_t bytes);
 
   const RestoreTarget& target_;
-  const int fd_;
-  const std::string path_;
   Pos at_;  // the end of what the file holds
   uint32_t pageSize_;
   uint64_t pageCount_;
@@ -196,7 +203,12 @@ class WalReplay {
   WalChainState chain_;
   uint64_t transactions_ = 0;
   bool reachedTarget_ = false;
-  std::string buffer_;                   // a decompressed segment
+  // Decompressed segments, back to back, whose pages pages_ holds until it is flushed: the
+  // pages a run of transactions rewrote are written once (page_batch.h). At least
+  // kSegmentBatchBytes, more for a larger segment.
+  FetchBuffer segments_;
+  uint64_t segmentsUsed_ = 0;
+  PageBatch pages_;
   Lz4Decompressor decompressor_{false};  // the WAL chain checks every byte
 };
 
@@ -244,17 +256,27 @@ bool WalReplay::apply(const WalObjectEntry& entry, std::span<const char> bytes,
   return true;
 }
 
+std::span<uint8_t> WalReplay::segmentRoom(uint64_t bytes) {
+  if (segmentsUsed_ + bytes > segments_.size()) {
+    pages_.flush();  // nothing points into segments_ any more
+    segmentsUsed_ = 0;
+    if (bytes > segments_.size()) segments_.resize(std::max(kSegmentBatchBytes, bytes));
+  }
+  auto* at = reinterpret_cast<uint8_t*>(segments_.bytes().data()) + segmentsUsed_;
+  segmentsUsed_ += bytes;
+  return {at, bytes};
+}
+
 bool WalReplay::applySegment(const WalObjectSegment& segment, std::span<const uint8_t> frame) {
   if (segment.offset != at_.offset) {
     throw Error("does not start at " + at_.str() + ", where the restored state ends");
   }
   if (target_.timestampMs && segment.capturedAtMs > *target_.timestampMs) return false;
   if (segment.walBytes > kMaxWalSegmentBytes) throw Error("larger than any segment may be");
-  buffer_.resize(segment.walBytes);
-  const size_t n =
-      decompressor_.decompress(frame, {reinterpret_cast<uint8_t*>(buffer_.data()), buffer_.size()});
+  const std::span<uint8_t> room = segmentRoom(segment.walBytes);
+  const size_t n = decompressor_.decompress(frame, room);
   if (n != segment.walBytes) throw Error("decompresses to " + std::to_string(n) + " bytes");
-  const ParsedWalSegment parsed = parseWalSegment(asBytes(buffer_), segment.offset, chain_);
+  const ParsedWalSegment parsed = parseWalSegment(room, segment.offset, chain_);
   if (parsed.header && parsed.header->pageSize != pageSize_) {
     throw Error("its WAL header says page size " + std::to_string(parsed.header->pageSize) +
                 ", the snapshot " + std::to_string(pageSize_));
@@ -266,7 +288,7 @@ bool WalReplay::applySegment(const WalObjectSegment& segment, std::span<const ui
       reachedTarget_ = true;  // the last commit at or before the target is applied
       return false;
     }
-    writeTransaction(txn);
+    addTransaction(txn);
     at_.offset = end;
     capturedAtMs_ = segment.capturedAtMs;
     ++transactions_;
@@ -276,13 +298,12 @@ bool WalReplay::applySegment(const WalObjectSegment& segment, std::span<const ui
   return !reachedTarget_;
 }
 
-void WalReplay::writeTransaction(const WalTransaction& txn) {
+void WalReplay::addTransaction(const WalTransaction& txn) {
   const uint32_t size = txn.commitSize();
   for (const WalFrameView& f : txn.frames) {
     // Pages past the commit's size are spills of a transaction that then shrank the database.
     if (f.header.pageNumber > size) continue;
-    pwriteFull(fd_, f.page.data(), f.page.size(), uint64_t{f.header.pageNumber - 1} * pageSize_,
-               path_);
+    pages_.put(f.header.pageNumber, f.page);
   }
   pageCount_ = size;
 }
@@ -352,6 +373,7 @@ RestoreResult restoreDatabase(storage::ObjectStore& store, const std::string& ou
       progress.add(bytes->size());
       if (!replay.apply(w, *bytes, store.url())) break;
     }
+    replay.finish();
   }
   if (options.target.pos && !replay.reachedTarget()) {
     throw Error(store.url() + ": the backup ends at " + replay.position().str() +

@@ -6,6 +6,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <memory>
@@ -65,6 +66,30 @@ void pwriteFull(int fd, const void* buf, size_t n, uint64_t offset, std::string_
       throwErrno("write failed at offset " + std::to_string(offset + done) + " of", path);
     }
     done += static_cast<size_t>(r);
+  }
+}
+
+void pwritevFull(int fd, std::span<const iovec> buffers, uint64_t offset, std::string_view path) {
+  std::vector<iovec> left(buffers.begin(), buffers.end());
+  size_t first = 0;
+  uint64_t at = offset;
+  while (first < left.size()) {
+    const ssize_t r = ::pwritev(fd, left.data() + first, static_cast<int>(left.size() - first),
+                                static_cast<off_t>(at));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throwErrno("write failed at offset " + std::to_string(at) + " of", path);
+    }
+    at += static_cast<uint64_t>(r);
+    // Skip what was written: whole buffers, then part of the next.
+    for (auto done = static_cast<size_t>(r); done > 0 && first < left.size();) {
+      const size_t n = std::min(done, left[first].iov_len);
+      left[first].iov_base = static_cast<char*>(left[first].iov_base) + n;
+      left[first].iov_len -= n;
+      done -= n;
+      if (left[first].iov_len == 0) ++first;
+    }
+    while (first < left.size() && left[first].iov_len == 0) ++first;
   }
 }
 

@@ -9,7 +9,10 @@
 // (which forwards here), so that tests can make those calls fail.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +50,9 @@ UniqueFd openFileIfExists(const std::string& path, int flags);
 // Reads up to n bytes at offset; returns fewer only at end of file.
 size_t preadFull(int fd, void* buf, size_t n, uint64_t offset, std::string_view path);
 void pwriteFull(int fd, const void* buf, size_t n, uint64_t offset, std::string_view path);
+// Writes the buffers back to back from `offset` (at most IOV_MAX of them), continuing after a
+// short write.
+void pwritevFull(int fd, std::span<const iovec> buffers, uint64_t offset, std::string_view path);
 void writeFull(int fd, const void* buf, size_t n, std::string_view path);
 void fsyncFd(int fd, std::string_view path);
 // fdatasync: the data and what is needed to read it back (the size), not the timestamps, so an

@@ -105,6 +105,21 @@ TEST_CASE("preadFull returns fewer bytes only at end of file") {
   CHECK(std::string(buf + 97, 4) == content.substr(97, 1) + "XYZ");
 }
 
+TEST_CASE("pwritevFull writes its buffers back to back, empty ones included") {
+  TempDir dir;
+  const std::string path = dir.file("data");
+  writeFileAtomic(path, std::string(10, '.'));
+  UniqueFd fd = openFile(path, O_RDWR);
+  std::string a = "abc", b, c(5000, 'c'), d = "d";
+  const std::vector<iovec> buffers = {
+      {a.data(), a.size()}, {b.data(), 0}, {c.data(), c.size()}, {d.data(), d.size()}};
+  pwritevFull(fd.get(), buffers, 4, path);
+  std::string back(5008, '\0');
+  CHECK(preadFull(fd.get(), back.data(), back.size(), 0, path) == 5008);
+  CHECK(back == "...." + a + c + d);
+  CHECK(errorOf([&] { pwritevFull(-1, buffers, 0, path); }).find(path) != std::string::npos);
+}
+
 TEST_CASE("file errors name the path and the cause") {
   TempDir dir;
   const std::string missing = dir.file("missing");
