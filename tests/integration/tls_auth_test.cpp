@@ -66,21 +66,30 @@ std::vector<std::string> tlsFlags(const IssuedCertificate& c) {
   return {"--tls-cert", c.cert, "--tls-key", c.key};
 }
 
+// A directory with a test CA, a server certificate it signed, and the primary's database.
+struct TlsFixture {
+  TlsFixture() { createBank(db); }
+  TempDir dir;
+  const TestCa ca{dir.path(), "main"};
+  const IssuedCertificate server = ca.issue("server");
+  const std::string db = dir.file("primary.db");
+};
+
 }  // namespace
 
 TEST_CASE(
     "replication over TLS with a CA made by the test converges, and curl --cacert reads "
     "both servers' /status") {
-  TempDir dir;
-  const TestCa ca(dir.path(), "main");
-  const IssuedCertificate server = ca.issue("server");
-  const std::string db = dir.file("primary.db");
+  const TlsFixture f;
+  const TempDir& dir = f.dir;
+  const TestCa& ca = f.ca;
+  const IssuedCertificate& server = f.server;
+  const std::string& db = f.db;
   const std::string local = dir.file("replica.db");
-  createBank(db);
   PrimaryProcess primary(db, dir.file("primary"), tlsFlags(server));
   REQUIRE(primary.url().rfind("https://", 0) == 0);
   std::vector<std::string> replicaFlags = {"--tls-ca", ca.caFile(), "--http", "127.0.0.1:0"};
-  for (const std::string& f : tlsFlags(server)) replicaFlags.push_back(f);
+  for (const std::string& flag : tlsFlags(server)) replicaFlags.push_back(flag);
   ReplicaProcess replica(primary.url(), local, dir.file("replica"), replicaFlags);
   {
     BankWriter writer(db, 0, 300);
@@ -141,11 +150,11 @@ TEST_CASE(
 TEST_CASE(
     "a plain client on a TLS port and a TLS client on a plain port fail cleanly, logged "
     "once, and the servers go on") {
-  TempDir dir;
-  const TestCa ca(dir.path(), "main");
-  const IssuedCertificate server = ca.issue("server");
-  const std::string db = dir.file("primary.db");
-  createBank(db);
+  const TlsFixture f;
+  const TempDir& dir = f.dir;
+  const TestCa& ca = f.ca;
+  const IssuedCertificate& server = f.server;
+  const std::string& db = f.db;
   PrimaryProcess tlsPrimary(db, dir.file("tls-primary"), tlsFlags(server));
   PrimaryProcess plainPrimary(db, dir.file("plain-primary"));
 
@@ -174,7 +183,7 @@ TEST_CASE(
 
   // The replica's --http alike, and the replica's own client towards a plain primary.
   std::vector<std::string> flags = {"--http", "127.0.0.1:0"};
-  for (const std::string& f : tlsFlags(server)) flags.push_back(f);
+  for (const std::string& flag : tlsFlags(server)) flags.push_back(flag);
   ReplicaProcess tlsReplica(plainPrimary.url(), dir.file("r1.db"), dir.file("r1"), flags);
   ReplicaProcess plainReplica(plainPrimary.url(), dir.file("r2.db"), dir.file("r2"),
                               {"--http", "127.0.0.1:0"});
