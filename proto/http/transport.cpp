@@ -65,6 +65,7 @@ class PlainTransport final : public StreamTransport<beast::tcp_stream> {
 
 // OpenSSL's reason for a failed TLS operation, in the words an operator needs.
 std::string sslReasonText(const error_code& ec, SSL* ssl) {
+  if (ec == beast::error::timeout) return "timed out";
   if (ec == ssl::error::stream_truncated) {
     return "the peer closed the connection without ending TLS (one that does not speak TLS?)";
   }

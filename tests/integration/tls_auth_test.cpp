@@ -11,6 +11,7 @@
 #include "core/file_util.h"
 #include "tests/support/cluster.h"
 #include "tests/support/curl.h"
+#include "tests/support/hostile_clients.h"
 #include "tests/support/http_exchange.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -208,6 +209,19 @@ TEST_CASE(
                              dir.file("r3.db"), dir.file("r3"), {"--tls-ca", ca.caFile()});
   log = wrongScheme.process().waitForStderr("does not speak TLS", 30s);
   CHECK_MESSAGE(log.find("TLS handshake with 127.0.0.1:") != std::string::npos, log);
+}
+
+TEST_CASE("a TLS handshake that never comes is cut after --stall-timeout, and the server goes on") {
+  const TlsFixture f;
+  std::vector<std::string> flags = tlsFlags(f.server);
+  for (const char* flag : {"--stall-timeout", "1s"}) flags.push_back(flag);
+  PrimaryProcess primary(f.db, f.dir.file("primary"), flags);
+  SilentConnections silent(primary.port(), 3);
+  REQUIRE(silent.size() == 3);
+  const std::string log = waitForCount(primary.process(), "failed: timed out", 3);
+  CHECK(countOf(log, "TLS handshake with 127.0.0.1:") == 3);
+  CHECK(curl(primary.url() + "/healthz", {"--cacert", f.ca.caFile()}, f.dir.file("c")).status ==
+        200);
 }
 
 TEST_CASE(
