@@ -78,14 +78,10 @@ struct TlsFixture {
 
 }  // namespace
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    TlsFixture,
     "replication over TLS with a CA made by the test converges, and curl --cacert reads "
     "both servers' /status") {
-  const TlsFixture f;
-  const TempDir& dir = f.dir;
-  const TestCa& ca = f.ca;
-  const IssuedCertificate& server = f.server;
-  const std::string& db = f.db;
   const std::string local = dir.file("replica.db");
   PrimaryProcess primary(db, dir.file("primary"), tlsFlags(server));
   REQUIRE(primary.url().rfind("https://", 0) == 0);
@@ -148,14 +144,10 @@ TEST_CASE(
   }
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    TlsFixture,
     "a plain client on a TLS port and a TLS client on a plain port fail cleanly, logged "
     "once, and the servers go on") {
-  const TlsFixture f;
-  const TempDir& dir = f.dir;
-  const TestCa& ca = f.ca;
-  const IssuedCertificate& server = f.server;
-  const std::string& db = f.db;
   PrimaryProcess tlsPrimary(db, dir.file("tls-primary"), tlsFlags(server));
   PrimaryProcess plainPrimary(db, dir.file("plain-primary"));
 
@@ -211,17 +203,17 @@ TEST_CASE(
   CHECK_MESSAGE(log.find("TLS handshake with 127.0.0.1:") != std::string::npos, log);
 }
 
-TEST_CASE("a TLS handshake that never comes is cut after --stall-timeout, and the server goes on") {
-  const TlsFixture f;
-  std::vector<std::string> flags = tlsFlags(f.server);
+TEST_CASE_FIXTURE(
+    TlsFixture,
+    "a TLS handshake that never comes is cut after --stall-timeout, and the server goes on") {
+  std::vector<std::string> flags = tlsFlags(server);
   for (const char* flag : {"--stall-timeout", "1s"}) flags.push_back(flag);
-  PrimaryProcess primary(f.db, f.dir.file("primary"), flags);
+  PrimaryProcess primary(db, dir.file("primary"), flags);
   SilentConnections silent(primary.port(), 3);
   REQUIRE(silent.size() == 3);
   const std::string log = waitForCount(primary.process(), "failed: timed out", 3);
   CHECK(countOf(log, "TLS handshake with 127.0.0.1:") == 3);
-  CHECK(curl(primary.url() + "/healthz", {"--cacert", f.ca.caFile()}, f.dir.file("c")).status ==
-        200);
+  CHECK(curl(primary.url() + "/healthz", {"--cacert", ca.caFile()}, dir.file("c")).status == 200);
 }
 
 TEST_CASE(
