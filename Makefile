@@ -12,7 +12,8 @@ SOAK_BUILD     ?= release
 SOAK_ARGS      ?=
 
 DEB_PACKAGES := g++ make cmake pkg-config ccache sqlite3 lz4 clang-format \
-                libsqlite3-dev liblz4-dev libboost-dev nlohmann-json3-dev doctest-dev
+                libsqlite3-dev liblz4-dev libboost-dev nlohmann-json3-dev doctest-dev \
+                libssl-dev openssl curl
 
 # `make fuzz`: libFuzzer targets (tests/fuzz/README.md), built with clang in their own directory
 # and run one after another for FUZZ_SECONDS each. libclang-rt-14-dev holds libFuzzer's runtime

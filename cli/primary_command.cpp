@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "cli/access_flags.h"
 #include "cli/checkpoint_pages.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
@@ -20,6 +21,7 @@
 #include "core/fd_limit.h"
 #include "core/file_util.h"
 #include "core/log.h"
+#include "proto/http/server_access.h"
 #include "server/backup/backup_writer.h"
 #include "server/capture/database.h"
 #include "server/primary_server.h"
@@ -34,7 +36,10 @@ constexpr const char* kPrimaryUsage =
     "\n"
     "Captures each SQLite database's WAL into DB-walstream/ and, with --http, serves it to\n"
     "replicas: GET /stream?db=NAME&pos=POS, /status, /metrics, /healthz. Each database is\n"
-    "served under its file name. Stops on SIGINT or SIGTERM.\n"
+    "served under its file name. With --tls-cert and --tls-key it serves HTTPS; with\n"
+    "--token-file every endpoint but /healthz wants Authorization: Bearer TOKEN. SIGHUP\n"
+    "reloads the certificate and the tokens for new connections (open streams go on).\n"
+    "Stops on SIGINT or SIGTERM.\n"
     "\n"
     "Flags:\n";
 
@@ -47,6 +52,7 @@ struct PrimaryArgs {
   std::chrono::milliseconds stallTimeout{10000};
   // --backup: empty without one. With several databases each is backed up under URL/NAME.
   std::optional<backup::BackupOptions> backup;
+  std::shared_ptr<httpd::ServerAccess> access;  // --tls-cert, --tls-key, --token-file; or null
 };
 
 // The backup options of --backup and its companions; nullopt without --backup.
@@ -112,6 +118,7 @@ PrimaryArgs parseArgs(const Flags& flags) {
                      "\" for --stall-timeout: want a positive duration");
   }
   out.backup = parseBackupArgs(flags);
+  out.access = serverAccessFromFlags(flags);
   return out;
 }
 
@@ -119,6 +126,7 @@ void defineFlags(Flags& flags) {
   flags.define("http", "ADDR", "",
                "serve HTTP on ADDR (:9090, 127.0.0.1:9090, [::1]:9090; port 0: any free "
                "port); without it, capture only");
+  defineServerAccessFlags(flags);
   flags.define("monitor-delay", "DURATION", "0", "batch WAL changes for this long after a wake-up");
   flags.define("min-checkpoint-pages", "N", "1000",
                "PASSIVE checkpoint and WAL restart once the WAL holds N pages");
@@ -226,11 +234,15 @@ std::unique_ptr<server::PrimaryServer> startServer(
                                : server::defaultMaxConnections(fileLimit.value_or(1024),
                                                                served.size(), parsed.maxSnapshots);
   options.limits.writeStallTimeout = parsed.stallTimeout;
+  options.access = parsed.access;
   auto server = std::make_unique<server::PrimaryServer>(served, options);
-  log::info("listening on http://" + server->boundAddress() + " (open-file limit " +
+  const std::string scheme = parsed.access ? parsed.access->scheme() : "http";
+  log::info("listening on " + scheme + "://" + server->boundAddress() + " (open-file limit " +
             (fileLimit ? std::to_string(*fileLimit) : std::string("unknown")) + ", at most " +
             std::to_string(server->maxConnections()) + " connections, " +
-            std::to_string(parsed.maxSnapshots) + " snapshots)");
+            std::to_string(parsed.maxSnapshots) + " snapshots" +
+            (parsed.access && parsed.access->requiresToken() ? ", bearer tokens required" : "") +
+            ")");
   return server;
 }
 
@@ -300,7 +312,9 @@ int runPrimary(const std::vector<std::string>& args) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     server.reset();  // every session, snapshot reader and iterator is gone before capture stops
   } else {
-    log::info("received " + waitForStopSignal(signals) + ", stopping");
+    // Nothing to reload without a server.
+    log::info("received " + waitForStopSignal(signals, [] { httpd::reloadServerAccess(nullptr); }) +
+              ", stopping");
   }
 
   stopBackups(backups, databases);

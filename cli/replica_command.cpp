@@ -3,11 +3,13 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <thread>
 
+#include "cli/access_flags.h"
 #include "cli/checkpoint_pages.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
@@ -18,7 +20,10 @@
 #include "core/fd_limit.h"
 #include "core/log.h"
 #include "proto/heartbeat_bounds.h"
+#include "proto/http/bearer_tokens.h"
 #include "proto/http/listen_address.h"
+#include "proto/http/server_access.h"
+#include "proto/http/tls_client_context.h"
 
 namespace walstream::cli {
 
@@ -34,25 +39,37 @@ std::string formatMillis(std::chrono::milliseconds d) {
 constexpr const char* kReplicaUsage =
     "Usage: walstream replica --upstream URL [FLAGS] LOCAL_DB\n"
     "\n"
-    "Streams a database from the primary at URL (http://host:port) into LOCAL_DB and keeps it\n"
-    "current. Applications read LOCAL_DB with stock SQLite, read-only, at the same time: every\n"
-    "primary transaction appears atomically. LOCAL_DB is created from a snapshot when absent;\n"
+    "Streams a database from the primary at URL (http://host:port, or https://host:port with\n"
+    "its certificate checked) into LOCAL_DB and keeps it current. Applications read LOCAL_DB\n"
+    "with stock SQLite, read-only, at the same time: every primary transaction appears\n"
+    "atomically. LOCAL_DB is created from a snapshot when absent;\n"
     "the applied position is kept in LOCAL_DB-walstream/position so a restart resumes, and\n"
     "the primary's database it follows in LOCAL_DB-walstream/db: a primary that no longer\n"
     "serves that database is refused until LOCAL_DB is removed or --db names another.\n"
     "Everything received is checked before it is installed, applied or held in memory (see\n"
     "README, \"A hostile or broken upstream\"); a connection that stalls is made again.\n"
-    "SIGINT/SIGTERM stop cleanly (exit 0).\n"
+    "SIGINT/SIGTERM stop cleanly (exit 0); SIGHUP reloads --http's certificate and tokens.\n"
     "\n"
     "Flags:\n";
 
 void defineReplicaFlags(Flags& flags) {
-  flags.define("upstream", "URL", "", "the primary, http://HOST:PORT (required)");
+  flags.define("upstream", "URL", "",
+               "the primary, http://HOST:PORT or https://HOST:PORT (required)");
+  flags.define("tls-ca", "FILE", "",
+               "with an https:// upstream: trust the CA certificates of this PEM file instead of "
+               "the system's");
+  flags.define("tls-insecure", "", "",
+               "with an https:// upstream: check neither its certificate nor its name (logged "
+               "as a warning; for tests only)");
+  flags.define("upstream-token-file", "FILE", "",
+               "send the first token of FILE as Authorization: Bearer to the upstream (else the "
+               "environment variable WALSTREAM_UPSTREAM_TOKEN, if set)");
   flags.define("db", "NAME", "",
                "database name on the primary (default: the one LOCAL_DB is a replica of; for a "
                "new LOCAL_DB the only one it serves, else LOCAL_DB's file name)");
   flags.define("http", "ADDR", "",
                "serve /status, /metrics and /healthz on ADDR (:9091, 127.0.0.1:9091, [::1]:9091)");
+  defineServerAccessFlags(flags);
   flags.define("min-checkpoint-pages", "N", "1000",
                "checkpoint LOCAL_DB's WAL (PASSIVE, or restart it when no reader is in it) past "
                "N pages");
@@ -74,9 +91,39 @@ void defineReplicaFlags(Flags& flags) {
 // What the flags ask of the replica command.
 struct ReplicaSettings {
   client::ReplicaOptions options;
-  std::optional<httpd::ListenAddress> listen;  // --http
-  uint64_t maxConnections = 0;                 // --max-connections; 0: from the file limit
+  std::optional<httpd::ListenAddress> listen;   // --http
+  uint64_t maxConnections = 0;                  // --max-connections; 0: from the file limit
+  std::shared_ptr<httpd::ServerAccess> access;  // --http's TLS and tokens; or null
 };
+
+// How the replica reaches its upstream: TLS for https:// (--tls-ca, --tls-insecure) and the
+// token (--upstream-token-file, else WALSTREAM_UPSTREAM_TOKEN). Throws UsageError.
+client::UpstreamAccess upstreamAccess(const Flags& flags, const client::Upstream& upstream) {
+  client::UpstreamAccess access;
+  if (!upstream.tls && (flags.given("tls-ca") || flags.given("tls-insecure"))) {
+    throw UsageError("--tls-ca and --tls-insecure need an https:// --upstream");
+  }
+  if (flags.given("tls-ca") && flags.given("tls-insecure")) {
+    throw UsageError("--tls-ca and --tls-insecure exclude each other");
+  }
+  try {
+    if (upstream.tls) {
+      access.tls = std::make_shared<httpd::TlsClientContext>(
+          httpd::TlsClientOptions{flags.str("tls-ca"), flags.boolean("tls-insecure")});
+    }
+    if (flags.given("upstream-token-file")) {
+      access.token = httpd::readUpstreamToken(flags.str("upstream-token-file"));
+    } else if (const char* env = std::getenv("WALSTREAM_UPSTREAM_TOKEN"); env != nullptr) {
+      const std::vector<std::string> tokens =
+          httpd::parseTokenFile(env, "WALSTREAM_UPSTREAM_TOKEN");
+      if (tokens.empty()) throw Error("WALSTREAM_UPSTREAM_TOKEN is set but holds no token");
+      access.token = tokens.front();
+    }
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+  return access;
+}
 
 // Throws UsageError for a missing, malformed or out-of-range flag: a --heartbeat the primary
 // refuses is refused here, once, rather than have every request answered 400.
@@ -90,6 +137,7 @@ ReplicaSettings replicaSettings(const Flags& flags) {
   } catch (const Error& e) {
     throw UsageError(std::string("--upstream: ") + e.what());
   }
+  options.access = upstreamAccess(flags, options.upstream);
   options.db = flags.str("db");
   options.localPath = flags.positional()[0];
   const CheckpointPages pages = checkpointPages(flags);
@@ -116,6 +164,7 @@ ReplicaSettings replicaSettings(const Flags& flags) {
     }
   }
   s.maxConnections = flags.u64("max-connections");
+  s.access = serverAccessFromFlags(flags);
   return s;
 }
 
@@ -128,18 +177,27 @@ int followUntilStopped(const ReplicaSettings& s, const sigset_t& signals,
     client::ReplicaState state;
     client::Replica replica(s.options, state);
     std::unique_ptr<client::StatusServer> status;
+    if (s.options.access.tls && !s.options.access.tls->verifies()) {
+      log::warn(
+          "--tls-insecure: the upstream's certificate and name are not checked; anyone on "
+          "the path can read and change the stream");
+    }
     if (s.listen) {
       status = std::make_unique<client::StatusServer>(
           *s.listen, state,
           s.maxConnections > 0 ? s.maxConnections
-                               : client::defaultMaxStatusConnections(fileLimit.value_or(1024)));
+                               : client::defaultMaxStatusConnections(fileLimit.value_or(1024)),
+          s.access);
       log::info("replica status: listening on " + status->address() + " (open-file limit " +
                 (fileLimit ? std::to_string(*fileLimit) : std::string("unknown")) + ", at most " +
-                std::to_string(status->maxConnections()) + " connections)");
+                std::to_string(status->maxConnections()) + " connections" +
+                (s.access && s.access->requiresToken() ? ", bearer tokens required" : "") + ")");
     }
     log::info(s.options.localPath + ": following " + s.options.upstream.url);
     std::thread worker([&] { replica.run(); });
-    log::info("received " + waitForStopSignal(signals) + "; stopping");
+    const std::string stopSignal =
+        waitForStopSignal(signals, [&s] { httpd::reloadServerAccess(s.access.get()); });
+    log::info("received " + stopSignal + "; stopping");
     replica.stop();
     worker.join();
     log::info(s.options.localPath + ": stopped");

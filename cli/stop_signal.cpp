@@ -11,6 +11,7 @@ sigset_t stopSignals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   return set;
 }
 
@@ -18,12 +19,15 @@ void blockStopSignals(const sigset_t& signals) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 }
 
-std::string waitForStopSignal(const sigset_t& signals) {
+std::string waitForStopSignal(const sigset_t& signals, const std::function<void()>& reload) {
   siginfo_t info{};
   int sig = -1;
-  do {
+  for (;;) {
     sig = sigwaitinfo(&signals, &info);
-  } while (sig < 0 && errno == EINTR);
+    if (sig < 0 && errno == EINTR) continue;
+    if (sig != SIGHUP) break;
+    reload();
+  }
   std::string name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal";
   if (sig > 0 && info.si_code == SI_USER) name += " from pid " + std::to_string(info.si_pid);
   return name;

@@ -148,11 +148,12 @@ class Replica::StreamAttachment {
 };
 
 std::string Replica::discoverDatabase() {
-  StreamingGet status;
+  StreamingGet status(options_.access);
   const StreamAttachment attached(*this, status);
   if (!attached) throw Error("stopping");
   const HttpResponseHead head = status.open(options_.upstream.host, options_.upstream.port,
                                             "/status", options_.connectTimeout);
+  rejectUnauthorized(head);
   if (head.status != 200) {
     throw Error(options_.upstream.url + "/status answered " + std::to_string(head.status) + ": " +
                 head.body);
@@ -246,7 +247,19 @@ void Replica::run() {
   setConnected(false);
 }
 
+void Replica::rejectUnauthorized(const HttpResponseHead& head) const {
+  if (head.status != 401) return;
+  throw RequestRejectedError(
+      options_.upstream.url + " refuses the replica's credentials (401: " + head.body + "): " +
+      (options_.access.token.empty()
+           ? std::string("it wants a bearer token (--upstream-token-file or "
+                         "WALSTREAM_UPSTREAM_TOKEN)")
+           : std::string("the token from --upstream-token-file or WALSTREAM_UPSTREAM_TOKEN is "
+                         "not one it accepts")));
+}
+
 void Replica::checkStreamResponse(const HttpResponseHead& head) const {
+  rejectUnauthorized(head);
   if (head.status == 404) {
     if (followed_ == db_) {
       throw RequestRejectedError(
@@ -539,7 +552,7 @@ void Replica::streamOnce() {
     std::lock_guard lock(state_.mu);
     state_.db = db_;
   }
-  StreamingGet stream;
+  StreamingGet stream(options_.access);
   const StreamAttachment attached(*this, stream);
   if (!attached) return;
   {

@@ -4,12 +4,12 @@
 // resume check and heartbeats), decode, check and apply (dropping a connection that stalls:
 // ReplicaOptions::stallTimeout), and on any failure reconnect with
 // capped exponential backoff and jitter (100 ms up to 5 s); a request the primary rejects as
-// invalid (400) or for a database it does not serve (404) is a configuration error, logged as
-// one and asked again only every 30 s. The request always names the database: without --db or
-// a recorded one, the primary's /status tells which (discoverDatabase). Each state change
-// (connected, disconnected, a new error) is logged once, not once per retry. stop() may be called
-// from any thread; run() then abandons the in-flight transaction (nothing unpublished is visible to
-// readers) and returns.
+// invalid (400), for a database it does not serve (404) or without a valid token (401) is a
+// configuration error, logged as one and asked again only every 30 s. The request always names the
+// database: without --db or a recorded one, the primary's /status tells which (discoverDatabase).
+// Each state change (connected, disconnected, a new error) is logged once, not once per retry.
+// stop() may be called from any thread; run() then abandons the in-flight transaction (nothing
+// unpublished is visible to readers) and returns.
 #pragma once
 
 #include <atomic>
@@ -30,6 +30,7 @@ struct HttpResponseHead;
 
 struct ReplicaOptions {
   Upstream upstream;
+  UpstreamAccess access;  // TLS for https://, the bearer token
   // Database name on the primary; "" = the one LOCAL_DB follows (client/followed_db.h), or for
   // a new LOCAL_DB the only one the primary serves (else LOCAL_DB's file name).
   std::string db;
@@ -58,8 +59,10 @@ class Replica {
   // changed), throws on errors.
   void streamOnce();
   // Throws for a stream response other than 200: RequestRejectedError for the configuration
-  // errors (400, 404), Error for the rest.
+  // errors (400, 401, 404), Error for the rest.
   void checkStreamResponse(const HttpResponseHead& head) const;
+  // Throws RequestRejectedError for a 401: a missing or wrong --upstream-token-file.
+  void rejectUnauthorized(const HttpResponseHead& head) const;
   // One connection's stream from its response head on: decoding, batching, applying (replica.cpp).
   class StreamConnection;
   // The page size of the stream, from the response's headers (strictly: header_number.h).

@@ -4,7 +4,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <thread>
 
@@ -17,6 +17,8 @@
 #include "proto/http/prometheus_text.h"
 #include "proto/http/read_methods.h"
 #include "proto/http/response.h"
+#include "proto/http/server_access.h"
+#include "proto/http/transport.h"
 #include "proto/replica_status_json.h"
 
 namespace walstream::client {
@@ -86,10 +88,15 @@ StringResponse healthAnswer(const ReplicaState& state, unsigned version) {
       version, kKeepAlive);
 }
 
-StringResponse route(const http::request<http::string_body>& req, const ReplicaState& state) {
+StringResponse route(const http::request<http::string_body>& req, const ReplicaState& state,
+                     const httpd::ServerAccess* access) {
   const unsigned version = req.version();
   const std::string target(req.target());
   const std::string path = target.substr(0, target.find('?'));
+  const auto authorization = req[http::field::authorization];
+  if (access != nullptr && !access->admits(path, {authorization.data(), authorization.size()})) {
+    return httpd::makeUnauthorized(version, kKeepAlive);
+  }
   const bool known = path == "/status" || path == "/healthz" || path == "/metrics";
   if (!known) {
     return makeJsonError(404, "no such path: " + printableText(path, 256), version, kKeepAlive);
@@ -105,10 +112,11 @@ StringResponse route(const http::request<http::string_body>& req, const ReplicaS
 }
 
 // The request target is the client's: anything echoed from it is escaped (printable_text.h).
-StringResponse respond(const http::request<http::string_body>& req, const ReplicaState& state) {
+StringResponse respond(const http::request<http::string_body>& req, const ReplicaState& state,
+                       const httpd::ServerAccess* access) {
   StringResponse res;
   try {
-    res = route(req, state);
+    res = route(req, state, access);
   } catch (const std::exception& e) {
     // No request may take the replica down: whatever failed is this request's alone.
     log::warn(std::string("replica status: request failed: ") + e.what());
@@ -118,36 +126,67 @@ StringResponse respond(const http::request<http::string_body>& req, const Replic
   return res;
 }
 
-// One request per connection (Connection: close): status requests are rare and tiny.
+// One request per connection (Connection: close): status requests are rare and tiny. The TLS
+// handshake, when there is one, and the request share one deadline.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const ReplicaState& state, proto::ConnectionCount::Slot slot)
-      : slot_(std::move(slot)), stream_(std::move(socket)), state_(state) {
+  Session(std::unique_ptr<httpd::Transport> transport, const ReplicaState& state,
+          std::shared_ptr<const httpd::ServerAccess> access, proto::ConnectionCount::Slot slot)
+      : slot_(std::move(slot)),
+        transport_(std::move(transport)),
+        state_(state),
+        access_(std::move(access)) {
     parser_.body_limit(kMaxRequestBodyBytes);
   }
 
   void start() {
-    stream_.expires_after(std::chrono::seconds(10));
+    transport_->expiresAfter(std::chrono::seconds(10));
+    transport_->handshake([self = shared_from_this()](beast::error_code ec) {
+      if (ec) {
+        log::warn("replica status: TLS handshake with " +
+                  httpd::remoteEndpointText(self->transport_->socket()) +
+                  " failed: " + self->transport_->errorText(ec));
+        return;
+      }
+      self->readRequest();
+    });
+  }
+
+ private:
+  void readRequest() {
     // A request beyond the bounds (buffer_overflow, body_limit) is dropped unanswered, as a
     // malformed one is.
     http::async_read(
-        stream_, buffer_, parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
-          if (ec) return;
-          self->res_ = respond(self->parser_.get(), self->state_);
-          http::async_write(self->stream_, self->res_, [self](beast::error_code, size_t) {
+        *transport_, buffer_, parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec) {
+            self->noteTlsOnPlainPort();
+            return;
+          }
+          self->res_ = respond(self->parser_.get(), self->state_, self->access_.get());
+          http::async_write(*self->transport_, self->res_, [self](beast::error_code, size_t) {
             beast::error_code ignored;
-            self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+            self->transport_->socket().shutdown(tcp::socket::shutdown_send, ignored);
           });
         });
   }
 
- private:
+  // Logs a TLS client that reached this plain port: it waits for a handshake and sees a close.
+  void noteTlsOnPlainPort() {
+    if (transport_->secure() ||
+        !httpd::looksLikeTlsHandshake(buffer_.data().data(), buffer_.data().size())) {
+      return;
+    }
+    log::warn("replica status: a TLS client (" + httpd::remoteEndpointText(transport_->socket()) +
+              ") connected to this plain HTTP port; closed");
+  }
+
   proto::ConnectionCount::Slot slot_;  // first, so released last: after the socket is closed
-  beast::tcp_stream stream_;
+  std::unique_ptr<httpd::Transport> transport_;
   beast::flat_buffer buffer_{kMaxRequestBufferBytes};
   http::request_parser<http::string_body> parser_;
   StringResponse res_;
   const ReplicaState& state_;
+  std::shared_ptr<const httpd::ServerAccess> access_;
 };
 
 }  // namespace
@@ -160,9 +199,12 @@ struct StatusServer::Impl {
   bool refusing = false;       // logged once per run of connections beyond the cap
   const ReplicaState& state;
   proto::ConnectionCount connections;
+  const std::shared_ptr<const httpd::ServerAccess> access;
   std::thread thread;
 
-  Impl(const ReplicaState& s, size_t maxConnections) : state(s), connections(maxConnections) {}
+  Impl(const ReplicaState& s, size_t maxConnections,
+       std::shared_ptr<const httpd::ServerAccess> serverAccess)
+      : state(s), connections(maxConnections), access(std::move(serverAccess)) {}
 
   // Starts a session for `sock`, or closes it at once when maxConnections are open: a
   // connection beyond the cap must not hold a descriptor that LOCAL_DB or the stream needs.
@@ -180,7 +222,10 @@ struct StatusServer::Impl {
     }
     if (refusing) log::info("replica status: accepting connections again");
     refusing = false;
-    std::make_shared<Session>(std::move(sock), state, std::move(slot))->start();
+    std::unique_ptr<httpd::Transport> transport =
+        access && access->tls() ? httpd::tlsServerTransport(std::move(sock), *access->tls())
+                                : httpd::plainTransport(std::move(sock));
+    std::make_shared<Session>(std::move(transport), state, access, std::move(slot))->start();
   }
 
   void accept() {
@@ -224,8 +269,8 @@ size_t defaultMaxStatusConnections(unsigned long fileLimit) {
 }
 
 StatusServer::StatusServer(const httpd::ListenAddress& address, const ReplicaState& state,
-                           size_t maxConnections)
-    : impl_(std::make_unique<Impl>(state, maxConnections)) {
+                           size_t maxConnections, std::shared_ptr<const httpd::ServerAccess> access)
+    : impl_(std::make_unique<Impl>(state, maxConnections, std::move(access))) {
   httpd::listenAt(impl_->acceptor, address);
   impl_->accept();
   impl_->thread = std::thread([m = impl_.get()] { m->run(); });
@@ -241,7 +286,9 @@ size_t StatusServer::maxConnections() const {
 }
 
 std::string StatusServer::address() const {
-  return "http://" + httpd::endpointText(impl_->acceptor.local_endpoint());
+  const bool tls = impl_->access && impl_->access->tls();
+  return std::string(tls ? "https://" : "http://") +
+         httpd::endpointText(impl_->acceptor.local_endpoint());
 }
 
 }  // namespace walstream::client

@@ -1,7 +1,8 @@
 // The replica's HTTP endpoints (--http ADDR): /status (JSON, proto/replica_status_json.h),
 // /metrics (Prometheus text) and /healthz (200 once a snapshot has been applied, 503 before),
-// with GET and HEAD, answered as the primary answers (proto/http/). Runs its own Asio thread, which
-// only reads ReplicaState under its mutex: it never touches disk or SQLite.
+// with GET and HEAD, answered as the primary answers (proto/http/), over TLS and with bearer tokens
+// when asked (proto/http/server_access.h). Runs its own Asio thread, which only reads
+// ReplicaState under its mutex: it never touches disk or SQLite.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +12,10 @@
 
 #include "client/replica_state.h"
 #include "proto/http/listen_address.h"
+
+namespace walstream::httpd {
+class ServerAccess;
+}
 
 namespace walstream::client {
 
@@ -28,14 +33,16 @@ class StatusServer {
  public:
   // Binds `address` as the primary binds its own (proto/http/listening_socket.h) and starts
   // serving, with at most `maxConnections` connections open at once: one beyond it is closed as
-  // soon as it is accepted. Throws walstream::Error naming the address.
+  // soon as it is accepted. `access` (null: plain HTTP, no tokens) is read for every new
+  // connection, so a reload of its files applies to the next one. Throws walstream::Error
+  // naming the address.
   StatusServer(const httpd::ListenAddress& address, const ReplicaState& state,
-               size_t maxConnections);
+               size_t maxConnections, std::shared_ptr<const httpd::ServerAccess> access = nullptr);
   ~StatusServer();  // stops the thread
   StatusServer(const StatusServer&) = delete;
   StatusServer& operator=(const StatusServer&) = delete;
 
-  std::string address() const;  // "http://HOST:PORT" as bound
+  std::string address() const;  // "http://HOST:PORT" (or https://) as bound
   size_t maxConnections() const;
 
  private:

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/printable_text.h"
+#include "proto/http/transport.h"
 
 namespace walstream::client {
 
@@ -43,8 +44,12 @@ constexpr size_t kMaxErrorBodyBytes = 16 * 1024;
 }  // namespace
 
 struct StreamingGet::Impl {
+  explicit Impl(UpstreamAccess a) : access(std::move(a)) {}
+
+  const UpstreamAccess access;
   asio::io_context ioc;
-  beast::tcp_stream stream{ioc};
+  beast::tcp_stream connecting{ioc};  // until connected; then its socket is the transport's
+  std::unique_ptr<httpd::Transport> stream;
   beast::flat_buffer buffer;
   std::optional<http::response_parser<http::buffer_body>> parser;
   std::atomic<bool> cancelled{false};
@@ -58,10 +63,15 @@ struct StreamingGet::Impl {
     while (!done && !ioc.stopped()) ioc.run_one();
   }
 
+  // The words for a failure: TLS ones from the transport, which knows the certificate check.
+  std::string errorText(const beast::error_code& ec) const {
+    return stream ? stream->errorText(ec) : ec.message();
+  }
+
   void check(const beast::error_code& ec, const std::string& what) {
     if (cancelled) throw Error("stream from " + host + " cancelled");
     if (ec == beast::error::timeout) throw Error(what + " " + host + ": timed out");
-    if (ec) throw Error(what + " " + host + ": " + ec.message());
+    if (ec) throw Error(what + " " + host + ": " + errorText(ec));
   }
 
   // Where a failure of the body happened, for its message.
@@ -71,7 +81,7 @@ struct StreamingGet::Impl {
   void checkBody(const beast::error_code& ec) {
     if (cancelled) throw Error("stream from " + host + " cancelled" + where());
     if (ec == beast::error::timeout) throw Error("stream from " + host + ": timed out" + where());
-    if (ec) throw Error("stream from " + host + ": " + ec.message() + where());
+    if (ec) throw Error("stream from " + host + ": " + errorText(ec) + where());
   }
 
   // Resolves `hostName` and connects to one of its addresses, within `timeout` for the connection.
@@ -90,13 +100,27 @@ struct StreamingGet::Impl {
     check(ec, "cannot resolve");
 
     done = false;
-    stream.expires_after(timeout);
-    stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) {
+    connecting.expires_after(timeout);
+    connecting.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) {
       ec = e;
       done = true;
     });
     runUntil(done);
     check(ec, "cannot connect to");
+    connecting.expires_never();
+    if (!access.tls) {
+      stream = httpd::plainTransport(connecting.release_socket());
+      return;
+    }
+    stream = httpd::tlsClientTransport(connecting.release_socket(), *access.tls, hostName);
+    done = false;
+    stream->expiresAfter(timeout);
+    stream->handshake([&](beast::error_code e) {
+      ec = e;
+      done = true;
+    });
+    runUntil(done);
+    check(ec, "TLS handshake with");
   }
 
   void sendRequest(const std::string& hostName, const std::string& target,
@@ -104,10 +128,11 @@ struct StreamingGet::Impl {
     http::request<http::empty_body> req{http::verb::get, target, 11};
     req.set(http::field::host, hostName);
     req.set(http::field::user_agent, "walstream-replica");
+    if (!access.token.empty()) req.set(http::field::authorization, "Bearer " + access.token);
     beast::error_code ec;
     bool done = false;
-    stream.expires_after(timeout);
-    http::async_write(stream, req, [&](beast::error_code e, size_t) {
+    stream->expiresAfter(timeout);
+    http::async_write(*stream, req, [&](beast::error_code e, size_t) {
       ec = e;
       done = true;
     });
@@ -126,8 +151,8 @@ struct StreamingGet::Impl {
     parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     beast::error_code ec;
     bool done = false;
-    stream.expires_after(timeout);
-    http::async_read_header(stream, buffer, *parser, [&](beast::error_code e, size_t) {
+    stream->expiresAfter(timeout);
+    http::async_read_header(*stream, buffer, *parser, [&](beast::error_code e, size_t) {
       ec = e;
       done = true;
     });
@@ -177,7 +202,8 @@ std::string readErrorBody(StreamingGet& stream, std::chrono::milliseconds timeou
 
 }  // namespace
 
-StreamingGet::StreamingGet() : impl_(std::make_unique<Impl>()) {}
+StreamingGet::StreamingGet(UpstreamAccess access)
+    : impl_(std::make_unique<Impl>(std::move(access))) {}
 StreamingGet::~StreamingGet() = default;
 
 HttpResponseHead StreamingGet::open(const std::string& host, const std::string& port,
@@ -235,13 +261,13 @@ size_t StreamingGet::readSome(uint8_t* buf, size_t n,
     beast::error_code ec;
     bool done = false;
     size_t read = 0;
-    m.stream.expires_at(deadline);
-    m.stream.async_read_some(m.buffer.prepare(kSocketReadBytes),
-                             [&](beast::error_code e, size_t k) {
-                               ec = e;
-                               read = k;
-                               done = true;
-                             });
+    m.stream->expiresAt(deadline);
+    m.stream->async_read_some(m.buffer.prepare(kSocketReadBytes),
+                              [&](beast::error_code e, size_t k) {
+                                ec = e;
+                                read = k;
+                                done = true;
+                              });
     m.runUntil(done);
     m.buffer.commit(read);
     if (ec == asio::error::eof) {
@@ -259,7 +285,7 @@ bool StreamingGet::hasBufferedData() {
   Impl& m = *impl_;
   if (!m.parser || m.parser->is_done()) return false;
   beast::error_code ec;
-  const size_t inSocket = m.stream.socket().available(ec);
+  const size_t inSocket = m.stream->socket().available(ec);
   if (ec) return false;
   return m.buffer.size() + inSocket > kChunkFramingBytes;
 }
@@ -268,8 +294,13 @@ void StreamingGet::cancel() {
   impl_->cancelled = true;
   asio::post(impl_->ioc, [m = impl_.get()] {
     beast::error_code ignored;
-    m->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    m->stream.cancel();
+    if (m->stream) {
+      m->stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      m->stream->cancel();
+    } else {
+      m->connecting.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      m->connecting.cancel();
+    }
   });
 }
 

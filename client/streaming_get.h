@@ -14,6 +14,8 @@
 #include <optional>
 #include <string>
 
+#include "client/upstream.h"
+
 namespace walstream::client {
 
 struct HttpResponseHead {
@@ -26,7 +28,9 @@ struct HttpResponseHead {
 
 class StreamingGet {
  public:
-  StreamingGet();
+  // Every request over TLS when `access` has a TLS context (the handshake within the connect
+  // timeout, the server checked as the context says), with its bearer token when it has one.
+  explicit StreamingGet(UpstreamAccess access = {});
   ~StreamingGet();
   StreamingGet(const StreamingGet&) = delete;
   StreamingGet& operator=(const StreamingGet&) = delete;
@@ -35,7 +39,8 @@ class StreamingGet {
   // `responseTimeout` for the response head (a primary may take a while to prepare a snapshot
   // or to reach a request in its setup queue), and when the status is not 200 reads the body:
   // at most 16 KiB, within one `timeout` for all of it. Throws walstream::Error naming the host
-  // and the cause.
+  // and the cause (for TLS in readable words: "certificate verify failed: certificate has
+  // expired", "... hostname mismatch", ...).
   HttpResponseHead open(const std::string& host, const std::string& port, const std::string& target,
                         std::chrono::milliseconds timeout,
                         std::optional<std::chrono::milliseconds> responseTimeout = std::nullopt);

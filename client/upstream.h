@@ -1,18 +1,32 @@
-// The primary a replica follows: `--upstream http://host:port`.
+// The primary a replica follows: `--upstream http://host:port` or `https://host:port`, and
+// what the replica needs to reach it beyond the address (UpstreamAccess).
 #pragma once
 
+#include <memory>
 #include <string>
+
+namespace walstream::httpd {
+class TlsClientContext;
+}
 
 namespace walstream::client {
 
 struct Upstream {
   std::string host;  // name or address; IPv6 without brackets
-  std::string port;  // "80" when the URL has none
+  std::string port;  // "80" (http) or "443" (https) when the URL has none
   std::string url;   // as given, for logs and /status
+  bool tls = false;  // https://
 };
 
-// Accepts http://HOST[:PORT][/]; throws walstream::Error naming the URL otherwise (https and
-// paths are not supported).
+// Accepts http://HOST[:PORT][/] and https://HOST[:PORT][/]; throws walstream::Error naming the
+// URL otherwise (paths are not supported).
 Upstream parseUpstream(const std::string& url);
+
+// How each request reaches the upstream: over TLS (for https://, checking the server as `tls`
+// says) and with a bearer token. The token is sent, never logged.
+struct UpstreamAccess {
+  std::shared_ptr<const httpd::TlsClientContext> tls;  // null: plain HTTP
+  std::string token;                                   // "": no Authorization header
+};
 
 }  // namespace walstream::client

@@ -9,6 +9,7 @@
 #include "proto/http/endpoint_text.h"
 #include "proto/http/prometheus_text.h"
 #include "proto/http/read_methods.h"
+#include "proto/http/server_access.h"
 #include "proto/stream_request.h"
 #include "server/http_error.h"
 #include "server/query.h"
@@ -30,27 +31,41 @@ constexpr size_t kMaxRequestBuffer = 64 * 1024;
 
 }  // namespace
 
-HttpSession::HttpSession(net::ip::tcp::socket socket, ServerContext& ctx,
+HttpSession::HttpSession(std::unique_ptr<httpd::Transport> transport, ServerContext& ctx,
                          ConnectionCount::Slot connection)
-    : stream_(std::move(socket)),
+    : transport_(std::move(transport)),
       ctx_(ctx),
       buffer_(kMaxRequestBuffer),
-      remote_(httpd::remoteEndpointText(stream_.socket())),
+      remote_(httpd::remoteEndpointText(transport_->socket())),
       connection_(std::move(connection)) {}
 
 void HttpSession::run() {
-  net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+  net::dispatch(transport_->get_executor(), [self = shared_from_this()] {
     self->registryId_ = self->ctx_.registry.add(self->weak_from_this());
     if (!self->registryId_) {
       self->end();
       return;
     }
-    self->readRequest();
+    // The handshake has the request's time bound: a client that connects and says nothing
+    // holds a connection no longer with TLS than without.
+    self->transport_->expiresAfter(self->ctx_.limits.writeStallTimeout);
+    self->transport_->handshake([self](beast::error_code ec) { self->onHandshake(ec); });
   });
 }
 
+void HttpSession::onHandshake(beast::error_code ec) {
+  if (ended_) return;
+  if (ec) {
+    // One line per failed handshake: a port scanner or a misconfigured client, never a secret.
+    log::warn("TLS handshake with " + remote_ + " failed: " + transport_->errorText(ec));
+    end();
+    return;
+  }
+  readRequest();
+}
+
 void HttpSession::close() {
-  net::post(stream_.get_executor(), [self = shared_from_this()] { self->end(); });
+  net::post(transport_->get_executor(), [self = shared_from_this()] { self->end(); });
 }
 
 void HttpSession::readRequest() {
@@ -58,13 +73,20 @@ void HttpSession::readRequest() {
   parser_->body_limit(kMaxRequestBody);
   // A connection that idles, or sends its request slowly, for the stall timeout is closed: each
   // holds a descriptor and one of --max-connections.
-  stream_.expires_after(ctx_.limits.writeStallTimeout);
-  http::async_read(stream_, buffer_, *parser_,
+  transport_->expiresAfter(ctx_.limits.writeStallTimeout);
+  http::async_read(*transport_, buffer_, *parser_,
                    [self = shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
 }
 
 void HttpSession::onRead(beast::error_code ec) {
   if (ended_) return;
+  if (ec && !transport_->secure() &&
+      httpd::looksLikeTlsHandshake(buffer_.data().data(), buffer_.data().size())) {
+    // No answer: the client waits for a TLS handshake, and would read one as garbage.
+    log::warn("a TLS client (" + remote_ + ") connected to this plain HTTP port; closed");
+    end();
+    return;
+  }
   if (ec) {
     // A closed or idle connection is normal; a malformed request gets a 400 before closing.
     const bool malformed = ec.category() == beast::error_code(http::error::bad_target).category() &&
@@ -92,6 +114,12 @@ void HttpSession::route(const http::request<http::string_body>& req) {
   const RequestTarget target = splitTarget(rawTarget);
   const unsigned version = req.version();
   const bool keepAlive = req.keep_alive();
+  const auto authorization = req[http::field::authorization];
+  if (ctx_.access != nullptr &&
+      !ctx_.access->admits(target.path, {authorization.data(), authorization.size()})) {
+    send(httpd::makeUnauthorized(version, keepAlive), req.method());
+    return;
+  }
   const bool known = target.path == proto::kStreamPath || target.path == "/status" ||
                      target.path == "/metrics" || target.path == "/healthz";
   if (!known) {
@@ -119,12 +147,14 @@ void HttpSession::route(const http::request<http::string_body>& req) {
            req.method());
       return;
     }
-    // The socket now belongs to the stream; this session ends without touching it again.
+    // The transport now belongs to the stream, which bounds its writes itself; this session
+    // ends without touching it again.
     ended_ = true;
     if (registryId_) ctx_.registry.remove(*registryId_);
     ServedDatabase& db = *ctx_.databases[query.database];
-    auto stream = std::make_shared<StreamSession>(
-        stream_.release_socket(), ctx_, db, std::move(query), remote_, std::move(connection_));
+    transport_->expiresNever();
+    auto stream = std::make_shared<StreamSession>(std::move(transport_), ctx_, db, std::move(query),
+                                                  remote_, std::move(connection_));
     stream->start();
     return;
   }
@@ -151,23 +181,24 @@ void HttpSession::route(const http::request<http::string_body>& req) {
 void HttpSession::send(httpd::StringResponse response, http::verb method) {
   httpd::fitToMethod(response, method);
   auto res = std::make_shared<httpd::StringResponse>(std::move(response));
-  stream_.expires_after(ctx_.limits.writeStallTimeout);
-  http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
-    if (self->ended_) return;
-    if (ec || !res->keep_alive()) {
-      self->end();
-      return;
-    }
-    self->readRequest();
-  });
+  transport_->expiresAfter(ctx_.limits.writeStallTimeout);
+  http::async_write(*transport_, *res,
+                    [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                      if (self->ended_) return;
+                      if (ec || !res->keep_alive()) {
+                        self->end();
+                        return;
+                      }
+                      self->readRequest();
+                    });
 }
 
 void HttpSession::end() {
   if (ended_) return;
   ended_ = true;
   beast::error_code ignored;
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-  stream_.close();
+  transport_->socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+  transport_->socket().close(ignored);
   connection_.reset();
   if (registryId_) ctx_.registry.remove(*registryId_);
 }

@@ -1,9 +1,10 @@
-// One accepted connection: reads HTTP/1.1 requests (keep-alive) and answers /status, /metrics,
-// /healthz and errors itself; a valid /stream request hands the socket to a StreamSession.
+// One accepted connection: the TLS handshake when the listener is TLS, then reads HTTP/1.1
+// requests (keep-alive) and answers /status, /metrics, /healthz and errors itself (401 without a
+// valid token when tokens are required); a valid /stream request hands the transport to a
+// StreamSession.
 #pragma once
 
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "proto/http/response.h"
+#include "proto/http/transport.h"
 #include "server/server_context.h"
 #include "server/session_registry.h"
 
@@ -18,14 +20,15 @@ namespace walstream::server {
 
 class HttpSession : public Session, public std::enable_shared_from_this<HttpSession> {
  public:
-  // `socket` must have a strand as its executor.
-  HttpSession(boost::asio::ip::tcp::socket socket, ServerContext& ctx,
+  // `transport`'s socket must have a strand as its executor.
+  HttpSession(std::unique_ptr<httpd::Transport> transport, ServerContext& ctx,
               ConnectionCount::Slot connection);
 
   void run();
   void close() override;
 
  private:
+  void onHandshake(boost::beast::error_code ec);
   void readRequest();
   void onRead(boost::beast::error_code ec);
   void route(const boost::beast::http::request<boost::beast::http::string_body>& req);
@@ -34,7 +37,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
             boost::beast::http::verb method = boost::beast::http::verb::get);
   void end();
 
-  boost::beast::tcp_stream stream_;
+  std::unique_ptr<httpd::Transport> transport_;  // handed to the StreamSession of a /stream
   ServerContext& ctx_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;

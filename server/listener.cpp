@@ -7,6 +7,8 @@
 #include "core/log.h"
 #include "proto/http/endpoint_text.h"
 #include "proto/http/listening_socket.h"
+#include "proto/http/server_access.h"
+#include "proto/http/transport.h"
 #include "server/http_session.h"
 
 namespace walstream::server {
@@ -55,7 +57,13 @@ void Listener::admit(tcp::socket socket) {
   }
   if (refusing_) log::info("accepting connections again");
   refusing_ = false;
-  std::make_shared<HttpSession>(std::move(socket), ctx_, std::move(slot))->run();
+  std::unique_ptr<httpd::Transport> transport;
+  if (ctx_.access != nullptr && ctx_.access->tls() != nullptr) {
+    transport = httpd::tlsServerTransport(std::move(socket), *ctx_.access->tls());
+  } else {
+    transport = httpd::plainTransport(std::move(socket));
+  }
+  std::make_shared<HttpSession>(std::move(transport), ctx_, std::move(slot))->run();
 }
 
 void Listener::accept() {

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "proto/http/endpoint_text.h"
+#include "proto/http/server_access.h"
 #include "server/capture/database.h"
 #include "server/listener.h"
 #include "server/server_context.h"
@@ -60,7 +61,7 @@ struct PrimaryServer::Impl {
                                                     options.limits.maxRunningCompressions + 2)),
         ctx{io, workers, gate, options.limits, options.maxConnections, {}, {}, {}},
         io(),
-        signals(io, SIGINT, SIGTERM) {
+        signals(io, SIGINT, SIGTERM, SIGHUP) {
     std::set<std::string> names;
     for (Database* db : dbs) {
       ServedName n{db->name(), db->path(), absoluteNormalPath(db->path())};
@@ -71,6 +72,7 @@ struct PrimaryServer::Impl {
       ctx.databases.push_back(std::make_unique<ServedDatabase>(*db, std::move(n)));
     }
     ctx.backupStatus = options.backupStatus;
+    ctx.access = options.access.get();
     ListenAddress address;
     try {
       address = parseListenAddress(options.listenAddress);
@@ -105,6 +107,22 @@ struct PrimaryServer::Impl {
   std::shared_ptr<Listener> listener;
   int stopSignal = 0;
   bool stopping = false;
+
+  // Waits for the next signal: SIGHUP reloads and waits again, the others stop the server.
+  void waitForSignal() {
+    signals.async_wait([this](const boost::system::error_code& ec, int signal) {
+      if (ec) return;
+      if (signal == SIGHUP) {
+        httpd::reloadServerAccess(options.access.get());
+        waitForSignal();
+        return;
+      }
+      stopSignal = signal;
+      log::info(std::string("received ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                ", stopping");
+      shutdown();
+    });
+  }
 };
 
 PrimaryServer::PrimaryServer(std::vector<Database*> databases, ServerOptions options)
@@ -122,12 +140,7 @@ size_t PrimaryServer::maxConnections() const {
 
 int PrimaryServer::run() {
   Impl& impl = *impl_;
-  impl.signals.async_wait([&impl](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    impl.stopSignal = signal;
-    log::info(std::string("received ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
-    impl.shutdown();
-  });
+  impl.waitForSignal();
   impl.listener->run();
   impl.io.run();
   return impl.stopSignal;

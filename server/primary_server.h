@@ -26,6 +26,10 @@ namespace walstream {
 class Database;
 }
 
+namespace walstream::httpd {
+class ServerAccess;
+}
+
 namespace walstream::server {
 
 // Bounds that keep one slow client from costing the others (or capture) anything.
@@ -76,6 +80,9 @@ struct ServerOptions {
   size_t maxConnections = 0;
   StreamLimits limits;
   BackupStatusSource backupStatus;  // for /status, /metrics and /healthz; empty: no backups
+  // TLS and bearer tokens (proto/http/server_access.h), reloaded on SIGHUP; null: plain HTTP
+  // open to anyone who can reach it.
+  std::shared_ptr<httpd::ServerAccess> access;
 };
 
 // Descriptors kept for capture whatever the connections: its files and SQLite connections, the
@@ -109,9 +116,10 @@ class PrimaryServer {
   size_t maxConnections() const;  // the cap in force (ServerOptions::maxConnections resolved)
 
   // Serves on the calling thread until SIGINT or SIGTERM (or stop()), then closes every
-  // connection and returns once no session is left. Returns the signal number that stopped it,
-  // or 0 after stop(). The server installs its signal handlers when constructed; a caller that
-  // blocked those signals should unblock them on this thread just before calling run().
+  // connection and returns once no session is left. SIGHUP reloads ServerOptions::access's files
+  // for new connections; open ones, streams included, go on as they are. Returns the signal number
+  // that stopped it, or 0 after stop(). The server installs its signal handlers when constructed; a
+  // caller that blocked those signals should unblock them on this thread just before calling run().
   int run();
 
   // Asks run() to return; callable from any thread.

@@ -43,6 +43,8 @@ struct ServerContext {
   SnapshotCount snapshots{limits.maxSnapshots};
   MemoryTrimmer trimmer{workers};
   BackupStatusSource backupStatus{};  // ServerOptions::backupStatus
+  // TLS and tokens (ServerOptions::access); null: plain HTTP, no authentication.
+  const httpd::ServerAccess* access = nullptr;
 
   // Bodies of GET /status, /metrics and /healthz. Never block: they read atomics and positions.
   proto::PrimaryStatusJson status() const;

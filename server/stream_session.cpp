@@ -47,11 +47,11 @@ struct ClientGone : std::exception {
 
 }  // namespace
 
-StreamSession::StreamSession(Socket socket, ServerContext& ctx, ServedDatabase& db,
-                             StreamQuery query, std::string remote,
+StreamSession::StreamSession(std::unique_ptr<httpd::Transport> transport, ServerContext& ctx,
+                             ServedDatabase& db, StreamQuery query, std::string remote,
                              ConnectionCount::Slot connection)
-    : socket_(std::move(socket)),
-      executor_(socket_.get_executor()),
+    : transport_(std::move(transport)),
+      executor_(transport_->get_executor()),
       ctx_(ctx),
       db_(db),
       query_(std::move(query)),
@@ -710,9 +710,9 @@ void StreamSession::startWrite(WriteBuffers buffers, WriteKind kind,
 }
 
 void StreamSession::writeSome() {
-  socket_.async_write_some(*writeBuffers_, [self = shared_from_this()](error_code ec, size_t n) {
-    self->onWroteSome(ec, n);
-  });
+  transport_->async_write_some(
+      *writeBuffers_,
+      [self = shared_from_this()](error_code ec, size_t n) { self->onWroteSome(ec, n); });
 }
 
 void StreamSession::onWroteSome(error_code ec, size_t bytes) {
@@ -771,7 +771,7 @@ void StreamSession::checkStall() {
 int64_t StreamSession::takenBytes() {
   // SIOCOUTQ: bytes written to the socket that the client's side has not acknowledged yet.
   int queued = 0;
-  if (::ioctl(socket_.native_handle(), SIOCOUTQ, &queued) != 0) {
+  if (::ioctl(transport_->socket().native_handle(), SIOCOUTQ, &queued) != 0) {
     return handedBytes_;  // unknown: partial writes alone then count as progress
   }
   return handedBytes_ - queued;
@@ -834,7 +834,7 @@ void StreamSession::onWritten(error_code ec, size_t bytes) {
       break;
     case WriteKind::kLastChunk: {
       error_code ignored;
-      socket_.shutdown(Socket::shutdown_send, ignored);
+      transport_->socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
       closeNow(endReason_);
       break;
     }
@@ -851,24 +851,24 @@ void StreamSession::finish(std::string reason, std::chrono::milliseconds timeout
 
 bool StreamSession::clientClosed() {
   char byte = 0;
-  const ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  const ssize_t n = ::recv(transport_->socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 // The client sends nothing after its request; a completed read means it went away. Without this
 // an idle stream would only notice at its next write.
 void StreamSession::watchClient() {
-  socket_.async_read_some(net::buffer(clientByte_),
-                          [self = shared_from_this()](error_code ec, size_t) {
-                            if (self->phase_ == Phase::kDone) return;
-                            if (ec == net::error::eof) {
-                              self->closeNow("the client closed the connection");
-                            } else if (ec) {
-                              self->closeNow("client connection: " + ec.message());
-                            } else {
-                              self->watchClient();
-                            }
-                          });
+  transport_->async_read_some(net::buffer(clientByte_),
+                              [self = shared_from_this()](error_code ec, size_t) {
+                                if (self->phase_ == Phase::kDone) return;
+                                if (ec == net::error::eof) {
+                                  self->closeNow("the client closed the connection");
+                                } else if (ec) {
+                                  self->closeNow("client connection: " + ec.message());
+                                } else {
+                                  self->watchClient();
+                                }
+                              });
 }
 
 void StreamSession::close() {
@@ -898,8 +898,8 @@ void StreamSession::closeNow(const std::string& reason) {
   error_code ignored;
   writeTimer_.cancel();
   heartbeatTimer_.cancel();
-  socket_.shutdown(Socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  transport_->socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+  transport_->socket().close(ignored);
   connection_.reset();
   disposeOnWorker(std::move(snapshot_));
   disposeOnWorker(std::move(compressor_));

@@ -41,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "proto/http/transport.h"
 #include "proto/stream_record.h"
 #include "server/capture/segment_iterator.h"
 #include "server/capture/snapshot.h"
@@ -55,10 +56,10 @@ namespace walstream::server {
 
 class StreamSession : public Session, public std::enable_shared_from_this<StreamSession> {
  public:
-  using Socket = boost::asio::ip::tcp::socket;  // its executor is the session's strand
-
-  StreamSession(Socket socket, ServerContext& ctx, ServedDatabase& db, StreamQuery query,
-                std::string remote, ConnectionCount::Slot connection);
+  // `transport`'s executor is the session's strand; plain TCP or TLS alike (its socket() is the
+  // TCP socket underneath, whose send queue the stall check reads).
+  StreamSession(std::unique_ptr<httpd::Transport> transport, ServerContext& ctx, ServedDatabase& db,
+                StreamQuery query, std::string remote, ConnectionCount::Slot connection);
   ~StreamSession() override;
 
   // Call on the socket's strand.
@@ -79,6 +80,7 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
     kError,  // an error answer instead of the stream
   };
   using WriteBuffers = std::array<boost::asio::const_buffer, 4>;
+  static_assert(std::tuple_size_v<WriteBuffers> <= httpd::Transport::kMaxWriteBuffers);
 
   template <class T>
   struct WorkerResult {
@@ -167,7 +169,7 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   void closeNow(const std::string& reason);
   void setSentPos(const Pos& pos);
 
-  Socket socket_;
+  std::unique_ptr<httpd::Transport> transport_;
   const boost::asio::any_io_executor executor_;
   ServerContext& ctx_;
   ServedDatabase& db_;

@@ -30,4 +30,11 @@ StringResponse makeJsonError(unsigned status, const std::string& message, unsign
   return res;
 }
 
+StringResponse makeUnauthorized(unsigned version, bool keepAlive) {
+  StringResponse res = makeJsonError(
+      401, "authentication required: send Authorization: Bearer <token>", version, keepAlive);
+  res.set(http::field::www_authenticate, "Bearer realm=\"walstream\"");
+  return res;
+}
+
 }  // namespace walstream::httpd

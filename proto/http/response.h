@@ -20,4 +20,7 @@ StringResponse makeResponse(unsigned status, const std::string& contentType, std
 StringResponse makeJsonError(unsigned status, const std::string& message, unsigned version,
                              bool keepAlive, bool retryable = false);
 
+// 401 with "WWW-Authenticate: Bearer" (RFC 6750, 3): the request had no valid bearer token.
+StringResponse makeUnauthorized(unsigned version, bool keepAlive);
+
 }  // namespace walstream::httpd

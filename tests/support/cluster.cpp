@@ -27,12 +27,13 @@ PrimaryProcess::PrimaryProcess(const std::string& db, const std::string& logPref
   argv.insert(argv.end(), extraFlags.begin(), extraFlags.end());
   argv.push_back(db);
   process_ = std::make_unique<Process>(argv, logPrefix);
-  const std::string log = process_->waitForStderr("listening on http://", 30s);
+  const std::string log = process_->waitForStderr("listening on http", 30s);
   std::smatch m;
-  if (!std::regex_search(log, m, std::regex("listening on http://127\\.0\\.0\\.1:([0-9]+)"))) {
+  if (!std::regex_search(log, m, std::regex("listening on (https?)://127\\.0\\.0\\.1:([0-9]+)"))) {
     throw std::runtime_error("primary did not start: " + process_->stderrText());
   }
-  port_ = static_cast<uint16_t>(std::stoi(m[1]));
+  scheme_ = m[1];
+  port_ = static_cast<uint16_t>(std::stoi(m[2]));
 }
 
 ReplicaProcess::ReplicaProcess(const std::string& upstreamUrl, const std::string& localDb,

@@ -13,7 +13,8 @@
 
 namespace walstream::test {
 
-// Starts `walstream primary --http 127.0.0.1:0 DB` and waits (bounded) for its listening line.
+// Starts `walstream primary --http 127.0.0.1:0 DB` and waits (bounded) for its listening line
+// (https:// when the flags ask for TLS).
 class PrimaryProcess {
  public:
   // port 0: ephemeral. A restarted primary can take its predecessor's port. `launcher` comes
@@ -21,13 +22,14 @@ class PrimaryProcess {
   PrimaryProcess(const std::string& db, const std::string& logPrefix,
                  std::vector<std::string> extraFlags = {}, uint16_t port = 0,
                  std::vector<std::string> launcher = {});
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }
   uint16_t port() const { return port_; }
   Process& process() { return *process_; }
 
  private:
   std::unique_ptr<Process> process_;
   uint16_t port_ = 0;
+  std::string scheme_ = "http";
 };
 
 class ReplicaProcess {

@@ -59,3 +59,10 @@ TEST_CASE("HEAD gets GET's status and headers, Content-Length included, and no b
   CHECK(headText.size() >= 4);
   CHECK(headText.substr(headText.size() - 4) == "\r\n\r\n");
 }
+
+TEST_CASE("401 asks for a bearer token (WWW-Authenticate) with a JSON error") {
+  const std::string wire = wireText(makeUnauthorized(11, true));
+  CHECK(wire.rfind("HTTP/1.1 401 Unauthorized\r\n", 0) == 0);
+  CHECK(wire.find("\r\nWWW-Authenticate: Bearer realm=\"walstream\"\r\n") != std::string::npos);
+  CHECK(wire.find("{\"error\":\"authentication required") != std::string::npos);
+}
