@@ -92,7 +92,8 @@ std::string checkedEndpoint(const std::string& url, std::string endpoint) {
   const std::string authority = endpoint.substr(schemeEnd + 3);
   if (authority.empty()) refuse(url, "the endpoint has no host");
   if (authority.find('@') != std::string::npos) {
-    refuse(url,
+    // Named without its query, which holds them.
+    refuse(url.substr(0, url.find('?')) + "?endpoint=...",
            "the endpoint must not hold credentials (use the environment or a credentials file)");
   }
   if (authority.find_first_of("/?#") != std::string::npos) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "storage/s3_store.h"
+#include "tests/support/canned_http_server.h"
 #include "tests/support/object_store_calls.h"
 #include "tests/support/s3_server.h"
 #include "tests/support/s3_test_store.h"
@@ -23,6 +24,15 @@ std::string patterned(size_t n, size_t seed = 0) {
   std::string s(n, '\0');
   for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + seed) % 26);
   return s;
+}
+
+// A reply of a fake S3 server: `status` with an S3 <Error> body.
+std::string errorReply(const std::string& status, const std::string& code) {
+  const std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>" + code +
+                           "</Code><Message>the message of " + code + "</Message></Error>";
+  return "HTTP/1.1 " + status +
+         "\r\nContent-Type: application/xml\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n\r\n" + body;
 }
 
 std::vector<std::string> keysOf(const std::vector<ObjectInfo>& objects) {
@@ -206,4 +216,31 @@ TEST_CASE("S3: a dead server is a transient failure after bounded retries, in bo
 
   server.restart();
   CHECK(store->read("k", 0, kAll) == "v");  // the data survived; the store carries on
+}
+
+TEST_CASE("S3: an error reply other than 429 or 5xx fails at once with its code and message") {
+  // s3rver does not check Signature V4 signatures, so a wrong secret is a fake server's reply.
+  CannedHttpServer server(errorReply("403 Forbidden", "SignatureDoesNotMatch"));
+  auto store = openS3TestStore("s3://bucket/p?endpoint=" + server.url());
+  const auto failure = storageFailure([&] { store->list(""); });
+  REQUIRE(failure);
+  CHECK(failure->kind() == StorageError::Kind::kPermanent);
+  const std::string message = failure->what();
+  CHECK(message.find("HTTP 403 SignatureDoesNotMatch: the message of SignatureDoesNotMatch") !=
+        std::string::npos);
+  CHECK(message.find(S3Server::kSecretAccessKey) == std::string::npos);
+  CHECK(server.targets().size() == 1);
+}
+
+TEST_CASE("S3: 503 and 429 replies are retried, then reported as transient") {
+  for (const std::string status : {"503 Service Unavailable", "429 Too Many Requests"}) {
+    CAPTURE(status);
+    CannedHttpServer server(errorReply(status, "SlowDown"));
+    auto store = openS3TestStore("s3://bucket/p?endpoint=" + server.url());
+    const auto failure = storageFailure([&] { store->stat("k"); });
+    REQUIRE(failure);
+    CHECK(failure->kind() == StorageError::Kind::kTransient);
+    CHECK(std::string(failure->what()).find("gave up after 4 tries") != std::string::npos);
+    CHECK(server.targets().size() == 4);
+  }
 }
