@@ -88,10 +88,22 @@ TEST_CASE_TEMPLATE("scheduled snapshots, and retention keeps exactly the window 
   CHECK(log.find("retention removed") != std::string::npos);
   REQUIRE(snapshots.size() >= 1);
   CHECK(snapshots.size() < written);
-  // Nothing before the oldest snapshot kept: every WAL object kept ends after its position.
+  // Nothing before the oldest snapshot kept: every WAL object kept ends after its position, but
+  // for the last object of the snapshot's WAL index, which retention keeps because a listing
+  // does not tell where it ends (backup/retention.cpp): it may end exactly at the snapshot when
+  // the snapshot was taken with nothing captured after it in that index.
   const Pos oldest = parsePos(snapshots.front().at("pos").get<std::string>());
-  for (const auto& w : wal) {
-    CHECK(sameGenerationBefore(oldest, parsePos(w.at("end").get<std::string>())));
+  for (size_t i = 0; i < wal.size(); ++i) {
+    const Pos start = parsePos(wal[i].at("start").get<std::string>());
+    const Pos objectEnd = parsePos(wal[i].at("end").get<std::string>());
+    if (sameGenerationBefore(oldest, objectEnd)) continue;
+    const bool lastOfSnapshotIndex =
+        start.index == oldest.index &&
+        (i + 1 == wal.size() ||
+         parsePos(wal[i + 1].at("start").get<std::string>()).index != start.index);
+    CHECK_MESSAGE(lastOfSnapshotIndex, wal[i].at("key").get<std::string>()
+                                           << " ends at " << objectEnd.str()
+                                           << ", not after the oldest snapshot " << oldest.str());
   }
   // The window's states still restore, exactly.
   const RunResult r = runToCompletion(

@@ -244,3 +244,23 @@ TEST_CASE("S3: 503 and 429 replies are retried, then reported as transient") {
     CHECK(server.targets().size() == 4);
   }
 }
+
+TEST_CASE("S3: a writer whose part upload fails is finished, and leaves no object") {
+  S3Server server;
+  auto store = openS3TestStore(server.storeUrl("wf"));
+  auto writer = store->create("big");
+  writer->write(patterned(1000));
+  server.kill();
+  const auto failure =
+      storageFailure([&] { writer->write(patterned(kMinS3PartSize)); });  // fills a part
+  REQUIRE(failure);
+  CHECK(failure->kind() == StorageError::Kind::kTransient);
+  CHECK(std::string(failure->what()).find("cannot write big") != std::string::npos);
+  const auto again = storageFailure([&] { writer->commit(); });
+  REQUIRE(again);
+  CHECK(again->kind() == StorageError::Kind::kPermanent);
+  CHECK(std::string(again->what()).find("the writer is finished") != std::string::npos);
+
+  server.restart();
+  CHECK(store->list("").empty());
+}
