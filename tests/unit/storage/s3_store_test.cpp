@@ -11,6 +11,7 @@
 #include "tests/support/object_store_calls.h"
 #include "tests/support/s3_server.h"
 #include "tests/support/s3_test_store.h"
+#include "tests/support/time_scale.h"
 
 using namespace walstream;
 using namespace walstream::storage;
@@ -212,7 +213,8 @@ TEST_CASE("S3: a dead server is a transient failure after bounded retries, in bo
   REQUIRE(failure);
   CHECK(failure->kind() == StorageError::Kind::kTransient);
   CHECK(std::string(failure->what()).find("gave up after 4 tries") != std::string::npos);
-  CHECK(elapsed < std::chrono::seconds(6));  // the options' maxTotal of 5 s, and a margin
+  // The options' maxTotal of 5 s, and a margin.
+  CHECK(elapsed < scaled(std::chrono::seconds(6)));
 
   server.restart();
   CHECK(store->read("k", 0, kAll) == "v");  // the data survived; the store carries on
