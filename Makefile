@@ -13,7 +13,12 @@ SOAK_ARGS      ?=
 
 DEB_PACKAGES := g++ make cmake pkg-config ccache sqlite3 lz4 clang-format \
                 libsqlite3-dev liblz4-dev libboost-dev nlohmann-json3-dev doctest-dev \
-                libssl-dev openssl curl
+                libssl-dev openssl curl libcurl4-openssl-dev libpugixml-dev patch
+# Node and npm run the tests' S3 server (s3rver, pinned by tests/s3rver/package-lock.json and
+# patched by tests/s3rver/s3rver-fixes.patch), installed into S3RVER_DIR; Debian's packages only
+# where no node is installed at all.
+NODE_DEB_PACKAGES := nodejs npm
+S3RVER_DIR        := .deps/s3rver
 
 # `make fuzz`: libFuzzer targets (tests/fuzz/README.md), built with clang in their own directory
 # and run one after another for FUZZ_SECONDS each. libclang-rt-14-dev holds libFuzzer's runtime
@@ -42,6 +47,21 @@ endef
 
 deps:
 	$(call install_missing,$(DEB_PACKAGES))
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  echo "installing Debian packages: $(NODE_DEB_PACKAGES)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(NODE_DEB_PACKAGES); \
+	fi
+	@if ! cmp -s tests/s3rver/package-lock.json $(S3RVER_DIR)/package-lock.json || \
+	    ! cmp -s tests/s3rver/s3rver-fixes.patch $(S3RVER_DIR)/s3rver-fixes.patch; then \
+	  echo "installing s3rver into $(S3RVER_DIR)"; \
+	  rm -rf $(S3RVER_DIR) && mkdir -p $(S3RVER_DIR) && \
+	  cp tests/s3rver/package.json tests/s3rver/package-lock.json $(S3RVER_DIR)/ && \
+	  (cd $(S3RVER_DIR) && npm ci --no-audit --no-fund --loglevel=error) && \
+	  patch -s -p1 -d $(S3RVER_DIR)/node_modules/s3rver < tests/s3rver/s3rver-fixes.patch && \
+	  cp tests/s3rver/s3rver-fixes.patch $(S3RVER_DIR)/; \
+	fi
 
 fuzz-deps: deps
 	$(call install_missing,$(FUZZ_DEB_PACKAGES))

@@ -167,7 +167,9 @@ int runBackupListing(const std::string& what, const std::vector<std::string>& ar
   if (what != "generations") {
     flags.define("generation", "GEN", "", "only this generation");
   }
+  defineStoreFlags(flags);
   ListingArgs a;
+  StoreArg storeArg;
   try {
     if (!flags.parse(args)) {
       std::printf("Usage: walstream %s [FLAGS] URL\n\n", what.c_str());
@@ -187,8 +189,8 @@ int runBackupListing(const std::string& what, const std::vector<std::string>& ar
       return 0;
     }
     if (flags.positional().size() != 1) throw UsageError("want exactly one URL");
-    a.url = flags.positional().front();
-    openStoreArg(a.url);
+    storeArg = parseStoreArg(flags.positional().front(), flags);
+    a.url = storeArg.url;
     a.json = flags.boolean("json");
     if (what != "generations" && flags.given("generation")) {
       try {
@@ -202,7 +204,7 @@ int runBackupListing(const std::string& what, const std::vector<std::string>& ar
     return 2;
   }
   try {
-    const auto store = storage::openObjectStore(a.url);
+    const auto store = storeArg.open();
     if (what == "generations") return listGenerationsCommand(*store, a);
     if (what == "snapshots") return listSnapshotsCommand(*store, a);
     return listWalCommand(*store, a);

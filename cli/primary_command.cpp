@@ -52,13 +52,14 @@ struct PrimaryArgs {
   std::chrono::milliseconds stallTimeout{10000};
   // --backup: empty without one. With several databases each is backed up under URL/NAME.
   std::optional<backup::BackupOptions> backup;
+  storage::StoreOptions backupStore;            // with --backup: its --s3-* flags
   std::shared_ptr<httpd::ServerAccess> access;  // --tls-cert, --tls-key, --token-file; or null
 };
 
 // The backup options of --backup and its companions; nullopt without --backup.
 std::optional<backup::BackupOptions> parseBackupArgs(const Flags& flags) {
-  for (const char* companion :
-       {"snapshot-interval", "retention", "backup-sync-interval", "backup-max-lag"}) {
+  for (const char* companion : {"snapshot-interval", "retention", "backup-sync-interval",
+                                "backup-max-lag", "s3-credentials", "s3-part-size"}) {
     if (!flags.given("backup") && flags.given(companion)) {
       throw UsageError(std::string("--") + companion + " needs --backup");
     }
@@ -66,7 +67,6 @@ std::optional<backup::BackupOptions> parseBackupArgs(const Flags& flags) {
   if (!flags.given("backup")) return std::nullopt;
   backup::BackupOptions b;
   b.url = flags.str("backup");
-  openStoreArg(b.url);
   b.snapshotInterval = flags.duration("snapshot-interval");
   b.retention = flags.duration("retention");
   b.syncInterval = flags.duration("backup-sync-interval");
@@ -118,6 +118,7 @@ PrimaryArgs parseArgs(const Flags& flags) {
                      "\" for --stall-timeout: want a positive duration");
   }
   out.backup = parseBackupArgs(flags);
+  if (out.backup) out.backupStore = parseStoreArg(out.backup->url, flags).options;
   out.access = serverAccessFromFlags(flags);
   return out;
 }
@@ -153,9 +154,10 @@ void defineFlags(Flags& flags) {
                "never dropped), and a connection that has sent no complete request for this "
                "long");
   flags.define("backup", "URL", "",
-               "back up continuously to this store (file:///ABSOLUTE/PATH): snapshots and every "
-               "WAL segment, restorable with 'walstream restore'. With several databases, each "
-               "goes under URL/NAME");
+               "back up continuously to this store (file:///ABSOLUTE/PATH or "
+               "s3://BUCKET/PREFIX?endpoint=URL&region=REGION&force-path-style=true): snapshots "
+               "and every WAL segment, restorable with 'walstream restore'. With several "
+               "databases, each goes under URL/NAME");
   flags.define("snapshot-interval", "DURATION", "24h",
                "with --backup: a new snapshot this long after the last one");
   flags.define("retention", "DURATION", "24h",
@@ -166,6 +168,7 @@ void defineFlags(Flags& flags) {
                "with --backup: past this much WAL not yet backed up, stop holding it in the "
                "shadow WAL, report unhealthy, and start over with a snapshot once the store "
                "works again");
+  defineStoreFlags(flags);
 }
 
 // One backup writer per database with --backup; none without.
@@ -175,9 +178,9 @@ std::vector<std::unique_ptr<backup::BackupWriter>> startBackups(
   if (!parsed.backup) return writers;
   for (auto& db : databases) {
     backup::BackupOptions options = *parsed.backup;
-    if (databases.size() > 1) options.url += "/" + db->name();
+    if (databases.size() > 1) options.url = storeUrlBelow(options.url, db->name());
     writers.push_back(std::make_unique<backup::BackupWriter>(
-        *db, storage::openObjectStore(options.url), options));
+        *db, storage::openObjectStore(options.url, parsed.backupStore), options));
     log::info(db->path() + ": backing up to " + options.url);
   }
   return writers;

@@ -33,7 +33,7 @@ constexpr const char* kRestoreUsage =
     "Flags:\n";
 
 struct RestoreArgs {
-  std::string url;
+  StoreArg store;
   std::string out;
   backup::RestoreOptions options;
 };
@@ -41,8 +41,7 @@ struct RestoreArgs {
 RestoreArgs parseRestoreArgs(const Flags& flags) {
   RestoreArgs a;
   if (flags.positional().size() != 1) throw UsageError("want exactly one URL");
-  a.url = flags.positional().front();
-  openStoreArg(a.url);
+  a.store = parseStoreArg(flags.positional().front(), flags);
   a.out = flags.str("o");
   if (a.out.empty()) throw UsageError("-o OUT is required");
   int targets = 0;
@@ -115,6 +114,7 @@ int runRestore(const std::vector<std::string>& args) {
   flags.define("parallel", "N", "8", "objects downloaded at once");
   flags.define("if-exists", "fail|replace", "fail",
                "what to do when OUT exists; replace also removes OUT-wal and OUT-shm");
+  defineStoreFlags(flags);
   RestoreArgs parsed;
   try {
     if (!flags.parse(args)) {
@@ -129,7 +129,7 @@ int runRestore(const std::vector<std::string>& args) {
   }
   parsed.options.onProgress = terminalProgress();
   try {
-    const auto store = storage::openObjectStore(parsed.url);
+    const auto store = parsed.store.open();
     const backup::RestoreResult r = backup::restoreDatabase(*store, parsed.out, parsed.options);
     std::printf(
         "restored %s to %s (captured %s): snapshot %s, %llu transactions after it, "

@@ -112,7 +112,9 @@ int runVerify(const std::vector<std::string>& args) {
   Flags flags;
   flags.define("against", "DB", "", "compare with this database at the same position");
   flags.define("timeout", "DURATION", "60s", "with --against: how long to wait for a quiet moment");
-  std::string url, against;
+  defineStoreFlags(flags);
+  StoreArg storeArg;
+  std::string against;
   std::chrono::milliseconds timeout{};
   try {
     if (!flags.parse(args)) {
@@ -121,8 +123,7 @@ int runVerify(const std::vector<std::string>& args) {
       return 0;
     }
     if (flags.positional().size() != 1) throw UsageError("want exactly one URL");
-    url = flags.positional().front();
-    openStoreArg(url);
+    storeArg = parseStoreArg(flags.positional().front(), flags);
     against = flags.str("against");
     timeout = flags.duration("timeout");
   } catch (const UsageError& e) {
@@ -130,7 +131,7 @@ int runVerify(const std::vector<std::string>& args) {
     return 2;
   }
   try {
-    const auto store = storage::openObjectStore(url);
+    const auto store = storeArg.open();
     if (!against.empty()) return verifyAgainst(*store, against, timeout);
     ScratchDir scratch;
     const backup::RestoreResult r =

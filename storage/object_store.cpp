@@ -5,12 +5,14 @@
 
 #include "core/printable_text.h"
 #include "storage/directory_store.h"
+#include "storage/s3_location.h"
+#include "storage/s3_store.h"
 
 namespace walstream::storage {
 
 namespace {
 
-constexpr std::string_view kExpected = "expected file:///ABSOLUTE/PATH";
+constexpr std::string_view kExpected = "expected file:///ABSOLUTE/PATH or s3://BUCKET/PREFIX";
 
 [[noreturn]] void refuseUrl(const std::string& url, const std::string& what) {
   throw StorageError(StorageError::Kind::kPermanent,
@@ -40,6 +42,19 @@ std::string directoryOfFileUrl(const std::string& url, std::string_view rest) {
   return std::string(rest);
 }
 
+std::unique_ptr<ObjectStore> openS3Store(const std::string& url, const StoreOptions& options) {
+  S3Location location = parseS3Url(url);
+  if (options.s3PartSize < kMinS3PartSize) {
+    refuseUrl(url, "the S3 part size is below S3's minimum of 5 MiB");
+  }
+  S3StoreOptions s3;
+  s3.credentials = options.s3CredentialsFile.empty()
+                       ? s3CredentialsFromEnvironment()
+                       : s3CredentialsFromFile(options.s3CredentialsFile);
+  s3.partSize = options.s3PartSize;
+  return std::make_unique<S3Store>(url, std::move(location), s3);
+}
+
 }  // namespace
 
 uint64_t ObjectStore::readInto(const std::string& key, uint64_t offset, std::span<char> out) {
@@ -48,14 +63,15 @@ uint64_t ObjectStore::readInto(const std::string& key, uint64_t offset, std::spa
   return bytes.size();
 }
 
-std::unique_ptr<ObjectStore> openObjectStore(const std::string& url) {
+std::unique_ptr<ObjectStore> openObjectStore(const std::string& url, const StoreOptions& options) {
   const size_t schemeEnd = url.find("://");
   if (schemeEnd == std::string::npos || schemeEnd == 0) {
     refuseUrl(url, "not a URL (" + std::string(kExpected) + ")");
   }
+  const std::string scheme = lowerCase(std::string_view(url).substr(0, schemeEnd));
+  if (scheme == "s3") return openS3Store(url, options);
   if (url.find('?') != std::string::npos) refuseUrl(url, "a query is not allowed");
   if (url.find('#') != std::string::npos) refuseUrl(url, "a fragment is not allowed");
-  const std::string scheme = lowerCase(std::string_view(url).substr(0, schemeEnd));
   if (scheme != "file") {
     refuseUrl(
         url, "unknown scheme '" + printableText(scheme, 64) + "' (" + std::string(kExpected) + ")");

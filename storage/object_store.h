@@ -1,7 +1,8 @@
 // Where backups live: a flat namespace of objects named by keys, as in a directory tree or an
 // S3 bucket. walstream's backups (backup/layout.h) and restores talk to storage only through
 // this interface, so that each kind of storage is one implementation of it: a directory
-// (`file:///srv/backups/app`, directory_store.h) and, later, S3-compatible object storage.
+// (`file:///srv/backups/app`, directory_store.h) and S3-compatible object storage
+// (`s3://bucket/app`, s3_store.h).
 //
 // Keys are relative, '/'-separated paths of printable ASCII without "." or ".." parts, e.g.
 // `generations/0123456789abcdef/wal/0000000000000003/0000000000001f60.wal.lz4` (the exact rules:
@@ -101,9 +102,25 @@ class ObjectStore {
   virtual void remove(const std::vector<std::string>& keys) = 0;
 };
 
-// The store a URL names: `file:///ABSOLUTE/PATH` (directory_store.h). Throws StorageError
-// (kPermanent) naming the URL for a malformed URL or an unknown scheme. Opening does not touch
-// the storage: a directory that does not exist yet is created by the first write.
-std::unique_ptr<ObjectStore> openObjectStore(const std::string& url);
+// S3's default part size for multipart uploads (s3_store.h).
+constexpr uint64_t kDefaultS3PartSize = uint64_t{16} << 20;
+// The smallest part S3 accepts (but for the last one).
+constexpr uint64_t kMinS3PartSize = uint64_t{5} << 20;
+
+// What a URL alone does not say about a store.
+struct StoreOptions {
+  // S3: the INI file of the credentials ([default], as ~/.aws/credentials); empty to take them
+  // from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
+  std::string s3CredentialsFile;
+  uint64_t s3PartSize = kDefaultS3PartSize;  // at least kMinS3PartSize
+};
+
+// The store a URL names: `file:///ABSOLUTE/PATH` (directory_store.h) or
+// `s3://BUCKET/PREFIX?endpoint=URL&region=REGION&force-path-style=true` (s3_location.h,
+// s3_store.h). Throws StorageError(kPermanent) naming the URL for a malformed URL or an unknown
+// scheme, and for S3 credentials that cannot be found (never quoting them). Opening does not
+// touch the storage: a directory that does not exist yet is created by the first write.
+std::unique_ptr<ObjectStore> openObjectStore(const std::string& url,
+                                             const StoreOptions& options = {});
 
 }  // namespace walstream::storage

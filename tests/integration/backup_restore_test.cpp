@@ -15,6 +15,7 @@
 #include "core/file_util.h"
 #include "core/pos.h"
 #include "core/sqlite_conn.h"
+#include "tests/support/backup_target.h"
 #include "tests/support/cluster.h"
 #include "tests/support/primary_status.h"
 #include "tests/support/process.h"
@@ -92,11 +93,13 @@ std::string rfc3339(int64_t ms) {
   return formatRfc3339(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
 }
 
-RunResult restore(const TempDir& dir, const std::string& url, const std::string& out,
+RunResult restore(const TempDir& dir, const BackupTarget& target, const std::string& out,
                   std::vector<std::string> flags = {}) {
   std::vector<std::string> argv = {WALSTREAM_BINARY, "restore", "-o", out};
   argv.insert(argv.end(), flags.begin(), flags.end());
-  argv.push_back(url);
+  const std::vector<std::string> store = target.storeFlags();
+  argv.insert(argv.end(), store.begin(), store.end());
+  argv.push_back(target.url());
   return runToCompletion(argv, dir.file("restore"), scaled(60s));
 }
 
@@ -107,10 +110,10 @@ std::string stopCleanly(PrimaryProcess& primary) {
   return primary.process().stderrText();
 }
 
-// Restores the latest state of `url` into `out`; it must succeed and be `state`.
-void restoreLatestHolds(const TempDir& dir, const std::string& url, const std::string& out,
+// Restores the latest state of the target's store into `out`; it must succeed and be `state`.
+void restoreLatestHolds(const TempDir& dir, const BackupTarget& target, const std::string& out,
                         const Recorded& state) {
-  const RunResult r = restore(dir, url, out);
+  const RunResult r = restore(dir, target, out);
   INFO(r.err);
   REQUIRE(r.exitCode == 0);
   CHECK(r.out.find(state.pos.str()) != std::string::npos);
@@ -119,18 +122,21 @@ void restoreLatestHolds(const TempDir& dir, const std::string& url, const std::s
 
 }  // namespace
 
-TEST_CASE("restores to the latest state, a position and a time give the primary's content then") {
+TEST_CASE_TEMPLATE(
+    "restores to the latest state, a position and a time give the primary's content then", Store,
+    DirectoryBackups, S3Backups) {
   TempDir dir;
   const std::string db = dir.file("app.db");
   createBank(db);
-  const std::string url = "file://" + dir.file("backup");
+  const BackupTarget target(Store::kKind, dir);
   std::vector<Recorded> states;
   {
     // Small checkpoints: the WAL restarts every few hundred transfers, so the backup spans
     // several WAL indexes.
-    PrimaryProcess primary(db, dir.file("primary"),
-                           {"--backup", url, "--backup-sync-interval", "50ms",
-                            "--min-checkpoint-pages", "50", "--max-checkpoint-pages", "200"});
+    PrimaryProcess primary(
+        db, dir.file("primary"),
+        target.backupFlags({"--backup-sync-interval", "50ms", "--min-checkpoint-pages", "50",
+                            "--max-checkpoint-pages", "200"}));
     waitForCapture(primary.port());
     waitForFirstSnapshot(primary.port());
     for (int round = 0; round < 4; ++round) {
@@ -142,54 +148,57 @@ TEST_CASE("restores to the latest state, a position and a time give the primary'
   }
   REQUIRE(states.front().pos.index < states.back().pos.index);
 
-  SUBCASE("the latest state") {
-    restoreLatestHolds(dir, url, dir.file("latest.db"), states.back());
+  // One backup serves every kind of restore (a subcase each would write it anew each time).
+  {  // the latest state
+    restoreLatestHolds(dir, target, dir.file("latest.db"), states.back());
   }
-  SUBCASE("every recorded position") {
+  {  // every recorded position
     for (size_t i = 0; i < states.size(); ++i) {
       const std::string out = dir.file("pos" + std::to_string(i) + ".db");
-      const RunResult r = restore(dir, url, out, {"--pos", states[i].pos.str()});
+      const RunResult r = restore(dir, target, out, {"--pos", states[i].pos.str()});
       INFO(states[i].pos.str() << ": " << r.err);
       REQUIRE(r.exitCode == 0);
       CHECK(r.out.find(states[i].pos.str()) != std::string::npos);
       CHECK(backup::contentDigest(out) == states[i].digest);
     }
   }
-  SUBCASE("every recorded time") {
+  {  // every recorded time
     for (size_t i = 0; i < states.size(); ++i) {
       const std::string out = dir.file("time" + std::to_string(i) + ".db");
-      const RunResult r = restore(dir, url, out, {"--timestamp", rfc3339(states[i].atMs)});
+      const RunResult r = restore(dir, target, out, {"--timestamp", rfc3339(states[i].atMs)});
       INFO(rfc3339(states[i].atMs) << ": " << r.err);
       REQUIRE(r.exitCode == 0);
       CHECK(backup::contentDigest(out) == states[i].digest);
     }
   }
-  SUBCASE("a time before the first snapshot names the oldest restorable time") {
+  {  // a time before the first snapshot names the oldest restorable time
     const RunResult r =
-        restore(dir, url, dir.file("early.db"), {"--timestamp", "2001-01-01T00:00:00Z"});
+        restore(dir, target, dir.file("early.db"), {"--timestamp", "2001-01-01T00:00:00Z"});
     CHECK(r.exitCode == 1);
     CHECK(r.err.find("oldest restorable time is") != std::string::npos);
     CHECK_FALSE(pathExists(dir.file("early.db")));
   }
-  SUBCASE("an existing OUT is refused unless replaced") {
+  {  // an existing OUT is refused unless replaced
     const std::string out = dir.file("existing.db");
-    REQUIRE(restore(dir, url, out).exitCode == 0);
-    const RunResult again = restore(dir, url, out);
+    REQUIRE(restore(dir, target, out).exitCode == 0);
+    const RunResult again = restore(dir, target, out);
     CHECK(again.exitCode == 1);
     CHECK(again.err.find("--if-exists replace") != std::string::npos);
-    const RunResult replaced = restore(dir, url, out, {"--if-exists", "replace"});
+    const RunResult replaced = restore(dir, target, out, {"--if-exists", "replace"});
     CHECK(replaced.exitCode == 0);
     CHECK(backup::contentDigest(out) == states.back().digest);
   }
 }
 
-TEST_CASE("a primary killed in the middle of its backup leaves a store that restores and goes on") {
+TEST_CASE_TEMPLATE(
+    "a primary killed in the middle of its backup leaves a store that restores and goes on", Store,
+    DirectoryBackups, S3Backups) {
   TempDir dir;
   const std::string db = dir.file("app.db");
   createBank(db);
-  const std::string url = "file://" + dir.file("backup");
-  const std::vector<std::string> flags = {
-      "--backup", url, "--backup-sync-interval", "20ms", "--min-checkpoint-pages", "50"};
+  const BackupTarget target(Store::kKind, dir);
+  const std::vector<std::string> flags =
+      target.backupFlags({"--backup-sync-interval", "20ms", "--min-checkpoint-pages", "50"});
   uint16_t port = 0;
   {
     PrimaryProcess primary(db, dir.file("primary1"), flags);
@@ -211,15 +220,17 @@ TEST_CASE("a primary killed in the middle of its backup leaves a store that rest
     last = transferThenRecord(db, primary.port(), 300);
     stopCleanly(primary);
   }
-  restoreLatestHolds(dir, url, dir.file("restored.db"), last);
+  restoreLatestHolds(dir, target, dir.file("restored.db"), last);
 }
 
-TEST_CASE("a restarted primary resumes its backup where the store ends, without a snapshot") {
+TEST_CASE_TEMPLATE(
+    "a restarted primary resumes its backup where the store ends, without a snapshot", Store,
+    DirectoryBackups, S3Backups) {
   TempDir dir;
   const std::string db = dir.file("app.db");
   createBank(db);
-  const std::string url = "file://" + dir.file("backup");
-  const std::vector<std::string> flags = {"--backup", url, "--backup-sync-interval", "20ms"};
+  const BackupTarget target(Store::kKind, dir);
+  const std::vector<std::string> flags = target.backupFlags({"--backup-sync-interval", "20ms"});
   // An application connection open throughout: the writer's last close would otherwise
   // checkpoint and delete the WAL while the primary is down, and the restart would begin a new
   // generation (with a snapshot) instead of resuming this one.
@@ -245,16 +256,18 @@ TEST_CASE("a restarted primary resumes its backup where the store ends, without 
     CHECK(log.find("resumes at") != std::string::npos);
     CHECK(log.find("snapshot at") == std::string::npos);
   }
-  restoreLatestHolds(dir, url, dir.file("restored.db"), last);
+  restoreLatestHolds(dir, target, dir.file("restored.db"), last);
 }
 
-TEST_CASE("verify restores and checks a backup, and compares it with the primary's database") {
+TEST_CASE_TEMPLATE(
+    "verify restores and checks a backup, and compares it with the primary's database", Store,
+    DirectoryBackups, S3Backups) {
   TempDir dir;
   const std::string db = dir.file("app.db");
   createBank(db);
-  const std::string url = "file://" + dir.file("backup");
+  const BackupTarget target(Store::kKind, dir);
   {
-    PrimaryProcess primary(db, dir.file("primary"), {"--backup", url});
+    PrimaryProcess primary(db, dir.file("primary"), target.backupFlags());
     waitForCapture(primary.port());
     waitForFirstSnapshot(primary.port());
     transferThenRecord(db, primary.port(), 300);
@@ -262,7 +275,9 @@ TEST_CASE("verify restores and checks a backup, and compares it with the primary
   }
   const auto verify = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {WALSTREAM_BINARY, "verify"});
-    args.push_back(url);
+    const std::vector<std::string> store = target.storeFlags();
+    args.insert(args.end(), store.begin(), store.end());
+    args.push_back(target.url());
     return runToCompletion(args, dir.file("verify"), scaled(90s));
   };
   const RunResult plain = verify({});
@@ -281,17 +296,19 @@ TEST_CASE("verify restores and checks a backup, and compares it with the primary
 }
 
 TEST_CASE("a backup far behind a writer at full speed lets capture's buffers go and catches up") {
+  using Store =
+      DirectoryBackups;  // the store does not matter here; the S3 one would double its time
   // A long sync interval with the writer flat out: tens of thousands of segments wait, more
   // than the backup keeps of capture's buffers, so it drops them and reads the shadow WAL's
   // files instead; a clean stop then writes everything, and the store restores it.
   TempDir dir;
   const std::string db = dir.file("app.db");
   createBank(db);
-  const std::string url = "file://" + dir.file("backup");
+  const BackupTarget target(Store::kKind, dir);
   Recorded last;
   {
     PrimaryProcess primary(db, dir.file("primary"),
-                           {"--backup", url, "--backup-sync-interval", "3s"});
+                           target.backupFlags({"--backup-sync-interval", "3s"}));
     waitForCapture(primary.port());
     waitForFirstSnapshot(primary.port());
     last = transferThenRecord(db, primary.port(), 15000);
@@ -300,5 +317,5 @@ TEST_CASE("a backup far behind a writer at full speed lets capture's buffers go 
     // writer may leave it under the bound, which the rest of the test does not depend on).
     MESSAGE("let capture's buffers go " << countOf(log, "segments behind") << " times");
   }
-  restoreLatestHolds(dir, url, dir.file("restored.db"), last);
+  restoreLatestHolds(dir, target, dir.file("restored.db"), last);
 }

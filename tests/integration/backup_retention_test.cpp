@@ -13,6 +13,7 @@
 
 #include "backup/content_digest.h"
 #include "core/pos.h"
+#include "tests/support/backup_target.h"
 #include "tests/support/cluster.h"
 #include "tests/support/primary_status.h"
 #include "tests/support/process.h"
@@ -25,23 +26,33 @@ using namespace std::chrono_literals;
 
 namespace {
 
-nlohmann::json listing(const TempDir& dir, const std::string& what, const std::string& url) {
-  const RunResult r =
-      runToCompletion({WALSTREAM_BINARY, what, "--json", url}, dir.file(what), scaled(30s));
+// `args` with the target's store flags and URL at the end.
+std::vector<std::string> withStore(std::vector<std::string> args, const BackupTarget& target) {
+  const std::vector<std::string> store = target.storeFlags();
+  args.insert(args.end(), store.begin(), store.end());
+  args.push_back(target.url());
+  return args;
+}
+
+nlohmann::json listing(const TempDir& dir, const std::string& what, const BackupTarget& target) {
+  const RunResult r = runToCompletion(withStore({WALSTREAM_BINARY, what, "--json"}, target),
+                                      dir.file(what), scaled(30s));
   REQUIRE(r.exitCode == 0);
   return nlohmann::json::parse(r.out);
 }
 
 }  // namespace
 
-TEST_CASE("scheduled snapshots, and retention keeps exactly the window restorable") {
+TEST_CASE_TEMPLATE("scheduled snapshots, and retention keeps exactly the window restorable", Store,
+                   DirectoryBackups, S3Backups) {
   TempDir dir;
   const std::string db = dir.file("app.db");
   createBank(db);
-  const std::string url = "file://" + dir.file("backup");
-  PrimaryProcess primary(db, dir.file("primary"),
-                         {"--backup", url, "--backup-sync-interval", "20ms", "--snapshot-interval",
-                          "1s", "--retention", "3s", "--min-checkpoint-pages", "50"});
+  const BackupTarget target(Store::kKind, dir);
+  PrimaryProcess primary(
+      db, dir.file("primary"),
+      target.backupFlags({"--backup-sync-interval", "20ms", "--snapshot-interval", "1s",
+                          "--retention", "3s", "--min-checkpoint-pages", "50"}));
   waitForCapture(primary.port());
   // Transfers for about 8 s: several snapshots, each a second after the last, and a window of
   // 3 s that moves past the first ones.
@@ -69,22 +80,35 @@ TEST_CASE("scheduled snapshots, and retention keeps exactly the window restorabl
   INFO(log);
 
   const size_t written = countOf(log, ": snapshot at ");
-  const nlohmann::json snapshots = listing(dir, "snapshots", url);
-  const nlohmann::json wal = listing(dir, "wal", url);
+  const nlohmann::json snapshots = listing(dir, "snapshots", target);
+  const nlohmann::json wal = listing(dir, "wal", target);
   MESSAGE(written << " snapshots written, " << snapshots.size() << " kept; " << wal.size()
                   << " WAL objects kept");
   CHECK(written >= 4);
   CHECK(log.find("retention removed") != std::string::npos);
   REQUIRE(snapshots.size() >= 1);
   CHECK(snapshots.size() < written);
-  // Nothing before the oldest snapshot kept: every WAL object kept ends after its position.
+  // Nothing before the oldest snapshot kept: every WAL object kept ends after its position, but
+  // for the last object of the snapshot's WAL index, which retention keeps because a listing
+  // does not tell where it ends (backup/retention.cpp): it may end exactly at the snapshot when
+  // the snapshot was taken with nothing captured after it in that index.
   const Pos oldest = parsePos(snapshots.front().at("pos").get<std::string>());
-  for (const auto& w : wal) {
-    CHECK(sameGenerationBefore(oldest, parsePos(w.at("end").get<std::string>())));
+  for (size_t i = 0; i < wal.size(); ++i) {
+    const Pos start = parsePos(wal[i].at("start").get<std::string>());
+    const Pos objectEnd = parsePos(wal[i].at("end").get<std::string>());
+    if (sameGenerationBefore(oldest, objectEnd)) continue;
+    const bool lastOfSnapshotIndex =
+        start.index == oldest.index &&
+        (i + 1 == wal.size() ||
+         parsePos(wal[i + 1].at("start").get<std::string>()).index != start.index);
+    CHECK_MESSAGE(lastOfSnapshotIndex, wal[i].at("key").get<std::string>()
+                                           << " ends at " << objectEnd.str()
+                                           << ", not after the oldest snapshot " << oldest.str());
   }
   // The window's states still restore, exactly.
   const RunResult r = runToCompletion(
-      {WALSTREAM_BINARY, "restore", "-o", dir.file("restored.db"), "--pos", end.str(), url},
+      withStore({WALSTREAM_BINARY, "restore", "-o", dir.file("restored.db"), "--pos", end.str()},
+                target),
       dir.file("restore"), scaled(60s));
   INFO(r.err);
   REQUIRE(r.exitCode == 0);

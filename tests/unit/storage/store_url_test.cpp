@@ -53,7 +53,7 @@ TEST_CASE("malformed URLs and unknown schemes are refused, naming the URL and th
       {"", "not a URL"},
       {"/srv/backups", "not a URL"},
       {"://x", "not a URL"},
-      {"s3://bucket/prefix", "unknown scheme 's3'"},
+      {"gs://bucket/prefix", "unknown scheme 'gs'"},
       {"http://host/x", "unknown scheme 'http'"},
       {"file://", "the path is empty"},
       {"file:///", "the path is empty"},

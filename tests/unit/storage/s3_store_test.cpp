@@ -1,0 +1,268 @@
+// The S3 store against a real S3 server (s3rver, tests/support/s3_server.h) on loopback.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "storage/s3_store.h"
+#include "tests/support/canned_http_server.h"
+#include "tests/support/object_store_calls.h"
+#include "tests/support/s3_server.h"
+#include "tests/support/s3_test_store.h"
+#include "tests/support/time_scale.h"
+
+using namespace walstream;
+using namespace walstream::storage;
+using namespace walstream::test;
+
+namespace {
+
+constexpr uint64_t kAll = std::numeric_limits<uint64_t>::max();
+
+std::string patterned(size_t n, size_t seed = 0) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + seed) % 26);
+  return s;
+}
+
+// A reply of a fake S3 server: `status` with an S3 <Error> body.
+std::string errorReply(const std::string& status, const std::string& code) {
+  const std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>" + code +
+                           "</Code><Message>the message of " + code + "</Message></Error>";
+  return "HTTP/1.1 " + status +
+         "\r\nContent-Type: application/xml\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n\r\n" + body;
+}
+
+std::vector<std::string> keysOf(const std::vector<ObjectInfo>& objects) {
+  std::vector<std::string> keys;
+  for (const auto& o : objects) keys.push_back(o.key);
+  return keys;
+}
+
+}  // namespace
+
+TEST_CASE("S3: objects round-trip under the URL's prefix, and stat reports size and time") {
+  S3Server server;
+  auto store = openS3TestStore(server.storeUrl("backups/app"));
+  const auto before = std::chrono::system_clock::now() - std::chrono::seconds(5);
+  putObject(*store, "g/0001/wal/a.wal", "hello");
+  putObject(*store, "g/0001/snapshot", "");
+  putObject(*store, "odd name+%=&?#;@!$'()*,~/x", "odd");
+
+  CHECK(store->read("g/0001/wal/a.wal", 0, kAll) == "hello");
+  CHECK(store->read("g/0001/snapshot", 0, kAll).empty());
+  CHECK(store->read("odd name+%=&?#;@!$'()*,~/x", 0, kAll) == "odd");
+  const ObjectInfo info = store->stat("g/0001/wal/a.wal");
+  CHECK(info.size == 5);
+  CHECK(info.modified > before);
+  CHECK(info.modified < std::chrono::system_clock::now() + std::chrono::seconds(5));
+  CHECK(keysOf(store->list("")) == std::vector<std::string>{"g/0001/snapshot", "g/0001/wal/a.wal",
+                                                            "odd name+%=&?#;@!$'()*,~/x"});
+  CHECK(keysOf(store->list("g/0001/w")) == std::vector<std::string>{"g/0001/wal/a.wal"});
+  CHECK(store->list("g/0001/wal/a.wal")[0].size == 5);
+
+  // Writing a key again replaces the object.
+  putObject(*store, "g/0001/wal/a.wal", "replaced");
+  CHECK(store->read("g/0001/wal/a.wal", 0, kAll) == "replaced");
+
+  // The prefix is the store's: another prefix in the same bucket sees nothing of it.
+  auto other = openS3TestStore(server.storeUrl("backups/other"));
+  CHECK(other->list("").empty());
+  auto root = openS3TestStore(server.storeUrl(""));
+  CHECK(root->read("backups/app/g/0001/wal/a.wal", 0, kAll) == "replaced");
+
+  store->remove({"g/0001/wal/a.wal", "g/0001/never-written"});
+  CHECK(keysOf(store->list("")) ==
+        std::vector<std::string>{"g/0001/snapshot", "odd name+%=&?#;@!$'()*,~/x"});
+}
+
+TEST_CASE("S3: listDirectories names the next parts of deeper keys, sorted") {
+  S3Server server;
+  auto store = openS3TestStore(server.storeUrl("p"));
+  for (const char* key : {"a/b/c", "a/b/d", "a/e", "a/f/g/h", "z"}) putObject(*store, key, "x");
+  CHECK(store->listDirectories("") == std::vector<std::string>{"a"});
+  CHECK(store->listDirectories("a/") == std::vector<std::string>{"b", "f"});
+  CHECK(store->listDirectories("a/f/") == std::vector<std::string>{"g"});
+  CHECK(store->listDirectories("a/b/").empty());
+  CHECK(store->listDirectories("nothing/").empty());
+  CHECK(store->list("nothing").empty());
+}
+
+TEST_CASE("S3: more than 1,000 objects list completely, and one remove() takes them all") {
+  S3Server server;
+  auto store = openS3TestStore(server.storeUrl("many"));
+  constexpr int kCount = 1003;
+  std::vector<std::string> keys;
+  for (int i = 0; i < kCount; ++i) {
+    char key[32];
+    std::snprintf(key, sizeof key, "d/%04d/o", i);
+    keys.push_back(key);
+    putObject(*store, key, "x");
+  }
+  CHECK(keysOf(store->list("d/")) == keys);
+  const auto directories = store->listDirectories("d/");
+  REQUIRE(directories.size() == kCount);
+  CHECK(directories.front() == "0000");
+  CHECK(directories.back() == "1002");
+
+  store->remove(keys);  // two DeleteObjects requests: at most 1,000 keys each
+  CHECK(store->list("").empty());
+}
+
+TEST_CASE("S3: ranged reads, reads past the end, and missing keys") {
+  S3Server server;
+  auto store = openS3TestStore(server.storeUrl("r"));
+  const std::string bytes = patterned(10000);
+  putObject(*store, "obj", bytes);
+  CHECK(store->read("obj", 0, 10) == bytes.substr(0, 10));
+  CHECK(store->read("obj", 4096, 4096) == bytes.substr(4096, 4096));
+  CHECK(store->read("obj", 9990, 100) == bytes.substr(9990));
+  CHECK(store->read("obj", 10000, 100).empty());
+  CHECK(store->read("obj", 20000, 1).empty());
+  CHECK(store->read("obj", 5, 0).empty());
+  CHECK(store->read("obj", 1, kAll) == bytes.substr(1));
+
+  for (auto call : {std::function<void()>([&] { store->stat("missing"); }),
+                    std::function<void()>([&] { store->read("missing", 0, 10); }),
+                    std::function<void()>([&] { store->read("missing", 0, 0); })}) {
+    const auto failure = storageFailure(call);
+    REQUIRE(failure);
+    CHECK(failure->kind() == StorageError::Kind::kNotFound);
+    CHECK(std::string(failure->what()).find("missing") != std::string::npos);
+  }
+}
+
+TEST_CASE("S3: an object larger than the part size goes up in parts and reads back exactly") {
+  S3Server server;
+  auto store = openS3TestStore(server.storeUrl("mp"));
+  const std::string bytes = patterned(kMinS3PartSize * 2 + 12345, 3);
+  {
+    auto writer = store->create("big");
+    // Pieces that straddle part boundaries.
+    for (size_t at = 0; at < bytes.size(); at += 1000003) {
+      writer->write(std::string_view(bytes).substr(at, 1000003));
+    }
+    CHECK(writer->bytesWritten() == bytes.size());
+    CHECK(store->list("").empty());  // nothing visible before commit()
+    writer->commit();
+  }
+  CHECK(store->stat("big").size == bytes.size());
+  CHECK(store->read("big", 0, kAll) == bytes);
+  CHECK(store->read("big", kMinS3PartSize - 10, 20) == bytes.substr(kMinS3PartSize - 10, 20));
+
+  // Exactly one part's worth: the last part is the full one, no empty part after it.
+  const std::string one = patterned(kMinS3PartSize, 5);
+  putObject(*store, "one-part", one);
+  CHECK(store->read("one-part", 0, kAll) == one);
+}
+
+TEST_CASE("S3: a writer destroyed before commit() leaves no object, with or without parts") {
+  S3Server server;
+  auto store = openS3TestStore(server.storeUrl("ab"));
+  putObject(*store, "kept", "old");
+  {
+    auto writer = store->create("kept");
+    writer->write(patterned(kMinS3PartSize + 10));  // one part uploaded
+  }
+  {
+    auto writer = store->create("small");
+    writer->write("never committed");
+  }
+  CHECK(keysOf(store->list("")) == std::vector<std::string>{"kept"});
+  CHECK(store->read("kept", 0, kAll) == "old");
+  const auto failure = storageFailure([&] { store->stat("small"); });
+  REQUIRE(failure);
+  CHECK(failure->kind() == StorageError::Kind::kNotFound);
+}
+
+TEST_CASE("S3: a missing bucket and an unknown access key are permanent, with S3's code") {
+  S3Server server;
+  auto missing =
+      openS3TestStore(server.storeUrl("p").replace(5, server.bucket().size(), "no-such-bucket"));
+  for (auto call : {std::function<void()>([&] { missing->list(""); }),
+                    std::function<void()>([&] { putObject(*missing, "k", "v"); })}) {
+    const auto failure = storageFailure(call);
+    REQUIRE(failure);
+    CHECK(failure->kind() == StorageError::Kind::kPermanent);
+    CHECK(std::string(failure->what()).find("NoSuchBucket") != std::string::npos);
+  }
+
+  S3StoreOptions wrongKey = s3TestOptions();
+  wrongKey.credentials = {"NOT-A-KEY", "NOT-THE-SECRET", ""};
+  auto refused = openS3TestStore(server.storeUrl("p"), wrongKey);
+  const auto failure = storageFailure([&] { putObject(*refused, "k", "v"); });
+  REQUIRE(failure);
+  CHECK(failure->kind() == StorageError::Kind::kPermanent);
+  const std::string message = failure->what();
+  CHECK(message.find("InvalidAccessKeyId") != std::string::npos);
+  CHECK(message.find("NOT-THE-SECRET") == std::string::npos);
+  CHECK(refused->url().find("NOT-THE-SECRET") == std::string::npos);
+}
+
+TEST_CASE("S3: a dead server is a transient failure after bounded retries, in bounded time") {
+  S3Server server;
+  auto store = openS3TestStore(server.storeUrl("dead"));
+  putObject(*store, "k", "v");
+  server.kill();
+  const auto start = std::chrono::steady_clock::now();
+  const auto failure = storageFailure([&] { store->read("k", 0, kAll); });
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  REQUIRE(failure);
+  CHECK(failure->kind() == StorageError::Kind::kTransient);
+  CHECK(std::string(failure->what()).find("gave up after 4 tries") != std::string::npos);
+  // The options' maxTotal of 5 s, and a margin.
+  CHECK(elapsed < scaled(std::chrono::seconds(6)));
+
+  server.restart();
+  CHECK(store->read("k", 0, kAll) == "v");  // the data survived; the store carries on
+}
+
+TEST_CASE("S3: an error reply other than 429 or 5xx fails at once with its code and message") {
+  // s3rver does not check Signature V4 signatures, so a wrong secret is a fake server's reply.
+  CannedHttpServer server(errorReply("403 Forbidden", "SignatureDoesNotMatch"));
+  auto store = openS3TestStore("s3://bucket/p?endpoint=" + server.url());
+  const auto failure = storageFailure([&] { store->list(""); });
+  REQUIRE(failure);
+  CHECK(failure->kind() == StorageError::Kind::kPermanent);
+  const std::string message = failure->what();
+  CHECK(message.find("HTTP 403 SignatureDoesNotMatch: the message of SignatureDoesNotMatch") !=
+        std::string::npos);
+  CHECK(message.find(S3Server::kSecretAccessKey) == std::string::npos);
+  CHECK(server.targets().size() == 1);
+}
+
+TEST_CASE("S3: 503 and 429 replies are retried, then reported as transient") {
+  for (const std::string status : {"503 Service Unavailable", "429 Too Many Requests"}) {
+    CAPTURE(status);
+    CannedHttpServer server(errorReply(status, "SlowDown"));
+    auto store = openS3TestStore("s3://bucket/p?endpoint=" + server.url());
+    const auto failure = storageFailure([&] { store->stat("k"); });
+    REQUIRE(failure);
+    CHECK(failure->kind() == StorageError::Kind::kTransient);
+    CHECK(std::string(failure->what()).find("gave up after 4 tries") != std::string::npos);
+    CHECK(server.targets().size() == 4);
+  }
+}
+
+TEST_CASE("S3: a writer whose part upload fails is finished, and leaves no object") {
+  S3Server server;
+  auto store = openS3TestStore(server.storeUrl("wf"));
+  auto writer = store->create("big");
+  writer->write(patterned(1000));
+  server.kill();
+  const auto failure =
+      storageFailure([&] { writer->write(patterned(kMinS3PartSize)); });  // fills a part
+  REQUIRE(failure);
+  CHECK(failure->kind() == StorageError::Kind::kTransient);
+  CHECK(std::string(failure->what()).find("cannot write big") != std::string::npos);
+  const auto again = storageFailure([&] { writer->commit(); });
+  REQUIRE(again);
+  CHECK(again->kind() == StorageError::Kind::kPermanent);
+  CHECK(std::string(again->what()).find("the writer is finished") != std::string::npos);
+
+  server.restart();
+  CHECK(store->list("").empty());
+}
