@@ -41,25 +41,6 @@ int64_t nowMs() {
       .count();
 }
 
-// With the writer stopped: waits (bounded) until capture's position stays put for 300 ms,
-// which it does once every commit is copied.
-Pos waitForCaptureIdle(uint16_t port) {
-  Pos last = primaryPosition(port, "app.db");
-  auto stableSince = std::chrono::steady_clock::now();
-  for (const auto until = stableSince + scaled(20s); std::chrono::steady_clock::now() < until;) {
-    std::this_thread::sleep_for(50ms);
-    const Pos now = primaryPosition(port, "app.db");
-    if (now != last) {
-      last = now;
-      stableSince = std::chrono::steady_clock::now();
-    } else if (std::chrono::steady_clock::now() - stableSince >= 300ms) {
-      return last;
-    }
-  }
-  FAIL("capture did not settle");
-  return last;
-}
-
 // Runs `transfers` transfers, then records the state capture has once it is idle. The time is
 // taken after capture copied the last commit and before the next one: any restore to it must
 // give exactly this state.
@@ -69,7 +50,7 @@ Recorded transferThenRecord(const std::string& db, uint16_t port, int transfers)
     writer.waitFor(transfers, scaled(60s));
   }
   Recorded r;
-  r.pos = waitForCaptureIdle(port);
+  r.pos = waitForCaptureIdle(port, "app.db");
   r.digest = backup::contentDigest(db);
   std::this_thread::sleep_for(5ms);  // the next commit's capture time must be later
   r.atMs = nowMs();

@@ -35,6 +35,24 @@ Pos primaryPosition(uint16_t port, const std::string& name) {
   throw std::runtime_error("/status does not list " + name);
 }
 
+Pos waitForCaptureIdle(uint16_t port, const std::string& name) {
+  using namespace std::chrono_literals;
+  Pos last = primaryPosition(port, name);
+  auto stableSince = std::chrono::steady_clock::now();
+  for (const auto until = stableSince + scaled(20s); std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(50ms);
+    const Pos now = primaryPosition(port, name);
+    if (now != last) {
+      last = now;
+      stableSince = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - stableSince >= 300ms) {
+      return last;
+    }
+  }
+  throw std::runtime_error("capture of " + name + " did not settle: it is still moving at " +
+                           last.str());
+}
+
 size_t streamsListed(uint16_t port) {
   size_t n = 0;
   for (const auto& d : fetchStatus(port).databases) n += d.streams.size();

@@ -19,6 +19,11 @@ proto::PrimaryStatusJson waitForCapture(
 // The published position of database `name` (by /status).
 Pos primaryPosition(uint16_t port, const std::string& name);
 
+// With the application's writer stopped: waits (bounded) until capture's position of database
+// `name` stays put for 300 ms, which it does once every commit is copied, and returns it.
+// Throws when it keeps moving.
+Pos waitForCaptureIdle(uint16_t port, const std::string& name);
+
 // The streams /status lists, over every database.
 size_t streamsListed(uint16_t port);
 
