@@ -22,6 +22,7 @@
 #include "client/replica_applier.h"
 #include "client/replica_state.h"
 #include "client/upstream.h"
+#include "client/upstream_protocol.h"
 
 namespace walstream::client {
 
@@ -43,6 +44,9 @@ struct ReplicaOptions {
   // without sending what it announces must not hold the replica there. Also the longest wait for
   // the response head of a stream request.
   std::chrono::milliseconds stallTimeout{60000};
+  // How requests are written; the responses tell which protocol the upstream speaks
+  // (client/upstream_protocol.h).
+  UpstreamProtocol upstreamProtocol = UpstreamProtocol::kAuto;
 };
 
 class Replica {
@@ -65,6 +69,8 @@ class Replica {
   // The page size of the stream, from the response's headers (strictly: header_number.h).
   uint32_t streamPageSize(const HttpResponseHead& head) const;
   std::string requestTarget() const;
+  // After a 200: notes which protocol the upstream speaks (/status, and the next request's form).
+  void noteUpstreamProtocol(const HttpResponseHead& head);
   // The name of the only database the primary serves (or, when it serves several, LOCAL_DB's
   // file name), from its /status.
   std::string discoverDatabase();
@@ -84,6 +90,9 @@ class Replica {
   // else "" until discoverDatabase() names it. Once set it stays: every request names it.
   std::string db_;
   std::string followedPath_;
+  // Requests are written in the original protocol's form (docs/wire-format.md §9): asked for,
+  // or the last stream response came from a primary of that protocol.
+  bool original_ = false;
   std::optional<std::string> followed_;  // as recorded beside LOCAL_DB
 
   std::atomic<bool> stopping_{false};
