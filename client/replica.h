@@ -6,7 +6,10 @@
 // capped exponential backoff and jitter (100 ms up to 5 s); a request the primary rejects as
 // invalid (400) or for a database it does not serve (404) is a configuration error, logged as
 // one and asked again only every 30 s. The request always names the database: without --db or
-// a recorded one, the primary's /status tells which (discoverDatabase). Each state change
+// a recorded one, the primary's /status tells which (discoverDatabase). A primary of the original
+// protocol (client/upstream_protocol.h, docs/wire-format.md §9) is asked in that protocol's form
+// once it is known, and its stream, which has no heartbeats, may stay silent: TCP keepalive
+// watches the connection instead (client/tcp_keepalive.h). Each state change
 // (connected, disconnected, a new error) is logged once, not once per retry. stop() may be called
 // from any thread; run() then abandons the in-flight transaction (nothing unpublished is visible to
 // readers) and returns.

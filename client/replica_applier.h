@@ -4,10 +4,13 @@
 //  - Nothing unchecked reaches LOCAL_DB: a batch of WAL segments is decompressed and its frame
 //    chain checked (salts, running checksum, commit boundaries, page size, contiguous positions,
 //    page numbers and database sizes within what SQLite allows) before any lock is taken; a
-//    segment's declared size is checked before memory is taken for it, and its frames while it
-//    is decompressed. A snapshot is received whole into a file beside LOCAL_DB first, after a
-//    check of the free space it needs, and must pass the database header's checks and SQLite's
-//    PRAGMA quick_check before it is installed; a refused or partial one is removed.
+//    segment's declared size is checked before memory is taken for it (an lz4 frame that
+//    declares none is bounded while it is decompressed), and its frames while it is
+//    decompressed. A segment resent from before the applied position is verified against the
+//    chain kept there and skipped (client/apply/wal_overlap.h), never applied again. A snapshot is
+//    received whole into a file beside LOCAL_DB first, after a check of the free space it needs,
+//    and must pass the database header's checks and SQLite's PRAGMA quick_check before it is
+//    installed; a refused or partial one is removed.
 //  - The primary transactions of one batch land as ONE SQLite transaction through WalAppender,
 //    holding the last version of each page they write and the last one's database size
 //    (client/apply/wal_batch.h says why that is exactly the state after the last of them): readers
