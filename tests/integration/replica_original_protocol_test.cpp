@@ -3,10 +3,8 @@
 // test writes: path= and generation=&index= requests, a raw snapshot of the database file at
 // offset 0, each index's WAL from offset 0 in lz4 frames without a content size, no heartbeats.
 #include <doctest/doctest.h>
-#include <signal.h>
 #include <sqlite3.h>
 
-#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -19,6 +17,7 @@
 #include "tests/support/http_client.h"
 #include "tests/support/original_primary.h"
 #include "tests/support/process.h"
+#include "tests/support/replica_with_status.h"
 #include "tests/support/sqlite_fixture.h"
 #include "tests/support/temp_dir.h"
 
@@ -58,40 +57,14 @@ struct Source {
 };
 
 // A replica of dir/replica.db following the double, naming the database by its path.
-struct Replica {
+struct Replica : ReplicaWithStatus {
   Replica(const TempDir& dir, const std::string& upstream, const std::string& dbPath,
           std::vector<std::string> extra)
-      : db(dir.file("replica.db")),
-        process(
-            [&] {
-              std::vector<std::string> argv{WALSTREAM_BINARY, "replica",    "--upstream",
-                                            upstream,         "--db",       dbPath,
-                                            "--http",         "127.0.0.1:0"};
-              argv.insert(argv.end(), extra.begin(), extra.end());
-              argv.push_back(dir.file("replica.db"));
-              return argv;
-            }(),
-            dir.file("replica")),
-        port(replicaStatusPort(process)) {}
-
-  nlohmann::json status() { return nlohmann::json::parse(httpRequest(port, "/status").body); }
-  nlohmann::json waitStatus(const std::function<bool(const nlohmann::json&)>& ok) {
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    nlohmann::json s = status();
-    while (!ok(s) && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(20ms);
-      s = status();
-    }
-    return s;
-  }
-  void stop() {
-    process.signal(SIGTERM);
-    CHECK(process.wait(20s) == std::optional<int>(0));
-  }
-
-  std::string db;
-  Process process;
-  uint16_t port;
+      : ReplicaWithStatus(dir, [&] {
+          std::vector<std::string> flags{"--upstream", upstream, "--db", dbPath};
+          flags.insert(flags.end(), extra.begin(), extra.end());
+          return flags;
+        }()) {}
 };
 
 bool contains(const std::string& text, const std::string& needle) {

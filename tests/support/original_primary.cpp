@@ -12,7 +12,6 @@
 #include "proto/query_string.h"
 #include "proto/stream_record.h"
 #include "tests/support/hostile_stream.h"
-#include "tests/support/loopback_server.h"
 #include "tests/support/lz4_frames.h"
 #include "tests/support/sqlite_fixture.h"
 
@@ -58,42 +57,11 @@ OriginalPrimary::OriginalPrimary(Options options)
     : options_(std::move(options)),
       dbFd_(openFile(options_.dbPath, O_RDONLY)),
       current_(options_.index),
-      port_(options_.port) {
-  {
-    std::lock_guard lock(mu_);
-    image_ = readImage();
-    indexes_[current_] = {};
-    recordNewTransactions();
-  }
-  listener_ = port_ == 0 ? listenOnLoopback(port_) : listenOnLoopbackPort(port_);
-  thread_ = std::thread([this] {
-    serveRequests(listener_.get(), stop_, [this](int fd, const std::string& target) {
-      {
-        std::lock_guard lock(mu_);
-        targets_.push_back(target);
-      }
-      serve(fd, target);
-    });
-  });
-}
-
-OriginalPrimary::~OriginalPrimary() {
-  stop_ = true;
-  thread_.join();
-}
-
-std::vector<std::string> OriginalPrimary::targets() const {
+      image_(readImage()),
+      server_([this](int fd, const std::string& target) { serve(fd, target); }, options_.port) {
   std::lock_guard lock(mu_);
-  return targets_;
-}
-
-size_t OriginalPrimary::waitForRequests(size_t n, std::chrono::milliseconds timeout) const {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    const size_t have = targets().size();
-    if (have >= n || std::chrono::steady_clock::now() >= deadline) return have;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  indexes_[current_] = {};
+  recordNewTransactions();
 }
 
 std::string OriginalPrimary::readImage() const {
@@ -141,16 +109,16 @@ void OriginalPrimary::startNextIndex(SqliteConnection& source) {
 
 void OriginalPrimary::serve(int fd, const std::string& target) {
   if (target.rfind("/stream?", 0) != 0 && target != "/stream") {
-    sendAll(fd, plainAnswer(404, "Not Found", "404 page not found"));
+    server_.sendAll(fd, plainAnswer(404, "Not Found", "404 page not found"));
     return;
   }
   const std::string path = queryValue(target, "path");
   if (path.empty()) {
-    sendAll(fd, plainAnswer(400, "Bad Request", "Database name required"));
+    server_.sendAll(fd, plainAnswer(400, "Bad Request", "Database name required"));
     return;
   }
   if (path != (options_.servedPath.empty() ? options_.dbPath : options_.servedPath)) {
-    sendAll(fd, plainAnswer(404, "Not Found", "Database not found"));
+    server_.sendAll(fd, plainAnswer(404, "Not Found", "Database not found"));
     return;
   }
   const std::string generation = queryValue(target, "generation");
@@ -160,7 +128,7 @@ void OriginalPrimary::serve(int fd, const std::string& target) {
     const auto [p, ec] =
         std::from_chars(indexText.data(), indexText.data() + indexText.size(), index, 16);
     if (ec != std::errc() || p != indexText.data() + indexText.size()) {
-      sendAll(fd, plainAnswer(400, "Bad Request", "Invalid index query parameter"));
+      server_.sendAll(fd, plainAnswer(400, "Bad Request", "Invalid index query parameter"));
       return;
     }
   }
@@ -183,8 +151,8 @@ void OriginalPrimary::serve(int fd, const std::string& target) {
   const std::string head =
       "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nLitestream-Page-Size: " +
       std::to_string(pageSize == 1 ? 65536 : pageSize) + "\r\nTransfer-Encoding: chunked\r\n\r\n";
-  if (!sendAll(fd, head)) return;
-  if (!body.empty() && !sendAll(fd, chunk(body))) return;
+  if (!server_.sendAll(fd, head)) return;
+  if (!body.empty() && !server_.sendAll(fd, chunk(body))) return;
   followUntilClosed(fd, cursor);
 }
 
@@ -206,10 +174,10 @@ std::string OriginalPrimary::recordsFrom(Cursor& cursor) {
 }
 
 void OriginalPrimary::followUntilClosed(int fd, Cursor cursor) {
-  while (!stop_) {
+  while (!server_.stopping()) {
     const std::string records = recordsFrom(cursor);
     if (!records.empty()) {
-      if (!sendAll(fd, chunk(records))) return;
+      if (!server_.sendAll(fd, chunk(records))) return;
       continue;
     }
     if (peerSpokeOrLeft(fd)) return;

@@ -24,11 +24,11 @@
 #include <map>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/file_util.h"
 #include "core/wal_segment.h"
+#include "tests/support/canned_http_server.h"
 
 namespace walstream {
 class SqliteConnection;
@@ -47,15 +47,17 @@ class OriginalPrimary {
   };
 
   explicit OriginalPrimary(Options options);
-  ~OriginalPrimary();
+  ~OriginalPrimary() = default;
   OriginalPrimary(const OriginalPrimary&) = delete;
   OriginalPrimary& operator=(const OriginalPrimary&) = delete;
 
-  uint16_t port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::vector<std::string> targets() const;  // of the requests so far, in order
+  uint16_t port() const { return server_.port(); }
+  std::string url() const { return server_.url(); }
+  std::vector<std::string> targets() const { return server_.targets(); }
   // Waits (bounded) until at least `n` requests arrived; returns how many did.
-  size_t waitForRequests(size_t n, std::chrono::milliseconds timeout) const;
+  size_t waitForRequests(size_t n, std::chrono::milliseconds timeout) const {
+    return server_.waitForRequests(n, timeout);
+  }
   uint64_t snapshotsSent() const { return snapshotsSent_; }
 
   // Ends the current WAL index: records the rest of its WAL, checkpoints `source` (the test's
@@ -94,13 +96,9 @@ class OriginalPrimary {
   uint64_t current_;
   std::string image_;  // the database file at offset 0 of the current index
   std::map<uint64_t, RecordedIndex> indexes_;
-  std::vector<std::string> targets_;
   std::atomic<uint64_t> snapshotsSent_{0};
-
-  uint16_t port_ = 0;
-  UniqueFd listener_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  // Last: its thread, which uses everything above, is stopped and joined first.
+  CannedHttpServer server_;
 };
 
 }  // namespace walstream::test

@@ -33,16 +33,13 @@ struct OriginalIndex {
 
   OriginalIndex(const TempDir& dir, const std::string& name, int transactions) {
     const std::string path = dir.file(name);
-    SqliteConnection c(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    c.exec("PRAGMA page_size=4096");
-    c.exec("PRAGMA journal_mode=WAL");
-    c.exec("PRAGMA wal_autocheckpoint=0");
+    const auto c = openWalDatabase(path);  // never checkpointed: the file stays at offset 0
     image = readFile(path);
-    c.exec("CREATE TABLE t(x INTEGER PRIMARY KEY, v TEXT, b BLOB)");
+    c->exec("CREATE TABLE t(x INTEGER PRIMARY KEY, v TEXT, b BLOB)");
     for (int i = 0; i < transactions; ++i) {
-      c.exec("INSERT INTO t(v, b) VALUES('" + name + std::to_string(i) + "', randomblob(2500))");
+      c->exec("INSERT INTO t(v, b) VALUES('" + name + std::to_string(i) + "', randomblob(2500))");
     }
-    rows = queryRows(c, "SELECT x, v, hex(b) FROM t ORDER BY x");
+    rows = queryRows(*c, "SELECT x, v, hex(b) FROM t ORDER BY x");
     slices = splitWalAtCommits(readBytes(path + "-wal"));
     REQUIRE(slices.size() == static_cast<size_t>(transactions + 1));
   }
