@@ -67,6 +67,11 @@ void defineReplicaFlags(Flags& flags) {
   flags.define("db", "NAME", "",
                "database name on the primary (default: the one LOCAL_DB is a replica of; for a "
                "new LOCAL_DB the only one it serves, else LOCAL_DB's file name)");
+  flags.define("upstream-protocol", "auto|original", "auto",
+               "the upstream's stream protocol: auto (walstream's requests, naming an absolute "
+               "--db by path=; switches to the original form when the primary answers in it), or "
+               "original (a primary of the original 2022 design: path=, generation=&index=, no "
+               "heartbeats; needs --db, the database's path on the primary)");
   flags.define("http", "ADDR", "",
                "serve /status, /metrics and /healthz on ADDR (:9091, 127.0.0.1:9091, [::1]:9091)");
   defineServerAccessFlags(flags);
@@ -139,6 +144,16 @@ ReplicaSettings replicaSettings(const Flags& flags) {
   }
   options.access = upstreamAccess(flags, options.upstream);
   options.db = flags.str("db");
+  const auto protocol = client::parseUpstreamProtocol(flags.str("upstream-protocol"));
+  if (!protocol) {
+    throw UsageError("--upstream-protocol " + flags.str("upstream-protocol") +
+                     " is not one of: auto, original");
+  }
+  options.upstreamProtocol = *protocol;
+  if (*protocol == client::UpstreamProtocol::kOriginal && options.db.empty()) {
+    throw UsageError(
+        "--upstream-protocol original needs --db (the database's path on the primary)");
+  }
   options.localPath = flags.positional()[0];
   const CheckpointPages pages = checkpointPages(flags);
   options.applier.minCheckpointPages = pages.min;

@@ -2,6 +2,7 @@
 
 #include "client/followed_db.h"
 #include "client/streaming_get.h"
+#include "client/tcp_keepalive.h"
 #include "core/backoff.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -9,6 +10,7 @@
 #include "core/printable_text.h"
 #include "proto/header_number.h"
 #include "proto/heartbeat.h"
+#include "proto/original_stream_request.h"
 #include "proto/record_decoder.h"
 #include "proto/snapshot_chain.h"
 #include "proto/status_json.h"
@@ -62,6 +64,12 @@ std::chrono::milliseconds silenceLimit(std::chrono::milliseconds heartbeat) {
   return std::max<std::chrono::milliseconds>(std::chrono::seconds(3), heartbeat * 5);
 }
 
+// A primary of the original protocol sends no heartbeats: its stream is silent while its
+// database is idle, which says nothing of the connection. TCP keepalive (client/tcp_keepalive.h)
+// detects a dead one instead; a connection silent for this long is still made again, which
+// costs a resend of the current WAL index, verified and skipped.
+constexpr std::chrono::minutes kOriginalSilenceLimit{15};
+
 }  // namespace
 
 int64_t ReplicaState::lagMillis() const {
@@ -84,7 +92,8 @@ Replica::Replica(ReplicaOptions options, ReplicaState& state)
       state_(state),
       applier_(options_.localPath, options_.applier),
       db_(options_.db),
-      followedPath_(followedDbPath(options_.localPath)) {
+      followedPath_(followedDbPath(options_.localPath)),
+      original_(options_.upstreamProtocol == UpstreamProtocol::kOriginal) {
   if (pathExists(options_.localPath)) {
     followed_ = loadFollowedDb(followedPath_);
   } else {
@@ -112,8 +121,12 @@ void Replica::stop() {
 }
 
 std::string Replica::requestTarget() const {
+  if (original_) {
+    return proto::originalStreamTarget(db_, applier_.position() ? applier_.position()->pos : Pos{});
+  }
   proto::StreamRequest request;
   request.db = db_;
+  request.dbAsPath = namesDatabaseByPath(db_);
   if (const auto& p = applier_.position()) {
     request.pos = p->pos;
     if (p->chainKnown) request.checksum = p->chain.checksum;
@@ -226,6 +239,10 @@ void Replica::run() {
       noteError(std::string(e.what()) +
                 "; the replica is read-only: writes are discarded by a new snapshot");
       backoff.reset();
+    } catch (const WalDivergedError& e) {
+      setConnected(false);
+      noteError(std::string(e.what()) + "; fetching a snapshot");
+      backoff.reset();
     } catch (const RequestRejectedError& e) {
       setConnected(false);
       if (stopping_) break;
@@ -277,7 +294,11 @@ void Replica::checkStreamResponse(const HttpResponseHead& head) const {
   if (head.status == 400) {
     throw RequestRejectedError(options_.upstream.url + " rejects the replica's request " +
                                requestTarget() + " as invalid (400: " + head.body +
-                               "): a flag value or a protocol version the primary does not accept");
+                               "): a flag value or a protocol version the primary does not accept" +
+                               (head.body.find("Database name required") != std::string::npos
+                                    ? " (a primary of the original protocol: give --db the "
+                                      "database's absolute path, or --upstream-protocol original)"
+                                    : ""));
   }
   if (head.status != 200) {
     throw Error(options_.upstream.url + " answered " + std::to_string(head.status) + ": " +
@@ -327,6 +348,9 @@ class Replica::StreamConnection {
   std::optional<WalChainState> snapshotChain_;  // the head's, for a snapshot mid-index
   // A primary that promises index-end records announces every WAL index change with one.
   bool indexEndsPromised_ = false;
+  // A primary of the original protocol: no heartbeats, so silence is no sign of a dead
+  // connection (kOriginalSilenceLimit, TCP keepalive).
+  const bool original_;
   std::optional<Pos> confirmedIndexEnd_;  // the last index-end record, checked against LOCAL_DB
 
   proto::RecordDecoder decoder_;
@@ -350,7 +374,9 @@ Replica::StreamConnection::StreamConnection(Replica& replica, StreamingGet& stre
       options_(replica.options_),
       state_(replica.state_),
       applier_(replica.applier_),
-      pageSize_(replica.streamPageSize(head)) {
+      pageSize_(replica.streamPageSize(head)),
+      original_(respondsInOriginalProtocol(head)) {
+  if (original_) enableTcpKeepalive(stream_.nativeSocket());
   if (auto it = head.headers.find("walstream-snapshot-chain"); it != head.headers.end()) {
     snapshotChain_ = proto::parseSnapshotChain(it->second, pageSize_);
     if (!snapshotChain_) {
@@ -366,8 +392,9 @@ void Replica::StreamConnection::follow() {
   lastProgress_ = std::chrono::steady_clock::now();
   for (;;) {
     if (replica_.stopping_) return;
-    const size_t n =
-        stream_.readSome(buf_.data(), buf_.size(), silenceLimit(options_.heartbeatInterval));
+    const size_t n = stream_.readSome(
+        buf_.data(), buf_.size(),
+        original_ ? kOriginalSilenceLimit : silenceLimit(options_.heartbeatInterval));
     if (n == 0) return endOfStream();
     {
       std::lock_guard lock(state_.mu);
@@ -547,6 +574,11 @@ void Replica::StreamConnection::checkStall() {
 
 void Replica::streamOnce() {
   // Before the stream is registered for stop(): discovery registers its own request.
+  if (db_.empty() && original_) {
+    throw RequestRejectedError(
+        "a primary of the original protocol has no /status to name its "
+        "database: name it with --db (its path on the primary)");
+  }
   if (db_.empty()) {
     db_ = discoverDatabase();
     std::lock_guard lock(state_.mu);
@@ -568,6 +600,7 @@ void Replica::streamOnce() {
       stream.open(options_.upstream.host, options_.upstream.port, requestTarget(),
                   options_.connectTimeout, options_.stallTimeout);
   checkStreamResponse(head);
+  noteUpstreamProtocol(head);
   StreamConnection connection(*this, stream, head);
   recordFollowedDb();
   {
@@ -576,6 +609,18 @@ void Replica::streamOnce() {
   }
   setConnected(true);
   connection.follow();
+}
+
+void Replica::noteUpstreamProtocol(const HttpResponseHead& head) {
+  const bool original = respondsInOriginalProtocol(head);
+  if (options_.upstreamProtocol == UpstreamProtocol::kAuto) original_ = original;
+  std::lock_guard lock(state_.mu);
+  const std::string name(protocolName(original));
+  if (state_.upstreamProtocol == name) return;
+  state_.upstreamProtocol = name;
+  log::info(options_.localPath + ": " + options_.upstream.url + " speaks the " + name +
+            " stream protocol" +
+            (original ? " (no heartbeats: an idle stream is kept, TCP keepalive watches it)" : ""));
 }
 
 uint32_t Replica::streamPageSize(const HttpResponseHead& head) const {

@@ -5,11 +5,14 @@
 // ReplicaOptions::stallTimeout), and on any failure reconnect with
 // capped exponential backoff and jitter (100 ms up to 5 s); a request the primary rejects as
 // invalid (400), for a database it does not serve (404) or without a valid token (401) is a
-// configuration error, logged as one and asked again only every 30 s. The request always names the
-// database: without --db or a recorded one, the primary's /status tells which (discoverDatabase).
-// Each state change (connected, disconnected, a new error) is logged once, not once per retry.
-// stop() may be called from any thread; run() then abandons the in-flight transaction (nothing
-// unpublished is visible to readers) and returns.
+// configuration error, logged as one and asked again only every 30 s. The request always names
+// the database: without --db or a recorded one, the primary's /status tells which
+// (discoverDatabase). A primary of the original protocol (client/upstream_protocol.h,
+// docs/wire-format.md §9) is asked in that protocol's form once it is known, and its stream,
+// which has no heartbeats, may stay silent: TCP keepalive watches the connection instead
+// (client/tcp_keepalive.h). Each state change (connected, disconnected, a new error) is logged
+// once, not once per retry. stop() may be called from any thread; run() then abandons the
+// in-flight transaction (nothing unpublished is visible to readers) and returns.
 #pragma once
 
 #include <atomic>
@@ -22,6 +25,7 @@
 #include "client/replica_applier.h"
 #include "client/replica_state.h"
 #include "client/upstream.h"
+#include "client/upstream_protocol.h"
 
 namespace walstream::client {
 
@@ -44,6 +48,9 @@ struct ReplicaOptions {
   // without sending what it announces must not hold the replica there. Also the longest wait for
   // the response head of a stream request.
   std::chrono::milliseconds stallTimeout{60000};
+  // How requests are written; the responses tell which protocol the upstream speaks
+  // (client/upstream_protocol.h).
+  UpstreamProtocol upstreamProtocol = UpstreamProtocol::kAuto;
 };
 
 class Replica {
@@ -68,6 +75,8 @@ class Replica {
   // The page size of the stream, from the response's headers (strictly: header_number.h).
   uint32_t streamPageSize(const HttpResponseHead& head) const;
   std::string requestTarget() const;
+  // After a 200: notes which protocol the upstream speaks (/status, and the next request's form).
+  void noteUpstreamProtocol(const HttpResponseHead& head);
   // The name of the only database the primary serves (or, when it serves several, LOCAL_DB's
   // file name), from its /status.
   std::string discoverDatabase();
@@ -87,6 +96,9 @@ class Replica {
   // else "" until discoverDatabase() names it. Once set it stays: every request names it.
   std::string db_;
   std::string followedPath_;
+  // Requests are written in the original protocol's form (docs/wire-format.md §9): asked for,
+  // or the last stream response came from a primary of that protocol.
+  bool original_ = false;
   std::optional<std::string> followed_;  // as recorded beside LOCAL_DB
 
   std::atomic<bool> stopping_{false};

@@ -361,6 +361,7 @@ void ReplicaApplier::endSnapshot() {
     abortSnapshot();  // a received file that could not be installed is of no use either
     throw;
   }
+  overlap_.reset();
   position_ = ReplicaPosition{snapshotPos_, WalChainState{}, false, std::nullopt};
   position_->chain.pageSize = snapshotPageSize_;
   if (snapshotChain_) {
@@ -442,31 +443,21 @@ void ReplicaApplier::installSnapshotFile() {
 
 std::vector<std::span<const uint8_t>> ReplicaApplier::decompressBatch(
     const std::vector<ReceivedSegment>& segments) {
+  // Segments whose lz4 header declares no content size (an upstream of the original protocol)
+  // are decompressed first, into memory that grows with them up to what a segment may hold;
+  // then every segment's size is known and checked before the batch's scratch is taken.
+  std::vector<std::optional<Lz4Decompressor::Content>> undeclared(segments.size());
   std::vector<size_t> sizes;
   sizes.reserve(segments.size());
   size_t total = 0;
-  // What a segment can hold, checked on the lz4 header's word before any memory is taken for
-  // it: whole frames of the stream's page size (after the WAL header at offset 0), no more
-  // than the primary ever stores, and no more than lz4 can encode in the bytes received.
-  const uint64_t frameSize = position_->chain.pageSize + kWalFrameHeaderSize;
-  for (const ReceivedSegment& s : segments) {
-    const std::optional<uint64_t> size = lz4ContentSize(s.lz4);
-    if (!size) throw Error("segment " + s.pos.str() + " is not an lz4 frame with a content size");
-    const uint64_t header = s.pos.offset == 0 ? kWalHeaderSize : 0;
-    const std::string declared =
-        "segment " + s.pos.str() + " declares " + std::to_string(*size) + " bytes decompressed";
-    if (*size > kMaxWalSegmentBytes) {
-      throw Error(declared + ", more than a segment holds (" + std::to_string(kMaxWalSegmentBytes) +
-                  ")");
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const ReceivedSegment& s = segments[i];
+    std::optional<uint64_t> size = lz4ContentSize(s.lz4);
+    if (!size) {
+      undeclared[i] = decompressUndeclared(s);
+      size = undeclared[i]->size;
     }
-    if (*size > s.lz4.size() * kLz4MaxExpansion) {
-      throw Error(declared + ", more than its " + std::to_string(s.lz4.size()) +
-                  " lz4 bytes can encode");
-    }
-    if (*size < header + frameSize || (*size - header) % frameSize != 0) {
-      throw Error(declared + ", not a whole number of " + std::to_string(frameSize) +
-                  "-byte frames" + (header ? " after the WAL header" : ""));
-    }
+    checkSegmentSize(s, *size, /*declared=*/!undeclared[i]);
     sizes.push_back(static_cast<size_t>(*size));
     total += sizes.back();
   }
@@ -481,24 +472,68 @@ std::vector<std::span<const uint8_t>> ReplicaApplier::decompressBatch(
   raws.reserve(segments.size());
   size_t at = 0;
   for (size_t i = 0; i < segments.size(); ++i) {
-    size_t n = 0;
     uint8_t* const out = scratch_.get() + at;
-    WalSegmentPrefixCheck prefix(segments[i].pos.offset, position_->chain.pageSize, maxPageCount_);
-    try {
-      n = lz4_.decompress(segments[i].lz4, {out, scratchSize_ - at}, [&](size_t written) {
-        prefix.check({out, written});
-      });
-    } catch (const Error& e) {
-      throw Error("segment " + segments[i].pos.str() + ": " + e.what());
+    if (undeclared[i]) {
+      std::memcpy(out, undeclared[i]->data.get(), sizes[i]);
+      undeclared[i].reset();
+    } else {
+      decompressDeclared(segments[i], {out, scratchSize_ - at}, sizes[i]);
     }
-    if (n != sizes[i]) {
-      throw Error("segment " + segments[i].pos.str() + " decompresses to " + std::to_string(n) +
-                  " bytes, its lz4 header says " + std::to_string(sizes[i]));
-    }
-    raws.emplace_back(scratch_.get() + at, n);
-    at += n;
+    raws.emplace_back(out, sizes[i]);
+    at += sizes[i];
   }
   return raws;
+}
+
+Lz4Decompressor::Content ReplicaApplier::decompressUndeclared(const ReceivedSegment& s) {
+  // The bound is what a segment may hold and what lz4 can encode in the bytes received, enforced
+  // while decompressing; the frames are checked as they appear.
+  const size_t bound =
+      static_cast<size_t>(std::min<uint64_t>(kMaxWalSegmentBytes, s.lz4.size() * kLz4MaxExpansion));
+  WalSegmentPrefixCheck prefix(s.pos.offset, position_->chain.pageSize, maxPageCount_);
+  try {
+    return lz4_.decompressGrowing(s.lz4, bound,
+                                  [&](std::span<const uint8_t> bytes) { prefix.check(bytes); });
+  } catch (const Error& e) {
+    throw Error("segment " + s.pos.str() + " (an lz4 frame without a content size): " + e.what());
+  }
+}
+
+void ReplicaApplier::checkSegmentSize(const ReceivedSegment& s, uint64_t size,
+                                      bool declared) const {
+  // What a segment can hold, checked on the lz4 header's word before any memory is taken for
+  // it: whole frames of the stream's page size (after the WAL header at offset 0), no more
+  // than the primary ever stores, and no more than lz4 can encode in the bytes received.
+  const uint64_t frameSize = position_->chain.pageSize + kWalFrameHeaderSize;
+  const uint64_t header = s.pos.offset == 0 ? kWalHeaderSize : 0;
+  const std::string what = "segment " + s.pos.str() +
+                           (declared ? " declares " : " decompresses to ") + std::to_string(size) +
+                           (declared ? " bytes decompressed" : " bytes");
+  if (size > kMaxWalSegmentBytes) {
+    throw Error(what + ", more than a segment holds (" + std::to_string(kMaxWalSegmentBytes) + ")");
+  }
+  if (size > s.lz4.size() * kLz4MaxExpansion) {
+    throw Error(what + ", more than its " + std::to_string(s.lz4.size()) + " lz4 bytes can encode");
+  }
+  if (size < header + frameSize || (size - header) % frameSize != 0) {
+    throw Error(what + ", not a whole number of " + std::to_string(frameSize) + "-byte frames" +
+                (header ? " after the WAL header" : ""));
+  }
+}
+
+void ReplicaApplier::decompressDeclared(const ReceivedSegment& s, std::span<uint8_t> out,
+                                        size_t declared) {
+  size_t n = 0;
+  WalSegmentPrefixCheck prefix(s.pos.offset, position_->chain.pageSize, maxPageCount_);
+  try {
+    n = lz4_.decompress(s.lz4, out, [&](size_t written) { prefix.check({out.data(), written}); });
+  } catch (const Error& e) {
+    throw Error("segment " + s.pos.str() + ": " + e.what());
+  }
+  if (n != declared) {
+    throw Error("segment " + s.pos.str() + " decompresses to " + std::to_string(n) +
+                " bytes, its lz4 header says " + std::to_string(declared));
+  }
 }
 
 uint64_t ReplicaApplier::applySegments(const std::vector<ReceivedSegment>& segments) {
@@ -521,44 +556,81 @@ void ReplicaApplier::releaseLargeScratch() {
   scratchSize_ = 0;
 }
 
+std::optional<ParsedWalSegment> ReplicaApplier::checkSegment(ReplicaPosition& next,
+                                                             const ReceivedSegment& s,
+                                                             std::span<const uint8_t> raw) {
+  const Pos& at = next.pos;
+  Pos from = s.pos;
+  if (s.pos.generation == at.generation && s.pos.index == at.index && s.pos.offset < at.offset) {
+    // The upstream resent part of what was applied (the original protocol resumes from offset
+    // 0 of the index): verified against the chain kept at the position, then skipped.
+    const WalOverlap::Outcome o =
+        overlap_.check(s.pos, raw, at, next.chain, next.chainKnown, maxPageCount_);
+    switch (o.verdict) {
+      case WalOverlap::Verdict::kInside:
+        return std::nullopt;
+      case WalOverlap::Verdict::kOutOfOrder:
+        throw Error(o.why);
+      case WalOverlap::Verdict::kDiverged:
+        forgetPosition();
+        throw WalDivergedError("segment " + s.pos.str() + ": " + o.why);
+      case WalOverlap::Verdict::kReachesPosition:
+        next.chain = o.chain;
+        next.orderKnown = true;
+        if (o.rest.empty()) return std::nullopt;
+        raw = o.rest;
+        from = at;
+        break;
+    }
+  }
+  const SegmentSuccession succession = segmentSuccession(at, from);
+  if (succession == SegmentSuccession::kBreaks) {
+    throw Error("segment " + s.pos.str() + " does not follow the applied position " + at.str());
+  }
+  if (succession == SegmentSuccession::kStartsNextIndex && !s.mayStartIndex) {
+    throw Error("segment " + s.pos.str() + " starts the next WAL index, but the upstream did " +
+                "not confirm that index " + formatHex16(at.index) + " ended at the applied " +
+                "position " + at.str());
+  }
+  ParsedWalSegment parsed;
+  try {
+    if (from.offset == 0) {
+      parsed = parseWalSegment(raw, 0, next.chain, maxPageCount_);  // the header tells the order
+      next.orderKnown = true;
+    } else if (next.chainKnown) {
+      parsed = parseContinuing(raw, from.offset, next.chain, next.orderKnown, maxPageCount_);
+    } else {
+      parsed = parseAnchored(raw, from.offset, next.chain, next.orderKnown, maxPageCount_);
+    }
+  } catch (const Error& e) {
+    throw Error("segment " + s.pos.str() + ": " + e.what());
+  }
+  if (next.chain.pageSize != position_->chain.pageSize) {
+    throw Error("segment " + s.pos.str() + " has page size " + std::to_string(next.chain.pageSize) +
+                ", the replica " + std::to_string(position_->chain.pageSize));
+  }
+  next.chainKnown = true;
+  next.pos = {s.pos.generation, s.pos.index, parsed.endOffset};
+  return parsed;
+}
+
+void ReplicaApplier::forgetPosition() {
+  // Only a snapshot can bring LOCAL_DB back to a state the primary had. The removal is flushed:
+  // the old position must not come back after a power failure.
+  position_.reset();
+  overlap_.reset();
+  positionFile_.remove();
+  if (pathExists(dirName(positionPath_))) options_.fileSystem->fsyncDir(dirName(positionPath_));
+}
+
 uint64_t ReplicaApplier::applyBatch(const std::vector<ReceivedSegment>& segments) {
   ReplicaPosition next = *position_;
   const std::vector<std::span<const uint8_t>> raws = decompressBatch(segments);
   std::vector<WalTransaction> txns;
   for (size_t i = 0; i < segments.size(); ++i) {
-    const ReceivedSegment& s = segments[i];
-    const Pos& at = next.pos;
-    const SegmentSuccession succession = segmentSuccession(at, s.pos);
-    if (succession == SegmentSuccession::kBreaks) {
-      throw Error("segment " + s.pos.str() + " does not follow the applied position " + at.str());
-    }
-    if (succession == SegmentSuccession::kStartsNextIndex && !s.mayStartIndex) {
-      throw Error("segment " + s.pos.str() + " starts the next WAL index, but the upstream did " +
-                  "not confirm that index " + formatHex16(at.index) + " ended at the applied " +
-                  "position " + at.str());
-    }
-    const auto raw = raws[i];
-    ParsedWalSegment parsed;
-    try {
-      if (s.pos.offset == 0) {
-        parsed = parseWalSegment(raw, 0, next.chain, maxPageCount_);  // the header tells the order
-        next.orderKnown = true;
-      } else if (next.chainKnown) {
-        parsed = parseContinuing(raw, s.pos.offset, next.chain, next.orderKnown, maxPageCount_);
-      } else {
-        parsed = parseAnchored(raw, s.pos.offset, next.chain, next.orderKnown, maxPageCount_);
-      }
-    } catch (const Error& e) {
-      throw Error("segment " + s.pos.str() + ": " + e.what());
-    }
-    if (next.chain.pageSize != position_->chain.pageSize) {
-      throw Error("segment " + s.pos.str() + " has page size " +
-                  std::to_string(next.chain.pageSize) + ", the replica " +
-                  std::to_string(position_->chain.pageSize));
-    }
-    next.chainKnown = true;
-    next.pos = {s.pos.generation, s.pos.index, parsed.endOffset};
-    for (auto& t : parsed.transactions) txns.push_back(std::move(t));
+    std::optional<ParsedWalSegment> parsed = checkSegment(next, segments[i], raws[i]);
+    if (!parsed) continue;
+    for (auto& t : parsed->transactions) txns.push_back(std::move(t));
   }
 
   if (!txns.empty()) {
@@ -578,11 +650,7 @@ uint64_t ReplicaApplier::applyBatch(const std::vector<ReceivedSegment>& segments
         }
       }
     } catch (const ReplicaModifiedError&) {
-      // Forget the position: only a snapshot can bring LOCAL_DB back to a state the primary had.
-      // The removal is flushed: the old position must not come back after a power failure.
-      position_.reset();
-      positionFile_.remove();
-      if (pathExists(dirName(positionPath_))) options_.fileSystem->fsyncDir(dirName(positionPath_));
+      forgetPosition();
       throw;
     }
   }

@@ -4,10 +4,13 @@
 //  - Nothing unchecked reaches LOCAL_DB: a batch of WAL segments is decompressed and its frame
 //    chain checked (salts, running checksum, commit boundaries, page size, contiguous positions,
 //    page numbers and database sizes within what SQLite allows) before any lock is taken; a
-//    segment's declared size is checked before memory is taken for it, and its frames while it
-//    is decompressed. A snapshot is received whole into a file beside LOCAL_DB first, after a
-//    check of the free space it needs, and must pass the database header's checks and SQLite's
-//    PRAGMA quick_check before it is installed; a refused or partial one is removed.
+//    segment's declared size is checked before memory is taken for it (an lz4 frame that
+//    declares none is bounded while it is decompressed), and its frames while it is
+//    decompressed. A segment resent from before the applied position is verified against the
+//    chain kept there and skipped (client/apply/wal_overlap.h), never applied again. A snapshot is
+//    received whole into a file beside LOCAL_DB first, after a check of the free space it needs,
+//    and must pass the database header's checks and SQLite's PRAGMA quick_check before it is
+//    installed; a refused or partial one is removed.
 //  - The primary transactions of one batch land as ONE SQLite transaction through WalAppender,
 //    holding the last version of each page they write and the last one's database size
 //    (client/apply/wal_batch.h says why that is exactly the state after the last of them): readers
@@ -109,6 +112,7 @@
 
 #include "client/apply/wal_appender.h"
 #include "client/apply/wal_batch.h"
+#include "client/apply/wal_overlap.h"
 #include "client/replica_position.h"
 #include "core/file_system.h"
 #include "core/file_util.h"
@@ -117,6 +121,14 @@
 #include "core/sequential_writeback.h"
 
 namespace walstream::client {
+
+// The upstream resent WAL bytes before the applied position that are not the ones applied there
+// (client/apply/wal_overlap.h): its WAL is not the one LOCAL_DB followed. The applier has
+// forgotten its position; the caller must fetch a snapshot.
+class WalDivergedError : public Error {
+ public:
+  using Error::Error;
+};
 
 struct ApplierOptions {
   uint32_t minCheckpointPages = 1000;   // PASSIVE checkpoint past this many WAL frames
@@ -162,9 +174,11 @@ class ReplicaApplier {
 
   // Checks then applies a batch of segments (in stream order) as one transaction. Returns the
   // primary transactions applied. Throws Error on a check failure (nothing applied) and
-  // ReplicaModifiedError when LOCAL_DB was written locally (the position is forgotten: the
-  // caller must fetch a snapshot). The whole batch is held decompressed while it is applied:
-  // the caller bounds its size (see Replica).
+  // ReplicaModifiedError when LOCAL_DB was written locally, WalDivergedError when a segment
+  // resent before the applied position is not what was applied there (either way the position
+  // is forgotten: the caller must fetch a snapshot). A segment resent before the applied
+  // position in its WAL index is verified and skipped (client/apply/wal_overlap.h). The whole batch
+  // is held decompressed while it is applied: the caller bounds its size (see Replica).
   uint64_t applySegments(const std::vector<ReceivedSegment>& segments);
 
   // Keeps LOCAL_DB's WAL bounded; returns true when a checkpoint ran.
@@ -181,8 +195,21 @@ class ReplicaApplier {
   // Decompresses every segment of a batch into scratch_ (one buffer, reused between batches).
   // Refuses a segment whose lz4 header declares more than a segment can hold, and one whose
   // frames stop making sense while it is decompressed (WalSegmentPrefixCheck).
+  // A segment without a declared size (any valid lz4 frame is accepted) is decompressed first,
+  // bounded while it is (decompressUndeclared).
   std::vector<std::span<const uint8_t>> decompressBatch(const std::vector<ReceivedSegment>& s);
+  Lz4Decompressor::Content decompressUndeclared(const ReceivedSegment& s);
+  void decompressDeclared(const ReceivedSegment& s, std::span<uint8_t> out, size_t declared);
+  // Throws unless `size` (declared by the lz4 header, or found by decompressing) can be the
+  // content of segment `s`.
+  void checkSegmentSize(const ReceivedSegment& s, uint64_t size, bool declared) const;
   uint64_t applyBatch(const std::vector<ReceivedSegment>& segments);
+  // Checks segment `s` (decompressed: `raw`) against `next` and advances `next` past it; nullopt
+  // when it holds nothing new (all of it resent from before the applied position, verified).
+  std::optional<ParsedWalSegment> checkSegment(ReplicaPosition& next, const ReceivedSegment& s,
+                                               std::span<const uint8_t> raw);
+  // Forgets the applied position, durably: the next stream starts with a snapshot.
+  void forgetPosition();
   // Frees the decompression scratch when it is larger than what is kept between batches.
   void releaseLargeScratch();
 
@@ -202,6 +229,7 @@ class ReplicaApplier {
   // running checksum over its header and page), so a corrupt segment is still refused.
   Lz4Decompressor lz4_{/*verifyChecksums=*/false};
   WalBatchMerger merger_;
+  WalOverlap overlap_;  // a resent WAL index being verified (client/apply/wal_overlap.h)
   // The decompressed segments of the batch being applied. Kept between batches while they are
   // large (catching up), released after a small one, so that a live replica stays small.
   std::unique_ptr<uint8_t[]> scratch_;

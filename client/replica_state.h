@@ -15,6 +15,9 @@ struct ReplicaState {
   mutable std::mutex mu;
   std::string upstream;
   std::string db;
+  // "walstream" or "original" (client/upstream_protocol.h), from the last stream response; ""
+  // before the first.
+  std::string upstreamProtocol;
   Pos pos;
   bool connected = false;
   uint64_t snapshotsApplied = 0;

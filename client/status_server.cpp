@@ -68,7 +68,8 @@ StringResponse statusAnswer(const ReplicaState& state, unsigned version) {
               state.transactionsApplied,
               state.lagMillis(),
               state.stalledMillis(),
-              state.lastError};
+              state.lastError,
+              state.upstreamProtocol};
   }
   return makeResponse(200, "application/json", proto::encodeReplicaStatusJson(status) + "\n",
                       version, kKeepAlive);

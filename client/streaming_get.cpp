@@ -308,4 +308,9 @@ std::string StreamingGet::remote() const {
   return impl_->host;
 }
 
+int StreamingGet::nativeSocket() {
+  auto& socket = impl_->stream.socket();
+  return socket.is_open() ? socket.native_handle() : -1;
+}
+
 }  // namespace walstream::client

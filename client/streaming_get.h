@@ -61,6 +61,8 @@ class StreamingGet {
   bool hasBufferedData();
 
   void cancel();  // thread-safe
+  // The connected socket, for socket options (client/tcp_keepalive.h); -1 before open().
+  int nativeSocket();
   std::string remote() const;
 
  private:

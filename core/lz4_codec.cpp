@@ -6,6 +6,8 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "core/byte_order.h"
 #include "core/error.h"
@@ -189,6 +191,52 @@ size_t Lz4Decompressor::decompress(std::span<const uint8_t> in, std::span<uint8_
     throw Error("trailing bytes after lz4 frame at compressed byte " + std::to_string(inPos));
   }
   return outPos;
+}
+
+Lz4Decompressor::Content Lz4Decompressor::decompressGrowing(
+    std::span<const uint8_t> in, size_t maxSize,
+    const std::function<void(std::span<const uint8_t>)>& onProgress) {
+  LZ4F_resetDecompressionContext(ctx_->dctx);
+  LZ4F_decompressOptions_t options{};
+  options.skipChecksums = verifyChecksums_ ? 0 : 1;
+  // Room for one byte past maxSize: content that fills it is too large.
+  const size_t limit = maxSize + 1;
+  size_t capacity = std::min(limit, size_t{64} * 1024);
+  Content out{std::make_unique_for_overwrite<uint8_t[]>(capacity), 0};
+  std::vector<std::unique_ptr<uint8_t[]>> outgrown;
+  size_t inPos = 0;
+  size_t hint = 1;
+  for (;;) {
+    if (out.size == capacity) {
+      if (capacity == limit) break;  // reported below as too large
+      capacity = capacity > limit / 2 ? limit : capacity * 2;
+      auto bigger = std::make_unique_for_overwrite<uint8_t[]>(capacity);
+      std::memcpy(bigger.get(), out.data.get(), out.size);
+      outgrown.push_back(std::exchange(out.data, std::move(bigger)));
+    }
+    size_t dstSize = std::min(capacity - out.size, kLz4ProgressStep);
+    size_t srcSize = in.size() - inPos;
+    hint = LZ4F_decompress(ctx_->dctx, out.data.get() + out.size, &dstSize, in.data() + inPos,
+                           &srcSize, &options);
+    if (LZ4F_isError(hint)) {
+      throw Error(std::string("corrupt lz4 data at compressed byte ") + std::to_string(inPos) +
+                  ": " + LZ4F_getErrorName(hint));
+    }
+    inPos += srcSize;
+    out.size += dstSize;
+    if (out.size > maxSize) break;
+    if (onProgress && dstSize > 0) onProgress({out.data.get(), out.size});
+    if (hint == 0) break;                     // frame complete
+    if (srcSize == 0 && dstSize == 0) break;  // no input left, nothing held back: truncated
+  }
+  if (out.size > maxSize) {
+    throw Error("lz4 data decompresses to more than " + std::to_string(maxSize) + " bytes");
+  }
+  if (hint != 0) throw Error("truncated lz4 frame");
+  if (inPos != in.size()) {
+    throw Error("trailing bytes after lz4 frame at compressed byte " + std::to_string(inPos));
+  }
+  return out;
 }
 
 }  // namespace walstream

@@ -73,6 +73,22 @@ class Lz4Decompressor {
   size_t decompress(std::span<const uint8_t> compressed, std::span<uint8_t> out,
                     const std::function<void(size_t written)>& onProgress = {});
 
+  // Content decompressed into memory of its own (decompressGrowing).
+  struct Content {
+    std::unique_ptr<uint8_t[]> data;
+    size_t size = 0;
+  };
+  // Decompresses one whole LZ4 frame of any kind: with or without a content size in its header
+  // (a frame without one gives no size to check or to allocate up front), of any block size,
+  // with or without block and content checksums, blocks linked or independent. The output
+  // grows with the content, by doubling, and the call throws Error as soon as the content
+  // exceeds maxSize (which must be below SIZE_MAX): memory stays bounded by about twice maxSize
+  // whatever the frame claims, because a buffer outgrown is kept until the frame ends (linked
+  // blocks refer back into earlier output). onProgress is called as for decompress().
+  Content decompressGrowing(
+      std::span<const uint8_t> compressed, size_t maxSize,
+      const std::function<void(std::span<const uint8_t> prefix)>& onProgress = {});
+
  private:
   struct Context;
   std::unique_ptr<Context> ctx_;

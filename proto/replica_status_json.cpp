@@ -17,7 +17,8 @@ std::string encodeReplicaStatusJson(const ReplicaStatusJson& status) {
                    {"transactions_applied", status.transactionsApplied},
                    {"lag_ms", status.lagMs},
                    {"stalled_ms", status.stalledMs},
-                   {"last_error", status.lastError}});
+                   {"last_error", status.lastError},
+                   {"upstream_protocol", status.upstreamProtocol}});
 }
 
 ReplicaStatusJson decodeReplicaStatusJson(std::string_view text) {
@@ -34,6 +35,7 @@ ReplicaStatusJson decodeReplicaStatusJson(std::string_view text) {
     out.lagMs = j.at("lag_ms").get<int64_t>();
     out.stalledMs = j.at("stalled_ms").get<int64_t>();
     out.lastError = j.at("last_error").get<std::string>();
+    out.upstreamProtocol = j.at("upstream_protocol").get<std::string>();
     return out;
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("malformed replica /status JSON: ") + e.what());

@@ -10,7 +10,10 @@
 //    "lag_ms": 0,                            age of the newest applied data while behind; -1
 //                                            before the first catch-up
 //    "stalled_ms": 0,                        no progress while the primary claims more; 0 if not
-//    "last_error": ""}
+//    "last_error": "",
+//    "upstream_protocol": "walstream"}       what the upstream speaks: "walstream" or
+//                                            "original" (docs/wire-format.md §9); "" before
+//                                            its first stream response
 #pragma once
 
 #include <cstdint>
@@ -30,6 +33,7 @@ struct ReplicaStatusJson {
   int64_t lagMs = 0;
   int64_t stalledMs = 0;
   std::string lastError;
+  std::string upstreamProtocol;
   friend bool operator==(const ReplicaStatusJson&, const ReplicaStatusJson&) = default;
 };
 

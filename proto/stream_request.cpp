@@ -123,7 +123,10 @@ StreamRequest parseOrThrow(std::string_view query) {
   const QueryParams params(query);
   StreamRequest out;
   out.db = params.text("db");
-  if (out.db.empty()) out.db = params.text("path");
+  if (out.db.empty()) {
+    out.db = params.text("path");
+    out.dbAsPath = !out.db.empty();
+  }
   out.pos = positionOf(params);
   if (const std::string text = params.text("checksum"); !text.empty()) {
     const uint64_t v = parseHex16Value(text, "checksum");
@@ -141,7 +144,7 @@ StreamRequest parseOrThrow(std::string_view query) {
 
 std::string StreamRequest::target() const {
   std::string t = std::string(kStreamPath) + "?";
-  if (!db.empty()) t += "db=" + percentEncode(db) + "&";
+  if (!db.empty()) t += (dbAsPath ? "path=" : "db=") + percentEncode(db) + "&";
   t += "pos=" + pos.str();
   if (checksum) t += "&checksum=" + formatHex16((uint64_t{checksum->s0} << 32) | checksum->s1);
   t += "&heartbeat=" + std::to_string(heartbeat.count());

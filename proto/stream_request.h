@@ -26,6 +26,9 @@ struct StreamRequest {
   // The database, by file name, by the path the primary was given, or by absolute path; empty
   // when the client names none (the primary must serve exactly one then).
   std::string db;
+  // Writes the database as `path=`, the original protocol's name for it (docs/wire-format.md
+  // §9), instead of `db=`; set by parsing when the query named it so.
+  bool dbAsPath = false;
   Pos pos;  // empty: start with a snapshot
   // Opt-in resume check: the WAL running checksum at `pos` as the client computed it.
   std::optional<Checksum> checksum;

@@ -18,6 +18,7 @@
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "tests/support/process_usage.h"
+#include "tests/support/replica_with_status.h"
 #include "tests/support/sanitizers.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/time_scale.h"
@@ -36,41 +37,13 @@ const std::string kNotReady =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 // A replica of dir/replica.db following `upstream`, with --http on an ephemeral port.
-struct Replica {
+struct Replica : ReplicaWithStatus {
   Replica(const TempDir& dir, const std::string& upstream, std::vector<std::string> extra = {})
-      : db(dir.file("replica.db")),
-        process(
-            [&] {
-              std::vector<std::string> argv{WALSTREAM_BINARY, "replica",    "--upstream",
-                                            upstream,         "--db",       "app.db",
-                                            "--http",         "127.0.0.1:0"};
-              argv.insert(argv.end(), extra.begin(), extra.end());
-              argv.push_back(dir.file("replica.db"));
-              return argv;
-            }(),
-            dir.file("replica")),
-        port(replicaStatusPort(process)) {}
-
-  nlohmann::json status() { return nlohmann::json::parse(httpRequest(port, "/status").body); }
-  // Polls /status (bounded) until `ok` holds; returns the last /status.
-  nlohmann::json waitStatus(const std::function<bool(const nlohmann::json&)>& ok,
-                            std::chrono::seconds patience = 30s) {
-    const auto deadline = std::chrono::steady_clock::now() + patience;
-    nlohmann::json s = status();
-    while (!ok(s) && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(20ms);
-      s = status();
-    }
-    return s;
-  }
-  void stop() {
-    process.signal(SIGTERM);
-    CHECK(process.wait(20s) == std::optional<int>(0));
-  }
-
-  std::string db;
-  Process process;
-  uint16_t port;
+      : ReplicaWithStatus(dir, [&] {
+          std::vector<std::string> flags{"--upstream", upstream, "--db", "app.db"};
+          flags.insert(flags.end(), extra.begin(), extra.end());
+          return flags;
+        }()) {}
 };
 
 std::string snapshotRecord(const std::string& image) {

@@ -21,8 +21,10 @@ CannedHttpServer::CannedHttpServer(std::string response)
         sendAll(fd, response);
       }) {}
 
-CannedHttpServer::CannedHttpServer(Handler handler)
-    : handler_(std::move(handler)), listener_(listenOnLoopback(port_)) {
+CannedHttpServer::CannedHttpServer(Handler handler, uint16_t port)
+    : handler_(std::move(handler)),
+      port_(port),
+      listener_(port == 0 ? listenOnLoopback(port_) : listenOnLoopbackPort(port)) {
   thread_ = std::thread([this] { serve(); });
 }
 

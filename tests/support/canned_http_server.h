@@ -25,7 +25,8 @@ class CannedHttpServer {
   using Handler = std::function<void(int fd, const std::string& target)>;
 
   explicit CannedHttpServer(std::string response);
-  explicit CannedHttpServer(Handler handler);
+  // `port` 0: an ephemeral one; else that one (a server restarting where its clients expect it).
+  explicit CannedHttpServer(Handler handler, uint16_t port = 0);
   ~CannedHttpServer();
   CannedHttpServer(const CannedHttpServer&) = delete;
   CannedHttpServer& operator=(const CannedHttpServer&) = delete;

@@ -10,12 +10,19 @@
 
 namespace walstream::test {
 
-UniqueFd listenOnLoopback(uint16_t& port) {
+namespace {
+
+UniqueFd listenOn(uint16_t& port) {
   UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!listener.valid()) throw std::runtime_error("socket failed");
+  // Connections it accepted linger in TIME_WAIT after it closes them; the port can be listened
+  // on again (a server restarting in place) only when they, and the new listener, allow reuse.
+  const int on = 1;
+  ::setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
   socklen_t len = sizeof addr;
   if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::listen(listener.get(), 16) != 0 ||
@@ -24,6 +31,17 @@ UniqueFd listenOnLoopback(uint16_t& port) {
   }
   port = ntohs(addr.sin_port);
   return listener;
+}
+
+}  // namespace
+
+UniqueFd listenOnLoopback(uint16_t& port) {
+  port = 0;
+  return listenOn(port);
+}
+
+UniqueFd listenOnLoopbackPort(uint16_t port) {
+  return listenOn(port);
 }
 
 namespace {

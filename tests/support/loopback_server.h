@@ -12,8 +12,12 @@
 
 namespace walstream::test {
 
-// A listening TCP socket on 127.0.0.1 at an ephemeral port, stored in `port`. Throws on failure.
+// A listening TCP socket on 127.0.0.1 at an ephemeral port, stored in `port`, with SO_REUSEADDR
+// (so that listenOnLoopbackPort can listen on the port again once it is closed). Throws on
+// failure.
 UniqueFd listenOnLoopback(uint16_t& port);
+// The same on a given port (SO_REUSEADDR): a server that restarts where its clients expect it.
+UniqueFd listenOnLoopbackPort(uint16_t port);
 
 // Accepts connections on `listener` one at a time until `stop`; reads each one's request head
 // (a client gets 5 s to send it) and hands its target ("GET <target> HTTP/1.1") and descriptor

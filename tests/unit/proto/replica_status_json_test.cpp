@@ -16,13 +16,15 @@ TEST_CASE("the replica's /status JSON round-trips and uses the documented field 
                             42,
                             -1,
                             250,
-                            "stream ended"};
+                            "stream ended",
+                            "original"};
   const std::string text = encodeReplicaStatusJson(s);
   CHECK(text ==
         "{\"connected\":true,\"db\":\"app.db\",\"lag_ms\":-1,\"last_error\":\"stream ended\","
         "\"pos\":\"0123456789abcdef/0000000000000003:0000000000001f60\",\"snapshots_applied\":1,"
         "\"stalled_ms\":250,\"transactions_applied\":42,\"upstream\":\"http://10.0.0.5:9090\","
-        "\"upstream_pos\":\"0123456789abcdef/0000000000000004:0000000000000020\"}");
+        "\"upstream_pos\":\"0123456789abcdef/0000000000000004:0000000000000020\","
+        "\"upstream_protocol\":\"original\"}");
   CHECK(decodeReplicaStatusJson(text) == s);
 }
 
