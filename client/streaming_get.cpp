@@ -309,7 +309,8 @@ std::string StreamingGet::remote() const {
 }
 
 int StreamingGet::nativeSocket() {
-  auto& socket = impl_->stream.socket();
+  if (!impl_->stream) return -1;
+  auto& socket = impl_->stream->socket();
   return socket.is_open() ? socket.native_handle() : -1;
 }
 
