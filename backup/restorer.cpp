@@ -26,7 +26,7 @@ namespace walstream::backup {
 namespace {
 
 // Decompressed WAL segments held while their pages wait to be written.
-constexpr uint64_t kSegmentBatchBytes = uint64_t{4} << 20;
+constexpr uint64_t kSegmentBatchBytes = uint64_t{2} << 20;
 
 // The temporary file beside OUT: removed on any failure, renamed into place on success.
 class StagedFile {
