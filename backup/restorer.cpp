@@ -136,11 +136,11 @@ void writeSnapshotImage(storage::ObjectStore& store, const RestorePlan& plan, in
                         const std::string& path, const RestoreOptions& options,
                         ProgressReporter& progress) {
   SnapshotObjectReader reader(store, plan.snapshotKey);
-  // A run takes its compressed bytes and its pages in the fetcher's ring: a run of a quarter
-  // of a reader's share of the ring keeps every reader busy within it.
+  // A run takes its compressed bytes and its pages in the fetcher's ring: a run of half a
+  // reader's share of the ring keeps every reader busy within it.
   const uint64_t share = options.maxBytesAhead / std::max<size_t>(options.parallel, 1);
   const std::vector<BlockRun> runs =
-      blockRuns(reader.index(), std::clamp<uint64_t>(share / 4, 64 << 10, 4 << 20));
+      blockRuns(reader.index(), std::clamp<uint64_t>(share / 2, 64 << 10, 4 << 20));
   std::vector<FetchJob> jobs;
   for (const BlockRun& r : runs) jobs.push_back({plan.snapshotKey, r.offset, r.bytes, r.pageBytes});
   OrderedFetcher fetcher(store, std::move(jobs), options.parallel, options.maxBytesAhead,

@@ -33,7 +33,7 @@ struct RestoreOptions {
   size_t parallel = 8;
   bool replaceExisting = false;  // otherwise an existing OUT is an error
   // Bytes downloaded ahead and not yet applied, at most (a single larger object is read alone).
-  uint64_t maxBytesAhead = 16 << 20;
+  uint64_t maxBytesAhead = 8 << 20;
   // Called now and then on the restoring thread.
   std::function<void(const RestoreProgress&)> onProgress;
 };
