@@ -28,8 +28,6 @@ class FetchBuffer {
   // buffer grows; an existing mapping is reused when it is large enough, and a new one is the
   // next power of two. Throws SystemError when the memory cannot be mapped.
   std::span<char> resize(size_t n);
-  // Shortens the buffer to `n` bytes (n <= size()), keeping their contents.
-  void shrink(size_t n) { size_ = n < size_ ? n : size_; }
 
   std::span<const char> bytes() const { return {data_, size_}; }
   std::span<char> bytes() { return {data_, size_}; }

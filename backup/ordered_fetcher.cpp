@@ -128,14 +128,8 @@ std::optional<std::span<const char>> OrderedFetcher::next() {
     std::rethrow_exception(error);
   }
   ++nextToTake_;
-  bytesTaken_ += jobs_[job].length;
   lastTakenHeld_ = true;
   return slots_.front().result;
-}
-
-uint64_t OrderedFetcher::bytesTaken() const {
-  std::lock_guard lock(mu_);
-  return bytesTaken_;
 }
 
 }  // namespace walstream::backup

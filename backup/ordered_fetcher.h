@@ -63,8 +63,6 @@ class OrderedFetcher {
   // stay valid until the next call. Rethrows the error of a job that failed (StorageError;
   // Error for a short read naming the key, or the decoder's).
   std::optional<std::span<const char>> next();
-  // Bytes of jobs taken so far, as fetched.
-  uint64_t bytesTaken() const;
 
  private:
   // Where a started job's bytes go: a range of the ring, or a mapping of its own.
@@ -89,11 +87,10 @@ class OrderedFetcher {
   const FetchDecoderFactory decoders_;
   FetchBuffer ring_;
 
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::condition_variable_any changed_;
   size_t nextToStart_ = 0;
   size_t nextToTake_ = 0;
-  uint64_t bytesTaken_ = 0;
   // Slots of the jobs started and not released, in job order: job `firstSlot_` first. The job
   // last taken is released at the next call of next().
   std::deque<Slot> slots_;
