@@ -62,9 +62,10 @@ TEST_CASE("1000 stream requests that close at once stall neither the application
   // The rates are relative to the writer's own baseline; the margins allow for a loaded machine.
   CHECK(during.transfersPerSecond >= 0.75 * before.transfersPerSecond);
   CHECK(after.transfersPerSecond >= 0.75 * before.transfersPerSecond);
-  // The replica stays current: at most 1 s of transfers behind, or a few times what it trailed
-  // by before the burst on a machine loaded by other work.
-  CHECK(during.maxBehind <= std::max(200, 3 * before.maxBehind));
+  // The replica stays current: at most 1 s of transfers behind (widened in a sanitizer run, where
+  // the primary's thousand accepts cost many times more), or a few times what it trailed by
+  // before the burst on a machine loaded by other work.
+  CHECK(during.maxBehind <= std::max(200 * timeScale(), 3 * before.maxBehind));
   CHECK(firstRecordSeconds < scaledBound(3.0));
   CHECK(waitForConvergence(bank.db, bank.replicaDb, 20s));
   CHECK(fetchStatus(primary.port()).databases.at(0).generation == bank.generation);
