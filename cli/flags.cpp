@@ -52,6 +52,31 @@ bool Flags::parse(const std::vector<std::string>& args) {
   return true;
 }
 
+void Flags::setFromFile(const std::string& name, const std::string& value,
+                        const std::string& origin) {
+  auto it = defs_.find(name);
+  if (it == defs_.end()) throw UsageError(origin + ": unknown key \"" + name + "\"");
+  if (it->second.valueName.empty() && value != "true" && value != "false") {
+    throw UsageError(origin + ": invalid value \"" + value + "\" for " + name +
+                     ": want true or false");
+  }
+  if (onCommandLine(name)) return;
+  values_[name] = value;
+  origins_[name] = origin;
+  given_[name] = true;
+}
+
+UsageError Flags::error(const std::string& name, const std::string& message) const {
+  auto origin = origins_.find(name);
+  return UsageError(origin == origins_.end() ? message : origin->second + ": " + message);
+}
+
+UsageError Flags::invalidValue(const std::string& name, const std::string& want) const {
+  auto origin = origins_.find(name);
+  const std::string subject = origin == origins_.end() ? "--" + name : name;
+  return error(name, "invalid value \"" + values_.at(name) + "\" for " + subject + ": " + want);
+}
+
 std::string Flags::str(const std::string& name) const {
   return values_.at(name);
 }
@@ -65,7 +90,7 @@ uint64_t Flags::u64(const std::string& name) const {
   uint64_t out = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   if (ec != std::errc() || p != v.data() + v.size() || v.empty()) {
-    throw UsageError("invalid value \"" + v + "\" for --" + name + ": want a whole number");
+    throw invalidValue(name, "want a whole number");
   }
   return out;
 }
@@ -74,8 +99,7 @@ uint32_t Flags::u32(const std::string& name, uint32_t min) const {
   constexpr uint32_t kMax = std::numeric_limits<uint32_t>::max();
   const uint64_t v = u64(name);
   if (v < min || v > kMax) {
-    throw UsageError("invalid value \"" + str(name) + "\" for --" + name + ": want " +
-                     std::to_string(min) + " to " + std::to_string(kMax));
+    throw invalidValue(name, "want " + std::to_string(min) + " to " + std::to_string(kMax));
   }
   return static_cast<uint32_t>(v);
 }
@@ -84,8 +108,7 @@ std::chrono::milliseconds Flags::duration(const std::string& name) const {
   try {
     return parseDuration(values_.at(name));
   } catch (const std::invalid_argument&) {
-    throw UsageError("invalid value \"" + values_.at(name) + "\" for --" + name +
-                     ": want a duration like 500ms, 10s, 1m");
+    throw invalidValue(name, "want a duration like 500ms, 10s, 1m");
   }
 }
 
@@ -93,8 +116,7 @@ uint64_t Flags::bytes(const std::string& name) const {
   try {
     return parseByteSize(values_.at(name));
   } catch (const std::invalid_argument&) {
-    throw UsageError("invalid value \"" + values_.at(name) + "\" for --" + name +
-                     ": want a size like 4096, 64KiB, 512MiB, 1GiB");
+    throw invalidValue(name, "want a size like 4096, 64KiB, 512MiB, 1GiB");
   }
 }
 
