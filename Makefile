@@ -13,7 +13,8 @@ SOAK_ARGS      ?=
 
 DEB_PACKAGES := g++ make cmake pkg-config ccache sqlite3 lz4 clang-format \
                 libsqlite3-dev liblz4-dev libboost-dev nlohmann-json3-dev doctest-dev \
-                libssl-dev openssl curl libcurl4-openssl-dev libpugixml-dev patch
+                libssl-dev openssl curl libcurl4-openssl-dev libpugixml-dev libyaml-cpp-dev \
+                patch
 # Node and npm run the tests' S3 server (s3rver, pinned by tests/s3rver/package-lock.json and
 # patched by tests/s3rver/s3rver-fixes.patch), installed into S3RVER_DIR; Debian's packages only
 # where no node is installed at all.
