@@ -1,5 +1,5 @@
-// walstream primary [FLAGS] DB [DB ...]: capture each database into its shadow WAL, and serve
-// the streams over HTTP when --http is given.
+// walstream primary [FLAGS] DB [DB ...] (or --config FILE naming them): capture each database into
+// its shadow WAL, and serve the streams over HTTP when --http is given.
 #include <pthread.h>
 #include <signal.h>
 
@@ -14,6 +14,7 @@
 #include "cli/access_flags.h"
 #include "cli/checkpoint_pages.h"
 #include "cli/commands.h"
+#include "cli/config_file.h"
 #include "cli/flags.h"
 #include "cli/stop_signal.h"
 #include "cli/store_arg.h"
@@ -33,6 +34,7 @@ namespace {
 
 constexpr const char* kPrimaryUsage =
     "Usage: walstream primary [FLAGS] DB [DB ...]\n"
+    "       walstream primary --config FILE [FLAGS]\n"
     "\n"
     "Captures each SQLite database's WAL into DB-walstream/ and, with --http, serves it to\n"
     "replicas: GET /stream?db=NAME&pos=POS, /status, /metrics, /healthz. Each database is\n"
@@ -41,27 +43,52 @@ constexpr const char* kPrimaryUsage =
     "reloads the certificate and the tokens for new connections (open streams go on).\n"
     "Stops on SIGINT or SIGTERM.\n"
     "\n"
+    "--config FILE reads the flags from a YAML file instead, each a top-level key named as the\n"
+    "flag without the dashes, and the databases from its databases: list (a path: each, with\n"
+    "per-database capture and backup keys); flags given here override the file. See\n"
+    "docs/config.md.\n"
+    "\n"
     "Flags:\n";
 
-struct PrimaryArgs {
-  std::vector<std::string> databases;
-  std::string http;  // empty: capture only
+// One database to capture, with the options its --config entry may set for it alone.
+struct DatabaseArgs {
+  std::string path;
   CaptureOptions capture;
+  // Its backup, the URL final; nullopt without one.
+  std::optional<backup::BackupOptions> backup;
+  storage::StoreOptions backupStore;  // with a backup: the --s3-* flags
+};
+
+struct PrimaryArgs {
+  std::vector<DatabaseArgs> databases;
+  std::string http;           // empty: capture only
   size_t maxConnections = 0;  // 0: derived from the open-file limit
   size_t maxSnapshots = 8;
   std::chrono::milliseconds stallTimeout{10000};
-  // --backup: empty without one. With several databases each is backed up under URL/NAME.
-  std::optional<backup::BackupOptions> backup;
-  storage::StoreOptions backupStore;            // with --backup: its --s3-* flags
   std::shared_ptr<httpd::ServerAccess> access;  // --tls-cert, --tls-key, --token-file; or null
 };
+
+// The keys a `databases:` entry of --config may set for its database alone (docs/config.md).
+std::set<std::string> perDatabaseKeys() {
+  return {"monitor-delay",
+          "min-checkpoint-pages",
+          "max-checkpoint-pages",
+          "checkpoint-interval",
+          "shadow-retention",
+          "busy-timeout",
+          "backup",
+          "snapshot-interval",
+          "retention",
+          "backup-sync-interval",
+          "backup-max-lag"};
+}
 
 // The backup options of --backup and its companions; nullopt without --backup.
 std::optional<backup::BackupOptions> parseBackupArgs(const Flags& flags) {
   for (const char* companion : {"snapshot-interval", "retention", "backup-sync-interval",
                                 "backup-max-lag", "s3-credentials", "s3-part-size"}) {
     if (!flags.given("backup") && flags.given(companion)) {
-      throw UsageError(std::string("--") + companion + " needs --backup");
+      throw flags.error(companion, std::string("--") + companion + " needs --backup");
     }
   }
   if (!flags.given("backup")) return std::nullopt;
@@ -71,34 +98,19 @@ std::optional<backup::BackupOptions> parseBackupArgs(const Flags& flags) {
   b.retention = flags.duration("retention");
   b.syncInterval = flags.duration("backup-sync-interval");
   b.maxLagBytes = flags.bytes("backup-max-lag");
-  if (b.snapshotInterval.count() <= 0 || b.retention.count() <= 0) {
-    throw UsageError("--snapshot-interval and --retention want positive durations");
+  for (const char* positive : {"snapshot-interval", "retention"}) {
+    if (flags.duration(positive).count() <= 0) {
+      throw flags.error(positive, "--snapshot-interval and --retention want positive durations");
+    }
   }
-  if (b.maxLagBytes == 0) throw UsageError("--backup-max-lag wants a positive size");
+  if (b.maxLagBytes == 0) {
+    throw flags.error("backup-max-lag", "--backup-max-lag wants a positive size");
+  }
   return b;
 }
 
-PrimaryArgs parseArgs(const Flags& flags) {
-  PrimaryArgs out;
-  out.databases = flags.positional();
-  if (out.databases.empty()) throw UsageError("no database given (want DB [DB ...])");
-  std::set<std::string> names;
-  for (const auto& path : out.databases) {
-    const std::string name = baseName(path);
-    if (!names.insert(name).second) {
-      throw UsageError("two databases named " + name +
-                       " were given; each is served under its file name, which must be unique");
-    }
-  }
-  out.http = flags.str("http");
-  if (flags.given("http")) {
-    try {
-      server::parseListenAddress(out.http);
-    } catch (const std::invalid_argument& e) {
-      throw UsageError(std::string("invalid value for --http: ") + e.what());
-    }
-  }
-  CaptureOptions& c = out.capture;
+CaptureOptions captureOptions(const Flags& flags) {
+  CaptureOptions c;
   c.monitorDelay = flags.duration("monitor-delay");
   const CheckpointPages pages = checkpointPages(flags);
   c.minCheckpointPages = pages.min;
@@ -106,19 +118,88 @@ PrimaryArgs parseArgs(const Flags& flags) {
   c.checkpointInterval = flags.duration("checkpoint-interval");
   c.shadowRetention = flags.u32("shadow-retention", 1);
   c.busyTimeout = flags.duration("busy-timeout");
+  return c;
+}
+
+bool entrySets(const ConfigDatabase& entry, const std::string& key) {
+  for (const ConfigSetting& s : entry.settings) {
+    if (s.key == key) return true;
+  }
+  return false;
+}
+
+// `entry`'s database: the flags with its own keys on top (the command line's still win).
+DatabaseArgs databaseArgs(const Flags& flags, const ConfigDatabase& entry, size_t count) {
+  Flags own = flags;
+  applyConfigSettings(own, entry.settings);
+  DatabaseArgs db{entry.path, captureOptions(own), parseBackupArgs(own), {}};
+  if (!db.backup) return db;
+  // A URL of the entry's own is this database's store; one URL for several databases holds
+  // each under URL/NAME.
+  const bool ownUrl = entrySets(entry, "backup") && !flags.onCommandLine("backup");
+  if (!ownUrl && count > 1) db.backup->url = storeUrlBelow(db.backup->url, baseName(entry.path));
+  db.backupStore = parseStoreArg(db.backup->url, own).options;
+  return db;
+}
+
+// The DB arguments, or the databases: list of --config (which then sets the flags' values).
+std::vector<ConfigDatabase> databaseEntries(Flags& flags) {
+  std::optional<std::vector<ConfigDatabase>> entries =
+      readConfigFlag(flags, true, perDatabaseKeys());
+  if (!entries) {
+    if (flags.positional().empty()) throw UsageError("no database given (want DB [DB ...])");
+    entries.emplace();
+    for (const auto& path : flags.positional()) entries->push_back({path, "", {}});
+    return *entries;
+  }
+  if (!flags.positional().empty()) {
+    throw UsageError("--config names the databases (databases:); give no DB argument");
+  }
+  if (entries->empty()) {
+    throw UsageError(flags.str("config") + ": no database given (want a databases: list)");
+  }
+  return *entries;
+}
+
+std::vector<DatabaseArgs> parseDatabases(Flags& flags) {
+  const std::vector<ConfigDatabase> entries = databaseEntries(flags);
+  std::set<std::string> names;
+  for (const ConfigDatabase& entry : entries) {
+    const std::string name = baseName(entry.path);
+    if (!names.insert(name).second) {
+      throw UsageError((entry.origin.empty() ? "" : entry.origin + ": ") + "two databases named " +
+                       name +
+                       " were given; each is served under its file name, which must be "
+                       "unique");
+    }
+  }
+  std::vector<DatabaseArgs> out;
+  for (const ConfigDatabase& entry : entries) {
+    out.push_back(databaseArgs(flags, entry, entries.size()));
+  }
+  return out;
+}
+
+PrimaryArgs parseArgs(Flags& flags) {
+  PrimaryArgs out;
+  out.databases = parseDatabases(flags);
+  out.http = flags.str("http");
+  if (flags.given("http")) {
+    try {
+      server::parseListenAddress(out.http);
+    } catch (const std::invalid_argument& e) {
+      throw flags.error("http", std::string("invalid value for --http: ") + e.what());
+    }
+  }
   out.maxConnections = flags.u64("max-connections");
   out.maxSnapshots = flags.u64("max-snapshots");
   if (out.maxSnapshots < 1 || out.maxSnapshots > 65536) {
-    throw UsageError("invalid value \"" + flags.str("max-snapshots") +
-                     "\" for --max-snapshots: want 1 to 65536");
+    throw flags.invalidValue("max-snapshots", "want 1 to 65536");
   }
   out.stallTimeout = flags.duration("stall-timeout");
   if (out.stallTimeout.count() <= 0) {
-    throw UsageError("invalid value \"" + flags.str("stall-timeout") +
-                     "\" for --stall-timeout: want a positive duration");
+    throw flags.invalidValue("stall-timeout", "want a positive duration");
   }
-  out.backup = parseBackupArgs(flags);
-  if (out.backup) out.backupStore = parseStoreArg(out.backup->url, flags).options;
   out.access = serverAccessFromFlags(flags);
   return out;
 }
@@ -169,21 +250,28 @@ void defineFlags(Flags& flags) {
                "shadow WAL, report unhealthy, and start over with a snapshot once the store "
                "works again");
   defineStoreFlags(flags);
+  defineConfigFlag(flags);
 }
 
-// One backup writer per database with --backup; none without.
+// The backup writer of each database, null for one without a backup; none when no database has
+// one.
 std::vector<std::unique_ptr<backup::BackupWriter>> startBackups(
     const PrimaryArgs& parsed, std::vector<std::unique_ptr<Database>>& databases) {
   std::vector<std::unique_ptr<backup::BackupWriter>> writers;
-  if (!parsed.backup) return writers;
-  for (auto& db : databases) {
-    backup::BackupOptions options = *parsed.backup;
-    if (databases.size() > 1) options.url = storeUrlBelow(options.url, db->name());
+  for (size_t i = 0; i < databases.size(); ++i) {
+    const DatabaseArgs& args = parsed.databases[i];
+    if (!args.backup) {
+      writers.emplace_back();
+      continue;
+    }
     writers.push_back(std::make_unique<backup::BackupWriter>(
-        *db, storage::openObjectStore(options.url, parsed.backupStore), options));
-    log::info(db->path() + ": backing up to " + options.url);
+        *databases[i], storage::openObjectStore(args.backup->url, args.backupStore), *args.backup));
+    log::info(databases[i]->path() + ": backing up to " + args.backup->url);
   }
-  return writers;
+  for (const auto& writer : writers) {
+    if (writer) return writers;
+  }
+  return {};
 }
 
 // A clean stop writes everything committed before it to the store, bounded in time.
@@ -191,6 +279,7 @@ void stopBackups(std::vector<std::unique_ptr<backup::BackupWriter>>& writers,
                  std::vector<std::unique_ptr<Database>>& databases) {
   constexpr auto kFinalWrite = std::chrono::seconds(5);
   for (size_t i = 0; i < writers.size(); ++i) {
+    if (!writers[i]) continue;
     // Everything committed before the stop is captured first, then written to the store.
     const Pos end = databases[i]
                         ->syncBarrier(std::chrono::seconds(2))
@@ -226,7 +315,7 @@ std::unique_ptr<server::PrimaryServer> startServer(
   server::ServerOptions options;
   if (!backups.empty()) {
     options.backupStatus = [&backups](size_t i) -> std::optional<proto::BackupStatusJson> {
-      if (i >= backups.size()) return std::nullopt;
+      if (i >= backups.size() || !backups[i]) return std::nullopt;
       return backupStatusJson(backups[i]->status());
     };
   }
@@ -291,8 +380,8 @@ int runPrimary(const std::vector<std::string>& args) {
 
   std::vector<std::unique_ptr<Database>> databases;
   std::vector<Database*> served;
-  for (const auto& path : parsed.databases) {
-    databases.push_back(std::make_unique<Database>(path, parsed.capture));
+  for (const DatabaseArgs& db : parsed.databases) {
+    databases.push_back(std::make_unique<Database>(db.path, db.capture));
     served.push_back(databases.back().get());
   }
 
