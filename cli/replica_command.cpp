@@ -12,6 +12,7 @@
 #include "cli/access_flags.h"
 #include "cli/checkpoint_pages.h"
 #include "cli/commands.h"
+#include "cli/config_file.h"
 #include "cli/flags.h"
 #include "cli/stop_signal.h"
 #include "client/replica.h"
@@ -38,6 +39,7 @@ std::string formatMillis(std::chrono::milliseconds d) {
 
 constexpr const char* kReplicaUsage =
     "Usage: walstream replica --upstream URL [FLAGS] LOCAL_DB\n"
+    "       walstream replica --config FILE [FLAGS]\n"
     "\n"
     "Streams a database from the primary at URL (http://host:port, or https://host:port with\n"
     "its certificate checked) into LOCAL_DB and keeps it current. Applications read LOCAL_DB\n"
@@ -49,6 +51,10 @@ constexpr const char* kReplicaUsage =
     "Everything received is checked before it is installed, applied or held in memory (see\n"
     "README, \"A hostile or broken upstream\"); a connection that stalls is made again.\n"
     "SIGINT/SIGTERM stop cleanly (exit 0); SIGHUP reloads --http's certificate and tokens.\n"
+    "\n"
+    "--config FILE reads the flags from a YAML file instead, each a top-level key named as the\n"
+    "flag without the dashes, and LOCAL_DB from its path: key; flags given here override the\n"
+    "file. See docs/config.md.\n"
     "\n"
     "Flags:\n";
 
@@ -91,6 +97,7 @@ void defineReplicaFlags(Flags& flags) {
                "--http connections held open at once; beyond it new ones are closed at once. 0: "
                "half of the open-file limit left after a reserve of 64 for LOCAL_DB and the "
                "stream, at most 1024 (the soft limit is first raised to the hard one)");
+  defineConfigFlag(flags);
 }
 
 // What the flags ask of the replica command.
@@ -130,52 +137,73 @@ client::UpstreamAccess upstreamAccess(const Flags& flags, const client::Upstream
   return access;
 }
 
-// Throws UsageError for a missing, malformed or out-of-range flag: a --heartbeat the primary
-// refuses is refused here, once, rather than have every request answered 400.
-ReplicaSettings replicaSettings(const Flags& flags) {
+// LOCAL_DB: the argument, or the path: of the --config file (`fromFile`, nullopt without one).
+std::string localDatabase(const Flags& flags,
+                          const std::optional<std::vector<ConfigDatabase>>& fromFile) {
+  if (!fromFile || fromFile->empty()) {
+    if (flags.positional().size() != 1) {
+      throw UsageError(fromFile
+                           ? "want exactly one LOCAL_DB argument, or path: in the --config file"
+                           : "want exactly one LOCAL_DB argument");
+    }
+    return flags.positional()[0];
+  }
+  if (!flags.positional().empty()) {
+    throw UsageError(fromFile->front().origin +
+                     ": path: names LOCAL_DB already; give no LOCAL_DB argument with --config");
+  }
+  return fromFile->front().path;
+}
+
+// Reads the --config file into `flags` first. Throws UsageError for a missing, malformed or
+// out-of-range flag: a --heartbeat the primary refuses is refused here, once, rather than have
+// every request answered 400.
+ReplicaSettings replicaSettings(Flags& flags) {
+  const std::optional<std::vector<ConfigDatabase>> fromFile = readConfigFlag(flags, false, {});
   if (!flags.given("upstream")) throw UsageError("--upstream is required");
-  if (flags.positional().size() != 1) throw UsageError("want exactly one LOCAL_DB argument");
+  const std::string localPath = localDatabase(flags, fromFile);
   ReplicaSettings s;
   client::ReplicaOptions& options = s.options;
   try {
     options.upstream = client::parseUpstream(flags.str("upstream"));
   } catch (const Error& e) {
-    throw UsageError(std::string("--upstream: ") + e.what());
+    throw flags.error("upstream", std::string("--upstream: ") + e.what());
   }
   options.access = upstreamAccess(flags, options.upstream);
   options.db = flags.str("db");
   const auto protocol = client::parseUpstreamProtocol(flags.str("upstream-protocol"));
   if (!protocol) {
-    throw UsageError("--upstream-protocol " + flags.str("upstream-protocol") +
-                     " is not one of: auto, original");
+    throw flags.error("upstream-protocol", "--upstream-protocol " + flags.str("upstream-protocol") +
+                                               " is not one of: auto, original");
   }
   options.upstreamProtocol = *protocol;
   if (*protocol == client::UpstreamProtocol::kOriginal && options.db.empty()) {
     throw UsageError(
         "--upstream-protocol original needs --db (the database's path on the primary)");
   }
-  options.localPath = flags.positional()[0];
+  options.localPath = localPath;
   const CheckpointPages pages = checkpointPages(flags);
   options.applier.minCheckpointPages = pages.min;
   options.applier.maxCheckpointPages = pages.max;
   options.heartbeatInterval = flags.duration("heartbeat");
   if (options.heartbeatInterval < proto::kMinHeartbeat ||
       options.heartbeatInterval > proto::kMaxHeartbeat) {
-    throw UsageError("--heartbeat " + flags.str("heartbeat") + " is out of range: want " +
-                     formatMillis(proto::kMinHeartbeat) + " to " +
-                     formatMillis(proto::kMaxHeartbeat) + " (the primary refuses others)");
+    throw flags.error("heartbeat",
+                      "--heartbeat " + flags.str("heartbeat") + " is out of range: want " +
+                          formatMillis(proto::kMinHeartbeat) + " to " +
+                          formatMillis(proto::kMaxHeartbeat) + " (the primary refuses others)");
   }
   options.stallTimeout = flags.duration("stall-timeout");
   if (options.stallTimeout < std::chrono::seconds(1) ||
       options.stallTimeout > std::chrono::hours(1)) {
-    throw UsageError("--stall-timeout " + flags.str("stall-timeout") +
-                     " is out of range: want 1s to 1h");
+    throw flags.error("stall-timeout", "--stall-timeout " + flags.str("stall-timeout") +
+                                           " is out of range: want 1s to 1h");
   }
   if (flags.given("http")) {
     try {
       s.listen = httpd::parseListenAddress(flags.str("http"));
     } catch (const std::invalid_argument& e) {
-      throw UsageError(std::string("invalid value for --http: ") + e.what());
+      throw flags.error("http", std::string("invalid value for --http: ") + e.what());
     }
   }
   s.maxConnections = flags.u64("max-connections");
