@@ -68,8 +68,9 @@ void defineReplicaFlags(Flags& flags) {
                "with an https:// upstream: check neither its certificate nor its name (logged "
                "as a warning; for tests only)");
   flags.define("upstream-token-file", "FILE", "",
-               "send the first token of FILE as Authorization: Bearer to the upstream (else the "
-               "environment variable WALSTREAM_UPSTREAM_TOKEN, if set)");
+               "send the first token of FILE as Authorization: Bearer to the upstream, read again "
+               "before each connection (a rotated token needs no restart); else the environment "
+               "variable WALSTREAM_UPSTREAM_TOKEN, if set");
   flags.define("db", "NAME", "",
                "database name on the primary (default: the one LOCAL_DB is a replica of; for a "
                "new LOCAL_DB the only one it serves, else LOCAL_DB's file name)");
@@ -124,7 +125,8 @@ client::UpstreamAccess upstreamAccess(const Flags& flags, const client::Upstream
           httpd::TlsClientOptions{flags.str("tls-ca"), flags.boolean("tls-insecure")});
     }
     if (flags.given("upstream-token-file")) {
-      access.token = httpd::readUpstreamToken(flags.str("upstream-token-file"));
+      access.tokenFile = flags.str("upstream-token-file");
+      access.token = httpd::readUpstreamToken(access.tokenFile);
     } else if (const char* env = std::getenv("WALSTREAM_UPSTREAM_TOKEN"); env != nullptr) {
       const std::vector<std::string> tokens =
           httpd::parseTokenFile(env, "WALSTREAM_UPSTREAM_TOKEN");

@@ -228,10 +228,25 @@ void Replica::waitBackoff(std::chrono::milliseconds d) {
   wake_.wait_for(lock, d, [&] { return stopping_.load(); });
 }
 
+void Replica::reloadUpstreamToken() {
+  const std::string before = options_.access.token;
+  try {
+    refreshToken(options_.access);
+  } catch (const Error& e) {
+    noteError(std::string(e.what()) + "; sending the token read before");
+    return;
+  }
+  if (options_.access.token != before) {
+    log::info(options_.localPath + ": a new upstream token was read from " +
+              options_.access.tokenFile);
+  }
+}
+
 void Replica::run() {
   Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
   while (!stopping_) {
     try {
+      reloadUpstreamToken();
       streamOnce();
       backoff.reset();  // a clean end (generation change): reconnect at once
     } catch (const ReplicaModifiedError& e) {

@@ -68,6 +68,9 @@ class Replica {
   // Throws for a stream response other than 200: RequestRejectedError for the configuration
   // errors (400, 401, 404), Error for the rest.
   void checkStreamResponse(const HttpResponseHead& head) const;
+  // Before each connection: the token of --upstream-token-file as the file now holds it (a
+  // rotated token), or the last good one when the file cannot be read (logged).
+  void reloadUpstreamToken();
   // Throws RequestRejectedError for a 401: a missing or wrong --upstream-token-file.
   void rejectUnauthorized(const HttpResponseHead& head) const;
   // One connection's stream from its response head on: decoding, batching, applying (replica.cpp).

@@ -1,6 +1,7 @@
 #include "client/upstream.h"
 
 #include "core/error.h"
+#include "proto/http/bearer_tokens.h"
 
 namespace walstream::client {
 
@@ -37,6 +38,11 @@ Upstream parseUpstream(const std::string& url) {
     return fail("bad port \"" + u.port + "\"");
   }
   return u;
+}
+
+void refreshToken(UpstreamAccess& access) {
+  if (access.tokenFile.empty()) return;
+  access.token = httpd::readUpstreamToken(access.tokenFile);
 }
 
 }  // namespace walstream::client

@@ -27,6 +27,14 @@ Upstream parseUpstream(const std::string& url);
 struct UpstreamAccess {
   std::shared_ptr<const httpd::TlsClientContext> tls;  // null: plain HTTP
   std::string token;                                   // "": no Authorization header
+  // --upstream-token-file, or "": the replica reads it again before each connection, so that a
+  // rotated token is sent from the next connection on without a restart (refreshToken).
+  std::string tokenFile;
 };
+
+// Reads `access.tokenFile` again (when set) into `access.token`. Throws walstream::Error naming
+// the file when it cannot be read or holds no token, leaving `access.token` as it was: a file
+// caught in the middle of a non-atomic rewrite must not cost the replica its connection.
+void refreshToken(UpstreamAccess& access);
 
 }  // namespace walstream::client

@@ -1,11 +1,13 @@
 // TLS and bearer tokens on the real binaries (proto/http/server_access.h): replication over TLS
 // with a CA the test makes, the replica refusing certificates it must not trust, plain and TLS
-// clients on the wrong port, 401s on both servers, and SIGHUP reloading certificates and tokens
-// while a stream stays open. Clients: the replica itself, curl, and raw HTTP.
+// clients on the wrong port, 401s on both servers, SIGHUP reloading certificates and tokens
+// while a stream stays open, and the replica reading its upstream token again at each connection.
+// Clients: the replica itself, curl, and raw HTTP.
 #include <doctest/doctest.h>
 #include <signal.h>
 
 #include <fstream>
+#include <optional>
 #include <regex>
 
 #include "core/file_util.h"
@@ -408,5 +410,54 @@ TEST_CASE(
   for (const std::string& token : {oldToken, newToken}) {
     CHECK(log.find(token) == std::string::npos);
     CHECK(replica.process().stderrText().find(token) == std::string::npos);
+  }
+}
+
+TEST_CASE(
+    "a replica sends the token its --upstream-token-file holds when it connects again, and "
+    "keeps the last good one when the file is emptied") {
+  TempDir dir;
+  const std::string oldToken = "old-upstream-7f21c0";
+  const std::string newToken = "new-upstream-94be3d";
+  writeText(dir.file("tokens"), oldToken + "\n");
+  writeText(dir.file("upstream.token"), oldToken + "\n");
+  const std::string db = dir.file("primary.db");
+  const std::string local = dir.file("replica.db");
+  createBank(db);
+  const std::vector<std::string> primaryFlags = {"--token-file", dir.file("tokens")};
+  std::optional<PrimaryProcess> primary;
+  primary.emplace(db, dir.file("primary-1"), primaryFlags);
+  const uint16_t port = primary->port();
+  ReplicaProcess replica(primary->url(), local, dir.file("replica"),
+                         {"--upstream-token-file", dir.file("upstream.token")});
+  auto writeAndConverge = [&] {
+    BankWriter writer(db, 0, 100);
+    writer.waitFor(100, 60s);
+    writer.stop();
+    return waitForConvergence(db, local, 60s);
+  };
+  REQUIRE(writeAndConverge());
+
+  // The primary accepts only the new token from its restart on; the replica's file holds it
+  // before then, so the replica's next connection must send it.
+  writeText(dir.file("tokens"), newToken + "\n");
+  writeText(dir.file("upstream.token"), newToken + "\n");
+  primary.reset();
+  primary.emplace(db, dir.file("primary-2"), primaryFlags, port);
+  CHECK(writeAndConverge());
+  std::string log = replica.process().stderrText();
+  CHECK(log.find("a new upstream token was read from") != std::string::npos);
+  CHECK(log.find("refuses the replica's credentials") == std::string::npos);
+
+  // A file emptied by mistake: the replica says so and goes on with the token it has.
+  writeText(dir.file("upstream.token"), "");
+  primary.reset();
+  primary.emplace(db, dir.file("primary-3"), primaryFlags, port);
+  CHECK(writeAndConverge());
+  log = replica.process().stderrText();
+  CHECK(log.find("holds no token; sending the token read before") != std::string::npos);
+  CHECK(log.find("refuses the replica's credentials") == std::string::npos);
+  for (const std::string& token : {oldToken, newToken}) {
+    CHECK(log.find(token) == std::string::npos);
   }
 }
