@@ -49,6 +49,7 @@ struct PrimaryArgs {
   CaptureOptions capture;
   size_t maxConnections = 0;  // 0: derived from the open-file limit
   size_t maxSnapshots = 8;
+  size_t maxStreams = 64;
   std::chrono::milliseconds stallTimeout{10000};
   // --backup: empty without one. With several databases each is backed up under URL/NAME.
   std::optional<backup::BackupOptions> backup;
@@ -117,6 +118,11 @@ PrimaryArgs parseArgs(const Flags& flags) {
     throw UsageError("invalid value \"" + flags.str("stall-timeout") +
                      "\" for --stall-timeout: want a positive duration");
   }
+  out.maxStreams = flags.u64("max-streams");
+  if (out.maxStreams < 1 || out.maxStreams > 65536) {
+    throw UsageError("invalid value \"" + flags.str("max-streams") +
+                     "\" for --max-streams: want 1 to 65536");
+  }
   out.backup = parseBackupArgs(flags);
   if (out.backup) out.backupStore = parseStoreArg(out.backup->url, flags).options;
   out.access = serverAccessFromFlags(flags);
@@ -149,6 +155,10 @@ void defineFlags(Flags& flags) {
                "needs one is answered 503 with Retry-After. Each holds a SQLite read transaction "
                "(2 descriptors) and the pages of the current WAL index in memory (up to "
                "--max-checkpoint-pages pages)");
+  flags.define("max-streams", "N", "64",
+               "/stream responses open at once, all databases together; beyond it a new /stream "
+               "request is answered 503 with Retry-After (/status, /metrics and /healthz still "
+               "are)");
   flags.define("stall-timeout", "DURATION", "10s",
                "drop a stream whose client has taken no byte for this long (a slow reader is "
                "never dropped), and a connection that has sent no complete request for this "
@@ -237,13 +247,15 @@ std::unique_ptr<server::PrimaryServer> startServer(
                                : server::defaultMaxConnections(fileLimit.value_or(1024),
                                                                served.size(), parsed.maxSnapshots);
   options.limits.writeStallTimeout = parsed.stallTimeout;
+  options.limits.maxStreams = parsed.maxStreams;
   options.access = parsed.access;
   auto server = std::make_unique<server::PrimaryServer>(served, options);
   const std::string scheme = parsed.access ? parsed.access->scheme() : "http";
   log::info("listening on " + scheme + "://" + server->boundAddress() + " (open-file limit " +
             (fileLimit ? std::to_string(*fileLimit) : std::string("unknown")) + ", at most " +
             std::to_string(server->maxConnections()) + " connections, " +
-            std::to_string(parsed.maxSnapshots) + " snapshots" +
+            std::to_string(parsed.maxSnapshots) + " snapshots, " +
+            std::to_string(parsed.maxStreams) + " streams" +
             (parsed.access && parsed.access->requiresToken() ? ", bearer tokens required" : "") +
             ")");
   return server;

@@ -29,6 +29,19 @@ constexpr size_t kMaxRequestBody = 16 * 1024;
 // grow the buffer for as long as it keeps sending, on every connection.
 constexpr size_t kMaxRequestBuffer = 64 * 1024;
 
+// The answer to a /stream request while --max-streams are open: one line of plain text, and
+// Retry-After, since a stream closes soon enough on a busy primary.
+httpd::StringResponse streamsFull(const ConnectionCount& streams, unsigned version,
+                                  bool keepAlive) {
+  httpd::StringResponse res =
+      httpd::makeResponse(503, "text/plain; charset=utf-8",
+                          "too many streams: " + std::to_string(streams.max()) +
+                              " are open (--max-streams); retry later\n",
+                          version, keepAlive);
+  res.set(http::field::retry_after, "1");
+  return res;
+}
+
 }  // namespace
 
 HttpSession::HttpSession(std::unique_ptr<httpd::Transport> transport, ServerContext& ctx,
@@ -147,14 +160,21 @@ void HttpSession::route(const http::request<http::string_body>& req) {
            req.method());
       return;
     }
+    ConnectionCount::Slot streamSlot;
+    if (!ctx_.streamCount.tryTake(streamSlot)) {
+      ctx_.streamsRefused.fetch_add(1);
+      send(streamsFull(ctx_.streamCount, version, keepAlive), req.method());
+      return;
+    }
     // The transport now belongs to the stream, which bounds its writes itself; this session
     // ends without touching it again.
     ended_ = true;
     if (registryId_) ctx_.registry.remove(*registryId_);
     ServedDatabase& db = *ctx_.databases[query.database];
     transport_->expiresNever();
-    auto stream = std::make_shared<StreamSession>(std::move(transport_), ctx_, db, std::move(query),
-                                                  remote_, std::move(connection_));
+    auto stream =
+        std::make_shared<StreamSession>(std::move(transport_), ctx_, db, std::move(query), remote_,
+                                        std::move(connection_), std::move(streamSlot));
     stream->start();
     return;
   }

@@ -61,6 +61,10 @@ struct StreamLimits {
   // that needs one is answered 503. Each holds a SQLite read transaction (two descriptors) and
   // an overlay of the current WAL index in memory (up to max-checkpoint-pages pages).
   size_t maxSnapshots = 8;
+  // /stream responses open at once, all databases together (--max-streams); past it a new
+  // /stream request is answered 503 with Retry-After, and /status, /metrics and /healthz are
+  // still answered.
+  size_t maxStreams = 64;
   // A snapshot opened less than this long ago is shared by the streams that ask for one
   // (Database::openSnapshot): a burst of requests costs one snapshot, not one each. A stream
   // whose client stops reading in the middle of a shared snapshot is still cut by its own
