@@ -51,6 +51,8 @@ struct PrimaryArgs {
   size_t maxSnapshots = 8;
   size_t maxStreams = 64;
   std::chrono::milliseconds stallTimeout{10000};
+  std::chrono::milliseconds headerTimeout{10000};  // --header-timeout, else --stall-timeout
+  std::chrono::milliseconds idleTimeout{10000};    // --idle-timeout, else --stall-timeout
   // --backup: empty without one. With several databases each is backed up under URL/NAME.
   std::optional<backup::BackupOptions> backup;
   storage::StoreOptions backupStore;            // with --backup: its --s3-* flags
@@ -77,6 +79,18 @@ std::optional<backup::BackupOptions> parseBackupArgs(const Flags& flags) {
   }
   if (b.maxLagBytes == 0) throw UsageError("--backup-max-lag wants a positive size");
   return b;
+}
+
+// --header-timeout or --idle-timeout: positive when given, else --stall-timeout.
+std::chrono::milliseconds timeoutOrStall(const Flags& flags, const char* flag,
+                                         std::chrono::milliseconds stallTimeout) {
+  if (!flags.given(flag)) return stallTimeout;
+  const std::chrono::milliseconds timeout = flags.duration(flag);
+  if (timeout.count() <= 0) {
+    throw UsageError("invalid value \"" + flags.str(flag) + "\" for --" + flag +
+                     ": want a positive duration");
+  }
+  return timeout;
 }
 
 PrimaryArgs parseArgs(const Flags& flags) {
@@ -123,6 +137,8 @@ PrimaryArgs parseArgs(const Flags& flags) {
     throw UsageError("invalid value \"" + flags.str("max-streams") +
                      "\" for --max-streams: want 1 to 65536");
   }
+  out.headerTimeout = timeoutOrStall(flags, "header-timeout", out.stallTimeout);
+  out.idleTimeout = timeoutOrStall(flags, "idle-timeout", out.stallTimeout);
   out.backup = parseBackupArgs(flags);
   if (out.backup) out.backupStore = parseStoreArg(out.backup->url, flags).options;
   out.access = serverAccessFromFlags(flags);
@@ -161,8 +177,15 @@ void defineFlags(Flags& flags) {
                "are)");
   flags.define("stall-timeout", "DURATION", "10s",
                "drop a stream whose client has taken no byte for this long (a slow reader is "
-               "never dropped), and a connection that has sent no complete request for this "
-               "long");
+               "never dropped); also the default of --header-timeout and --idle-timeout");
+  flags.define("header-timeout", "DURATION", "",
+               "close a connection whose request (header and body) is not complete this long "
+               "after the connection was accepted (after its TLS handshake, which has as long), "
+               "or after the first byte of a later request on it; bytes that trickle in do not "
+               "extend it. Default: --stall-timeout");
+  flags.define("idle-timeout", "DURATION", "",
+               "close a keep-alive connection that sends no byte of its next request for this "
+               "long after an answer. Default: --stall-timeout");
   flags.define("backup", "URL", "",
                "back up continuously to this store (file:///ABSOLUTE/PATH or "
                "s3://BUCKET/PREFIX?endpoint=URL&region=REGION&force-path-style=true): snapshots "
@@ -247,6 +270,8 @@ std::unique_ptr<server::PrimaryServer> startServer(
                                : server::defaultMaxConnections(fileLimit.value_or(1024),
                                                                served.size(), parsed.maxSnapshots);
   options.limits.writeStallTimeout = parsed.stallTimeout;
+  options.limits.requestTimeout = parsed.headerTimeout;
+  options.limits.idleTimeout = parsed.idleTimeout;
   options.limits.maxStreams = parsed.maxStreams;
   options.access = parsed.access;
   auto server = std::make_unique<server::PrimaryServer>(served, options);
