@@ -64,8 +64,11 @@ struct PrimaryArgs {
   std::string http;           // empty: capture only
   size_t maxConnections = 0;  // 0: derived from the open-file limit
   size_t maxSnapshots = 8;
+  size_t maxStreams = 64;
   std::chrono::milliseconds stallTimeout{10000};
-  std::shared_ptr<httpd::ServerAccess> access;  // --tls-cert, --tls-key, --token-file; or null
+  std::chrono::milliseconds headerTimeout{10000};  // --header-timeout, else --stall-timeout
+  std::chrono::milliseconds idleTimeout{10000};    // --idle-timeout, else --stall-timeout
+  std::shared_ptr<httpd::ServerAccess> access;     // --tls-cert, --tls-key, --token-file; or null
 };
 
 // The keys a `databases:` entry of --config may set for its database alone (docs/config.md).
@@ -107,6 +110,15 @@ std::optional<backup::BackupOptions> parseBackupArgs(const Flags& flags) {
     throw flags.error("backup-max-lag", "--backup-max-lag wants a positive size");
   }
   return b;
+}
+
+// --header-timeout or --idle-timeout: positive when given, else --stall-timeout.
+std::chrono::milliseconds timeoutOrStall(const Flags& flags, const char* flag,
+                                         std::chrono::milliseconds stallTimeout) {
+  if (!flags.given(flag)) return stallTimeout;
+  const std::chrono::milliseconds timeout = flags.duration(flag);
+  if (timeout.count() <= 0) throw flags.invalidValue(flag, "want a positive duration");
+  return timeout;
 }
 
 CaptureOptions captureOptions(const Flags& flags) {
@@ -200,6 +212,12 @@ PrimaryArgs parseArgs(Flags& flags) {
   if (out.stallTimeout.count() <= 0) {
     throw flags.invalidValue("stall-timeout", "want a positive duration");
   }
+  out.maxStreams = flags.u64("max-streams");
+  if (out.maxStreams < 1 || out.maxStreams > 65536) {
+    throw flags.invalidValue("max-streams", "want 1 to 65536");
+  }
+  out.headerTimeout = timeoutOrStall(flags, "header-timeout", out.stallTimeout);
+  out.idleTimeout = timeoutOrStall(flags, "idle-timeout", out.stallTimeout);
   out.access = serverAccessFromFlags(flags);
   return out;
 }
@@ -230,10 +248,21 @@ void defineFlags(Flags& flags) {
                "needs one is answered 503 with Retry-After. Each holds a SQLite read transaction "
                "(2 descriptors) and the pages of the current WAL index in memory (up to "
                "--max-checkpoint-pages pages)");
+  flags.define("max-streams", "N", "64",
+               "/stream responses open at once, all databases together; beyond it a new /stream "
+               "request is answered 503 with Retry-After (/status, /metrics and /healthz still "
+               "are)");
   flags.define("stall-timeout", "DURATION", "10s",
                "drop a stream whose client has taken no byte for this long (a slow reader is "
-               "never dropped), and a connection that has sent no complete request for this "
-               "long");
+               "never dropped); also the default of --header-timeout and --idle-timeout");
+  flags.define("header-timeout", "DURATION", "",
+               "close a connection whose request (header and body) is not complete this long "
+               "after the connection was accepted (after its TLS handshake, which has as long), "
+               "or after the first byte of a later request on it; bytes that trickle in do not "
+               "extend it. Default: --stall-timeout");
+  flags.define("idle-timeout", "DURATION", "",
+               "close a keep-alive connection that sends no byte of its next request for this "
+               "long after an answer. Default: --stall-timeout");
   flags.define("backup", "URL", "",
                "back up continuously to this store (file:///ABSOLUTE/PATH or "
                "s3://BUCKET/PREFIX?endpoint=URL&region=REGION&force-path-style=true): snapshots "
@@ -326,13 +355,17 @@ std::unique_ptr<server::PrimaryServer> startServer(
                                : server::defaultMaxConnections(fileLimit.value_or(1024),
                                                                served.size(), parsed.maxSnapshots);
   options.limits.writeStallTimeout = parsed.stallTimeout;
+  options.limits.requestTimeout = parsed.headerTimeout;
+  options.limits.idleTimeout = parsed.idleTimeout;
+  options.limits.maxStreams = parsed.maxStreams;
   options.access = parsed.access;
   auto server = std::make_unique<server::PrimaryServer>(served, options);
   const std::string scheme = parsed.access ? parsed.access->scheme() : "http";
   log::info("listening on " + scheme + "://" + server->boundAddress() + " (open-file limit " +
             (fileLimit ? std::to_string(*fileLimit) : std::string("unknown")) + ", at most " +
             std::to_string(server->maxConnections()) + " connections, " +
-            std::to_string(parsed.maxSnapshots) + " snapshots" +
+            std::to_string(parsed.maxSnapshots) + " snapshots, " +
+            std::to_string(parsed.maxStreams) + " streams" +
             (parsed.access && parsed.access->requiresToken() ? ", bearer tokens required" : "") +
             ")");
   return server;

@@ -98,15 +98,21 @@ void defineReplicaFlags(Flags& flags) {
                "--http connections held open at once; beyond it new ones are closed at once. 0: "
                "half of the open-file limit left after a reserve of 64 for LOCAL_DB and the "
                "stream, at most 1024 (the soft limit is first raised to the hard one)");
+  flags.define("header-timeout", "DURATION", "10s",
+               "close an --http connection whose request (TLS handshake, header and body) is not "
+               "complete this long after it was accepted; bytes that trickle in do not extend "
+               "it. Each connection carries one request, so there is no idle wait between "
+               "requests (100ms to 1h)");
   defineConfigFlag(flags);
 }
 
 // What the flags ask of the replica command.
 struct ReplicaSettings {
   client::ReplicaOptions options;
-  std::optional<httpd::ListenAddress> listen;   // --http
-  uint64_t maxConnections = 0;                  // --max-connections; 0: from the file limit
-  std::shared_ptr<httpd::ServerAccess> access;  // --http's TLS and tokens; or null
+  std::optional<httpd::ListenAddress> listen;      // --http
+  uint64_t maxConnections = 0;                     // --max-connections; 0: from the file limit
+  std::chrono::milliseconds headerTimeout{10000};  // --header-timeout
+  std::shared_ptr<httpd::ServerAccess> access;     // --http's TLS and tokens; or null
 };
 
 // How the replica reaches its upstream: TLS for https:// (--tls-ca, --tls-insecure) and the
@@ -209,6 +215,10 @@ ReplicaSettings replicaSettings(Flags& flags) {
     }
   }
   s.maxConnections = flags.u64("max-connections");
+  s.headerTimeout = flags.duration("header-timeout");
+  if (s.headerTimeout < std::chrono::milliseconds(100) || s.headerTimeout > std::chrono::hours(1)) {
+    throw flags.invalidValue("header-timeout", "want 100ms to 1h");
+  }
   s.access = serverAccessFromFlags(flags);
   return s;
 }
@@ -232,7 +242,7 @@ int followUntilStopped(const ReplicaSettings& s, const sigset_t& signals,
           *s.listen, state,
           s.maxConnections > 0 ? s.maxConnections
                                : client::defaultMaxStatusConnections(fileLimit.value_or(1024)),
-          s.access);
+          s.headerTimeout, s.access);
       log::info("replica status: listening on " + status->address() + " (open-file limit " +
                 (fileLimit ? std::to_string(*fileLimit) : std::string("unknown")) + ", at most " +
                 std::to_string(status->maxConnections()) + " connections" +

@@ -128,12 +128,15 @@ StringResponse respond(const http::request<http::string_body>& req, const Replic
 }
 
 // One request per connection (Connection: close): status requests are rare and tiny. The TLS
-// handshake, when there is one, and the request share one deadline.
+// handshake, when there is one, and the request share one deadline, set once when the
+// connection is accepted: bytes that trickle in do not push it back.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(std::unique_ptr<httpd::Transport> transport, const ReplicaState& state,
-          std::shared_ptr<const httpd::ServerAccess> access, proto::ConnectionCount::Slot slot)
+          std::shared_ptr<const httpd::ServerAccess> access, proto::ConnectionCount::Slot slot,
+          std::chrono::milliseconds requestTimeout)
       : slot_(std::move(slot)),
+        requestTimeout_(requestTimeout),
         transport_(std::move(transport)),
         state_(state),
         access_(std::move(access)) {
@@ -141,7 +144,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void start() {
-    transport_->expiresAfter(std::chrono::seconds(10));
+    transport_->expiresAfter(requestTimeout_);
     transport_->handshake([self = shared_from_this()](beast::error_code ec) {
       if (ec) {
         log::warn("replica status: TLS handshake with " +
@@ -182,6 +185,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   proto::ConnectionCount::Slot slot_;  // first, so released last: after the socket is closed
+  const std::chrono::milliseconds requestTimeout_;
   std::unique_ptr<httpd::Transport> transport_;
   beast::flat_buffer buffer_{kMaxRequestBufferBytes};
   http::request_parser<http::string_body> parser_;
@@ -200,12 +204,16 @@ struct StatusServer::Impl {
   bool refusing = false;       // logged once per run of connections beyond the cap
   const ReplicaState& state;
   proto::ConnectionCount connections;
+  const std::chrono::milliseconds requestTimeout;
   const std::shared_ptr<const httpd::ServerAccess> access;
   std::thread thread;
 
-  Impl(const ReplicaState& s, size_t maxConnections,
+  Impl(const ReplicaState& s, size_t maxConnections, std::chrono::milliseconds timeout,
        std::shared_ptr<const httpd::ServerAccess> serverAccess)
-      : state(s), connections(maxConnections), access(std::move(serverAccess)) {}
+      : state(s),
+        connections(maxConnections),
+        requestTimeout(timeout),
+        access(std::move(serverAccess)) {}
 
   // Starts a session for `sock`, or closes it at once when maxConnections are open: a
   // connection beyond the cap must not hold a descriptor that LOCAL_DB or the stream needs.
@@ -226,7 +234,8 @@ struct StatusServer::Impl {
     std::unique_ptr<httpd::Transport> transport =
         access && access->tls() ? httpd::tlsServerTransport(std::move(sock), *access->tls())
                                 : httpd::plainTransport(std::move(sock));
-    std::make_shared<Session>(std::move(transport), state, access, std::move(slot))->start();
+    std::make_shared<Session>(std::move(transport), state, access, std::move(slot), requestTimeout)
+        ->start();
   }
 
   void accept() {
@@ -270,8 +279,9 @@ size_t defaultMaxStatusConnections(unsigned long fileLimit) {
 }
 
 StatusServer::StatusServer(const httpd::ListenAddress& address, const ReplicaState& state,
-                           size_t maxConnections, std::shared_ptr<const httpd::ServerAccess> access)
-    : impl_(std::make_unique<Impl>(state, maxConnections, std::move(access))) {
+                           size_t maxConnections, std::chrono::milliseconds requestTimeout,
+                           std::shared_ptr<const httpd::ServerAccess> access)
+    : impl_(std::make_unique<Impl>(state, maxConnections, requestTimeout, std::move(access))) {
   httpd::listenAt(impl_->acceptor, address);
   impl_->accept();
   impl_->thread = std::thread([m = impl_.get()] { m->run(); });

@@ -5,6 +5,7 @@
 // ReplicaState under its mutex: it never touches disk or SQLite.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -33,11 +34,13 @@ class StatusServer {
  public:
   // Binds `address` as the primary binds its own (proto/http/listening_socket.h) and starts
   // serving, with at most `maxConnections` connections open at once: one beyond it is closed as
-  // soon as it is accepted. `access` (null: plain HTTP, no tokens) is read for every new
-  // connection, so a reload of its files applies to the next one. Throws walstream::Error
-  // naming the address.
+  // soon as it is accepted. A connection whose request (its TLS handshake included) is not
+  // complete `requestTimeout` after it was accepted is closed (--header-timeout). `access` (null:
+  // plain HTTP, no tokens) is read for every new connection, so a reload of its files applies to
+  // the next one. Throws walstream::Error naming the address.
   StatusServer(const httpd::ListenAddress& address, const ReplicaState& state,
-               size_t maxConnections, std::shared_ptr<const httpd::ServerAccess> access = nullptr);
+               size_t maxConnections, std::chrono::milliseconds requestTimeout,
+               std::shared_ptr<const httpd::ServerAccess> access = nullptr);
   ~StatusServer();  // stops the thread
   StatusServer(const StatusServer&) = delete;
   StatusServer& operator=(const StatusServer&) = delete;

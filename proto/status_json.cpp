@@ -36,7 +36,10 @@ std::string encodeStatusJson(const PrimaryStatusJson& status) {
     }
     dbs.push_back(std::move(db));
   }
-  return jsonText(nlohmann::json{{"databases", std::move(dbs)}});
+  const StreamCountsJson& streams = status.streams;
+  return jsonText(nlohmann::json{
+      {"databases", std::move(dbs)},
+      {"streams", {{"open", streams.open}, {"max", streams.max}, {"refused", streams.refused}}}});
 }
 
 PrimaryStatusJson decodeStatusJson(std::string_view text) {
@@ -66,6 +69,11 @@ PrimaryStatusJson decodeStatusJson(std::string_view text) {
             b.at("over_max_lag").get<bool>()};
       }
       out.databases.push_back(std::move(db));
+    }
+    if (j.contains("streams")) {
+      const auto& s = j.at("streams");
+      out.streams = {s.at("open").get<uint64_t>(), s.at("max").get<uint64_t>(),
+                     s.at("refused").get<uint64_t>()};
     }
     return out;
   } catch (const nlohmann::json::exception& e) {

@@ -20,7 +20,11 @@
 //        "errors": 0,                    failed attempts since start
 //        "last_snapshot_at": "",         RFC 3339, or ""
 //        "over_max_lag": false}          the backup gave up its place (--backup-max-lag)
-//   }]}
+//   }],
+//   "streams": {"open": 3,               /stream responses open, all databases together
+//               "max": 64,               --max-streams
+//               "refused": 0}}           /stream requests answered 503 for --max-streams
+// A /status without "streams" (a primary from before it) reads as all zero.
 #pragma once
 
 #include "core/log.h"
@@ -67,8 +71,16 @@ struct DatabaseStatusJson {
   friend bool operator==(const DatabaseStatusJson&, const DatabaseStatusJson&) = default;
 };
 
+struct StreamCountsJson {
+  uint64_t open = 0;
+  uint64_t max = 0;
+  uint64_t refused = 0;
+  friend bool operator==(const StreamCountsJson&, const StreamCountsJson&) = default;
+};
+
 struct PrimaryStatusJson {
   std::vector<DatabaseStatusJson> databases;
+  StreamCountsJson streams;
   friend bool operator==(const PrimaryStatusJson&, const PrimaryStatusJson&) = default;
 };
 

@@ -28,6 +28,21 @@ constexpr size_t kMaxRequestBody = 16 * 1024;
 // the lines of a chunked body's framing (chunk extensions, trailers): without this a request could
 // grow the buffer for as long as it keeps sending, on every connection.
 constexpr size_t kMaxRequestBuffer = 64 * 1024;
+// What the wait for a keep-alive connection's next request reads at most.
+constexpr size_t kFirstReadBytes = 4096;
+
+// The answer to a /stream request while --max-streams are open: one line of plain text, and
+// Retry-After, since a stream closes soon enough on a busy primary.
+httpd::StringResponse streamsFull(const ConnectionCount& streams, unsigned version,
+                                  bool keepAlive) {
+  httpd::StringResponse res =
+      httpd::makeResponse(503, "text/plain; charset=utf-8",
+                          "too many streams: " + std::to_string(streams.max()) +
+                              " are open (--max-streams); retry later\n",
+                          version, keepAlive);
+  res.set(http::field::retry_after, "1");
+  return res;
+}
 
 }  // namespace
 
@@ -48,7 +63,7 @@ void HttpSession::run() {
     }
     // The handshake has the request's time bound: a client that connects and says nothing
     // holds a connection no longer with TLS than without.
-    self->transport_->expiresAfter(self->ctx_.limits.writeStallTimeout);
+    self->transport_->expiresAfter(self->ctx_.limits.requestTimeout);
     self->transport_->handshake([self](beast::error_code ec) { self->onHandshake(ec); });
   });
 }
@@ -68,12 +83,32 @@ void HttpSession::close() {
   net::post(transport_->get_executor(), [self = shared_from_this()] { self->end(); });
 }
 
+void HttpSession::awaitNextRequest() {
+  if (buffer_.size() > 0) {
+    readRequest();  // the next request has begun (pipelined behind the last one)
+    return;
+  }
+  // Idle between requests: the first byte of the next one must come within the idle timeout.
+  transport_->expiresAfter(ctx_.limits.idleTimeout);
+  transport_->async_read_some(buffer_.prepare(kFirstReadBytes),
+                              [self = shared_from_this()](beast::error_code ec, size_t n) {
+                                if (self->ended_) return;
+                                if (ec) {
+                                  self->end();  // closed by the client, or idle too long
+                                  return;
+                                }
+                                self->buffer_.commit(n);
+                                self->readRequest();
+                              });
+}
+
 void HttpSession::readRequest() {
   parser_.emplace();
   parser_->body_limit(kMaxRequestBody);
-  // A connection that idles, or sends its request slowly, for the stall timeout is closed: each
-  // holds a descriptor and one of --max-connections.
-  transport_->expiresAfter(ctx_.limits.writeStallTimeout);
+  // One deadline for the whole request, set once: a client that trickles its header in, a byte
+  // at a time, is closed at it all the same. Each connection holds a descriptor and one of
+  // --max-connections.
+  transport_->expiresAfter(ctx_.limits.requestTimeout);
   http::async_read(*transport_, buffer_, *parser_,
                    [self = shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
 }
@@ -147,14 +182,21 @@ void HttpSession::route(const http::request<http::string_body>& req) {
            req.method());
       return;
     }
+    ConnectionCount::Slot streamSlot;
+    if (!ctx_.streamCount.tryTake(streamSlot)) {
+      ctx_.streamsRefused.fetch_add(1);
+      send(streamsFull(ctx_.streamCount, version, keepAlive), req.method());
+      return;
+    }
     // The transport now belongs to the stream, which bounds its writes itself; this session
     // ends without touching it again.
     ended_ = true;
     if (registryId_) ctx_.registry.remove(*registryId_);
     ServedDatabase& db = *ctx_.databases[query.database];
     transport_->expiresNever();
-    auto stream = std::make_shared<StreamSession>(std::move(transport_), ctx_, db, std::move(query),
-                                                  remote_, std::move(connection_));
+    auto stream =
+        std::make_shared<StreamSession>(std::move(transport_), ctx_, db, std::move(query), remote_,
+                                        std::move(connection_), std::move(streamSlot));
     stream->start();
     return;
   }
@@ -189,7 +231,7 @@ void HttpSession::send(httpd::StringResponse response, http::verb method) {
                         self->end();
                         return;
                       }
-                      self->readRequest();
+                      self->awaitNextRequest();
                     });
 }
 

@@ -29,6 +29,10 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
 
  private:
   void onHandshake(boost::beast::error_code ec);
+  // After an answer on a keep-alive connection: waits up to the idle timeout for the next
+  // request's first byte, then reads it (readRequest).
+  void awaitNextRequest();
+  // Reads one request, within the request timeout.
   void readRequest();
   void onRead(boost::beast::error_code ec);
   void route(const boost::beast::http::request<boost::beast::http::string_body>& req);

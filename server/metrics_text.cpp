@@ -66,6 +66,12 @@ class Writer {
     }
   }
 
+  // One family with a single sample, without labels.
+  void single(const char* name, const char* type, const char* help, uint64_t value) {
+    text_.family(name, type, help);
+    text_.sample(name, std::to_string(value));
+  }
+
   std::string take() { return text_.take(); }
 
  private:
@@ -79,8 +85,15 @@ std::string u64(uint64_t v) {
 
 }  // namespace
 
-std::string renderMetrics(const std::vector<DatabaseMetricsSample>& dbs) {
+std::string renderMetrics(const std::vector<DatabaseMetricsSample>& dbs,
+                          const ServerMetricsSample& server) {
   Writer w(dbs);
+  w.single("walstream_streams_open", "gauge",
+           "/stream responses open, all databases together (against --max-streams).",
+           server.streamsOpen);
+  w.single("walstream_max_streams", "gauge", "--max-streams.", server.maxStreams);
+  w.single("walstream_streams_refused_total", "counter",
+           "/stream requests answered 503 because --max-streams were open.", server.streamsRefused);
   w.family("walstream_capture_healthy", "gauge", "1 while the database is being captured.",
            [](const auto& d) { return u64(d.healthy ? 1 : 0); });
   w.family("walstream_wal_bytes_copied_total", "counter", "WAL bytes copied into the shadow WAL.",

@@ -24,8 +24,16 @@ struct DatabaseMetricsSample {
   std::optional<proto::BackupStatusJson> backup;  // with --backup
 };
 
-// Families are grouped with one HELP/TYPE header each; every sample carries db="<name>"
-// (proto/http/prometheus_text.h escapes it).
-std::string renderMetrics(const std::vector<DatabaseMetricsSample>& databases);
+// What /metrics reports about the server as a whole.
+struct ServerMetricsSample {
+  uint64_t streamsOpen = 0;     // /stream responses open, all databases together
+  uint64_t maxStreams = 0;      // --max-streams
+  uint64_t streamsRefused = 0;  // /stream requests answered 503 for --max-streams
+};
+
+// Families are grouped with one HELP/TYPE header each; every sample of a database's family
+// carries db="<name>" (proto/http/prometheus_text.h escapes it); the server's have no label.
+std::string renderMetrics(const std::vector<DatabaseMetricsSample>& databases,
+                          const ServerMetricsSample& server = {});
 
 }  // namespace walstream::server

@@ -40,9 +40,16 @@ struct StreamLimits {
   // may publish a whole WAL at once even to a client that keeps up.
   size_t maxPendingBytes = 64 * 1024 * 1024;
   size_t maxPendingSegments = 10000;  // live segments queued for one client
-  // A write whose client takes no byte for this long disconnects the client (--stall-timeout);
-  // so does a connection that sends no complete request for this long.
+  // A write whose client takes no byte for this long disconnects the client (--stall-timeout).
   std::chrono::milliseconds writeStallTimeout{10000};
+  // A connection whose request is not complete this long after it was accepted, or after the
+  // first byte of a request that follows another (keep-alive), is closed (--header-timeout): a
+  // fixed deadline, which bytes that trickle in do not push back. The TLS handshake of a new
+  // connection has one of its own, as long.
+  std::chrono::milliseconds requestTimeout{10000};
+  // A keep-alive connection that sends no byte of its next request for this long after an
+  // answer is closed (--idle-timeout).
+  std::chrono::milliseconds idleTimeout{10000};
   size_t snapshotChunkBytes = 256 * 1024;  // snapshot bytes read per worker task
   // Snapshot chunks and segments read from disk, all streams together (byte_budget.h); past
   // it each stream reads in pieces of minBufferBytes (or one page, or one segment, if larger).
@@ -61,6 +68,10 @@ struct StreamLimits {
   // that needs one is answered 503. Each holds a SQLite read transaction (two descriptors) and
   // an overlay of the current WAL index in memory (up to max-checkpoint-pages pages).
   size_t maxSnapshots = 8;
+  // /stream responses open at once, all databases together (--max-streams); past it a new
+  // /stream request is answered 503 with Retry-After, and /status, /metrics and /healthz are
+  // still answered.
+  size_t maxStreams = 64;
   // A snapshot opened less than this long ago is shared by the streams that ask for one
   // (Database::openSnapshot): a burst of requests costs one snapshot, not one each. A stream
   // whose client stops reading in the middle of a shared snapshot is still cut by its own

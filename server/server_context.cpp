@@ -25,6 +25,7 @@ proto::PrimaryStatusJson ServerContext::status() const {
     if (backupStatus) d.backup = backupStatus(i);
     out.databases.push_back(std::move(d));
   }
+  out.streams = {streamCount.open(), streamCount.max(), streamsRefused.load()};
   return out;
 }
 
@@ -38,7 +39,7 @@ std::string ServerContext::metricsText() const {
                        connected[i], sd.streamsStarted.load(), sd.bytesSent.load(),
                        backupStatus ? backupStatus(i) : std::nullopt});
   }
-  return renderMetrics(samples);
+  return renderMetrics(samples, {streamCount.open(), streamCount.max(), streamsRefused.load()});
 }
 
 std::string ServerContext::unhealthyReasons() const {

@@ -2,6 +2,7 @@
 // databases, limits and the session registry. Owned by PrimaryServer; outlives every session.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <memory>
@@ -41,6 +42,9 @@ struct ServerContext {
   ByteBudget buffers{limits.maxBufferedBytes};
   // Snapshots being sent, against --max-snapshots (counted_snapshot.h).
   SnapshotCount snapshots{limits.maxSnapshots};
+  // /stream responses open, against --max-streams; a slot moves into the StreamSession.
+  proto::ConnectionCount streamCount{limits.maxStreams};
+  std::atomic<uint64_t> streamsRefused{0};  // /stream requests answered 503 for --max-streams
   MemoryTrimmer trimmer{workers};
   BackupStatusSource backupStatus{};  // ServerOptions::backupStatus
   // TLS and tokens (ServerOptions::access); null: plain HTTP, no authentication.

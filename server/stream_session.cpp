@@ -49,7 +49,7 @@ struct ClientGone : std::exception {
 
 StreamSession::StreamSession(std::unique_ptr<httpd::Transport> transport, ServerContext& ctx,
                              ServedDatabase& db, StreamQuery query, std::string remote,
-                             ConnectionCount::Slot connection)
+                             ConnectionCount::Slot connection, ConnectionCount::Slot stream)
     : transport_(std::move(transport)),
       executor_(transport_->get_executor()),
       ctx_(ctx),
@@ -58,6 +58,7 @@ StreamSession::StreamSession(std::unique_ptr<httpd::Transport> transport, Server
       remote_(std::move(remote)),
       connectedAt_(proto::formatRfc3339(std::chrono::system_clock::now())),
       connection_(std::move(connection)),
+      stream_(std::move(stream)),
       writeTimer_(executor_),
       heartbeatTimer_(executor_),
       sentPos_(query_.request.pos) {}
@@ -901,6 +902,7 @@ void StreamSession::closeNow(const std::string& reason) {
   transport_->socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
   transport_->socket().close(ignored);
   connection_.reset();
+  stream_.reset();
   disposeOnWorker(std::move(snapshot_));
   disposeOnWorker(std::move(compressor_));
   chunkGrants_.clear();

@@ -57,9 +57,11 @@ namespace walstream::server {
 class StreamSession : public Session, public std::enable_shared_from_this<StreamSession> {
  public:
   // `transport`'s executor is the session's strand; plain TCP or TLS alike (its socket() is the
-  // TCP socket underneath, whose send queue the stall check reads).
+  // TCP socket underneath, whose send queue the stall check reads). `stream` is its place among
+  // --max-streams (ServerContext::streamCount), held until the socket is closed.
   StreamSession(std::unique_ptr<httpd::Transport> transport, ServerContext& ctx, ServedDatabase& db,
-                StreamQuery query, std::string remote, ConnectionCount::Slot connection);
+                StreamQuery query, std::string remote, ConnectionCount::Slot connection,
+                ConnectionCount::Slot stream);
   ~StreamSession() override;
 
   // Call on the socket's strand.
@@ -177,6 +179,7 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   const std::string remote_;
   const std::string connectedAt_;
   ConnectionCount::Slot connection_;  // released when the socket is closed
+  ConnectionCount::Slot stream_;      // likewise
   std::optional<uint64_t> registryId_;
 
   Phase phase_ = Phase::kPlanning;

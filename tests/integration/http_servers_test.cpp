@@ -1,8 +1,11 @@
 // What the primary's and the replica's --http servers share (proto/http/), with the real
 // binaries: both bind the same address forms (127.0.0.1:0, localhost:0, [::1]:0 where this
-// host has IPv6, :0 on IPv4 and IPv6), and both answer HEAD as GET without the body.
+// host has IPv6, :0 on IPv4 and IPv6), both answer HEAD as GET without the body, both drop a
+// request that trickles in at --header-timeout and bound what a request's header, target and
+// body make them hold; the primary closes idle keep-alive connections at --idle-timeout.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,9 +16,12 @@
 
 #include "tests/support/canned_http_server.h"
 #include "tests/support/db_writer.h"
+#include "tests/support/hostile_clients.h"
 #include "tests/support/http_exchange.h"
+#include "tests/support/primary_status.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/time_scale.h"
 
 using namespace walstream::test;
 using namespace std::chrono_literals;
@@ -54,30 +60,37 @@ void readBoundAddress(Server& s, const std::string& needle) {
   s.port = static_cast<uint16_t>(std::stoi(m[4].str()));
 }
 
-Server startPrimary(const TempDir& dir, const std::string& address, const std::string& name) {
+Server startPrimary(const TempDir& dir, const std::string& address, const std::string& name,
+                    const std::vector<std::string>& flags) {
   const std::string db = dir.file(name + ".db");
   createWriterTable(db);
   Server s;
-  s.process = std::make_unique<Process>(
-      std::vector<std::string>{WALSTREAM_BINARY, "primary", "--http", address, db}, dir.file(name));
+  std::vector<std::string> argv{WALSTREAM_BINARY, "primary", "--http", address};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  argv.push_back(db);
+  s.process = std::make_unique<Process>(argv, dir.file(name));
   readBoundAddress(s, "listening on http://");
   return s;
 }
 
-Server startReplica(const TempDir& dir, const std::string& address, const std::string& name) {
+Server startReplica(const TempDir& dir, const std::string& address, const std::string& name,
+                    const std::vector<std::string>& flags) {
   Server s;
   s.upstream = std::make_unique<CannedHttpServer>(
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
       "Content-Length: 21\r\nConnection: close\r\n\r\n{\"error\":\"starting\"}\n");
-  s.process = std::make_unique<Process>(
-      std::vector<std::string>{WALSTREAM_BINARY, "replica", "--upstream", s.upstream->url(), "--db",
-                               "app.db", "--http", address, dir.file(name + ".db")},
-      dir.file(name));
+  std::vector<std::string> argv{WALSTREAM_BINARY, "replica", "--upstream", s.upstream->url(),
+                                "--db",           "app.db",  "--http",     address};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  argv.push_back(dir.file(name + ".db"));
+  s.process = std::make_unique<Process>(argv, dir.file(name));
   readBoundAddress(s, "replica status: listening on");
   return s;
 }
 
-using Start = std::function<Server(const TempDir&, const std::string&, const std::string&)>;
+// Starts a server on `address` (with `flags`), logging under `name`.
+using Start = std::function<Server(const TempDir&, const std::string&, const std::string&,
+                                   const std::vector<std::string>&)>;
 
 const std::vector<std::pair<std::string, Start>> kServers = {{"primary", startPrimary},
                                                              {"replica", startReplica}};
@@ -132,7 +145,7 @@ TEST_CASE("both servers bind the same --http forms and answer on each") {
     for (const Form& form : forms) {
       CAPTURE(kind);
       CAPTURE(form.address);
-      Server s = start(dir, form.address, kind + std::to_string(n++));
+      Server s = start(dir, form.address, kind + std::to_string(n++), {});
       CHECK(std::find(form.bound.begin(), form.bound.end(), s.host) != form.bound.end());
       // localhost: the address it resolved to.
       const std::vector<std::string> reach = form.reach.empty() ? std::vector{s.host} : form.reach;
@@ -151,7 +164,7 @@ TEST_CASE("both servers answer HEAD as GET without the body, and refuse other me
   TempDir dir;
   for (const auto& [kind, start] : kServers) {
     CAPTURE(kind);
-    Server s = start(dir, "127.0.0.1:0", kind);
+    Server s = start(dir, "127.0.0.1:0", kind, {});
     for (const char* path : {"/status", "/metrics", "/healthz"}) {
       CAPTURE(path);
       const std::string get = httpExchange(s.host, s.port, closingRequest("GET", path));
@@ -174,4 +187,122 @@ TEST_CASE("both servers answer HEAD as GET without the body, and refuse other me
     CHECK(bodyOf(missing).empty());
     stop(s);
   }
+}
+
+TEST_CASE("both servers drop a request sent a byte a second at --header-timeout") {
+  TempDir dir;
+  for (const auto& [kind, start] : kServers) {
+    CAPTURE(kind);
+    Server s = start(dir, "127.0.0.1:0", kind, {"--header-timeout", "2s"});
+    // A header that takes minutes at a byte a second.
+    TricklingRequests trickling(
+        s.port, 3,
+        "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + std::string(500, 'a'));
+    REQUIRE(trickling.size() == 3);
+    for (const auto& c : trickling.waitForClose(scaled(15s))) {
+      REQUIRE(c.after.has_value());
+      const double seconds = std::chrono::duration<double>(*c.after).count();
+      CAPTURE(seconds);
+      CHECK(seconds >= 1.8);
+      CHECK(seconds <= 2.0 + scaledBound(1.0));
+      CHECK(c.bytesSent >= 2);  // it was sending all along
+    }
+    CHECK(statusOf(httpExchange(s.host, s.port, closingRequest("GET", "/status"))) == 200);
+    stop(s);
+  }
+}
+
+TEST_CASE("both servers bound the header, the target and the body a client sends") {
+  TempDir dir;
+  const std::string host = "Host: 127.0.0.1\r\n";
+  const std::vector<std::pair<std::string, std::string>> endless = {
+      {"a header line", "GET /status HTTP/1.1\r\n" + host + "X-Long: "},
+      {"a target", "GET /status?"},
+      {"a body", "POST /status HTTP/1.1\r\n" + host + "Content-Length: 1073741824\r\n\r\n"}};
+  for (const auto& [kind, start] : kServers) {
+    CAPTURE(kind);
+    // A long header timeout: only the bounds on the request can end these connections in time.
+    Server s = start(dir, "127.0.0.1:0", kind, {"--header-timeout", "10m"});
+    for (const auto& [part, head] : endless) {
+      CAPTURE(part);
+      // The socket buffers between the two take in megabytes; a server that kept what it reads
+      // would take all 64 MiB.
+      const int64_t sent =
+          sendEndlessRequest(s.port, head, std::string(64 * 1024, 'a'), uint64_t{64} << 20);
+      REQUIRE(sent >= 0);
+      CHECK(sent < (int64_t{16} << 20));
+      CHECK(statusOf(httpExchange(s.host, s.port, closingRequest("GET", "/status"))) == 200);
+    }
+    stop(s);
+  }
+}
+
+namespace {
+
+// A connection to 127.0.0.1:port (closed when destroyed).
+struct RawConnection {
+  explicit RawConnection(uint16_t port) : fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  }
+  ~RawConnection() { ::close(fd); }
+  void send(const std::string& bytes) const {
+    REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(bytes.size()));
+  }
+  // Reads until `bytes` arrived in all, or the server closed, or `timeout` passed; returns what
+  // came and whether the server closed.
+  std::pair<std::string, bool> read(size_t bytes, std::chrono::milliseconds timeout) const {
+    std::string got;
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (got.size() < bytes) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
+      pollfd p{fd, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+      char buf[4096];
+      const ssize_t n = ::recv(fd, buf, std::min(sizeof buf, bytes - got.size()), 0);
+      if (n <= 0) return {got, true};
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return {got, false};
+  }
+  int fd;
+};
+
+std::string keepAliveRequest(const std::string& target) {
+  return "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("the primary closes a keep-alive connection idle for --idle-timeout") {
+  TempDir dir;
+  Server s = startPrimary(dir, "127.0.0.1:0", "primary",
+                          {"--idle-timeout", "1s", "--header-timeout", "5s"});
+  REQUIRE(waitUntilServing(s.port, 30s));  // /healthz answers 200 once capture runs
+  const size_t answer = keepAliveAnswerBytes(s.port, "/healthz");
+  RawConnection c(s.port);
+  c.send(keepAliveRequest("/healthz"));
+  const auto first = c.read(answer, 5s);
+  REQUIRE_FALSE(first.second);
+  CHECK(statusOf(first.first) == 200);
+  // A second request within the idle timeout is answered on the same connection.
+  c.send(keepAliveRequest("/healthz"));
+  const auto second = c.read(answer, 5s);
+  REQUIRE_FALSE(second.second);
+  CHECK(statusOf(second.first) == 200);
+  // Then nothing: closed after the idle timeout, long before the header timeout.
+  const auto answered = std::chrono::steady_clock::now();
+  const auto idle = c.read(1, scaled(10s));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - answered).count();
+  CHECK(idle.second);
+  CHECK(idle.first.empty());
+  CHECK(seconds >= 0.8);
+  CHECK(seconds <= 1.0 + scaledBound(1.5));
+  stop(s);
 }

@@ -91,7 +91,8 @@ TEST_CASE("compress=1 size passes are bounded in number and stop when their clie
   // stream.
   insertRows(db, 128000, 2000, 4000);
   const uint64_t image = std::filesystem::file_size(db);
-  PrimaryProcess primary(db, dir.file("primary"));
+  // All 100 requests below reach the admission of passes (--max-streams would refuse some).
+  PrimaryProcess primary(db, dir.file("primary"), {"--max-streams", "256"});
   const pid_t pid = primary.process().pid();
   waitForCapture(primary.port());
   // Each size pass reads the whole image from the database file (in the page cache): the bytes

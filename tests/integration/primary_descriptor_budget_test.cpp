@@ -23,7 +23,8 @@ TEST_CASE("streams being sent snapshots on every connection leave capture its de
   const std::string db = dir.file("app.db");
   createWriterTable(db);
   insertRows(db, 1000, 2000, 200);  // about 2 MiB: far more than a stalled client's buffers
-  PrimaryProcess primary(db, dir.file("primary"), {}, 0,
+  // Every connection may be a stream (--max-streams): what they hold is what is measured.
+  PrimaryProcess primary(db, dir.file("primary"), {"--max-streams", "256"}, 0,
                          {"/usr/bin/prlimit", "--nofile=256:256", "--"});
   waitForCapture(primary.port());
   const std::string generation = fetchStatus(primary.port()).databases.at(0).generation;

@@ -38,9 +38,10 @@ TEST_CASE("200 streams that never read cost bounded memory and are dropped once 
   // Each snapshot (about 24 MiB) is far more than the socket buffers take in, so every stream
   // stalls inside it.
   insertRows(db, 12000, 2000, 500);
-  // Every one of them gets its snapshot (the default allows 8 at once, the others a 503): the
-  // byte budget of the streams' buffers is what is measured.
-  PrimaryProcess primary(db, dir.file("primary"), {"--max-snapshots", "256"});
+  // Every one of them gets its snapshot (the default allows 8 at once, the others a 503) and its
+  // stream (the default allows 64): the byte budget of the streams' buffers is what is measured.
+  PrimaryProcess primary(db, dir.file("primary"),
+                         {"--max-snapshots", "256", "--max-streams", "256"});
   waitForCapture(primary.port());
   const pid_t pid = primary.process().pid();
   const uint64_t idleKiB = residentKiB(pid);

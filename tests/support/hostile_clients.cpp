@@ -145,6 +145,86 @@ void ConnectionFlood::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+TricklingRequests::TricklingRequests(uint16_t port, int count, std::string request,
+                                     std::chrono::milliseconds period,
+                                     std::chrono::milliseconds maxDuration)
+    : request_(std::move(request)) {
+  for (int i = 0; i < count; ++i) {
+    const int fd = connectTo(port, 0);
+    if (fd >= 0) clients_.push_back({fd, std::chrono::steady_clock::now(), std::nullopt, 0});
+  }
+  thread_ = std::thread([this, period, maxDuration] { run(period, maxDuration); });
+}
+
+TricklingRequests::~TricklingRequests() {
+  stop();
+  for (const Client& c : clients_) {
+    if (c.fd >= 0) ::close(c.fd);
+  }
+}
+
+void TricklingRequests::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void TricklingRequests::run(std::chrono::milliseconds period,
+                            std::chrono::milliseconds maxDuration) {
+  using Clock = std::chrono::steady_clock;
+  const auto until = Clock::now() + maxDuration;
+  auto nextSend = Clock::now();
+  while (!stop_ && Clock::now() < until) {
+    std::vector<pollfd> polls;
+    {
+      std::lock_guard lock(mu_);
+      for (const Client& c : clients_) {
+        if (c.fd >= 0) polls.push_back({c.fd, POLLIN, 0});
+      }
+    }
+    if (polls.empty()) return;
+    // Closes are seen within 10 ms; the bytes go out every `period`.
+    ::poll(polls.data(), polls.size(), 10);
+    const auto now = Clock::now();
+    const bool sendNow = now >= nextSend;
+    if (sendNow) nextSend += period;
+    std::lock_guard lock(mu_);
+    for (Client& c : clients_) {
+      if (c.fd < 0) continue;
+      bool closed = false;
+      char scratch[4096];
+      const ssize_t got = ::recv(c.fd, scratch, sizeof scratch, MSG_DONTWAIT);
+      if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) closed = true;
+      if (!closed && sendNow && c.sent < request_.size()) {
+        if (::send(c.fd, request_.data() + c.sent, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1) {
+          ++c.sent;
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+          closed = true;
+        }
+      }
+      if (closed) {
+        ::close(c.fd);
+        c.fd = -1;
+        c.closedAfter = std::chrono::duration_cast<std::chrono::milliseconds>(now - c.opened);
+        changed_.notify_all();
+      }
+    }
+  }
+}
+
+std::vector<TricklingRequests::Closed> TricklingRequests::waitForClose(
+    std::chrono::milliseconds patience) {
+  std::unique_lock lock(mu_);
+  changed_.wait_for(lock, patience, [this] {
+    for (const Client& c : clients_) {
+      if (c.fd >= 0) return false;
+    }
+    return true;
+  });
+  std::vector<Closed> out;
+  for (const Client& c : clients_) out.push_back({c.closedAfter, c.sent});
+  return out;
+}
+
 int requestThenLeave(uint16_t port, const std::string& target, int count,
                      std::chrono::milliseconds patience) {
   struct Pending {

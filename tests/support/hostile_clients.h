@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -65,6 +67,46 @@ class ConnectionFlood {
  private:
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> made_{0};
+  std::thread thread_;
+};
+
+// `count` connections that each send `request` one byte every `period` (a slow-header client),
+// from a thread, and note when the server closes each (after an answer or without one). The
+// thread stops at stop(), destruction, once every connection is closed, or after `maxDuration`;
+// a request sent whole is left waiting for its answer.
+class TricklingRequests {
+ public:
+  TricklingRequests(uint16_t port, int count, std::string request,
+                    std::chrono::milliseconds period = std::chrono::seconds(1),
+                    std::chrono::milliseconds maxDuration = std::chrono::seconds(120));
+  ~TricklingRequests();
+  TricklingRequests(const TricklingRequests&) = delete;
+  TricklingRequests& operator=(const TricklingRequests&) = delete;
+
+  size_t size() const { return clients_.size(); }  // connections that were established
+  void stop();
+  // Waits up to `patience` for the server to close every connection; then, for each, how long
+  // after it was made the server closed it (nullopt: still open), and the bytes it sent.
+  struct Closed {
+    std::optional<std::chrono::milliseconds> after;
+    size_t bytesSent = 0;
+  };
+  std::vector<Closed> waitForClose(std::chrono::milliseconds patience);
+
+ private:
+  struct Client {
+    int fd = -1;
+    std::chrono::steady_clock::time_point opened;
+    std::optional<std::chrono::milliseconds> closedAfter;
+    size_t sent = 0;
+  };
+  void run(std::chrono::milliseconds period, std::chrono::milliseconds maxDuration);
+
+  const std::string request_;
+  std::vector<Client> clients_;  // guarded by mu_ once the thread runs
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::atomic<bool> stop_{false};
   std::thread thread_;
 };
 

@@ -22,6 +22,7 @@ TEST_CASE("/status JSON round-trips and uses the documented field names") {
                                           3936, 0.25, "disk full", "2026-11-22T10:15:01.000Z", 2,
                                           "2026-11-22T09:00:00.000Z", false}});
   s.databases.push_back({"other.db", "other.db", 0, "", "", 0, false, {}, std::nullopt});
+  s.streams = {3, 64, 2};
   const std::string text = encodeStatusJson(s);
   for (const char* key : {"\"databases\"",
                           "\"name\"",
@@ -42,7 +43,10 @@ TEST_CASE("/status JSON round-trips and uses the documented field names") {
                           "\"last_error_at\"",
                           "\"errors\"",
                           "\"last_snapshot_at\"",
-                          "\"over_max_lag\""}) {
+                          "\"over_max_lag\"",
+                          "\"open\"",
+                          "\"max\"",
+                          "\"refused\""}) {
     CHECK(text.find(key) != std::string::npos);
   }
   CHECK(decodeStatusJson(text) == s);
@@ -53,6 +57,11 @@ TEST_CASE("malformed /status JSON is an Error, not a crash") {
   CHECK_THROWS_AS(decodeStatusJson("{\"databases\": [{\"name\": 3}]}"), Error);
   CHECK_THROWS_AS(decodeStatusJson("{\"dbs\": []}"), Error);
   CHECK(decodeStatusJson("{\"databases\": []}").databases.empty());
+}
+
+TEST_CASE("a /status without stream counts (an older primary) reads as zero counts") {
+  CHECK(decodeStatusJson("{\"databases\": []}").streams == StreamCountsJson{});
+  CHECK_THROWS_AS(decodeStatusJson("{\"databases\": [], \"streams\": {\"open\": 1}}"), Error);
 }
 
 TEST_CASE("timestamps are RFC 3339 in UTC with milliseconds") {

@@ -22,7 +22,8 @@ TEST_CASE("/metrics text: one HELP/TYPE per family, a sample per database and mo
   backup.overMaxLag = true;
   const std::string text =
       renderMetrics({{"app.db", &a, Pos{1, 3, 0x1f60}, true, 2, 5, 999, backup},
-                     {"we\"ird\\name\n.db", &b, Pos{}, false, 0, 0, 0, std::nullopt}});
+                     {"we\"ird\\name\n.db", &b, Pos{}, false, 0, 0, 0, std::nullopt}},
+                    {2, 64, 7});
 
   auto has = [&](const std::string& line) {
     CAPTURE(line);
@@ -41,6 +42,11 @@ TEST_CASE("/metrics text: one HELP/TYPE per family, a sample per database and mo
   has("walstream_streams_connected{db=\"app.db\"} 2");
   has("walstream_stream_bytes_sent_total{db=\"app.db\"} 999");
   has("walstream_streams_started_total{db=\"app.db\"} 5");
+  has("# TYPE walstream_streams_open gauge");
+  has("walstream_streams_open 2");
+  has("walstream_max_streams 64");
+  has("# TYPE walstream_streams_refused_total counter");
+  has("walstream_streams_refused_total 7");
   has("# TYPE walstream_sync_duration_seconds histogram");
   has("walstream_sync_duration_seconds_bucket{db=\"app.db\",le=\"0.0001\"} 0");
   has("walstream_sync_duration_seconds_bucket{db=\"app.db\",le=\"0.00025\"} 1");
