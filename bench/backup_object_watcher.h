@@ -1,12 +1,15 @@
-// Watches a directory store (storage/directory_store.h) for the WAL objects the primary's
-// backup writes into one generation, polling the listing of its newest WAL index directories,
-// and records when each object was first listed, on this process's steady clock. Objects are
-// published by an atomic rename, so a listed object is whole; it appeared at the latest when it
-// was listed, so a time taken here errs late by at most one sweep and pause, never early.
+// Watches a backup store (a directory or S3 bucket, storage/object_store.h) for the WAL objects
+// the primary's backup writes into one generation, polling the listing of its newest WAL index
+// directories, and records when each object was first listed, on this process's steady clock.
+// An object counts once it is listed whole (a directory store's appear by an atomic rename,
+// S3's when their PUT completes; s3rver's are listed while being written, and are counted once
+// the listing shows their whole size); it was whole at the latest when it was listed so, a time
+// taken here errs late by at most one sweep and pause, never early.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stop_token>
@@ -16,7 +19,7 @@
 
 #include "backup/wal_object.h"
 #include "core/pos.h"
-#include "storage/directory_store.h"
+#include "storage/object_store.h"
 
 namespace walstream::bench {
 
@@ -30,9 +33,8 @@ struct SeenWalObject {
 
 class BackupObjectWatcher {
  public:
-  // Starts polling `storeRoot` (the directory of a file:// store) for WAL objects of
-  // `generation`, sleeping `pause` between sweeps.
-  BackupObjectWatcher(const std::string& storeRoot, uint64_t generation,
+  // Starts polling `store` for WAL objects of `generation`, sleeping `pause` between sweeps.
+  BackupObjectWatcher(std::unique_ptr<storage::ObjectStore> store, uint64_t generation,
                       std::chrono::microseconds pause);
   ~BackupObjectWatcher();
   BackupObjectWatcher(const BackupObjectWatcher&) = delete;
@@ -47,10 +49,12 @@ class BackupObjectWatcher {
  private:
   void run(std::stop_token stop);
   void sweep();
-  SeenWalObject describe(const storage::ObjectInfo& info, const Pos& start,
-                         std::chrono::steady_clock::time_point listedAt);
+  // Nothing while the object is still being written: s3rver, unlike S3, lists an object as soon
+  // as its PUT starts, at the size written so far (its header says what its size will be).
+  std::optional<SeenWalObject> describe(const storage::ObjectInfo& info, const Pos& start,
+                                        std::chrono::steady_clock::time_point listedAt);
 
-  storage::DirectoryStore store_;
+  const std::unique_ptr<storage::ObjectStore> store_;
   const uint64_t generation_;
   const std::chrono::microseconds pause_;
   // Poller thread state, read by stop() after the join.

@@ -13,6 +13,8 @@ struct BenchConfig {
   std::chrono::milliseconds duration{10'000};  // each timed writer phase
   bool quick = false;
   uint64_t bootstrapBytes = uint64_t{1} << 30;  // the large bootstrap database
+  // The database restore_snapshot_s3 restores from a local S3 server (--s3-restore-mib).
+  uint64_t s3RestoreBytes = uint64_t{1} << 30;
   int catchupTransactions = 100'000;
   // Single-row transactions the WAL-replay restore applies (restore_wal scenario).
   int restoreWalTransactions = 1'000'000;

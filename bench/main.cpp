@@ -23,7 +23,8 @@ namespace {
 
 constexpr const char* kUsage =
     "Usage: walstream_bench [--walstream PATH] [--scenario NAME[,NAME...]] [--duration SECONDS]\n"
-    "                       [--quick] [--runs N] [--poll-pause-us N] [--results PATH] [--list]\n"
+    "                       [--quick] [--runs N] [--poll-pause-us N] [--s3-restore-mib N]\n"
+    "                       [--results PATH] [--list]\n"
     "\n"
     "  --walstream PATH   the binary under test (default: the one built with this benchmark)\n"
     "  --scenario NAMES   run only these scenarios (repeatable; see --list)\n"
@@ -32,6 +33,7 @@ constexpr const char* kUsage =
     "                     30,000-transaction catch-up, 200,000-transaction WAL restore\n"
     "  --runs N           run every scenario N times (round by round) and report medians\n"
     "  --poll-pause-us N  sleep N us between visibility polls (default 50; 0: a tight loop)\n"
+    "  --s3-restore-mib N database size of restore_snapshot_s3 (default 1024; 256 with --quick)\n"
     "  --results PATH     JSON lines output (default: bench/results.json in the source tree)\n"
     "  --list             list the scenarios and exit\n";
 
@@ -52,6 +54,7 @@ Args parseArgs(int argc, char** argv) {
   Args args;
   args.config.walstream = WALSTREAM_BINARY;
   double durationSeconds = 0;
+  uint64_t s3RestoreMib = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const auto value = [&]() -> std::string {
@@ -90,6 +93,14 @@ Args parseArgs(int argc, char** argv) {
         usageError("--poll-pause-us wants 0 to 1000000, not \"" + v + "\"");
       }
       args.config.pollPause = std::chrono::microseconds(us);
+    } else if (arg == "--s3-restore-mib") {
+      const std::string v = value();
+      char* end = nullptr;
+      const long long mib = std::strtoll(v.c_str(), &end, 10);
+      if (end == v.c_str() || *end != '\0' || mib < 1 || mib > 65536) {
+        usageError("--s3-restore-mib wants 1 to 65536, not \"" + v + "\"");
+      }
+      s3RestoreMib = static_cast<uint64_t>(mib);
     } else if (arg == "--results") {
       args.results = value();
     } else if (arg == "--list") {
@@ -104,9 +115,11 @@ Args parseArgs(int argc, char** argv) {
   if (args.config.quick) {
     args.config.duration = std::chrono::seconds(3);
     args.config.bootstrapBytes = uint64_t{256} << 20;
+    args.config.s3RestoreBytes = uint64_t{256} << 20;
     args.config.catchupTransactions = 30'000;
     args.config.restoreWalTransactions = 200'000;
   }
+  if (s3RestoreMib > 0) args.config.s3RestoreBytes = s3RestoreMib << 20;
   if (durationSeconds > 0) {
     args.config.duration = std::chrono::milliseconds(static_cast<int64_t>(durationSeconds * 1000));
   }

@@ -26,6 +26,16 @@ std::vector<Scenario> allScenarios() {
        runRestoreSnapshotScenario},
       {"restore_wal", "restore replaying a million single-row transactions of WAL",
        runRestoreWalScenario},
+      {"backup_overhead_s3",
+       "writer throughput against a primary alone and one backing up to a local S3 server",
+       runBackupOverheadS3Scenario},
+      {"backup_lag_s3", "commit to durable WAL object on a local S3 server, writer at 1000 tx/s",
+       runBackupLagS3Scenario},
+      {"restore_snapshot_s3", "restore of a large database from a local S3 server, versus curl",
+       runRestoreSnapshotS3Scenario},
+      {"backup_requests_s3",
+       "requests a backup sends to a local S3 server at 1000 tx/s, default sync interval",
+       runBackupRequestsS3Scenario},
   };
 }
 

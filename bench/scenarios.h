@@ -33,5 +33,9 @@ void runBackupOverheadScenario(const BenchConfig& config, ScenarioResult& result
 void runBackupLagScenario(const BenchConfig& config, ScenarioResult& result);
 void runRestoreSnapshotScenario(const BenchConfig& config, ScenarioResult& result);
 void runRestoreWalScenario(const BenchConfig& config, ScenarioResult& result);
+void runBackupOverheadS3Scenario(const BenchConfig& config, ScenarioResult& result);
+void runBackupLagS3Scenario(const BenchConfig& config, ScenarioResult& result);
+void runRestoreSnapshotS3Scenario(const BenchConfig& config, ScenarioResult& result);
+void runBackupRequestsS3Scenario(const BenchConfig& config, ScenarioResult& result);
 
 }  // namespace walstream::bench

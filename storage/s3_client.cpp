@@ -52,6 +52,7 @@ S3Reply S3Client::callOnce(const S3Call& call) {
   request.headers = call.headers;
   request.body = call.body;
   request.withContentMd5 = call.withContentMd5;
+  request.rangeBody = call.rangeBody;
   const std::string what = whatOf(storeUrl_, call);
   S3Reply reply = http_.perform(request, what);
   if (reply.status == call.alsoAccepted) return reply;

@@ -28,6 +28,7 @@ struct S3Call {
   std::vector<std::string> headers;
   std::string_view body;
   bool withContentMd5 = false;
+  S3RangeBody* rangeBody = nullptr;  // S3Request::rangeBody
   // A status besides 2xx that is an answer rather than a failure (416 for a read past the end).
   long alsoAccepted = 0;
   // For messages: what was being done ("read", "list"...) and to which key or prefix.

@@ -7,6 +7,7 @@
 #include <cctype>
 
 #include "storage/object_store.h"
+#include "storage/s3_range_body.h"
 
 namespace walstream::storage {
 
@@ -65,12 +66,14 @@ std::string headerValue(std::string_view line, size_t nameSize) {
 // an error reply's is cut at kMaxErrorBody.
 struct Transfer {
   S3Reply reply;
+  S3RangeBody* rangeBody = nullptr;
 };
 
 size_t onBody(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const size_t n = size * count;
   const bool success = t->reply.status >= 200 && t->reply.status < 300;
+  if (success && t->rangeBody) return t->rangeBody->take(t->reply, {data, n}) ? n : 0;
   const size_t room =
       success ? n : std::min(n, kMaxErrorBody - std::min(kMaxErrorBody, t->reply.body.size()));
   t->reply.body.append(data, room);
@@ -91,6 +94,8 @@ size_t onHeader(char* data, size_t size, size_t count, void* user) {
     t->reply.etag = headerValue(line, 5);
   } else if (startsWithNoCase(line, "last-modified:")) {
     t->reply.lastModified = headerValue(line, 14);
+  } else if (startsWithNoCase(line, "content-range:")) {
+    t->reply.contentRange = headerValue(line, 14);
   } else if (startsWithNoCase(line, "content-length:")) {
     t->reply.contentLength = std::strtoull(headerValue(line, 15).c_str(), nullptr, 10);
   }
@@ -164,6 +169,8 @@ S3Reply S3Http::perform(const S3Request& request, std::string_view what) {
   CURL* curl = static_cast<CURL*>(takeHandle());
   curl_easy_reset(curl);
   Transfer transfer;
+  transfer.rangeBody = request.rangeBody;
+  if (request.rangeBody) request.rangeBody->restart();
   char error[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -192,7 +199,10 @@ S3Reply S3Http::perform(const S3Request& request, std::string_view what) {
   const CURLcode code = curl_easy_perform(curl);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
   giveBack(curl);
-  if (code != CURLE_OK) {
+  // A range body stops a transfer once it has the range: curl calls that a write error.
+  const bool rangeIn =
+      code == CURLE_WRITE_ERROR && request.rangeBody && request.rangeBody->stopped();
+  if (code != CURLE_OK && !rangeIn) {
     throw StorageError(StorageError::Kind::kTransient,
                        std::string(what) + ": " + (error[0] ? error : curl_easy_strerror(code)));
   }

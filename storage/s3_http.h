@@ -19,6 +19,8 @@
 
 namespace walstream::storage {
 
+class S3RangeBody;
+
 struct S3Timeouts {
   std::chrono::milliseconds connect{5000};
   // A transfer slower than lowSpeedBytesPerSecond for this long is abandoned.
@@ -32,13 +34,17 @@ struct S3Request {
   std::vector<std::string> headers;  // "Name: value"
   std::string_view body;             // sent for PUT and POST
   bool withContentMd5 = false;       // DeleteObjects requires one
+  // Where a 2xx reply's body goes instead of S3Reply::body (a ranged GET's, s3_range_body.h);
+  // restarted at the start of the request.
+  S3RangeBody* rangeBody = nullptr;
 };
 
 struct S3Reply {
   long status = 0;
-  std::string body;  // of an error reply, at most the first 64 KiB
+  std::string body;  // of an error reply, at most the first 64 KiB; empty with a rangeBody
   std::string etag;
   std::string lastModified;
+  std::string contentRange;
   std::optional<uint64_t> contentLength;
 };
 

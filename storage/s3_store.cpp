@@ -4,6 +4,7 @@
 
 #include "storage/object_key.h"
 #include "storage/s3_object_writer.h"
+#include "storage/s3_range_body.h"
 #include "storage/s3_xml.h"
 
 namespace walstream::storage {
@@ -112,21 +113,32 @@ ObjectInfo S3Store::stat(const std::string& key) {
 }
 
 std::string S3Store::read(const std::string& key, uint64_t offset, uint64_t maxBytes) {
+  std::string out;
+  S3RangeBody body(offset, maxBytes, out);
+  readRange(key, offset, maxBytes, body);
+  return out;
+}
+
+uint64_t S3Store::readInto(const std::string& key, uint64_t offset, std::span<char> out) {
+  S3RangeBody body(offset, out);
+  return readRange(key, offset, out.size(), body);
+}
+
+uint64_t S3Store::readRange(const std::string& key, uint64_t offset, uint64_t maxBytes,
+                            S3RangeBody& body) {
   checkKey(url(), key);
   if (maxBytes == 0) {
     stat(key);  // still kNotFound for a missing object
-    return {};
+    return 0;
   }
   const uint64_t last = maxBytes > UINT64_MAX - offset ? UINT64_MAX - 1 : offset + maxBytes - 1;
   S3Call get("GET", client_.location().objectName(key), "read", key);
   get.headers = {"Range: bytes=" + std::to_string(offset) + "-" + std::to_string(last)};
   get.alsoAccepted = 416;  // the range starts at or past the end of an object that exists
-  S3Reply reply = client_.call(get);
-  if (reply.status == 206) return std::move(reply.body);
-  if (reply.status == 416) return {};
-  // A server that ignores Range sends the whole object.
-  if (offset >= reply.body.size()) return {};
-  return reply.body.substr(offset, maxBytes);
+  get.rangeBody = &body;
+  const S3Reply reply = client_.call(get);
+  if (reply.status == 416) return 0;
+  return body.finish(reply, url() + ": cannot read " + key);
 }
 
 std::unique_ptr<ObjectWriter> S3Store::create(const std::string& key) {

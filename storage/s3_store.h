@@ -3,12 +3,13 @@
 // PUT or a completed multipart upload appears whole and durable, or not at all.
 //
 // Requests (s3_client.h): PUT or a multipart upload to write (s3_object_writer.h), HEAD for
-// stat(), a ranged GET for read(), ListObjectsV2 page by page (continuation tokens, so a prefix
-// with any number of objects lists completely; a '/' delimiter for listDirectories()), and
-// DeleteObjects with up to 1,000 keys a request for remove(). Each is retried with backoff on
-// transient failures within bounds (s3_retry_policy.h) and times out when the server stops
-// answering (s3_http.h). Objects in the bucket whose names are no store keys (object_key.h) are
-// skipped by listings.
+// stat(), a ranged GET for read() and readInto() (checked to be the range asked for, and written
+// straight into the caller's memory: s3_range_body.h), ListObjectsV2 page by page (continuation
+// tokens, so a prefix with any number of objects lists completely; a '/' delimiter for
+// listDirectories()), and DeleteObjects with up to 1,000 keys a request for remove(). Each is
+// retried with backoff on transient failures within bounds (s3_retry_policy.h) and times out
+// when the server stops answering (s3_http.h). Objects in the bucket whose names are no store
+// keys (object_key.h) are skipped by listings.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,8 @@
 #include "storage/s3_credentials.h"
 
 namespace walstream::storage {
+
+class S3RangeBody;
 
 struct S3StoreOptions {
   S3Credentials credentials;
@@ -41,6 +44,8 @@ class S3Store : public ObjectStore {
   std::vector<ObjectInfo> list(const std::string& prefix) override;
   ObjectInfo stat(const std::string& key) override;
   std::string read(const std::string& key, uint64_t offset, uint64_t maxBytes) override;
+  // A ranged GET written straight into `out`, with no copy in between.
+  uint64_t readInto(const std::string& key, uint64_t offset, std::span<char> out) override;
   std::unique_ptr<ObjectWriter> create(const std::string& key) override;
   void remove(const std::vector<std::string>& keys) override;
 
@@ -53,6 +58,8 @@ class S3Store : public ObjectStore {
   // The store key of a name in the bucket; empty when it is not under the store's prefix or
   // not a key.
   std::string keyOf(const std::string& name) const;
+  // The ranged GET of read() and readInto(), its body taken by `body`; the bytes it got.
+  uint64_t readRange(const std::string& key, uint64_t offset, uint64_t maxBytes, S3RangeBody& body);
   void removeBatch(const std::vector<std::string>& keys, size_t begin, size_t end);
 
   const uint64_t partSize_;

@@ -1,11 +1,7 @@
-// A real S3 server for tests: s3rver (installed by `make deps` into .deps/s3rver, pinned by
-// tests/s3rver/package-lock.json) under node, listening on 127.0.0.1 on an ephemeral port, its
-// data in a temporary directory, with one bucket. The destructor kills and reaps it.
-//
-// s3rver accepts the key pair S3RVER/S3RVER and refuses unknown access key ids
-// (InvalidAccessKeyId), but does not check Signature V4 signatures: a wrong secret goes
-// unnoticed. It runs with --openssl-legacy-provider, without which its continuation tokens
-// (DES) make any listing past 1,000 objects fail with a 500 under OpenSSL 3.
+// A real S3 server for tests: s3rver (s3rver_process.h) listening on 127.0.0.1 on an ephemeral
+// port, its data in a temporary directory, with one bucket. The destructor kills and reaps it.
+// s3rver accepts the key pair S3RVER/S3RVER but does not check Signature V4 signatures: a
+// wrong secret goes unnoticed.
 #pragma once
 
 #include <chrono>
@@ -13,15 +9,15 @@
 #include <memory>
 #include <string>
 
-#include "tests/support/process.h"
+#include "tests/support/s3rver_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace walstream::test {
 
 class S3Server {
  public:
-  static constexpr const char* kAccessKeyId = "S3RVER";
-  static constexpr const char* kSecretAccessKey = "S3RVER";
+  static constexpr const char* kAccessKeyId = S3rverProcess::kAccessKeyId;
+  static constexpr const char* kSecretAccessKey = S3rverProcess::kSecretAccessKey;
 
   // Fails the test (doctest FAIL) saying to run `make deps` when s3rver is not installed.
   explicit S3Server(std::string bucket = "walstream-test");
@@ -54,7 +50,7 @@ class S3Server {
   std::string credentialsFile_;
   uint16_t port_ = 0;
   int starts_ = 0;
-  std::unique_ptr<Process> process_;
+  std::unique_ptr<S3rverProcess> process_;
 };
 
 }  // namespace walstream::test

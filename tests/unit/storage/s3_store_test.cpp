@@ -1,9 +1,12 @@
 // The S3 store against a real S3 server (s3rver, tests/support/s3_server.h) on loopback.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <limits>
+#include <span>
 #include <string>
 
 #include "storage/s3_store.h"
@@ -125,9 +128,21 @@ TEST_CASE("S3: ranged reads, reads past the end, and missing keys") {
   CHECK(store->read("obj", 5, 0).empty());
   CHECK(store->read("obj", 1, kAll) == bytes.substr(1));
 
-  for (auto call : {std::function<void()>([&] { store->stat("missing"); }),
-                    std::function<void()>([&] { store->read("missing", 0, 10); }),
-                    std::function<void()>([&] { store->read("missing", 0, 0); })}) {
+  std::string buffer(4096, '\0');
+  CHECK(store->readInto("obj", 4096, buffer) == 4096);
+  CHECK(buffer == bytes.substr(4096, 4096));
+  CHECK(store->readInto("obj", 9000, buffer) == 1000);
+  CHECK(buffer.substr(0, 1000) == bytes.substr(9000));
+  CHECK(store->readInto("obj", 10000, buffer) == 0);
+  CHECK(store->readInto("obj", 3, std::span<char>()) == 0);
+
+  for (auto call :
+       {std::function<void()>([&] { store->stat("missing"); }),
+        std::function<void()>([&] { store->read("missing", 0, 10); }),
+        std::function<void()>([&] { store->read("missing", 0, 0); }), std::function<void()>([&] {
+          std::string into(10, '\0');
+          store->readInto("missing", 0, into);
+        })}) {
     const auto failure = storageFailure(call);
     REQUIRE(failure);
     CHECK(failure->kind() == StorageError::Kind::kNotFound);
@@ -265,4 +280,82 @@ TEST_CASE("S3: a writer whose part upload fails is finished, and leaves no objec
 
   server.restart();
   CHECK(store->list("").empty());
+}
+
+TEST_CASE("S3: a server that ignores Range: reads take their slice of its 200 and stop there") {
+  // An object of 256 MiB that the server sends whole to every GET, Range or not.
+  constexpr uint64_t kObjectBytes = uint64_t{256} << 20;
+  const std::string piece = patterned(4096);
+  const auto expected = [&](uint64_t offset, size_t n) {
+    std::string out;
+    for (uint64_t i = offset; i < offset + n; ++i) out += piece[i % piece.size()];
+    return out;
+  };
+  std::atomic<uint64_t> sent{0};
+  {
+    CannedHttpServer server([&](int fd, const std::string&) {
+      if (!server.sendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kObjectBytes) +
+                                  "\r\nConnection: close\r\n\r\n")) {
+        return;
+      }
+      sent += server.sendRepeated(fd, piece, kObjectBytes);
+    });
+    auto store = openS3TestStore("s3://bucket/p?endpoint=" + server.url());
+    CHECK(store->read("k", 5000, 100) == expected(5000, 100));
+    std::string buffer(3000, '\0');
+    CHECK(store->readInto("k", 1 << 20, buffer) == buffer.size());
+    CHECK(buffer == expected(1 << 20, buffer.size()));
+    CHECK(server.targets().size() == 2);
+  }
+  // Each transfer stopped once its range was in: the server got rid of the kernel's socket
+  // buffers' worth, not of the object.
+  CHECK(sent.load() < kObjectBytes / 8);
+
+  const std::string body = "0123456789";
+  CannedHttpServer small("HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\n" +
+                         body);
+  auto store = openS3TestStore("s3://bucket/p?endpoint=" + small.url());
+  CHECK(store->read("k", 3, 4) == "3456");
+  CHECK(store->read("k", 8, kAll) == "89");
+  CHECK(store->read("k", 10, 5).empty());
+  std::string buffer(8, '\0');
+  CHECK(store->readInto("k", 4, buffer) == 6);
+  CHECK(buffer.substr(0, 6) == "456789");
+  CHECK(store->readInto("k", 20, buffer) == 0);
+}
+
+TEST_CASE("S3: a 206 of another range than the one asked for is refused, as permanent") {
+  const std::string partial =
+      "HTTP/1.1 206 Partial Content\r\nContent-Length: 10\r\nConnection: close\r\n";
+  struct Case {
+    std::string contentRange;
+    uint64_t offset;
+    std::string expected;  // in the message
+  };
+  for (const Case& c :
+       {Case{"bytes 0-9/100", 50, "sent bytes 0-9 (the server does not honour"},
+        Case{"bytes 50-59/100", 50, "sent bytes 50-59"}, Case{"", 0, "which names no range"},
+        Case{"bytes 0-19/100", 0, "sent 10 of the 20 bytes"}}) {
+    CAPTURE(c.contentRange);
+    CannedHttpServer server(
+        partial + (c.contentRange.empty() ? "" : "Content-Range: " + c.contentRange + "\r\n") +
+        "\r\n0123456789");
+    auto store = openS3TestStore("s3://bucket/p?endpoint=" + server.url());
+    std::string buffer(c.expected == "sent bytes 50-59" ? 5 : 20, '\0');
+    for (auto call : {std::function<void()>([&] { store->read("k", c.offset, buffer.size()); }),
+                      std::function<void()>([&] { store->readInto("k", c.offset, buffer); })}) {
+      const auto failure = storageFailure(call);
+      REQUIRE(failure);
+      CHECK(failure->kind() == StorageError::Kind::kPermanent);
+      const std::string message = failure->what();
+      CHECK(message.find("cannot read k: HTTP 206") != std::string::npos);
+      CHECK(message.find(c.expected) != std::string::npos);
+    }
+  }
+  CannedHttpServer honest(partial + "Content-Range: bytes 40-49/100\r\n\r\n0123456789");
+  auto store = openS3TestStore("s3://bucket/p?endpoint=" + honest.url());
+  CHECK(store->read("k", 40, 10) == "0123456789");
+  std::string buffer(20, '\0');
+  CHECK(store->readInto("k", 40, buffer) == 10);
+  CHECK(buffer.substr(0, 10) == "0123456789");
 }
