@@ -4,8 +4,15 @@ namespace walstream::httpd {
 
 std::string endpointText(const boost::asio::ip::tcp::endpoint& endpoint) {
   const auto address = endpoint.address();
-  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-  return host + ":" + std::to_string(endpoint.port());
+  // Appended piece by piece: GCC 12 at -O3 warns (-Wrestrict, a false positive) on
+  // "[" + std::string, which would stop a release build with warnings as errors.
+  std::string text;
+  if (address.is_v6()) text += '[';
+  text += address.to_string();
+  if (address.is_v6()) text += ']';
+  text += ':';
+  text += std::to_string(endpoint.port());
+  return text;
 }
 
 std::string remoteEndpointText(const boost::asio::ip::tcp::socket& socket) {
