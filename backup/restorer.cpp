@@ -164,6 +164,7 @@ class WalReplay {
  public:
   WalReplay(const RestorePlan& plan, const RestoreTarget& target, int fd, std::string path)
       : target_(target),
+        snapshotAt_(plan.snapshot.position),
         at_(plan.snapshot.position),
         pageSize_(plan.snapshot.pageSize),
         pageCount_(plan.snapshot.pageCount),
@@ -196,6 +197,7 @@ class WalReplay {
   std::span<uint8_t> segmentRoom(uint64_t bytes);
 
   const RestoreTarget& target_;
+  const Pos snapshotAt_;
   Pos at_;  // the end of what the file holds
   uint32_t pageSize_;
   uint64_t pageCount_;
@@ -238,9 +240,11 @@ bool WalReplay::apply(const WalObjectEntry& entry, std::span<const char> bytes,
   if (view.header.start != entry.start) {
     throw Error(where + ": its header says it starts at " + view.header.start.str());
   }
-  if (view.header.start.index == at_.index && view.header.endOffset() == at_.offset &&
-      sameGenerationBefore(view.header.start, at_)) {
-    return true;  // ends exactly where the snapshot is: nothing in it to apply
+  if (at_ == snapshotAt_ && view.header.start.index == at_.index &&
+      view.header.endOffset() <= at_.offset && sameGenerationBefore(view.header.start, at_)) {
+    // Ends where the snapshot is, or before it (a snapshot written ahead of the WAL objects by
+    // an older primary, which then went on from the snapshot): nothing in it to apply.
+    return true;
   }
   checkFollows(view.header, where);
   if (view.header.start.index == at_.index + 1) at_ = view.header.start;  // the WAL restarted

@@ -215,8 +215,15 @@ bool BackupWriter::snapshotDue(const Pos& live) const {
 }
 
 void BackupWriter::writeSnapshot() {
-  closeIterator();
-  pending_.clear();
+  // A scheduled snapshot is one more object beside an unbroken chain of WAL objects: they go on
+  // from where they end, so every position between the last WAL object and the snapshot stays
+  // restorable from the snapshot before. Only a snapshot that starts over (a new generation, or
+  // continuity lost: needSnapshot_) becomes the start of the WAL objects that follow it.
+  bool startsOver = needSnapshot_;
+  if (startsOver) {
+    closeIterator();
+    pending_.clear();
+  }
   std::unique_ptr<SnapshotReader> reader = db_.openSnapshot();
   const Pos at = reader->position();
   const int64_t takenAtMs = nowMs();
@@ -229,19 +236,29 @@ void BackupWriter::writeSnapshot() {
   out->commit();
   reader.reset();  // ends the read transaction
 
-  generation_ = at.generation;
-  backedUp_ = at;
-  hold_ = db_.holdRetention(at);
-  needSnapshot_ = false;
+  if (!startsOver && at.generation != generation_) {
+    // Capture started a new generation while the snapshot was due: the snapshot starts it.
+    closeIterator();
+    pending_.clear();
+    startsOver = true;
+  }
   lastSnapshotIndex_ = at.index;
   lastSnapshotAtMs_ = takenAtMs;
   log::info(db_.path() + ": backup to " + store_->url() + ": snapshot at " + at.str() + " (" +
             std::to_string(out->bytesWritten()) + " bytes)");
+  if (startsOver) {
+    generation_ = at.generation;
+    backedUp_ = at;
+    hold_ = db_.holdRetention(at);
+    needSnapshot_ = false;
+  }
   {
     std::lock_guard lock(mu_);
-    status_.backedUp = at;
+    if (startsOver) {
+      status_.backedUp = at;
+      status_.overMaxLag = false;
+    }
     status_.lastSnapshotAtMs = takenAtMs;
-    status_.overMaxLag = false;
     ++status_.snapshotsWritten;
     status_.bytesWritten += out->bytesWritten();
   }

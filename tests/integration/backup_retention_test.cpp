@@ -118,3 +118,59 @@ TEST_CASE_TEMPLATE("scheduled snapshots, and retention keeps exactly the window 
   REQUIRE(r.exitCode == 0);
   CHECK(backup::contentDigest(dir.file("restored.db")) == digest);
 }
+
+TEST_CASE_TEMPLATE("a scheduled snapshot leaves the WAL objects an unbroken chain", Store,
+                   DirectoryBackups, S3Backups) {
+  // Snapshots are due while the WAL of the last second still waits for its object (the sync
+  // interval): the objects must carry on from where they end, not from the snapshot, or the
+  // positions between the two would restore from nothing.
+  TempDir dir;
+  const std::string db = dir.file("app.db");
+  createBank(db);
+  const BackupTarget target(Store::kKind, dir);
+  PrimaryProcess primary(
+      db, dir.file("primary"),
+      target.backupFlags({"--backup-sync-interval", "1s", "--snapshot-interval", "1s",
+                          "--retention", "1h", "--min-checkpoint-pages", "50"}));
+  waitForCapture(primary.port());
+  {
+    BankWriter writer(db, 200, 800);
+    writer.waitFor(800, scaled(60s));
+  }
+  const Pos end = waitForCaptureIdle(primary.port(), "app.db");
+  bool backedUp = false;
+  for (const auto until = std::chrono::steady_clock::now() + scaled(20s);
+       !backedUp && std::chrono::steady_clock::now() < until;) {
+    const auto status = fetchStatus(primary.port()).databases.at(0);
+    backedUp = status.backup && status.backup->pos == end.str();
+    if (!backedUp) std::this_thread::sleep_for(20ms);
+  }
+  REQUIRE(backedUp);
+  const std::string digest = backup::contentDigest(db);
+  primary.process().signal(SIGTERM);
+  REQUIRE(primary.process().wait(scaled(30s)) == 0);
+  INFO(primary.process().stderrText());
+
+  const nlohmann::json snapshots = listing(dir, "snapshots", target);
+  const nlohmann::json wal = listing(dir, "wal", target);
+  MESSAGE(snapshots.size() << " snapshots, " << wal.size() << " WAL objects");
+  CHECK(snapshots.size() >= 3);
+  REQUIRE(wal.size() >= 2);
+  for (size_t i = 1; i < wal.size(); ++i) {
+    const Pos previousEnd = parsePos(wal[i - 1].at("end").get<std::string>());
+    const Pos start = parsePos(wal[i].at("start").get<std::string>());
+    const bool continues =
+        start == previousEnd || (start.generation == previousEnd.generation &&
+                                 start.index == previousEnd.index + 1 && start.offset == 0);
+    CHECK_MESSAGE(continues, wal[i].at("key").get<std::string>()
+                                 << " starts at " << start.str() << ", but the object before "
+                                 << "ends at " << previousEnd.str());
+  }
+  // The newest snapshot and the object that holds its position restore the end exactly.
+  const RunResult r = runToCompletion(
+      withStore({WALSTREAM_BINARY, "restore", "-o", dir.file("restored.db")}, target),
+      dir.file("restore"), scaled(60s));
+  INFO(r.err);
+  REQUIRE(r.exitCode == 0);
+  CHECK(backup::contentDigest(dir.file("restored.db")) == digest);
+}
