@@ -41,6 +41,16 @@ nlohmann::json listing(const TempDir& dir, const std::string& what, const Backup
   return nlohmann::json::parse(r.out);
 }
 
+// Whether the primary's backup reaches `end` (bounded wait, polling /status).
+bool waitForBackedUp(uint16_t port, const Pos& end) {
+  for (const auto until = std::chrono::steady_clock::now() + scaled(20s);
+       std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(20ms)) {
+    const auto status = fetchStatus(port).databases.at(0);
+    if (status.backup && status.backup->pos == end.str()) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 TEST_CASE_TEMPLATE("scheduled snapshots, and retention keeps exactly the window restorable", Store,
@@ -62,14 +72,7 @@ TEST_CASE_TEMPLATE("scheduled snapshots, and retention keeps exactly the window 
   }
   // A state inside the window: the end, once captured (every commit copied) and backed up.
   const Pos end = waitForCaptureIdle(primary.port(), "app.db");
-  bool backedUp = false;
-  for (const auto until = std::chrono::steady_clock::now() + scaled(20s);
-       !backedUp && std::chrono::steady_clock::now() < until;) {
-    const auto status = fetchStatus(primary.port()).databases.at(0);
-    backedUp = status.backup && status.backup->pos == end.str();
-    if (!backedUp) std::this_thread::sleep_for(20ms);
-  }
-  REQUIRE(backedUp);
+  REQUIRE(waitForBackedUp(primary.port(), end));
   const std::string digest = backup::contentDigest(db);
   // Retention runs every window / 4 and after each snapshot: by now it has removed something,
   // unless the machine is slow enough that the first window has barely passed.
@@ -138,14 +141,7 @@ TEST_CASE_TEMPLATE("a scheduled snapshot leaves the WAL objects an unbroken chai
     writer.waitFor(800, scaled(60s));
   }
   const Pos end = waitForCaptureIdle(primary.port(), "app.db");
-  bool backedUp = false;
-  for (const auto until = std::chrono::steady_clock::now() + scaled(20s);
-       !backedUp && std::chrono::steady_clock::now() < until;) {
-    const auto status = fetchStatus(primary.port()).databases.at(0);
-    backedUp = status.backup && status.backup->pos == end.str();
-    if (!backedUp) std::this_thread::sleep_for(20ms);
-  }
-  REQUIRE(backedUp);
+  REQUIRE(waitForBackedUp(primary.port(), end));
   const std::string digest = backup::contentDigest(db);
   primary.process().signal(SIGTERM);
   REQUIRE(primary.process().wait(scaled(30s)) == 0);

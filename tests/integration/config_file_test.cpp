@@ -9,6 +9,7 @@
 #include "tests/support/cluster.h"
 #include "tests/support/loopback_server.h"
 #include "tests/support/primary_status.h"
+#include "tests/support/process_stop.h"
 #include "tests/support/temp_dir.h"
 
 using namespace walstream;
@@ -30,13 +31,6 @@ uint16_t listeningPort(Process& primary) {
       std::regex_search(log, m, std::regex("listening on http://127\\.0\\.0\\.1:([0-9]+)")),
       primary.stderrText());
   return static_cast<uint16_t>(std::stoi(m[1]));
-}
-
-void stop(Process& p) {
-  p.signal(SIGTERM);
-  const auto code = p.wait(20s);
-  REQUIRE(code.has_value());
-  CHECK(*code == 0);
 }
 
 // A port nothing listens on at the moment.
@@ -102,9 +96,9 @@ TEST_CASE("a primary and two replicas started with --config alone") {
   }
   CHECK(waitForConvergence(app, dir.file("app-replica.db"), 30s));
   CHECK(waitForConvergence(jobs, dir.file("jobs-replica.db"), 30s));
-  stop(appReplica);
-  stop(jobsReplica);
-  stop(primary);
+  stopCleanly(appReplica);
+  stopCleanly(jobsReplica);
+  stopCleanly(primary);
   CHECK(primary.stderrText().find(dir.file("jobs.db") + ": backing up to " + store + "\n") !=
         std::string::npos);
 }

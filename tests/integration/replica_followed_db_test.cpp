@@ -11,6 +11,7 @@
 #include "core/sqlite_conn.h"
 #include "tests/support/cluster.h"
 #include "tests/support/http_client.h"
+#include "tests/support/process_stop.h"
 #include "tests/support/temp_dir.h"
 
 using namespace walstream;
@@ -31,13 +32,6 @@ uint16_t statusPort(Process& replica) {
   std::smatch m;
   REQUIRE(std::regex_search(log, m, std::regex("listening on http://127\\.0\\.0\\.1:([0-9]+)")));
   return static_cast<uint16_t>(std::stoi(m[1]));
-}
-
-void stop(Process& p) {
-  p.signal(SIGTERM);
-  const auto code = p.wait(20s);
-  REQUIRE(code.has_value());
-  CHECK(*code == 0);
 }
 
 }  // namespace
@@ -65,7 +59,7 @@ TEST_CASE("a replica refuses a primary on the same address that serves another d
   CHECK(httpRequest(status, "/healthz").status == 200);
 
   // The primary is restarted on the same port serving b.db only.
-  stop(primary->process());
+  stopCleanly(primary->process());
   primary =
       std::make_unique<PrimaryProcess>(b, dir.file("primary-b"), std::vector<std::string>{}, port);
   const std::string before = bankDigest(rep);
@@ -76,14 +70,14 @@ TEST_CASE("a replica refuses a primary on the same address that serves another d
   CHECK(replica->snapshotsApplied() == 1);
   CHECK(bankDigest(rep) == before);
   CHECK(bankDigest(rep) == bankDigest(a));
-  stop(replica->process());
+  stopCleanly(replica->process());
 
   // A restarted replica still knows what LOCAL_DB is.
   replica = std::make_unique<ReplicaProcess>(primary->url(), rep, dir.file("replica2"));
   CHECK(replica->process().waitForStderr("does not serve a.db", 30s) != "");
   CHECK(replica->snapshotsApplied() == 0);
   CHECK(bankDigest(rep) == before);
-  stop(replica->process());
+  stopCleanly(replica->process());
 
   // Naming the database explicitly makes the replica follow it.
   replica = std::make_unique<ReplicaProcess>(primary->url(), rep, dir.file("replica3"),
@@ -107,9 +101,9 @@ TEST_CASE("a replica whose LOCAL_DB was removed follows whatever database the pr
   {
     ReplicaProcess replica(primary->url(), rep, dir.file("replica1"));
     REQUIRE(waitForConvergence(a, rep, 30s));
-    stop(replica.process());
+    stopCleanly(replica.process());
   }
-  stop(primary->process());
+  stopCleanly(primary->process());
   primary =
       std::make_unique<PrimaryProcess>(b, dir.file("primary-b"), std::vector<std::string>{}, port);
   for (const char* suffix : {"", "-wal", "-shm"}) {

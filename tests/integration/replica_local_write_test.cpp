@@ -9,6 +9,7 @@
 #include "core/file_util.h"
 #include "core/sqlite_conn.h"
 #include "tests/support/cluster.h"
+#include "tests/support/process_stop.h"
 #include "tests/support/temp_dir.h"
 
 using namespace walstream;
@@ -16,13 +17,6 @@ using namespace walstream::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-void stop(Process& p) {
-  p.signal(SIGTERM);
-  const auto code = p.wait(20s);
-  REQUIRE(code.has_value());
-  CHECK(*code == 0);
-}
 
 std::string integrity(const std::string& db) {
   SqliteConnection c(db, SQLITE_OPEN_READONLY);
@@ -43,7 +37,7 @@ TEST_CASE("a local write made while the replica is stopped is undone by a snapsh
       writer.waitFor(100, 30s);
     }
     REQUIRE(waitForConvergence(app, rep, 30s));
-    stop(replica.process());
+    stopCleanly(replica.process());
   }
   std::string expectLog;
   std::unique_ptr<SqliteConnection> holder;

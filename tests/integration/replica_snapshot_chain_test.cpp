@@ -12,6 +12,7 @@
 #include "core/sqlite_conn.h"
 #include "tests/support/cluster.h"
 #include "tests/support/process.h"
+#include "tests/support/process_stop.h"
 #include "tests/support/temp_dir.h"
 
 using namespace walstream;
@@ -55,11 +56,6 @@ void restoreState(const std::string& from, const std::string& db, const std::str
   fs::copy(from + "/shadow", db + "-walstream", fs::copy_options::recursive);
 }
 
-void stop(Process& p) {
-  p.signal(SIGTERM);
-  REQUIRE(p.wait(20s) == 0);
-}
-
 }  // namespace
 
 TEST_CASE("a replica that has only a mid-index snapshot does not resume onto another history") {
@@ -83,7 +79,7 @@ TEST_CASE("a replica that has only a mid-index snapshot does not resume onto ano
         app, dir.file("primary-1"),
         {"--min-checkpoint-pages", "100000", "--max-checkpoint-pages", "100000"});
     updateRow(app, 5, "common");
-    stop(primary.process());
+    stopCleanly(primary.process());
   }
   const std::string saved = dir.file("saved");
   copyState(app, saved, dir.file("cp"));  // the primary's state before the transactions it loses
@@ -96,8 +92,8 @@ TEST_CASE("a replica that has only a mid-index snapshot does not resume onto ano
     ReplicaProcess replica(primary.url(), rep, dir.file("replica-1"));
     REQUIRE(waitForConvergence(app, rep, 60s));
     CHECK(replica.waitForSnapshots(1, 10s) == 1);
-    stop(replica.process());
-    stop(primary.process());
+    stopCleanly(replica.process());
+    stopCleanly(primary.process());
   }
   // The primary's machine loses power: its last 10 transactions are gone. The application then
   // commits 10 others of the same sizes: the WAL reaches the same position, other content.
