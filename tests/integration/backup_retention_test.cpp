@@ -51,6 +51,24 @@ bool waitForBackedUp(uint16_t port, const Pos& end) {
   return false;
 }
 
+struct BackedUpState {
+  Pos end;
+  std::string digest;  // backup::contentDigest of the database at `end`
+};
+
+// Runs `transfers` bank transfers at 200 a second on `db`, waits until `primary` has captured
+// them all and backed them up, and returns that state.
+BackedUpState transfersBackedUp(PrimaryProcess& primary, const std::string& db, int transfers) {
+  waitForCapture(primary.port());
+  {
+    BankWriter writer(db, 200, transfers);
+    writer.waitFor(transfers, scaled(60s));
+  }
+  const Pos end = waitForCaptureIdle(primary.port(), "app.db");
+  REQUIRE(waitForBackedUp(primary.port(), end));
+  return {end, backup::contentDigest(db)};
+}
+
 }  // namespace
 
 TEST_CASE_TEMPLATE("scheduled snapshots, and retention keeps exactly the window restorable", Store,
@@ -63,17 +81,9 @@ TEST_CASE_TEMPLATE("scheduled snapshots, and retention keeps exactly the window 
       db, dir.file("primary"),
       target.backupFlags({"--backup-sync-interval", "20ms", "--snapshot-interval", "1s",
                           "--retention", "3s", "--min-checkpoint-pages", "50"}));
-  waitForCapture(primary.port());
   // Transfers for about 8 s: several snapshots, each a second after the last, and a window of
-  // 3 s that moves past the first ones.
-  {
-    BankWriter writer(db, 200, 1600);
-    writer.waitFor(1600, scaled(60s));
-  }
-  // A state inside the window: the end, once captured (every commit copied) and backed up.
-  const Pos end = waitForCaptureIdle(primary.port(), "app.db");
-  REQUIRE(waitForBackedUp(primary.port(), end));
-  const std::string digest = backup::contentDigest(db);
+  // 3 s that moves past the first ones. The end is a state inside the window.
+  const auto [end, digest] = transfersBackedUp(primary, db, 1600);
   // Retention runs every window / 4 and after each snapshot: by now it has removed something,
   // unless the machine is slow enough that the first window has barely passed.
   for (const auto until = std::chrono::steady_clock::now() + scaled(30s);
@@ -135,14 +145,7 @@ TEST_CASE_TEMPLATE("a scheduled snapshot leaves the WAL objects an unbroken chai
       db, dir.file("primary"),
       target.backupFlags({"--backup-sync-interval", "1s", "--snapshot-interval", "1s",
                           "--retention", "1h", "--min-checkpoint-pages", "50"}));
-  waitForCapture(primary.port());
-  {
-    BankWriter writer(db, 200, 800);
-    writer.waitFor(800, scaled(60s));
-  }
-  const Pos end = waitForCaptureIdle(primary.port(), "app.db");
-  REQUIRE(waitForBackedUp(primary.port(), end));
-  const std::string digest = backup::contentDigest(db);
+  const std::string digest = transfersBackedUp(primary, db, 800).digest;
   primary.process().signal(SIGTERM);
   REQUIRE(primary.process().wait(scaled(30s)) == 0);
   INFO(primary.process().stderrText());
