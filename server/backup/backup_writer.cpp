@@ -1,6 +1,7 @@
 #include "server/backup/backup_writer.h"
 
 #include <algorithm>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -179,10 +180,15 @@ void BackupWriter::resume(uint64_t generation) {
   const SnapshotIndex snapshot = readSnapshotIndex(*store_, listing.snapshots.back().key);
   lastSnapshotIndex_ = snapshot.position.index;
   lastSnapshotAtMs_ = snapshot.capturedAtMs;
+  // The store's copy ends at the later of the last snapshot and the end of the WAL objects. A
+  // scheduled snapshot may be ahead of the WAL objects (taken before they caught up): they then
+  // go on from their own end while the shadow WAL holds it, so that the positions before that
+  // snapshot stay restorable; else from the snapshot.
   Pos end = snapshot.position;
+  std::optional<Pos> walEnd;
   if (!listing.walObjects.empty()) {
-    const WalObjectHeader last = readWalObjectHeader(*store_, listing.walObjects.back());
-    if (sameGenerationBefore(end, last.end())) end = last.end();
+    walEnd = readWalObjectHeader(*store_, listing.walObjects.back()).end();
+    if (sameGenerationBefore(end, *walEnd)) end = *walEnd;
   }
   // After a power loss the shadow WAL may have lost its tail, which capture copies again.
   for (const auto until = std::chrono::steady_clock::now() + kCatchUpWait;
@@ -190,8 +196,16 @@ void BackupWriter::resume(uint64_t generation) {
        std::chrono::steady_clock::now() < until;) {
     db_.syncBarrier(std::chrono::milliseconds(500));
   }
+  if (walEnd && sameGenerationBefore(*walEnd, end)) {
+    try {
+      iterator_ = openIteratorAt(*walEnd);
+      end = *walEnd;
+    } catch (const Error&) {
+      // The shadow WAL no longer holds it: the chain goes on from the snapshot.
+    }
+  }
   try {
-    iterator_ = openIteratorAt(end);
+    if (!iterator_) iterator_ = openIteratorAt(end);
   } catch (const Error& e) {
     log::info(db_.path() + ": backup to " + store_->url() + " ends at " + end.str() +
               ", which the shadow WAL no longer holds (" + e.what() + "); writing a snapshot");
