@@ -70,11 +70,13 @@ BackedUpState transfersBackedUp(PrimaryProcess& primary, const std::string& db, 
   return {end, backup::contentDigest(db)};
 }
 
-// Every WAL object starts where the one before it ends, or starts the next WAL index.
+// In each generation (each starts with a snapshot of its own), every WAL object starts where the
+// one before it ends, or starts the next WAL index.
 void checkUnbrokenChain(const nlohmann::json& wal) {
   for (size_t i = 1; i < wal.size(); ++i) {
     const Pos previousEnd = parsePos(wal[i - 1].at("end").get<std::string>());
     const Pos start = parsePos(wal[i].at("start").get<std::string>());
+    if (start.generation != previousEnd.generation) continue;
     const bool continues =
         start == previousEnd || (start.generation == previousEnd.generation &&
                                  start.index == previousEnd.index + 1 && start.offset == 0);
