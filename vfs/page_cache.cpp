@@ -19,18 +19,22 @@ std::shared_ptr<const std::string> PageCache::get(const CacheKey& key) {
   return it->second->value;
 }
 
-void PageCache::put(const CacheKey& key, std::shared_ptr<const std::string> value) {
+void PageCache::put(const CacheKey& key, std::shared_ptr<const std::string> value,
+                    Recency recency) {
   Entry entry{key, std::move(value)};
   const uint64_t cost = costOf(entry);
   if (cost > capacity_) return;
   std::lock_guard lock(mu_);
   if (const auto it = index_.find(key); it != index_.end()) {
+    // Already there: a neighbour decoded again keeps its place (it may be hot: a block fetched
+    // for one page evicted earlier must not demote the block's pages that readers use).
+    if (recency == Recency::kLeastRecent) return;
     bytes_ -= costOf(*it->second);
     lru_.erase(it->second);
     index_.erase(it);
   }
-  lru_.push_front(std::move(entry));
-  index_.emplace(key, lru_.begin());
+  const auto at = recency == Recency::kMostRecent ? lru_.begin() : lru_.end();
+  index_.emplace(key, lru_.insert(at, std::move(entry)));
   bytes_ += cost;
   while (bytes_ > capacity_) {
     const Entry& last = lru_.back();

@@ -1,6 +1,11 @@
-// A bounded LRU of decoded page content, shared by the files of one backup source: decoded
-// snapshot blocks (pagesPerBlock pages each) and single pages of decompressed WAL segments.
-// docs/vfs.md §4.
+// A bounded LRU of decoded pages, shared by the files of one backup source: pages of snapshot
+// blocks and of WAL segments, one entry each. docs/vfs.md §4.
+//
+// A fetch decodes a whole block or segment for the one page a reader wants: that page goes in
+// as the most recently used, its neighbours as the least recently used, so that they are kept
+// while there is room and evicted first. Were they hot too, a working set of pages scattered one
+// per block would need a cache pagesPerBlock times its size, and cycling through one slightly
+// larger than the cache would miss every time.
 //
 // The bound counts the content's bytes and a fixed overhead per entry; an entry larger than the
 // whole bound is not kept. Values are immutable and shared: a reader copies its page out of a
@@ -19,8 +24,8 @@ namespace walstream::vfs {
 
 struct CacheKey {
   std::string object;  // the object's key in the store
-  uint64_t a = 0;      // a snapshot's block number; a WAL segment's frame offset in its object
-  uint64_t b = 0;      // 0 for a snapshot block; a WAL page's offset in its decompressed segment
+  uint64_t a = 0;      // a snapshot page's number; a WAL segment's frame offset in its object
+  uint64_t b = 0;      // 0 for a snapshot page; a WAL page's offset in its decompressed segment
   bool operator==(const CacheKey&) const = default;
 };
 
@@ -37,8 +42,12 @@ class PageCache {
 
   // The value, now the most recently used; null when absent.
   std::shared_ptr<const std::string> get(const CacheKey& key);
-  // Inserts or replaces, then evicts the least recently used entries until within the bound.
-  void put(const CacheKey& key, std::shared_ptr<const std::string> value);
+  enum class Recency { kMostRecent, kLeastRecent };
+  // Inserts or replaces, as the most or the least recently used entry, then evicts the least
+  // recently used entries until within the bound. A key already present stays where it is when
+  // put as the least recently used.
+  void put(const CacheKey& key, std::shared_ptr<const std::string> value,
+           Recency recency = Recency::kMostRecent);
 
   uint64_t capacity() const { return capacity_; }
   uint64_t bytes() const;

@@ -12,42 +12,37 @@
 namespace walstream::vfs {
 
 void PageSource::readPage(const View& view, uint32_t page, std::span<uint8_t> out) {
-  const size_t pageSize = view.pageSize;
+  std::shared_ptr<const std::string> bytes;
   if (const WalPage* w = view.walPages.find(page)) {
-    const std::shared_ptr<const std::string> bytes = walPage(*w, view.pageSize);
-    std::copy_n(bytes->data(), pageSize, reinterpret_cast<char*>(out.data()));
+    bytes = walPage(*w, view.pageSize);
+  } else if (page <= view.snapshotPages) {
+    bytes = snapshotPage(view, page);
+  } else {
+    std::fill_n(out.data(), view.pageSize, uint8_t{0});  // past a shrink the WAL did not refill
     return;
   }
-  if (page > view.snapshotPages) {
-    std::fill_n(out.data(), pageSize, uint8_t{0});  // past a shrink that the WAL did not refill
-    return;
-  }
-  const backup::SnapshotIndex& index = view.snapshot->index();
-  const uint64_t block = index.blockOf(page);
-  const std::shared_ptr<const std::string> pages = snapshotBlock(view, block);
-  const uint64_t at = (page - 1 - block * index.pagesPerBlock) * pageSize;
-  if (at + pageSize > pages->size()) {
-    throw Error(store_.url() + "/" + view.snapshot->key() + ": block " + std::to_string(block) +
-                " does not hold page " + std::to_string(page));
-  }
-  std::copy_n(pages->data() + at, pageSize, reinterpret_cast<char*>(out.data()));
+  std::copy_n(bytes->data(), view.pageSize, reinterpret_cast<char*>(out.data()));
 }
 
-std::shared_ptr<const std::string> PageSource::snapshotBlock(const View& view, uint64_t block) {
-  const CacheKey key{view.snapshot->key(), block, 0};
-  if (auto cached = cache_.get(key)) return cached;
-  const backup::SnapshotBlock& where = view.snapshot->index().blocks.at(block);
-  const std::string compressed = readRange(key.object, where.offset, where.size);
-  std::shared_ptr<const std::string> pages;
+std::shared_ptr<const std::string> PageSource::snapshotPage(const View& view, uint32_t page) {
+  const std::string& key = view.snapshot->key();
+  if (auto cached = cache_.get({key, page, 0})) return cached;
+  const backup::SnapshotIndex& index = view.snapshot->index();
+  const uint64_t block = index.blockOf(page);
+  const backup::SnapshotBlock& where = index.blocks.at(block);
+  const std::string compressed = readRange(key, where.offset, where.size);
+  std::string pages;
   try {
-    pages =
-        std::make_shared<const std::string>(view.snapshot->decodeBlock(block, asBytes(compressed)));
+    pages = view.snapshot->decodeBlock(block, asBytes(compressed));
   } catch (const Error& e) {
-    throw Error(store_.url() + "/" + key.object + ": block " + std::to_string(block) + ": " +
-                e.what());
+    throw Error(store_.url() + "/" + key + ": block " + std::to_string(block) + ": " + e.what());
   }
-  cache_.put(key, pages);
-  return pages;
+  const uint64_t first = block * index.pagesPerBlock + 1;
+  const uint64_t pageSize = view.pageSize;
+  return cachePages(reinterpret_cast<const uint8_t*>(pages.data()), pages.size(), 0, pageSize,
+                    view.pageSize, (page - first) * pageSize, [&](uint64_t offset) {
+                      return CacheKey{key, first + offset / pageSize, 0};
+                    });
 }
 
 std::shared_ptr<const std::string> PageSource::walPage(const WalPage& at, uint32_t pageSize) {
@@ -55,8 +50,6 @@ std::shared_ptr<const std::string> PageSource::walPage(const WalPage& at, uint32
   if (auto cached = cache_.get({segment.objectKey, segment.frameOffset, at.pageOffset})) {
     return cached;
   }
-  const std::string where = store_.url() + "/" + segment.objectKey + ": segment at WAL offset " +
-                            std::to_string(segment.walOffset);
   const std::string frame = readRange(segment.objectKey, segment.frameOffset, segment.frameBytes);
   std::vector<uint8_t> bytes(segment.walBytes);
   try {
@@ -65,21 +58,31 @@ std::shared_ptr<const std::string> PageSource::walPage(const WalPage& at, uint32
       throw Error("decompresses to fewer bytes than its header says");
     }
   } catch (const Error& e) {
-    throw Error(where + ": " + e.what());
+    throw Error(store_.url() + "/" + segment.objectKey + ": segment at WAL offset " +
+                std::to_string(segment.walOffset) + ": " + e.what());
   }
-  // Every page of the segment goes into the cache: a scan reads its neighbours next.
-  std::shared_ptr<const std::string> wanted;
-  const uint64_t frameSize = kWalFrameHeaderSize + uint64_t{pageSize};
-  for (uint64_t pos = segment.walOffset == 0 ? kWalHeaderSize : 0; pos + frameSize <= bytes.size();
-       pos += frameSize) {
-    const uint64_t pageAt = pos + kWalFrameHeaderSize;
-    auto page = std::make_shared<const std::string>(
-        reinterpret_cast<const char*>(bytes.data() + pageAt), pageSize);
-    if (pageAt == at.pageOffset) wanted = page;
-    cache_.put({segment.objectKey, segment.frameOffset, pageAt}, std::move(page));
+  const uint64_t first = (segment.walOffset == 0 ? kWalHeaderSize : 0) + kWalFrameHeaderSize;
+  return cachePages(bytes.data(), bytes.size(), first, kWalFrameHeaderSize + uint64_t{pageSize},
+                    pageSize, at.pageOffset, [&](uint64_t offset) {
+                      return CacheKey{segment.objectKey, segment.frameOffset, offset};
+                    });
+}
+
+std::shared_ptr<const std::string> PageSource::cachePages(
+    const uint8_t* bytes, uint64_t size, uint64_t first, uint64_t stride, uint32_t pageSize,
+    uint64_t wanted, const std::function<CacheKey(uint64_t offset)>& keyAt) {
+  std::shared_ptr<const std::string> found;
+  for (uint64_t at = first; at + pageSize <= size; at += stride) {
+    auto page =
+        std::make_shared<const std::string>(reinterpret_cast<const char*>(bytes + at), pageSize);
+    const bool isWanted = at == wanted;
+    if (isWanted) found = page;
+    cache_.put(keyAt(at), std::move(page),
+               isWanted ? PageCache::Recency::kMostRecent : PageCache::Recency::kLeastRecent);
   }
-  if (!wanted) throw Error(where + ": no page at offset " + std::to_string(at.pageOffset));
-  return wanted;
+  if (!found)
+    throw Error("no page at offset " + std::to_string(wanted) + " of a block it was said to be in");
+  return found;
 }
 
 std::string PageSource::readRange(const std::string& key, uint64_t offset, uint64_t bytes) {

@@ -1,6 +1,6 @@
 // Fetches one page of a view: from the page cache, or with one ranged read of the snapshot
-// block or the WAL segment that holds its newest version, decoded and then cached. docs/vfs.md
-// §4.
+// block or the WAL segment that holds its newest version, decoded, and every page of it cached
+// (the one asked for as the most recently used, page_cache.h). docs/vfs.md §4.
 //
 // A transient storage failure (StorageError kTransient: a timeout, a refused connection, a 5xx)
 // is retried with capped exponential backoff, at most FetchPolicy::maxAttempts tries in all;
@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -43,8 +44,13 @@ class PageSource {
   uint64_t reads() const { return reads_.load(); }  // ranged reads issued, retries included
 
  private:
-  std::shared_ptr<const std::string> snapshotBlock(const View& view, uint64_t block);
+  std::shared_ptr<const std::string> snapshotPage(const View& view, uint32_t page);
   std::shared_ptr<const std::string> walPage(const WalPage& at, uint32_t pageSize);
+  // Caches each `pageSize` bytes of `bytes` from `first` on under key(i) for the i-th; returns
+  // the one at `wanted`.
+  std::shared_ptr<const std::string> cachePages(
+      const uint8_t* bytes, uint64_t size, uint64_t first, uint64_t stride, uint32_t pageSize,
+      uint64_t wanted, const std::function<CacheKey(uint64_t offset)>& keyAt);
   // `bytes` bytes of the object from `offset`, retried as the policy says.
   std::string readRange(const std::string& key, uint64_t offset, uint64_t bytes);
 

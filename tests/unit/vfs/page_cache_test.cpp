@@ -63,3 +63,25 @@ TEST_CASE("replacing an entry counts its bytes once") {
   CHECK(cache.entries() == 1);
   CHECK(cache.bytes() == costOf({"a", 0, 0}, 2000));
 }
+
+TEST_CASE("an entry put as the least recently used is the first to go") {
+  const CacheKey hot{"o", 1, 0}, cold{"o", 2, 0}, next{"o", 3, 0};
+  PageCache cache(2 * costOf(hot, 100));
+  cache.put(hot, bytes(100));
+  cache.put(cold, bytes(100), PageCache::Recency::kLeastRecent);
+  cache.put(next, bytes(100));
+  CHECK(cache.get(cold) == nullptr);
+  CHECK(cache.get(hot) != nullptr);
+  CHECK(cache.get(next) != nullptr);
+}
+
+TEST_CASE("a page put again as a neighbour keeps its place") {
+  const CacheKey used{"o", 1, 0}, other{"o", 2, 0}, next{"o", 3, 0};
+  PageCache cache(2 * costOf(used, 100));
+  cache.put(other, bytes(100));
+  cache.put(used, bytes(100));                                    // the most recent
+  cache.put(used, bytes(100), PageCache::Recency::kLeastRecent);  // its block decoded again
+  cache.put(next, bytes(100));                                    // evicts the least recent
+  CHECK(cache.get(other) == nullptr);
+  CHECK(cache.get(used) != nullptr);
+}
