@@ -6,7 +6,7 @@
 **   sqlite3_open_v2("file:app.db?vfs=walstream&backup=file%3A%2F%2F%2Fsrv%2Fbackups%2Fapp",
 **                   &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
 **
-** The URI parameters (backup, cache, poll, s3-credentials) are listed in vfs/source_options.h.
+** The URI parameters (backup, cache-size, poll, s3-credentials) are listed in vfs/source_options.h.
 */
 #ifndef WALSTREAM_VFS_H
 #define WALSTREAM_VFS_H

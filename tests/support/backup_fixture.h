@@ -34,8 +34,12 @@ class BackupFixture {
  public:
   static constexpr uint64_t kGeneration = 0x0123456789abcdef;
 
-  explicit BackupFixture(const TempDir& dir)
-      : dbPath_(dir.file("app.db")),
+  // `name`: the database's file in `dir`; the store is DIR/backup whatever the name, so that two
+  // fixtures of one directory with other generations write one backup.
+  explicit BackupFixture(const TempDir& dir, uint64_t generation = kGeneration,
+                         const std::string& name = "app.db")
+      : generation_(generation),
+        dbPath_(dir.file(name)),
         root_(dir.file("backup")),
         store_(root_),
         db_(openWalDatabase(dbPath_)),
@@ -48,7 +52,7 @@ class BackupFixture {
   storage::DirectoryStore& store() { return store_; }
   std::string url() const { return "file://" + root_; }
   const std::string& dbPath() const { return dbPath_; }
-  Pos position() const { return {kGeneration, index_, backedUp_}; }
+  Pos position() const { return {generation_, index_, backedUp_}; }
 
   // Checkpoints the WAL into the database file, truncating it (the WAL restarts: a new index),
   // and writes a snapshot object of the file at offset 0 of that index.
@@ -63,7 +67,7 @@ class BackupFixture {
     if (::pread(dbFd_.get(), image.data(), image.size(), 0) != st.st_size) {
       throw Error("short read of " + dbPath_);
     }
-    auto out = store_.create(backup::snapshotKey(kGeneration, index_));
+    auto out = store_.create(backup::snapshotKey(generation_, index_));
     backup::SnapshotObjectWriter writer(*out, position(), pageSize(), std::nullopt, nowMs(), 4);
     writer.addPages(image);
     writer.finish();
@@ -79,7 +83,7 @@ class BackupFixture {
     if (skip && !slices.empty()) slices.erase(slices.begin());
     if (slices.empty()) return false;
     backup::WalObjectHeader header;
-    header.start = {kGeneration, index_, slices.front().offset};
+    header.start = {generation_, index_, slices.front().offset};
     std::vector<std::string> frames;
     for (const WalSlice& s : slices) {
       frames.push_back(lz4Compress(s.bytes));
@@ -112,6 +116,7 @@ class BackupFixture {
         .count();
   }
 
+  const uint64_t generation_;
   const std::string dbPath_;
   const std::string root_;
   storage::DirectoryStore store_;
