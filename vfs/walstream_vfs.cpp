@@ -69,8 +69,8 @@ int xOpen(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, int
 }
 
 int xDelete(sqlite3_vfs*, const char*, int) {
-  return SQLITE_OK;
-}  // nothing exists to delete
+  return SQLITE_OK;  // nothing this VFS opens exists on disk to delete
+}
 
 int xAccess(sqlite3_vfs*, const char*, int, int* result) {
   *result = 0;  // no -journal, no -wal: nothing beside the database exists
