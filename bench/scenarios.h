@@ -37,5 +37,7 @@ void runBackupOverheadS3Scenario(const BenchConfig& config, ScenarioResult& resu
 void runBackupLagS3Scenario(const BenchConfig& config, ScenarioResult& result);
 void runRestoreSnapshotS3Scenario(const BenchConfig& config, ScenarioResult& result);
 void runBackupRequestsS3Scenario(const BenchConfig& config, ScenarioResult& result);
+void runVfsOpenS3Scenario(const BenchConfig& config, ScenarioResult& result);
+void runVfsFreshnessS3Scenario(const BenchConfig& config, ScenarioResult& result);
 
 }  // namespace walstream::bench

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "core/quantity_text.h"
+
 namespace walstream::cli {
 
 class UsageError : public std::runtime_error {
@@ -60,7 +62,8 @@ class Flags {
   std::vector<std::string> positional_;
 };
 
-std::chrono::milliseconds parseDuration(const std::string& text);  // throws std::invalid_argument
-uint64_t parseByteSize(const std::string& text);                   // throws std::invalid_argument
+// The quantity parsers flags use (core/quantity_text.h), under the names cli's callers know.
+using walstream::parseByteSize;
+using walstream::parseDuration;
 
 }  // namespace walstream::cli
