@@ -20,6 +20,7 @@ namespace walstream::bench {
 namespace {
 
 constexpr int kRate = 100;
+constexpr int64_t kMaxRows = 100'000'000;  // the duration ends the phase
 constexpr auto kRequestTimeout = std::chrono::seconds(10);
 
 double millisSince(std::chrono::steady_clock::time_point t0) {
@@ -51,20 +52,22 @@ void runReadYourWritesScenario(const BenchConfig& config, ScenarioResult& result
                        .queryInt("SELECT coalesce(max(id), 0) FROM rows");
   RoundTrips trips;
   RowWriter writer(cluster.appDb());
-  const WriteRun run = writer.write({kRate, config.duration, 0, /*recordCommitTimes=*/false}, [&] {
-    const auto committed = std::chrono::steady_clock::now();
-    const int64_t id = ++lastId;
-    const std::string synced = httpCall("POST", primaryPort, "/sync?timeout=5s", kRequestTimeout);
-    trips.syncMs.push_back(millisSince(committed));
-    const std::string pos = nlohmann::json::parse(synced).at("pos").get<std::string>();
-    const auto waitStart = std::chrono::steady_clock::now();
-    httpGet(replicaPort, "/wait?timeout=5s&pos=" + pos, kRequestTimeout);
-    trips.waitMs.push_back(millisSince(waitStart));
-    if (reader.queryInt("SELECT count(*) FROM rows WHERE id = " + std::to_string(id)) != 1) {
-      ++trips.missed;
-    }
-    trips.totalMs.push_back(millisSince(committed));
-  });
+  const WriteRun run =
+      writer.write({kRate, config.duration, kMaxRows, /*recordCommitTimes=*/false}, [&] {
+        const auto committed = std::chrono::steady_clock::now();
+        const int64_t id = ++lastId;
+        const std::string synced =
+            httpCall("POST", primaryPort, "/sync?timeout=5s", kRequestTimeout);
+        trips.syncMs.push_back(millisSince(committed));
+        const std::string pos = nlohmann::json::parse(synced).at("pos").get<std::string>();
+        const auto waitStart = std::chrono::steady_clock::now();
+        httpGet(replicaPort, "/wait?timeout=5s&pos=" + pos, kRequestTimeout);
+        trips.waitMs.push_back(millisSince(waitStart));
+        if (reader.queryInt("SELECT count(*) FROM rows WHERE id = " + std::to_string(id)) != 1) {
+          ++trips.missed;
+        }
+        trips.totalMs.push_back(millisSince(committed));
+      });
   result.metric("writer_rows", static_cast<double>(run.rows));
   result.metric("writer_rate_tx_per_s", run.rowsPerSecond());
   reportLatency(result, "sync", trips.syncMs);
