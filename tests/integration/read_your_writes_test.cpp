@@ -39,6 +39,7 @@ bool contains(const std::string& text, const std::string& needle) {
 // The primary's database: one table the test writes rows into.
 std::unique_ptr<SqliteConnection> openSource(const std::string& path) {
   auto conn = openWalDatabase(path);
+  conn->setBusyTimeout(5000);  // capture takes the write lock briefly when it opens
   conn->exec("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)");
   return conn;
 }

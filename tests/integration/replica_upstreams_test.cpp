@@ -4,6 +4,7 @@
 // names the upstream followed. Here the two upstreams are two addresses of one primary: a TCP
 // proxy in front of it, then its own port.
 #include <doctest/doctest.h>
+#include <signal.h>
 
 #include <fstream>
 #include <memory>
@@ -29,6 +30,7 @@ namespace {
 
 std::unique_ptr<SqliteConnection> openSource(const std::string& path) {
   auto conn = openWalDatabase(path);
+  conn->setBusyTimeout(5000);  // capture takes the write lock briefly when it opens
   conn->exec("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)");
   return conn;
 }
@@ -75,6 +77,37 @@ TEST_CASE(
   CAPTURE(log);
   CHECK(countOf(log, "leaving " + viaProxy) >= 1);
   CHECK(countOf(log, "receiving a snapshot") == 1);
+  replica.stop();
+}
+
+TEST_CASE("a primary restarted on another port, same database and shadow WAL: no snapshot") {
+  TempDir dir;
+  const std::string db = dir.file("app.db");
+  auto writer = openSource(db);
+  insertRows(*writer, 30, "before");
+  auto first = std::make_unique<PrimaryProcess>(db, dir.file("first"));
+  const std::string firstUrl = first->url();
+  // The second address: a port free now, where the primary will come back.
+  const std::string secondUrl = refusingUrl();
+  ReplicaWithStatus replica(dir, {"--upstream", firstUrl, "--upstream", secondUrl});
+  replica.waitStatus([](const nlohmann::json& s) { return s.at("snapshots_applied") == 1; });
+  REQUIRE(waitForConvergence(db, replica.db, 30s));
+  const std::string generation = replica.status().at("pos").get<std::string>().substr(0, 16);
+
+  first->process().signal(SIGTERM);
+  REQUIRE(first->process().wait(scaled(20s)) == 0);
+  first.reset();
+  insertRows(*writer, 30, "while no primary runs");
+  const uint16_t secondPort =
+      static_cast<uint16_t>(std::stoi(secondUrl.substr(secondUrl.rfind(':') + 1)));
+  PrimaryProcess second(db, dir.file("second"), {}, secondPort);
+  insertRows(*writer, 30, "after the restart");
+  REQUIRE(waitForConvergence(db, replica.db, 30s));
+  const nlohmann::json status = replica.waitStatus(
+      [&](const nlohmann::json& s) { return s.at("upstream") == secondUrl && s.at("connected"); });
+  CHECK(status.at("snapshots_applied") == 1);
+  CHECK(status.at("pos").get<std::string>().substr(0, 16) == generation);
+  CHECK(countOf(replica.process.stderrText(), "receiving a snapshot") == 1);
   replica.stop();
 }
 
