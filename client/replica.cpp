@@ -127,9 +127,8 @@ Replica::Replica(ReplicaOptions options, ReplicaState& state)
   }
   std::lock_guard lock(state_.mu);
   state_.upstream = upstream().url;
-  state_.upstreams = options_.upstreams.size();
   state_.db = db_;
-  if (applier_.position()) state_.pos = applier_.position()->pos;
+  if (applier_.position()) state_.setPos(applier_.position()->pos);
 }
 
 Replica::~Replica() = default;
@@ -273,7 +272,6 @@ bool Replica::failOver(const std::string& why) {
   {
     std::lock_guard lock(state_.mu);
     state_.upstream = upstream().url;
-    state_.upstreamIndex = current_;
     state_.upstreamProtocol.clear();
   }
   if (failedInRound_ < options_.upstreams.size()) return true;

@@ -15,11 +15,8 @@ namespace walstream::client {
 
 struct ReplicaState {
   mutable std::mutex mu;
-  std::string upstream;
+  std::string upstream;  // the URL followed now (of several --upstream, client/replica.h)
   std::string db;
-  // --upstream given more than once: how many, and which of them `upstream` is (from 0).
-  size_t upstreams = 1;
-  size_t upstreamIndex = 0;
   // "walstream" or "original" (client/upstream_protocol.h), from the last stream response; ""
   // before the first.
   std::string upstreamProtocol;

@@ -229,6 +229,8 @@ class Session : public std::enable_shared_from_this<Session> {
     };
     auto done = [self = shared_from_this(), standing, wanted, timeout, version,
                  method](httpd::WaiterRegistry::End end) {
+      // A publish whose re-check had not run yet when the timer fired still counts.
+      if (end == httpd::WaiterRegistry::End::kTimedOut) *standing = judgeWait(self->state_, wanted);
       StringResponse res;
       if (end == httpd::WaiterRegistry::End::kClosed) {
         res = makeJsonError(503, "the replica is stopping", version, kKeepAlive, true);
@@ -248,6 +250,7 @@ class Session : public std::enable_shared_from_this<Session> {
                           " /wait requests wait already (--max-waiters); retry later",
                       version, kKeepAlive);
     res.set(http::field::retry_after, "1");
+    httpd::fitToMethod(res, method);
     answer(std::move(res));
   }
 

@@ -44,8 +44,9 @@ void answerPos(const ServedDatabase& sd, const PositionRequest& r,
 httpd::StringResponse syncEnded(const ServedDatabase& sd, const PositionRequest& r,
                                 httpd::WaiterRegistry::End end, const std::optional<Pos>& captured,
                                 std::chrono::milliseconds timeout) {
-  if (end == httpd::WaiterRegistry::End::kReady && captured)
+  if (end != httpd::WaiterRegistry::End::kClosed && captured) {
     return positionAnswer(sd, *captured, r);
+  }
   if (end == httpd::WaiterRegistry::End::kClosed) {
     return httpd::makeJsonError(503, "the primary is stopping", r.version, false, true);
   }
@@ -68,7 +69,9 @@ void answerSync(ServerContext& ctx, ServedDatabase& sd, const PositionRequest& r
   auto shared = std::make_shared<std::function<void(httpd::StringResponse)>>(std::move(reply));
   // The request's views (path, query) are not kept: its buffer is reused before the wait ends.
   const PositionRequest form{kSyncPath, {}, r.method, r.version, r.keepAlive};
-  auto done = [&sd, form, captured, timeout, shared](httpd::WaiterRegistry::End end) {
+  auto done = [&sd, round, form, captured, timeout, shared](httpd::WaiterRegistry::End end) {
+    // A publish whose re-check had not run yet when the timer fired still counts.
+    if (end == httpd::WaiterRegistry::End::kTimedOut) *captured = sd.db.capturedThrough(round);
     (*shared)(syncEnded(sd, form, end, *captured, timeout));
   };
   if (ctx.syncWaiters->wait(std::move(check), timeout, std::move(done))) return;
