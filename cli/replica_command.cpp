@@ -61,10 +61,10 @@ constexpr const char* kReplicaUsage =
 
 void defineReplicaFlags(Flags& flags) {
   flags.defineRepeatable("upstream", "URL",
-                         "the primary, http://HOST:PORT or https://HOST:PORT (required). Given "
-                         "more than once (or as a list in --config), the replica follows the "
-                         "first it reaches and moves to the next when it fails, resuming at its "
-                         "position; TLS and token flags apply to every one");
+                         "the primary, http://HOST:PORT or https://HOST:PORT (required). With "
+                         "several (or a list in --config), the replica follows the first it "
+                         "reaches and moves to the next when it fails, resuming at its position; "
+                         "TLS and token flags apply to every one");
   flags.define("tls-ca", "FILE", "",
                "with an https:// upstream: trust the CA certificates of this PEM file instead of "
                "the system's");
