@@ -5,6 +5,9 @@ namespace walstream::bench {
 std::vector<Scenario> allScenarios() {
   return {
       {"lag", "replica visibility lag, writer at 100 and 1000 tx/s", runLagScenario},
+      {"read_your_writes",
+       "POST /sync then GET /wait after each commit at 100 tx/s: their latencies, rows missed",
+       runReadYourWritesScenario},
       {"readers", "lag at 1000 tx/s with concurrent full-table readers on the replica",
        runReadersScenario},
       {"overhead", "writer throughput alone, with a primary, with a primary and a replica",

@@ -11,6 +11,28 @@ void Flags::define(std::string name, std::string valueName, std::string defaultV
   defs_[name] = {std::move(valueName), std::move(defaultValue), std::move(help)};
 }
 
+void Flags::defineRepeatable(std::string name, std::string valueName, std::string help) {
+  define(name, std::move(valueName), "", std::move(help));
+  defs_[name].repeatable = true;
+  lists_[name] = {};
+}
+
+bool Flags::repeatable(const std::string& name) const {
+  auto it = defs_.find(name);
+  return it != defs_.end() && it->second.repeatable;
+}
+
+const std::vector<std::string>& Flags::list(const std::string& name) const {
+  return lists_.at(name);
+}
+
+// A value for `name` from the command line or a file. A repeatable flag set again appends,
+// unless its values so far came from elsewhere (a file's yield to the command line's).
+void Flags::setValue(const std::string& name, const std::string& value) {
+  values_[name] = value;
+  if (repeatable(name)) lists_[name].push_back(value);
+}
+
 bool Flags::parse(const std::vector<std::string>& args) {
   bool onlyPositional = false;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -44,7 +66,7 @@ bool Flags::parse(const std::vector<std::string>& args) {
         if (i + 1 >= args.size()) throw UsageError("flag --" + name + " needs a value");
         value = args[++i];
       }
-      values_[name] = value;
+      setValue(name, value);
     }
     given_[name] = true;
   }
@@ -60,7 +82,7 @@ void Flags::setFromFile(const std::string& name, const std::string& value,
                      ": want true or false");
   }
   if (onCommandLine(name)) return;
-  values_[name] = value;
+  setValue(name, value);
   origins_[name] = origin;
   given_[name] = true;
 }
@@ -129,7 +151,7 @@ std::string Flags::help() const {
       left.resize(32, ' ');
     else
       left += "\n" + std::string(32, ' ');
-    out += left + d.help;
+    out += left + d.help + (d.repeatable ? "; may be given more than once" : "");
     if (!d.defaultValue.empty() && !d.valueName.empty()) out += " (default " + d.defaultValue + ")";
     out += "\n";
   }
