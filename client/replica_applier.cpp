@@ -13,6 +13,7 @@
 #include "core/lz4_codec.h"
 #include "core/pos.h"
 #include "core/printable_text.h"
+#include "core/promotion_record.h"
 #include "core/sqlite_conn.h"
 
 namespace walstream::client {
@@ -146,6 +147,12 @@ ReplicaApplier::ReplicaApplier(std::string localPath, ApplierOptions options)
       snapshotPath_(localPath_ + ".walstream-snapshot"),
       options_(options),
       maxPageCount_(sqliteMaxPageCount()) {
+  // A promoted database is no replica any more (docs/promotion.md): a snapshot would overwrite
+  // what was written on it since.
+  if (const std::string promoted = promotedRecordPath(localPath_); pathExists(promoted)) {
+    throw Error(localPath_ + " was promoted to a primary's database (" + promoted +
+                " exists); a replica does not follow into it");
+  }
   // A snapshot being received when the replica last stopped (killed) is of no use now; one that
   // cannot be removed is overwritten by the next snapshot.
   try {
@@ -167,6 +174,15 @@ ReplicaApplier::ReplicaApplier(std::string localPath, ApplierOptions options)
 }
 
 void ReplicaApplier::checkLocalWal() {
+  startProblem_ = localWalProblem();
+  if (startProblem_.empty()) return;
+  if (options_.logStartProblem) {
+    log::warn(startProblem_ + "; the replica will fetch a snapshot");
+  }
+  position_.reset();
+}
+
+std::string ReplicaApplier::localWalProblem() {
   // The durability invariant in replica_applier.h says why exactly these cases resume.
   const std::optional<WalIndexHeader> h = appender().readHeader();
   const std::optional<LocalWalState>& saved = position_->local;
@@ -177,22 +193,19 @@ void ReplicaApplier::checkLocalWal() {
       // The database file must be the one the position describes: a local write checkpointed
       // into it (the last SQLite connection to close LOCAL_DB checkpoints, and deletes the WAL)
       // leaves an empty WAL too.
-      if (saved->dbFile && stampDbFile(localPath_) == saved->dbFile) return;
-      log::warn(localPath_ + " has changed since the saved position " + position_->pos.str() +
-                " (its size or times are not those recorded): a local write, checkpointed into "
-                "it while the replica was stopped; the replica will fetch a snapshot");
-      position_.reset();
-      return;
+      if (saved->dbFile && stampDbFile(localPath_) == saved->dbFile) return {};
+      return localPath_ + " has changed since the saved position " + position_->pos.str() +
+             " (its size or times are not those recorded): a local write, checkpointed into "
+             "it while the replica was stopped";
     }
-    if (saved && saved->mxFrame != 0 && now == *saved) return;
+    if (saved && saved->mxFrame != 0 && now == *saved) return {};
     found = std::to_string(h->mxFrame) + " frames";
   }
-  log::warn(localPath_ + "'s WAL (" + found + ") is not where the saved position " +
-            position_->pos.str() + " left it (" +
-            (saved ? std::to_string(saved->mxFrame) + " frames" : std::string("not recorded")) +
-            "): a crash or power failure between an apply and saving its position, or a local "
-            "write; the replica will fetch a snapshot");
-  position_.reset();
+  return localPath_ + "'s WAL (" + found + ") is not where the saved position " +
+         position_->pos.str() + " left it (" +
+         (saved ? std::to_string(saved->mxFrame) + " frames" : std::string("not recorded")) +
+         "): a crash or power failure between an apply and saving its position, or a local "
+         "write";
 }
 
 void ReplicaApplier::recordTruncatedWal() {
