@@ -9,7 +9,8 @@
 //      (ReplicaApplier::startProblem), stop it as a replica stops, and run PRAGMA quick_check;
 //   3. write the promotion record (core/promotion_record.h) atomically and durably: from here
 //      on LOCAL_DB is promoted, a replica refuses it, and promote run again goes on at step 4;
-//   4. checkpoint (TRUNCATE) with a normal SQLite connection, then fsync LOCAL_DB;
+//   4. checkpoint (TRUNCATE) with a normal SQLite connection, then fsync LOCAL_DB; record
+//      LOCAL_DB's file stamp in the record (not in a resumed run);
 //   5. remove the replica's `position` and `db` files and flush their directory.
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -27,6 +28,7 @@
 #include "client/replica_lock.h"
 #include "client/replica_position.h"
 #include "core/error.h"
+#include "core/file_stamp.h"
 #include "core/file_system.h"
 #include "core/file_util.h"
 #include "core/pos.h"
@@ -153,6 +155,12 @@ int promote(const std::string& db, std::chrono::milliseconds timeout) {
     savePromotionRecord(realFileSystem(), recordPath, *record);
   }
   checkpointPromoted(db, timeout);
+  if (!resumed) {
+    // LOCAL_DB's file is now exactly the state at the promoted position. Not after a resumed
+    // run: something may have written LOCAL_DB after the crash (docs/promotion.md §3).
+    record->dbFile = stampFile(db);
+    savePromotionRecord(realFileSystem(), recordPath, *record);
+  }
   removeReplicaFiles(db);
   printPromoted(db, *record, resumed);
   return 0;

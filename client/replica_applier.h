@@ -187,6 +187,13 @@ class ReplicaApplier {
   // is held decompressed while it is applied: the caller bounds its size (see Replica).
   uint64_t applySegments(const std::vector<ReceivedSegment>& segments);
 
+  // The upstream continues the applied position `from` in a new generation that a promotion
+  // started there (docs/promotion.md §3): LOCAL_DB is the state at `start` (that generation's
+  // 0:0), and the next segment must begin its WAL there, header first. Throws Error, changing
+  // nothing, unless the applied position is exactly `from` and `start` is 0:0 of another
+  // generation.
+  void continueGeneration(const Pos& from, const Pos& start);
+
   // Keeps LOCAL_DB's WAL bounded; returns true when a checkpoint ran.
   bool maybeCheckpoint();
 

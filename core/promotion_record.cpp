@@ -10,7 +10,24 @@ namespace walstream {
 
 namespace {
 
-constexpr const char* kKeys[] = {"position", "checksum", "salts", "db", "promoted-at-ms"};
+constexpr const char* kKeys[] = {"position", "checksum",       "salts",
+                                 "db",       "promoted-at-ms", "db-file"};
+
+std::string formatStamp(const std::optional<FileStamp>& s) {
+  if (!s) return "-";
+  return formatHex16(s->inode) + ":" + formatHex16(s->size) + ":" + formatHex16(s->mtimeNs) + ":" +
+         formatHex16(s->ctimeNs);
+}
+
+std::optional<FileStamp> parseStamp(const std::string& text) {
+  if (text == "-") return std::nullopt;
+  if (text.size() != 4 * 16 + 3 || text[16] != ':' || text[33] != ':' || text[50] != ':') {
+    throw Error("bad db-file");
+  }
+  return FileStamp{parseHex16(text.substr(0, 16), "inode"), parseHex16(text.substr(17, 16), "size"),
+                   parseHex16(text.substr(34, 16), "mtime"),
+                   parseHex16(text.substr(51, 16), "ctime")};
+}
 
 // The values of the record's lines, in kKeys order.
 std::vector<std::string> recordValues(const std::string& text, const std::string& path) {
@@ -37,7 +54,8 @@ std::string formatPromotionRecord(const PromotionRecord& r) {
   const std::string salts = r.checksum ? formatHex16((uint64_t{r.salt1} << 32) | r.salt2) : "-";
   return "position=" + r.position.str() + "\nchecksum=" + checksum + "\nsalts=" + salts +
          "\ndb=" + (r.db.empty() ? "-" : r.db) +
-         "\npromoted-at-ms=" + std::to_string(r.promotedAtMs) + "\n";
+         "\npromoted-at-ms=" + std::to_string(r.promotedAtMs) +
+         "\ndb-file=" + formatStamp(r.dbFile) + "\n";
 }
 
 PromotionRecord parsePromotionRecord(const std::string& text, const std::string& path) {
@@ -59,6 +77,7 @@ PromotionRecord parsePromotionRecord(const std::string& text, const std::string&
     size_t used = 0;
     r.promotedAtMs = std::stoll(v[4], &used);
     if (used != v[4].size() || r.promotedAtMs < 0) throw Error("bad promoted-at-ms");
+    r.dbFile = parseStamp(v[5]);
   } catch (const std::exception& e) {
     throw Error(path + ": not a promotion record: " + e.what());
   }

@@ -13,6 +13,11 @@
 //   db=<name>|-                     the old primary's name of the database the replica followed
 //                                   (as in /stream?db=NAME), "-" when not recorded
 //   promoted-at-ms=<decimal>        when promote recorded it, Unix milliseconds
+//   db-file=<inode>:<size>:<mtime ns>:<ctime ns>|-
+//                                   LOCAL_DB's file right after promote's checkpoint (16 hex
+//                                   digits each), "-" until then; capture clears it in the
+//                                   lineage when the file has changed since (docs/promotion.md
+//                                   §3: only then is the new generation's 0:0 the state at P)
 //
 // Written atomically and durably (temp, fsync, rename, directory fsync): it is either whole or
 // absent, so it carries no checksum of its own. A file that does not parse is an Error naming
@@ -23,6 +28,7 @@
 #include <optional>
 #include <string>
 
+#include "core/file_stamp.h"
 #include "core/file_system.h"
 #include "core/pos.h"
 #include "core/wal_format.h"
@@ -36,6 +42,7 @@ struct PromotionRecord {
   uint32_t salt2 = 0;
   std::string db;  // empty: not recorded
   int64_t promotedAtMs = 0;
+  std::optional<FileStamp> dbFile;
 
   friend bool operator==(const PromotionRecord&, const PromotionRecord&) = default;
 };

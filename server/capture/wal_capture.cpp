@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/file_stamp.h"
 #include "core/log.h"
 #include "core/lz4_codec.h"
 #include "core/promotion_record.h"
@@ -303,7 +304,15 @@ void WalCapture::startGeneration(const std::string& reason, CaptureSync* out) {
   // in its directory before the pointer to it; the record is removed only after the pointer,
   // so that a crash in between starts one more generation that takes it over again.
   const std::string promoted = promotedRecordPath(path_);
-  const std::optional<PromotionRecord> lineage = loadPromotionRecord(promoted);
+  std::optional<PromotionRecord> lineage = loadPromotionRecord(promoted);
+  if (lineage && lineage->dbFile && stampFile(path_) != lineage->dbFile) {
+    // Written and checkpointed since the promotion: 0:0 of the new generation is not the state
+    // at the promoted position, so no replica may continue into it (docs/promotion.md §3).
+    log::info(path_ +
+              " was changed since its promotion; replicas of the old primary will take "
+              "a snapshot");
+    lineage->dbFile.reset();
+  }
   if (lineage) {
     savePromotionRecord(shadow_.fileSystem(), shadow_.lineagePath(generation_), *lineage);
   }

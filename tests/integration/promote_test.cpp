@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 
 #include "core/file_util.h"
@@ -44,6 +45,8 @@ void makeStoppedReplica(const std::string& app, const std::string& rep, const Te
   createBank(app);
   PrimaryProcess primary(app, dir.file("primary0"));
   ReplicaProcess replica(primary.url(), rep, dir.file("replica0"));
+  // Segments after the snapshot: the replica then knows the chain at its position.
+  REQUIRE(replica.waitForSnapshots(1, scaled(30s)) == 1);
   {
     BankWriter writer(app, 0, transfers);
     writer.waitFor(transfers, scaled(30s));
@@ -186,7 +189,11 @@ TEST_CASE("a promoted replica takes writes and is served by a primary that a rep
   CHECK_FALSE(pathExists(promotedRecordPath(rep)));
   const std::vector<std::string> lineages = lineageFiles(rep);
   REQUIRE(lineages.size() == 1);
-  CHECK(parsePromotionRecord(readFile(lineages.front()), lineages.front()) == *record);
+  // Written before it was served: the lineage keeps no file stamp, so no replica continues.
+  PromotionRecord expected = *record;
+  CHECK(expected.dbFile.has_value());
+  expected.dbFile.reset();
+  CHECK(parsePromotionRecord(readFile(lineages.front()), lineages.front()) == expected);
 
   const std::string follower = dir.file("follower.db");
   ReplicaProcess replica(primary.url(), follower, dir.file("follower"));
@@ -227,15 +234,26 @@ TEST_CASE("promote run again after a crash finishes the promotion") {
   };
   auto r = promote(rep, dir, "first");
   REQUIRE_MESSAGE(r.exitCode == 0, r.err);
-  const std::string record = readFile(promotedRecordPath(rep));
+  PromotionRecord record = *loadPromotionRecord(promotedRecordPath(rep));
+  CHECK(record.dbFile.has_value());
+  // Before the checkpoint's file stamp, the record had none.
+  auto recordWithoutStamp = [&] {
+    record.dbFile.reset();
+    savePromotionRecord(realFileSystem(), promotedRecordPath(rep), record);
+  };
 
   SUBCASE("after the record, before the checkpoint") {
     fs::remove(rep + "-wal");
     fs::remove(rep + "-shm");
     restore({"replica.db", "replica.db-wal", "replica.db-walstream/position",
              "replica.db-walstream/db"});
+    recordWithoutStamp();
   }
-  SUBCASE("after the checkpoint, before the replica's files were removed") {
+  SUBCASE("after the checkpoint, before the file stamp") {
+    restore({"replica.db-walstream/position", "replica.db-walstream/db"});
+    recordWithoutStamp();
+  }
+  SUBCASE("after the file stamp, before the replica's files were removed") {
     restore({"replica.db-walstream/position", "replica.db-walstream/db"});
   }
   SUBCASE("after everything") {}
@@ -243,7 +261,9 @@ TEST_CASE("promote run again after a crash finishes the promotion") {
   r = promote(rep, dir, "again");
   REQUIRE_MESSAGE(r.exitCode == 0, r.err);
   CHECK(r.out.find("finished promoting " + rep) != std::string::npos);
-  CHECK(readFile(promotedRecordPath(rep)) == record);  // the first run's position, unchanged
+  // The first run's record, unchanged: a resumed run does not stamp the file, which may have
+  // been written after the crash (docs/promotion.md §3).
+  CHECK(loadPromotionRecord(promotedRecordPath(rep)) == record);
   CHECK_FALSE(pathExists(rep + "-walstream/position"));
   CHECK_FALSE(pathExists(rep + "-walstream/db"));
   CHECK(bankDigest(rep) == expected);
@@ -252,49 +272,91 @@ TEST_CASE("promote run again after a crash finishes the promotion") {
   CHECK(integrity(rep) == "ok");
 }
 
-TEST_CASE("fail-over: a promoted replica becomes the primary another replica follows") {
+namespace {
+
+// The fail-over of docs/promotion.md §4 with the old primary's replicas A (promoted), B (at A's
+// position) and C (stopped earlier, behind it). `beforeServing` runs on A's database between
+// the promotion and the new primary's start.
+struct FailOver {
   TempDir dir;
-  for (const char* sub : {"old", "a", "b"}) fs::create_directory(dir.file(sub));
-  // One name everywhere (bank.db): replica B follows the database by name.
-  const std::string old = dir.file("old/bank.db"), a = dir.file("a/bank.db"),
-                    b = dir.file("b/bank.db");
-  createBank(old);
-  auto primary = std::make_unique<PrimaryProcess>(old, dir.file("old-primary"));
-  auto replicaA = std::make_unique<ReplicaProcess>(primary->url(), a, dir.file("replica-a"));
-  auto replicaB = std::make_unique<ReplicaProcess>(primary->url(), b, dir.file("replica-b"));
-  {
-    BankWriter writer(old, 200, 100000);
-    writer.waitFor(300, scaled(30s));
-  }  // the writer stops, then the primary
-  REQUIRE(waitForConvergence(old, a, scaled(30s)));
-  REQUIRE(waitForConvergence(old, b, scaled(30s)));
-  stopCleanly(primary->process());
-  primary.reset();
-  stopCleanly(replicaA->process());
-  replicaA.reset();
+  std::string old = dir.file("old/bank.db"), a = dir.file("a/bank.db"), b = dir.file("b/bank.db"),
+              c = dir.file("c/bank.db");
+  std::unique_ptr<PrimaryProcess> newPrimary;
+  std::unique_ptr<ReplicaProcess> replicaB, replicaC;
 
-  const auto r = promote(a, dir, "promote-a");
-  REQUIRE_MESSAGE(r.exitCode == 0, r.err);
-  CHECK(bankDigest(a) == bankDigest(old));
-  auto newPrimary = std::make_unique<PrimaryProcess>(a, dir.file("new-primary"));
+  void run(const std::function<void(const std::string&)>& beforeServing) {
+    for (const char* sub : {"old", "a", "b", "c"}) fs::create_directory(dir.file(sub));
+    // One name everywhere (bank.db): the replicas follow the database by name.
+    createBank(old);
+    auto primary = std::make_unique<PrimaryProcess>(old, dir.file("old-primary"));
+    auto replicaA = std::make_unique<ReplicaProcess>(primary->url(), a, dir.file("replica-a"));
+    replicaB = std::make_unique<ReplicaProcess>(primary->url(), b, dir.file("replica-b"));
+    replicaC = std::make_unique<ReplicaProcess>(primary->url(), c, dir.file("replica-c"));
+    // Segments after each snapshot: every replica then knows the chain at its position.
+    for (ReplicaProcess* r : {replicaA.get(), replicaB.get(), replicaC.get()}) {
+      REQUIRE(r->waitForSnapshots(1, scaled(30s)) == 1);
+    }
+    {
+      BankWriter writer(old, 200, 100000);
+      writer.waitFor(100, scaled(30s));
+      REQUIRE(waitForConvergence(old, c, scaled(30s)));
+      stopCleanly(replicaC->process());
+      writer.waitFor(300, scaled(30s));
+    }  // the writer stops, then the primary
+    REQUIRE(waitForConvergence(old, a, scaled(30s)));
+    REQUIRE(waitForConvergence(old, b, scaled(30s)));
+    stopCleanly(primary->process());
+    stopCleanly(replicaA->process());
+    stopCleanly(replicaB->process());
 
-  // B, pointed at A: its position is in the old history, so it takes a snapshot of A's.
-  const int snapshotsBefore = replicaB->snapshotsApplied();
-  stopCleanly(replicaB->process());
-  replicaB = std::make_unique<ReplicaProcess>(newPrimary->url(), b, dir.file("replica-b2"));
-  BankReader reader(b);
-  {
-    BankWriter writer(a, 0, 150);
-    writer.waitFor(150, scaled(30s));
+    const auto r = promote(a, dir, "promote-a");
+    REQUIRE_MESSAGE(r.exitCode == 0, r.err);
+    CHECK(bankDigest(a) == bankDigest(old));
+    beforeServing(a);
+    newPrimary = std::make_unique<PrimaryProcess>(a, dir.file("new-primary"));
+    replicaB = std::make_unique<ReplicaProcess>(newPrimary->url(), b, dir.file("replica-b2"));
+    replicaC = std::make_unique<ReplicaProcess>(newPrimary->url(), c, dir.file("replica-c2"));
   }
-  CHECK(waitForConvergence(a, b, scaled(30s)));
-  CHECK(replicaB->waitForSnapshots(1, scaled(10s)) == 1);
-  CHECK(snapshotsBefore == 1);
-  reader.stop();
-  CHECK_MESSAGE(reader.violations() == 0, reader.firstProblem());
-  CHECK(reader.reads() > 0);
-  CHECK(bankDigest(b) == bankDigest(a));
-  CHECK(integrity(b) == "ok");
-  stopCleanly(replicaB->process());
-  stopCleanly(newPrimary->process());
+
+  // Writes on A; B and C converge to it with the bank invariant intact throughout on B.
+  void writeAndConverge() {
+    BankReader reader(b);
+    {
+      BankWriter writer(a, 0, 150);
+      writer.waitFor(150, scaled(30s));
+    }
+    CHECK(waitForConvergence(a, b, scaled(30s)));
+    CHECK(waitForConvergence(a, c, scaled(30s)));
+    reader.stop();
+    CHECK_MESSAGE(reader.violations() == 0, reader.firstProblem());
+    CHECK(reader.reads() > 0);
+    CHECK(bankDigest(b) == bankDigest(a));
+    CHECK(bankDigest(c) == bankDigest(a));
+    CHECK(integrity(b) == "ok");
+    stopCleanly(replicaB->process());
+    stopCleanly(replicaC->process());
+    stopCleanly(newPrimary->process());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("fail-over: a replica at the promoted position continues without a snapshot") {
+  FailOver f;
+  f.run([](const std::string&) {});
+  f.writeAndConverge();
+  CHECK(f.replicaB->process().stderrText().find("without a snapshot") != std::string::npos);
+  CHECK(f.replicaB->snapshotsApplied() == 0);
+  CHECK(f.replicaC->snapshotsApplied() == 1);  // behind the promoted position
+}
+
+TEST_CASE(
+    "fail-over: a promoted database written before it is served gets every replica a snapshot") {
+  FailOver f;
+  f.run([&f](const std::string& a) { transferWithShell(a, f.dir); });
+  CHECK(f.newPrimary->process().waitForStderr("was changed since its promotion", scaled(10s)) !=
+        "");
+  f.writeAndConverge();
+  CHECK(f.replicaB->snapshotsApplied() == 1);
+  CHECK(f.replicaC->snapshotsApplied() == 1);
 }
