@@ -69,7 +69,7 @@ fuzz-deps: deps
 
 build: deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
-	cmake --build $(BUILD_DIR) -j$(JOBS) --target walstream
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target walstream walstream_vfs
 
 # Tests run on an ASan+UBSan build with warnings as errors.
 test: deps
@@ -122,7 +122,7 @@ soak: deps
 
 test-tsan: tsan
 
-FORMAT_SOURCES = find core proto server client cli storage backup tests bench -name '*.cpp' -o -name '*.h'
+FORMAT_SOURCES = find core proto server client cli storage backup vfs tests bench -name '*.cpp' -o -name '*.h'
 
 format: deps
 	$(FORMAT_SOURCES) | xargs clang-format -i

@@ -40,7 +40,8 @@ SnapshotIndex readSnapshotIndex(storage::ObjectStore& store, const std::string& 
   return SnapshotObjectReader(store, key).index();
 }
 
-WalObjectHeader readWalObjectHeader(storage::ObjectStore& store, const WalObjectEntry& entry) {
+DecodedWalObjectHeader readDecodedWalObjectHeader(storage::ObjectStore& store,
+                                                  const WalObjectEntry& entry) {
   // A header of up to about 2,000 segments fits in the first read; a larger one is read whole
   // once its frame says how long it is.
   constexpr uint64_t kFirstRead = 64 * 1024;
@@ -54,17 +55,21 @@ WalObjectHeader readWalObjectHeader(storage::ObjectStore& store, const WalObject
       bytes = store.read(entry.key, 0, kFrameHead + payload);
     }
   }
-  WalObjectHeader header;
+  DecodedWalObjectHeader decoded;
   try {
-    header = decodeWalObjectHeader(asBytes(bytes)).header;
+    decoded = decodeWalObjectHeader(asBytes(bytes));
   } catch (const Error& e) {
     throw Error(store.url() + "/" + entry.key + ": " + e.what());
   }
-  if (header.start != entry.start) {
+  if (decoded.header.start != entry.start) {
     throw Error(store.url() + "/" + entry.key + ": its header says it starts at " +
-                header.start.str() + ", not where its name says");
+                decoded.header.start.str() + ", not where its name says");
   }
-  return header;
+  return decoded;
+}
+
+WalObjectHeader readWalObjectHeader(storage::ObjectStore& store, const WalObjectEntry& entry) {
+  return readDecodedWalObjectHeader(store, entry).header;
 }
 
 }  // namespace walstream::backup

@@ -52,5 +52,9 @@ SnapshotIndex readSnapshotIndex(storage::ObjectStore& store, const std::string& 
 // when it cannot be read, Error naming the key when it is not a valid header or does not start
 // where its key says.
 WalObjectHeader readWalObjectHeader(storage::ObjectStore& store, const WalObjectEntry& entry);
+// The same with the header frame's length: the first segment's LZ4 frame starts there, and each
+// next one where the one before ends (for readers that fetch single segments by range).
+DecodedWalObjectHeader readDecodedWalObjectHeader(storage::ObjectStore& store,
+                                                  const WalObjectEntry& entry);
 
 }  // namespace walstream::backup

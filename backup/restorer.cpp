@@ -12,6 +12,7 @@
 
 #include "backup/ordered_fetcher.h"
 #include "backup/page_batch.h"
+#include "backup/wal_continuity.h"
 #include "backup/wal_object.h"
 #include "core/error.h"
 #include "core/file_util.h"
@@ -187,7 +188,6 @@ class WalReplay {
   bool reachedTarget() const { return reachedTarget_ || (target_.pos && *target_.pos == at_); }
 
  private:
-  void checkFollows(const WalObjectHeader& header, const std::string& where) const;
   // Applies the transactions of one segment; false once the target is reached.
   bool applySegment(const WalObjectSegment& segment, std::span<const uint8_t> frame);
   // Puts the transaction's pages in pages_.
@@ -214,20 +214,6 @@ class WalReplay {
   Lz4Decompressor decompressor_{false};  // the WAL chain checks every byte
 };
 
-void WalReplay::checkFollows(const WalObjectHeader& header, const std::string& where) const {
-  // The object holds the position reached, or starts the next WAL index where this one ended.
-  const bool holdsAt = header.start.index == at_.index && header.start.offset <= at_.offset &&
-                       header.endOffset() > at_.offset;
-  const bool startsAt = header.start == at_;
-  const bool nextIndex = header.start.index == at_.index + 1 && header.start.offset == 0 &&
-                         (header.previousIndexEnd == 0 || header.previousIndexEnd == at_.offset);
-  if (!holdsAt && !startsAt && !nextIndex) {
-    throw Error(where + ": starts at " + header.start.str() + " (previous index end " +
-                std::to_string(header.previousIndexEnd) + "), but the backup so far ends at " +
-                at_.str() + ": an object is missing or out of order");
-  }
-}
-
 bool WalReplay::apply(const WalObjectEntry& entry, std::span<const char> bytes,
                       const std::string& url) {
   const std::string where = url + "/" + entry.key;
@@ -240,17 +226,12 @@ bool WalReplay::apply(const WalObjectEntry& entry, std::span<const char> bytes,
   if (view.header.start != entry.start) {
     throw Error(where + ": its header says it starts at " + view.header.start.str());
   }
-  if (at_ == snapshotAt_ && view.header.start.index == at_.index &&
-      view.header.endOffset() <= at_.offset && sameGenerationBefore(view.header.start, at_)) {
-    // Ends where the snapshot is, or before it (a snapshot written ahead of the WAL objects by
-    // an older primary, which then went on from the snapshot): nothing in it to apply.
-    return true;
-  }
-  checkFollows(view.header, where);
+  if (endsBeforeSnapshot(view.header, at_, snapshotAt_)) return true;
+  checkWalObjectFollows(view.header, at_, where);
   if (view.header.start.index == at_.index + 1) at_ = view.header.start;  // the WAL restarted
   for (size_t i = 0; i < view.segments.size(); ++i) {
     const WalObjectSegment& s = view.header.segments[i];
-    if (s.offset + s.walBytes <= at_.offset && view.header.start.index == at_.index) continue;
+    if (segmentApplied(view.header, s, at_)) continue;
     try {
       if (!applySegment(s, view.segments[i])) return false;
     } catch (const Error& e) {

@@ -17,6 +17,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/lz4_codec.h"
@@ -100,6 +101,9 @@ class SnapshotObjectReader {
   // Throws StorageError when the object cannot be read, Error when it is not a whole, valid
   // snapshot object (naming the key).
   SnapshotObjectReader(storage::ObjectStore& store, std::string key);
+  // A reader of an object whose index the caller read before (readSnapshotIndex): no request.
+  SnapshotObjectReader(storage::ObjectStore& store, std::string key, SnapshotIndex index)
+      : store_(store), key_(std::move(key)), index_(std::move(index)) {}
 
   const SnapshotIndex& index() const { return index_; }
   const std::string& key() const { return key_; }

@@ -13,6 +13,11 @@
 namespace walstream::bench {
 
 std::string httpGet(uint16_t port, const std::string& target, std::chrono::milliseconds timeout) {
+  return httpCall("GET", port, target, timeout);
+}
+
+std::string httpCall(const std::string& method, uint16_t port, const std::string& target,
+                     std::chrono::milliseconds timeout) {
   const std::string where = "http://127.0.0.1:" + std::to_string(port) + target;
   UniqueFd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!sock.valid()) throwErrno("socket for", where);
@@ -29,7 +34,8 @@ std::string httpGet(uint16_t port, const std::string& target, std::chrono::milli
   if (::connect(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     throwErrno("cannot connect to", where);
   }
-  const std::string request = "GET " + target + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  const std::string request =
+      method + " " + target + " HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n";
   writeFull(sock.get(), request.data(), request.size(), where);
   std::string response;
   char buf[8192];
@@ -50,7 +56,7 @@ std::string httpGet(uint16_t port, const std::string& target, std::chrono::milli
   }
   const std::string statusLine = response.substr(0, response.find("\r\n"));
   if (statusLine.find(" 200") == std::string::npos) {
-    throw Error("GET " + where + " answered " + statusLine + ": " +
+    throw Error(method + " " + where + " answered " + statusLine + ": " +
                 response.substr(headerEnd + 4, 300));
   }
   return response.substr(headerEnd + 4);

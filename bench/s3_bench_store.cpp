@@ -36,7 +36,9 @@ std::vector<std::string> S3BenchStore::accessFlags() const {
 }
 
 std::unique_ptr<storage::ObjectStore> S3BenchStore::open() const {
-  return storage::openObjectStore(url(), {credentialsFile_});
+  storage::StoreOptions options;
+  options.s3CredentialsFile = credentialsFile_;
+  return storage::openObjectStore(url(), options);
 }
 
 std::string S3BenchStore::objectHttpUrl(const std::string& key) const {

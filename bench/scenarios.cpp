@@ -5,6 +5,9 @@ namespace walstream::bench {
 std::vector<Scenario> allScenarios() {
   return {
       {"lag", "replica visibility lag, writer at 100 and 1000 tx/s", runLagScenario},
+      {"read_your_writes",
+       "POST /sync then GET /wait after each commit at 100 tx/s: their latencies, rows missed",
+       runReadYourWritesScenario},
       {"readers", "lag at 1000 tx/s with concurrent full-table readers on the replica",
        runReadersScenario},
       {"overhead", "writer throughput alone, with a primary, with a primary and a replica",
@@ -36,6 +39,13 @@ std::vector<Scenario> allScenarios() {
       {"backup_requests_s3",
        "requests a backup sends to a local S3 server at 1000 tx/s, default sync interval",
        runBackupRequestsS3Scenario},
+      {"vfs_open_s3",
+       "the read-only VFS over a large database on a local S3 server: open and one point lookup "
+       "(requests, time), 1,000 random lookups with a warm cache, memory",
+       runVfsOpenS3Scenario},
+      {"vfs_freshness_s3",
+       "a commit on the primary until visible through the VFS (poll 1 s, S3 sync interval)",
+       runVfsFreshnessS3Scenario},
   };
 }
 

@@ -22,6 +22,7 @@ struct Scenario {
 std::vector<Scenario> allScenarios();
 
 void runLagScenario(const BenchConfig& config, ScenarioResult& result);
+void runReadYourWritesScenario(const BenchConfig& config, ScenarioResult& result);
 void runReadersScenario(const BenchConfig& config, ScenarioResult& result);
 void runOverheadScenario(const BenchConfig& config, ScenarioResult& result);
 void runCatchupScenario(const BenchConfig& config, ScenarioResult& result);
@@ -37,5 +38,7 @@ void runBackupOverheadS3Scenario(const BenchConfig& config, ScenarioResult& resu
 void runBackupLagS3Scenario(const BenchConfig& config, ScenarioResult& result);
 void runRestoreSnapshotS3Scenario(const BenchConfig& config, ScenarioResult& result);
 void runBackupRequestsS3Scenario(const BenchConfig& config, ScenarioResult& result);
+void runVfsOpenS3Scenario(const BenchConfig& config, ScenarioResult& result);
+void runVfsFreshnessS3Scenario(const BenchConfig& config, ScenarioResult& result);
 
 }  // namespace walstream::bench

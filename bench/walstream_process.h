@@ -62,8 +62,9 @@ class WalstreamReplica {
   // Waits (bounded) until the replica logged that a snapshot was applied.
   void waitUntilBootstrapped(std::chrono::milliseconds timeout);
   bool stderrContains(const std::string& text) const;
-  // With serveStatus: the replica's GET /status JSON text.
+  // With serveStatus: the replica's GET /status JSON text, and the port of its --http.
   std::string status();
+  uint16_t statusPort() const { return statusPort_.value(); }
   void stop();
 
  private:

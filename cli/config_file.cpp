@@ -32,6 +32,10 @@ class ConfigReader {
       } else if (!schema_.databaseList && key == "path") {
         file.databases.push_back({scalar(key, k, v, ""), origin(k), {}});
         if (file.databases.back().path.empty()) throw UsageError(origin(k) + ": path is empty");
+      } else if (schema_.listKeys.count(key) != 0 && v.IsSequence()) {
+        if (v.size() == 0) throw UsageError(origin(k) + ": key \"" + key + "\" has an empty list");
+        for (const auto& item : v)
+          file.settings.push_back({key, scalar(key, item, item, ""), origin(item)});
       } else if (schema_.keys.count(key) != 0) {
         file.settings.push_back({key, scalar(key, k, v, ""), origin(k)});
       } else {
@@ -174,9 +178,10 @@ void defineConfigFlag(Flags& flags) {
 std::optional<std::vector<ConfigDatabase>> readConfigFlag(Flags& flags, bool databaseList,
                                                           std::set<std::string> databaseKeys) {
   if (!flags.given("config")) return std::nullopt;
-  ConfigSchema schema{{}, databaseList, std::move(databaseKeys)};
+  ConfigSchema schema{{}, databaseList, std::move(databaseKeys), {}};
   for (const std::string& name : flags.names()) {
     if (name != "config") schema.keys.insert(name);
+    if (flags.repeatable(name)) schema.listKeys.insert(name);
   }
   ConfigFile file = loadConfigFile(flags.str("config"), schema);
   applyConfigSettings(flags, file.settings);

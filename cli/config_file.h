@@ -40,6 +40,9 @@ struct ConfigSchema {
   // false: one database, a top-level `path:` (the replica).
   bool databaseList = false;
   std::set<std::string> databaseKeys;
+  // Top-level keys that may hold a list of scalars (the repeatable flags, such as the replica's
+  // upstream): each item is a setting of its own, in order.
+  std::set<std::string> listKeys{};
 };
 
 // The value of an environment variable; nullopt when it is not set.

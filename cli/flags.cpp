@@ -1,7 +1,6 @@
 #include "cli/flags.h"
 
 #include <charconv>
-#include <limits>
 
 namespace walstream::cli {
 
@@ -10,6 +9,28 @@ void Flags::define(std::string name, std::string valueName, std::string defaultV
   order_.push_back(name);
   values_[name] = defaultValue;
   defs_[name] = {std::move(valueName), std::move(defaultValue), std::move(help)};
+}
+
+void Flags::defineRepeatable(std::string name, std::string valueName, std::string help) {
+  define(name, std::move(valueName), "", std::move(help));
+  defs_[name].repeatable = true;
+  lists_[name] = {};
+}
+
+bool Flags::repeatable(const std::string& name) const {
+  auto it = defs_.find(name);
+  return it != defs_.end() && it->second.repeatable;
+}
+
+const std::vector<std::string>& Flags::list(const std::string& name) const {
+  return lists_.at(name);
+}
+
+// A value for `name` from the command line or a file. A repeatable flag set again appends,
+// unless its values so far came from elsewhere (a file's yield to the command line's).
+void Flags::setValue(const std::string& name, const std::string& value) {
+  values_[name] = value;
+  if (repeatable(name)) lists_[name].push_back(value);
 }
 
 bool Flags::parse(const std::vector<std::string>& args) {
@@ -45,7 +66,7 @@ bool Flags::parse(const std::vector<std::string>& args) {
         if (i + 1 >= args.size()) throw UsageError("flag --" + name + " needs a value");
         value = args[++i];
       }
-      values_[name] = value;
+      setValue(name, value);
     }
     given_[name] = true;
   }
@@ -61,7 +82,7 @@ void Flags::setFromFile(const std::string& name, const std::string& value,
                      ": want true or false");
   }
   if (onCommandLine(name)) return;
-  values_[name] = value;
+  setValue(name, value);
   origins_[name] = origin;
   given_[name] = true;
 }
@@ -130,56 +151,11 @@ std::string Flags::help() const {
       left.resize(32, ' ');
     else
       left += "\n" + std::string(32, ' ');
-    out += left + d.help;
+    out += left + d.help + (d.repeatable ? "; may be given more than once" : "");
     if (!d.defaultValue.empty() && !d.valueName.empty()) out += " (default " + d.defaultValue + ")";
     out += "\n";
   }
   return out;
-}
-
-std::chrono::milliseconds parseDuration(const std::string& text) {
-  uint64_t n = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || p == text.data()) throw std::invalid_argument(text);
-  const std::string unit(p, text.data() + text.size());
-  uint64_t msPerUnit = 0;
-  if (unit == "ms")
-    msPerUnit = 1;
-  else if (unit == "s")
-    msPerUnit = 1000;
-  else if (unit == "m")
-    msPerUnit = 60'000;
-  else if (unit == "h")
-    msPerUnit = 3'600'000;
-  else if (unit.empty() && n == 0)
-    msPerUnit = 1;
-  else
-    throw std::invalid_argument(text);
-  constexpr uint64_t kMaxMs = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-  if (n > kMaxMs / msPerUnit) throw std::invalid_argument(text);
-  return std::chrono::milliseconds(n * msPerUnit);
-}
-
-uint64_t parseByteSize(const std::string& text) {
-  uint64_t n = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || p == text.data()) throw std::invalid_argument(text);
-  const std::string unit(p, text.data() + text.size());
-  int shift = 0;
-  if (unit.empty() || unit == "B")
-    shift = 0;
-  else if (unit == "KiB")
-    shift = 10;
-  else if (unit == "MiB")
-    shift = 20;
-  else if (unit == "GiB")
-    shift = 30;
-  else if (unit == "TiB")
-    shift = 40;
-  else
-    throw std::invalid_argument(text);
-  if (shift != 0 && n > (UINT64_MAX >> shift)) throw std::invalid_argument(text);
-  return n << shift;
 }
 
 }  // namespace walstream::cli

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "core/quantity_text.h"
+
 namespace walstream::cli {
 
 class UsageError : public std::runtime_error {
@@ -22,6 +24,12 @@ class Flags {
  public:
   // `valueName` empty: a boolean flag.
   void define(std::string name, std::string valueName, std::string defaultValue, std::string help);
+  // A flag that may be given several times (--upstream A --upstream B), or as a list in a config
+  // file; list() has its values in order (the command line's, when it gives any, else the
+  // file's), str() the last one.
+  void defineRepeatable(std::string name, std::string valueName, std::string help);
+  bool repeatable(const std::string& name) const;
+  const std::vector<std::string>& list(const std::string& name) const;
   // Parses args (without the program and subcommand names). Returns false when --help was given.
   bool parse(const std::vector<std::string>& args);
   // Sets `name` from a config file unless the command line gave it; `origin` is "FILE:LINE".
@@ -51,16 +59,20 @@ class Flags {
  private:
   struct Def {
     std::string valueName, defaultValue, help;
+    bool repeatable = false;
   };
+  void setValue(const std::string& name, const std::string& value);
   std::vector<std::string> order_;
   std::map<std::string, Def> defs_;
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> lists_;  // of the repeatable flags
   std::map<std::string, bool> given_;
   std::map<std::string, std::string> origins_;  // FILE:LINE of the values a config file set
   std::vector<std::string> positional_;
 };
 
-std::chrono::milliseconds parseDuration(const std::string& text);  // throws std::invalid_argument
-uint64_t parseByteSize(const std::string& text);                   // throws std::invalid_argument
+// The quantity parsers flags use (core/quantity_text.h), under the names cli's callers know.
+using walstream::parseByteSize;
+using walstream::parseDuration;
 
 }  // namespace walstream::cli

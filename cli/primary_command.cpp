@@ -37,8 +37,9 @@ constexpr const char* kPrimaryUsage =
     "       walstream primary --config FILE [FLAGS]\n"
     "\n"
     "Captures each SQLite database's WAL into DB-walstream/ and, with --http, serves it to\n"
-    "replicas: GET /stream?db=NAME&pos=POS, /status, /metrics, /healthz. Each database is\n"
-    "served under its file name. With --tls-cert and --tls-key it serves HTTPS; with\n"
+    "replicas: GET /stream?db=NAME&pos=POS, /status, /metrics, /healthz, and for\n"
+    "read-your-writes GET /pos and POST /sync?db=NAME&timeout=D (docs/read-your-writes.md).\n"
+    "Each database is served under its file name. With --tls-cert and --tls-key it serves HTTPS; with\n"
     "--token-file every endpoint but /healthz wants Authorization: Bearer TOKEN. SIGHUP\n"
     "reloads the certificate and the tokens for new connections (open streams go on).\n"
     "Stops on SIGINT or SIGTERM.\n"
@@ -65,6 +66,7 @@ struct PrimaryArgs {
   size_t maxConnections = 0;  // 0: derived from the open-file limit
   size_t maxSnapshots = 8;
   size_t maxStreams = 64;
+  size_t maxWaiters = 1024;
   std::chrono::milliseconds stallTimeout{10000};
   std::chrono::milliseconds headerTimeout{10000};  // --header-timeout, else --stall-timeout
   std::chrono::milliseconds idleTimeout{10000};    // --idle-timeout, else --stall-timeout
@@ -216,6 +218,10 @@ PrimaryArgs parseArgs(Flags& flags) {
   if (out.maxStreams < 1 || out.maxStreams > 65536) {
     throw flags.invalidValue("max-streams", "want 1 to 65536");
   }
+  out.maxWaiters = flags.u64("max-waiters");
+  if (out.maxWaiters < 1 || out.maxWaiters > 65536) {
+    throw flags.invalidValue("max-waiters", "want 1 to 65536");
+  }
   out.headerTimeout = timeoutOrStall(flags, "header-timeout", out.stallTimeout);
   out.idleTimeout = timeoutOrStall(flags, "idle-timeout", out.stallTimeout);
   out.access = serverAccessFromFlags(flags);
@@ -252,6 +258,9 @@ void defineFlags(Flags& flags) {
                "/stream responses open at once, all databases together; beyond it a new /stream "
                "request is answered 503 with Retry-After (/status, /metrics and /healthz still "
                "are)");
+  flags.define("max-waiters", "N", "1024",
+               "POST /sync requests waiting for capture at once, all databases together; beyond "
+               "it one is answered 503 with Retry-After (docs/read-your-writes.md)");
   flags.define("stall-timeout", "DURATION", "10s",
                "drop a stream whose client has taken no byte for this long (a slow reader is "
                "never dropped); also the default of --header-timeout and --idle-timeout");
@@ -358,6 +367,7 @@ std::unique_ptr<server::PrimaryServer> startServer(
   options.limits.requestTimeout = parsed.headerTimeout;
   options.limits.idleTimeout = parsed.idleTimeout;
   options.limits.maxStreams = parsed.maxStreams;
+  options.limits.maxWaiters = parsed.maxWaiters;
   options.access = parsed.access;
   auto server = std::make_unique<server::PrimaryServer>(served, options);
   const std::string scheme = parsed.access ? parsed.access->scheme() : "http";

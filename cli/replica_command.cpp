@@ -1,6 +1,7 @@
 // walstream replica: follow a primary's stream into a local read-only database.
 #include <signal.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -39,7 +40,7 @@ std::string formatMillis(std::chrono::milliseconds d) {
 }
 
 constexpr const char* kReplicaUsage =
-    "Usage: walstream replica --upstream URL [FLAGS] LOCAL_DB\n"
+    "Usage: walstream replica --upstream URL [--upstream URL2 ...] [FLAGS] LOCAL_DB\n"
     "       walstream replica --config FILE [FLAGS]\n"
     "\n"
     "Streams a database from the primary at URL (http://host:port, or https://host:port with\n"
@@ -62,8 +63,11 @@ constexpr const char* kReplicaUsage =
     "Flags:\n";
 
 void defineReplicaFlags(Flags& flags) {
-  flags.define("upstream", "URL", "",
-               "the primary, http://HOST:PORT or https://HOST:PORT (required)");
+  flags.defineRepeatable("upstream", "URL",
+                         "the primary, http://HOST:PORT or https://HOST:PORT (required). With "
+                         "several (or a list in --config), the replica follows the first it "
+                         "reaches and moves to the next when it fails, resuming at its position; "
+                         "TLS and token flags apply to every one");
   flags.define("tls-ca", "FILE", "",
                "with an https:// upstream: trust the CA certificates of this PEM file instead of "
                "the system's");
@@ -82,8 +86,9 @@ void defineReplicaFlags(Flags& flags) {
                "--db by path=; switches to the original form when the primary answers in it), or "
                "original (a primary of the original 2022 design: path=, generation=&index=, no "
                "heartbeats; needs --db, the database's path on the primary)");
-  flags.define("http", "ADDR", "",
-               "serve /status, /metrics and /healthz on ADDR (:9091, 127.0.0.1:9091, [::1]:9091)");
+  flags.define(
+      "http", "ADDR", "",
+      "serve /status, /metrics, /healthz and /wait on ADDR (:9091, 127.0.0.1:9091, [::1]:9091)");
   defineServerAccessFlags(flags);
   flags.define("min-checkpoint-pages", "N", "1000",
                "checkpoint LOCAL_DB's WAL (PASSIVE, or restart it when no reader is in it) past "
@@ -101,6 +106,9 @@ void defineReplicaFlags(Flags& flags) {
                "--http connections held open at once; beyond it new ones are closed at once. 0: "
                "half of the open-file limit left after a reserve of 64 for LOCAL_DB and the "
                "stream, at most 1024 (the soft limit is first raised to the hard one)");
+  flags.define("max-waiters", "N", "1024",
+               "GET /wait requests on --http waiting at once; beyond it one is answered 503 with "
+               "Retry-After (docs/read-your-writes.md)");
   flags.define("header-timeout", "DURATION", "10s",
                "close an --http connection whose request (TLS handshake, header and body) is not "
                "complete this long after it was accepted; bytes that trickle in do not extend "
@@ -114,22 +122,26 @@ struct ReplicaSettings {
   client::ReplicaOptions options;
   std::optional<httpd::ListenAddress> listen;      // --http
   uint64_t maxConnections = 0;                     // --max-connections; 0: from the file limit
+  uint64_t maxWaiters = 1024;                      // --max-waiters
   std::chrono::milliseconds headerTimeout{10000};  // --header-timeout
   std::shared_ptr<httpd::ServerAccess> access;     // --http's TLS and tokens; or null
 };
 
 // How the replica reaches its upstream: TLS for https:// (--tls-ca, --tls-insecure) and the
 // token (--upstream-token-file, else WALSTREAM_UPSTREAM_TOKEN). Throws UsageError.
-client::UpstreamAccess upstreamAccess(const Flags& flags, const client::Upstream& upstream) {
+client::UpstreamAccess upstreamAccess(const Flags& flags,
+                                      const std::vector<client::Upstream>& upstreams) {
   client::UpstreamAccess access;
-  if (!upstream.tls && (flags.given("tls-ca") || flags.given("tls-insecure"))) {
+  const bool anyTls = std::any_of(upstreams.begin(), upstreams.end(),
+                                  [](const client::Upstream& u) { return u.tls; });
+  if (!anyTls && (flags.given("tls-ca") || flags.given("tls-insecure"))) {
     throw UsageError("--tls-ca and --tls-insecure need an https:// --upstream");
   }
   if (flags.given("tls-ca") && flags.given("tls-insecure")) {
     throw UsageError("--tls-ca and --tls-insecure exclude each other");
   }
   try {
-    if (upstream.tls) {
+    if (anyTls) {
       access.tls = std::make_shared<httpd::TlsClientContext>(
           httpd::TlsClientOptions{flags.str("tls-ca"), flags.boolean("tls-insecure")});
     }
@@ -175,12 +187,14 @@ ReplicaSettings replicaSettings(Flags& flags) {
   const std::string localPath = localDatabase(flags, fromFile);
   ReplicaSettings s;
   client::ReplicaOptions& options = s.options;
-  try {
-    options.upstream = client::parseUpstream(flags.str("upstream"));
-  } catch (const Error& e) {
-    throw flags.error("upstream", std::string("--upstream: ") + e.what());
+  for (const std::string& url : flags.list("upstream")) {
+    try {
+      options.upstreams.push_back(client::parseUpstream(url));
+    } catch (const Error& e) {
+      throw flags.error("upstream", std::string("--upstream: ") + e.what());
+    }
   }
-  options.access = upstreamAccess(flags, options.upstream);
+  options.access = upstreamAccess(flags, options.upstreams);
   options.db = flags.str("db");
   const auto protocol = client::parseUpstreamProtocol(flags.str("upstream-protocol"));
   if (!protocol) {
@@ -218,6 +232,10 @@ ReplicaSettings replicaSettings(Flags& flags) {
     }
   }
   s.maxConnections = flags.u64("max-connections");
+  s.maxWaiters = flags.u64("max-waiters");
+  if (s.maxWaiters < 1 || s.maxWaiters > 65536) {
+    throw flags.invalidValue("max-waiters", "want 1 to 65536");
+  }
   s.headerTimeout = flags.duration("header-timeout");
   if (s.headerTimeout < std::chrono::milliseconds(100) || s.headerTimeout > std::chrono::hours(1)) {
     throw flags.invalidValue("header-timeout", "want 100ms to 1h");
@@ -248,17 +266,21 @@ int followUntilStopped(const ReplicaSettings& s, const sigset_t& signals,
           "the path can read and change the stream");
     }
     if (s.listen) {
-      status = std::make_unique<client::StatusServer>(
-          *s.listen, state,
+      const client::StatusServerLimits limits{
           s.maxConnections > 0 ? s.maxConnections
                                : client::defaultMaxStatusConnections(fileLimit.value_or(1024)),
-          s.headerTimeout, s.access);
+          s.maxWaiters, s.headerTimeout};
+      status = std::make_unique<client::StatusServer>(*s.listen, state, limits, s.access);
       log::info("replica status: listening on " + status->address() + " (open-file limit " +
                 (fileLimit ? std::to_string(*fileLimit) : std::string("unknown")) + ", at most " +
                 std::to_string(status->maxConnections()) + " connections" +
                 (s.access && s.access->requiresToken() ? ", bearer tokens required" : "") + ")");
     }
-    log::info(s.options.localPath + ": following " + s.options.upstream.url);
+    std::string upstreams;
+    for (const client::Upstream& u : s.options.upstreams) {
+      upstreams += (upstreams.empty() ? "" : ", then ") + u.url;
+    }
+    log::info(s.options.localPath + ": following " + upstreams);
     std::thread worker([&] { replica.run(); });
     const std::string stopSignal =
         waitForStopSignal(signals, [&s] { httpd::reloadServerAccess(s.access.get()); });

@@ -80,6 +80,26 @@ int64_t ReplicaState::lagMillis() const {
       .count();
 }
 
+void ReplicaState::setPos(const Pos& applied) {
+  if (!pos.empty() && pos.generation != applied.generation) {
+    std::erase(leftGenerations, applied.generation);  // a generation may be entered again
+    leftGenerations.push_back(pos.generation);
+    if (leftGenerations.size() > kLeftGenerationsKept)
+      leftGenerations.erase(leftGenerations.begin());
+  }
+  pos = applied;
+}
+
+void ReplicaState::setPositionListener(std::function<void()> listener) {
+  std::lock_guard lock(listenerMu_);
+  listener_ = std::move(listener);
+}
+
+void ReplicaState::positionPublished() {
+  std::lock_guard lock(listenerMu_);
+  if (listener_) listener_();
+}
+
 int64_t ReplicaState::stalledMillis() const {
   if (stalledSince == std::chrono::steady_clock::time_point{}) return 0;
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
@@ -106,9 +126,9 @@ Replica::Replica(ReplicaOptions options, ReplicaState& state)
               db_ + " instead, as --db names it (a snapshot replaces it)");
   }
   std::lock_guard lock(state_.mu);
-  state_.upstream = options_.upstream.url;
+  state_.upstream = upstream().url;
   state_.db = db_;
-  if (applier_.position()) state_.pos = applier_.position()->pos;
+  if (applier_.position()) state_.setPos(applier_.position()->pos);
 }
 
 Replica::~Replica() = default;
@@ -165,11 +185,11 @@ std::string Replica::discoverDatabase() {
   StreamingGet status(options_.access);
   const StreamAttachment attached(*this, status);
   if (!attached) throw Error("stopping");
-  const HttpResponseHead head = status.open(options_.upstream.host, options_.upstream.port,
-                                            "/status", options_.connectTimeout);
+  const HttpResponseHead head =
+      status.open(upstream().host, upstream().port, "/status", options_.connectTimeout);
   rejectUnauthorized(head);
   if (head.status != 200) {
-    throw Error(options_.upstream.url + "/status answered " + std::to_string(head.status) + ": " +
+    throw Error(upstream().url + "/status answered " + std::to_string(head.status) + ": " +
                 head.body);
   }
   // One deadline for the whole document: a peer sending a byte now and then cannot stretch it.
@@ -181,12 +201,12 @@ std::string Replica::discoverDatabase() {
     if (n == 0) break;
     body.append(reinterpret_cast<const char*>(buf), n);
     if (body.size() > kMaxStatusBytes) {
-      throw Error(options_.upstream.url + "/status is longer than " +
-                  std::to_string(kMaxStatusBytes) + " bytes");
+      throw Error(upstream().url + "/status is longer than " + std::to_string(kMaxStatusBytes) +
+                  " bytes");
     }
   }
   const proto::PrimaryStatusJson served = proto::decodeStatusJson(body);
-  if (served.databases.empty()) throw Error(options_.upstream.url + " serves no database");
+  if (served.databases.empty()) throw Error(upstream().url + " serves no database");
   if (served.databases.size() == 1) return served.databases.front().name;
   return baseName(options_.localPath);  // several: the one named like LOCAL_DB
 }
@@ -216,11 +236,11 @@ void Replica::setConnected(bool connected) {
   if (state_.connected == connected) return;
   state_.connected = connected;
   if (connected) {
-    log::info(options_.localPath + ": connected to " + options_.upstream.url);
+    log::info(options_.localPath + ": connected to " + upstream().url);
   } else {
     ++state_.reconnects;
     state_.stalledSince = {};
-    log::info(options_.localPath + ": disconnected from " + options_.upstream.url);
+    log::info(options_.localPath + ": disconnected from " + upstream().url);
   }
 }
 
@@ -241,6 +261,23 @@ void Replica::reloadUpstreamToken() {
     log::info(options_.localPath + ": a new upstream token was read from " +
               options_.access.tokenFile);
   }
+}
+
+bool Replica::failOver(const std::string& why) {
+  if (options_.upstreams.size() < 2) return false;
+  const std::string from = upstream().url;
+  current_ = (current_ + 1) % options_.upstreams.size();
+  ++failedInRound_;
+  log::warn(options_.localPath + ": leaving " + from + " (" + why + "); following " +
+            upstream().url + " from the applied position");
+  {
+    std::lock_guard lock(state_.mu);
+    state_.upstream = upstream().url;
+    state_.upstreamProtocol.clear();
+  }
+  if (failedInRound_ < options_.upstreams.size()) return true;
+  failedInRound_ = 0;  // every upstream failed in turn: wait before the next round
+  return false;
 }
 
 void Replica::run() {
@@ -266,6 +303,10 @@ void Replica::run() {
         std::lock_guard lock(state_.mu);
         state_.refused = true;
       }
+      if (failOver(e.what())) {
+        noteError(e.what(), /*configuration=*/true);
+        continue;
+      }
       noteError(
           std::string(e.what()) + "; retrying in " + std::to_string(kRejectedRetry.count()) + "s",
           /*configuration=*/true);
@@ -274,7 +315,7 @@ void Replica::run() {
       setConnected(false);
       if (stopping_) break;
       noteError(e.what());
-      waitBackoff(backoff.next());
+      if (!failOver(e.what())) waitBackoff(backoff.next());
     }
   }
   setConnected(false);
@@ -283,7 +324,7 @@ void Replica::run() {
 void Replica::rejectUnauthorized(const HttpResponseHead& head) const {
   if (head.status != 401) return;
   throw RequestRejectedError(
-      options_.upstream.url + " refuses the replica's credentials (401: " + head.body + "): " +
+      upstream().url + " refuses the replica's credentials (401: " + head.body + "): " +
       (options_.access.token.empty()
            ? std::string("it wants a bearer token (--upstream-token-file or "
                          "WALSTREAM_UPSTREAM_TOKEN)")
@@ -296,19 +337,18 @@ void Replica::checkStreamResponse(const HttpResponseHead& head) const {
   if (head.status == 404) {
     if (followed_ == db_) {
       throw RequestRejectedError(
-          options_.upstream.url + " does not serve " + db_ + ", the database " +
-          options_.localPath + " is a replica of (recorded in " + followedPath_ +
-          "): " + head.body +
+          upstream().url + " does not serve " + db_ + ", the database " + options_.localPath +
+          " is a replica of (recorded in " + followedPath_ + "): " + head.body +
           ". LOCAL_DB is left as it is; to follow another database, remove LOCAL_DB or name it "
           "with --db");
     }
-    throw RequestRejectedError(options_.upstream.url + " does not serve " + db_ + ": " + head.body);
+    throw RequestRejectedError(upstream().url + " does not serve " + db_ + ": " + head.body);
   }
   if (head.status == 503) {
-    throw Error(options_.upstream.url + " is not ready (503): " + head.body);
+    throw Error(upstream().url + " is not ready (503): " + head.body);
   }
   if (head.status == 400) {
-    throw RequestRejectedError(options_.upstream.url + " rejects the replica's request " +
+    throw RequestRejectedError(upstream().url + " rejects the replica's request " +
                                requestTarget() + " as invalid (400: " + head.body +
                                "): a flag value or a protocol version the primary does not accept" +
                                (head.body.find("Database name required") != std::string::npos
@@ -317,8 +357,7 @@ void Replica::checkStreamResponse(const HttpResponseHead& head) const {
                                     : ""));
   }
   if (head.status != 200) {
-    throw Error(options_.upstream.url + " answered " + std::to_string(head.status) + ": " +
-                head.body);
+    throw Error(upstream().url + " answered " + std::to_string(head.status) + ": " + head.body);
   }
 }
 
@@ -398,7 +437,7 @@ Replica::StreamConnection::StreamConnection(Replica& replica, StreamingGet& stre
   if (auto it = head.headers.find("walstream-snapshot-chain"); it != head.headers.end()) {
     snapshotChain_ = proto::parseSnapshotChain(it->second, pageSize_);
     if (!snapshotChain_) {
-      throw Error(options_.upstream.url + " sent a malformed " +
+      throw Error(replica_.upstream().url + " sent a malformed " +
                   std::string(proto::kSnapshotChainHeader) + " header");
     }
   }
@@ -408,12 +447,12 @@ Replica::StreamConnection::StreamConnection(Replica& replica, StreamingGet& stre
     try {
       continues_ = parsePos(it->second);
     } catch (const Error& e) {
-      throw Error(options_.upstream.url + " sent a malformed " +
+      throw Error(replica_.upstream().url + " sent a malformed " +
                   std::string(proto::kContinuesHeader) + " header: " + e.what());
     }
     const auto& applied = applier_.position();
     if (continues_->empty() || !applied || applied->pos != *continues_) {
-      throw Error(options_.upstream.url + " continues " + continues_->str() + ", but " +
+      throw Error(replica_.upstream().url + " continues " + continues_->str() + ", but " +
                   options_.localPath + " stands at " +
                   (applied ? applied->pos.str() : std::string("no position")));
     }
@@ -445,7 +484,7 @@ void Replica::StreamConnection::follow() {
 
 void Replica::StreamConnection::endOfStream() {
   proto::StreamStatus st = decoder_.finish();
-  if (!st.ok()) throw Error("stream from " + options_.upstream.url + ": " + st.message());
+  if (!st.ok()) throw Error("stream from " + replica_.upstream().url + ": " + st.message());
   applyPending();
   log::info(options_.localPath + ": the primary ended the stream (new generation); reconnecting");
   replica_.setConnected(false);
@@ -471,7 +510,7 @@ void Replica::StreamConnection::decodeAll() {
         break;
       case proto::DecodeEvent::kError:
         if (inSnapshot_) applier_.abortSnapshot();
-        throw Error("stream from " + options_.upstream.url + ": " + decoder_.error().message());
+        throw Error("stream from " + replica_.upstream().url + ": " + decoder_.error().message());
     }
   }
 }
@@ -491,10 +530,13 @@ void Replica::StreamConnection::onSnapshotEnd() {
   applier_.endSnapshot();
   inSnapshot_ = false;
   log::info(options_.localPath + ": snapshot applied at " + decoder_.header().pos().str());
-  std::lock_guard lock(state_.mu);
-  ++state_.snapshotsApplied;
-  state_.pos = decoder_.header().pos();
-  state_.stalledSince = {};
+  {
+    std::lock_guard lock(state_.mu);
+    ++state_.snapshotsApplied;
+    state_.setPos(decoder_.header().pos());
+    state_.stalledSince = {};
+  }
+  state_.positionPublished();
   lastProgress_ = std::chrono::steady_clock::now();
   bytesSinceProgress_ = 0;
 }
@@ -530,7 +572,7 @@ void Replica::StreamConnection::onIndexEnd(const proto::StreamRecordHeader& h) {
   applyPending();
   const auto& applied = applier_.position();
   if (!applied || applied->pos != h.pos()) {
-    throw Error(options_.upstream.url + " says WAL index " + formatHex16(h.index) + " ended at " +
+    throw Error(replica_.upstream().url + " says WAL index " + formatHex16(h.index) + " ended at " +
                 h.pos().str() + ", but " + options_.localPath + " stands at " +
                 (applied ? applied->pos.str() : std::string("no position")) +
                 ": segments are missing; reconnecting");
@@ -561,19 +603,25 @@ void Replica::StreamConnection::applyPending() {
   if (pending_.empty()) return;
   progressed();
   const uint64_t n = applier_.applySegments(pending_);
-  const bool checkpointed = applier_.maybeCheckpoint();
-  std::lock_guard lock(state_.mu);
-  state_.transactionsApplied += n;
-  state_.segmentsApplied += pending_.size();
-  state_.pos = applier_.position()->pos;
-  if (checkpointed) ++state_.checkpoints;
-  if (!heartbeatPos_ || !sameGenerationBefore(state_.pos, *heartbeatPos_)) {
-    state_.caughtUpAt = std::chrono::steady_clock::now();
-    state_.behind = false;
+  // Visible to new readers from here: /wait is told before the checkpoint, which may take long.
+  {
+    std::lock_guard lock(state_.mu);
+    state_.transactionsApplied += n;
+    state_.segmentsApplied += pending_.size();
+    state_.setPos(applier_.position()->pos);
+    if (!heartbeatPos_ || !sameGenerationBefore(state_.pos, *heartbeatPos_)) {
+      state_.caughtUpAt = std::chrono::steady_clock::now();
+      state_.behind = false;
+    }
+    state_.lastError.clear();
   }
-  state_.lastError.clear();
+  state_.positionPublished();
   pending_.clear();
   pendingBytes_ = 0;
+  if (applier_.maybeCheckpoint()) {
+    std::lock_guard lock(state_.mu);
+    ++state_.checkpoints;
+  }
 }
 
 void Replica::StreamConnection::progressed() {
@@ -602,7 +650,7 @@ void Replica::StreamConnection::checkStall() {
   if (now - lastProgress_ <= options_.stallTimeout) return;
   const auto seconds =
       std::chrono::duration_cast<std::chrono::seconds>(now - lastProgress_).count();
-  throw Error("no progress from " + options_.upstream.url + " for " + std::to_string(seconds) +
+  throw Error("no progress from " + replica_.upstream().url + " for " + std::to_string(seconds) +
               "s while it claims more (" +
               (heartbeatAhead ? "its position " + heartbeatPos_->str() + ", the replica's " +
                                     (applied.empty() ? std::string("none") : applied.str())
@@ -635,9 +683,8 @@ void Replica::streamOnce() {
   // The head comes once the primary has prepared the stream: a snapshot, behind others in its
   // setup queue, can take longer than a connection; giving up sooner would only requeue the
   // request, and the primary abandons work for clients that are gone.
-  const HttpResponseHead head =
-      stream.open(options_.upstream.host, options_.upstream.port, requestTarget(),
-                  options_.connectTimeout, options_.stallTimeout);
+  const HttpResponseHead head = stream.open(upstream().host, upstream().port, requestTarget(),
+                                            options_.connectTimeout, options_.stallTimeout);
   checkStreamResponse(head);
   noteUpstreamProtocol(head);
   StreamConnection connection(*this, stream, head);
@@ -647,6 +694,7 @@ void Replica::streamOnce() {
     state_.refused = false;
   }
   setConnected(true);
+  failedInRound_ = 0;
   connection.follow();
 }
 
@@ -657,7 +705,7 @@ void Replica::noteUpstreamProtocol(const HttpResponseHead& head) {
   const std::string name(protocolName(original));
   if (state_.upstreamProtocol == name) return;
   state_.upstreamProtocol = name;
-  log::info(options_.localPath + ": " + options_.upstream.url + " speaks the " + name +
+  log::info(options_.localPath + ": " + upstream().url + " speaks the " + name +
             " stream protocol" +
             (original ? " (no heartbeats: an idle stream is kept, TCP keepalive watches it)" : ""));
 }
@@ -670,12 +718,12 @@ uint32_t Replica::streamPageSize(const HttpResponseHead& head) const {
     if (it == head.headers.end()) continue;
     const std::optional<uint64_t> v = proto::parseHeaderNumber(it->second, 65536);
     if (!v || !isValidPageSize(static_cast<uint32_t>(*v)) || (size && *size != *v)) {
-      throw Error(options_.upstream.url + " sent an invalid page size: " + name + ": \"" +
+      throw Error(upstream().url + " sent an invalid page size: " + name + ": \"" +
                   printableText(it->second, 64) + "\"");
     }
     size = v;
   }
-  if (!size) throw Error(options_.upstream.url + " sent no page size");
+  if (!size) throw Error(upstream().url + " sent no page size");
   return static_cast<uint32_t>(*size);
 }
 

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "client/replica_applier.h"
 #include "client/replica_state.h"
@@ -33,8 +34,12 @@ class StreamingGet;
 struct HttpResponseHead;
 
 struct ReplicaOptions {
-  Upstream upstream;
-  UpstreamAccess access;  // TLS for https://, the bearer token
+  // At least one. The replica follows the first, and on a failure of the one it follows
+  // (connection refused or timed out, a stall, an error answer, a broken stream) moves to the
+  // next, in a ring, resuming at its applied position: an upstream of the same generation sends
+  // no snapshot. Only after every one failed in turn does it back off.
+  std::vector<Upstream> upstreams;
+  UpstreamAccess access;  // TLS for https://, the bearer token: the same for every upstream
   // Database name on the primary; "" = the one LOCAL_DB follows (client/followed_db.h), or for
   // a new LOCAL_DB the only one the primary serves (else LOCAL_DB's file name).
   std::string db;
@@ -90,6 +95,12 @@ class Replica {
   // Logs a new error once (a configuration error at error level) and shows it on /status.
   void noteError(const std::string& message, bool configuration = false);
   void setConnected(bool connected);
+  // The upstream followed now.
+  const Upstream& upstream() const { return options_.upstreams[current_]; }
+  // After a failure of the upstream followed: moves to the next one, if there are several.
+  // True when the replica should connect to it at once; false when it should back off first
+  // (one upstream only, or every one has failed in turn since the last stream was accepted).
+  bool failOver(const std::string& why);
   void waitBackoff(std::chrono::milliseconds d);
 
   ReplicaOptions options_;
@@ -103,6 +114,9 @@ class Replica {
   // or the last stream response came from a primary of that protocol.
   bool original_ = false;
   std::optional<std::string> followed_;  // as recorded beside LOCAL_DB
+
+  size_t current_ = 0;        // into options_.upstreams
+  size_t failedInRound_ = 0;  // upstreams failed in a row since a stream was last accepted
 
   std::atomic<bool> stopping_{false};
   std::mutex mu_;  // guards stream_ and the backoff wait

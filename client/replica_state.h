@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/pos.h"
 
@@ -13,12 +15,19 @@ namespace walstream::client {
 
 struct ReplicaState {
   mutable std::mutex mu;
-  std::string upstream;
+  std::string upstream;  // the URL followed now (of several --upstream, client/replica.h)
   std::string db;
   // "walstream" or "original" (client/upstream_protocol.h), from the last stream response; ""
   // before the first.
   std::string upstreamProtocol;
+  // The applied position, visible to every read transaction of LOCAL_DB that begins from now on.
+  // Changed only through setPos().
   Pos pos;
+  // The generations this replica stood in and has left since it started (it applied a
+  // snapshot of another one), oldest first, at most kLeftGenerationsKept: a /wait for a position
+  // in one of them can never be answered (docs/read-your-writes.md).
+  std::vector<uint64_t> leftGenerations;
+  static constexpr size_t kLeftGenerationsKept = 64;
   bool connected = false;
   uint64_t snapshotsApplied = 0;
   uint64_t transactionsApplied = 0;
@@ -44,6 +53,19 @@ struct ReplicaState {
 
   int64_t lagMillis() const;      // requires mu
   int64_t stalledMillis() const;  // requires mu; 0 while not stalled
+  // Sets pos, noting a generation left. Requires mu; the caller then calls positionPublished()
+  // once it has released mu.
+  void setPos(const Pos& applied);
+
+  // The status server's /wait waiters hang on this (client/status_server.h): called by the stream
+  // thread, without mu, after each change of pos. It must not block (it posts and returns).
+  // Once setPositionListener() returns, the previous listener is not running and will not run.
+  void setPositionListener(std::function<void()> listener);
+  void positionPublished();
+
+ private:
+  std::mutex listenerMu_;  // held while the listener runs; never with mu
+  std::function<void()> listener_;
 };
 
 }  // namespace walstream::client

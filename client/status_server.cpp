@@ -1,6 +1,7 @@
 #include "client/status_server.h"
 
 #include <algorithm>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -8,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <thread>
 
+#include "client/position_wait.h"
 #include "client/replica_metrics_text.h"
 #include "core/log.h"
 #include "core/printable_text.h"
@@ -19,7 +21,9 @@
 #include "proto/http/response.h"
 #include "proto/http/server_access.h"
 #include "proto/http/transport.h"
+#include "proto/http/waiter_registry.h"
 #include "proto/replica_status_json.h"
+#include "proto/wait_request.h"
 
 namespace walstream::client {
 
@@ -47,6 +51,8 @@ bool isResourceExhaustion(const beast::error_code& ec) {
 // limit: a chunk extension or trailer without end fails the request at this size.
 constexpr size_t kMaxRequestBufferBytes = 16 * 1024;
 constexpr uint64_t kMaxRequestBodyBytes = 4 * 1024;
+
+constexpr std::string_view kWaitPath = "/wait";
 
 using httpd::makeJsonError;
 using httpd::makeResponse;
@@ -89,8 +95,21 @@ StringResponse healthAnswer(const ReplicaState& state, unsigned version) {
       version, kKeepAlive);
 }
 
+// A GET /wait (client/position_wait.h): parsed, or its 400.
+StringResponse parseWait(std::string_view query, unsigned version,
+                         std::optional<proto::WaitRequest>& wait) {
+  try {
+    wait = proto::parseWaitRequest(query, {"pos", "timeout"});
+  } catch (const proto::WaitRequestError& e) {
+    return makeJsonError(400, e.what(), version, kKeepAlive);
+  }
+  return {};
+}
+
+// The answer to the request, or, for a valid GET /wait, `wait` set and an empty answer: the
+// session answers when the wait ends.
 StringResponse route(const http::request<http::string_body>& req, const ReplicaState& state,
-                     const httpd::ServerAccess* access) {
+                     const httpd::ServerAccess* access, std::optional<proto::WaitRequest>& wait) {
   const unsigned version = req.version();
   const std::string target(req.target());
   const std::string path = target.substr(0, target.find('?'));
@@ -98,13 +117,20 @@ StringResponse route(const http::request<http::string_body>& req, const ReplicaS
   if (access != nullptr && !access->admits(path, {authorization.data(), authorization.size()})) {
     return httpd::makeUnauthorized(version, kKeepAlive);
   }
-  const bool known = path == "/status" || path == "/healthz" || path == "/metrics";
+  const bool known =
+      path == "/status" || path == "/healthz" || path == "/metrics" || path == kWaitPath;
   if (!known) {
     return makeJsonError(404, "no such path: " + printableText(path, 256), version, kKeepAlive);
   }
   if (!httpd::isGetOrHead(req.method())) {
     return httpd::methodNotAllowed(printableText(std::string(req.method_string()), 32), path,
                                    httpd::kAllowGetAndHead, version, kKeepAlive);
+  }
+  if (path == kWaitPath) {
+    const size_t q = target.find('?');
+    return parseWait(
+        q == std::string::npos ? std::string_view() : std::string_view(target).substr(q + 1),
+        version, wait);
   }
   if (path == "/status") return statusAnswer(state, version);
   if (path == "/healthz") return healthAnswer(state, version);
@@ -114,10 +140,11 @@ StringResponse route(const http::request<http::string_body>& req, const ReplicaS
 
 // The request target is the client's: anything echoed from it is escaped (printable_text.h).
 StringResponse respond(const http::request<http::string_body>& req, const ReplicaState& state,
-                       const httpd::ServerAccess* access) {
+                       const httpd::ServerAccess* access, std::optional<proto::WaitRequest>& wait) {
   StringResponse res;
   try {
-    res = route(req, state, access);
+    res = route(req, state, access, wait);
+    if (wait) return res;
   } catch (const std::exception& e) {
     // No request may take the replica down: whatever failed is this request's alone.
     log::warn(std::string("replica status: request failed: ") + e.what());
@@ -133,12 +160,13 @@ StringResponse respond(const http::request<http::string_body>& req, const Replic
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(std::unique_ptr<httpd::Transport> transport, const ReplicaState& state,
-          std::shared_ptr<const httpd::ServerAccess> access, proto::ConnectionCount::Slot slot,
-          std::chrono::milliseconds requestTimeout)
+          httpd::WaiterRegistry& waiters, std::shared_ptr<const httpd::ServerAccess> access,
+          proto::ConnectionCount::Slot slot, std::chrono::milliseconds requestTimeout)
       : slot_(std::move(slot)),
         requestTimeout_(requestTimeout),
         transport_(std::move(transport)),
         state_(state),
+        waiters_(waiters),
         access_(std::move(access)) {
     parser_.body_limit(kMaxRequestBodyBytes);
   }
@@ -160,18 +188,70 @@ class Session : public std::enable_shared_from_this<Session> {
   void readRequest() {
     // A request beyond the bounds (buffer_overflow, body_limit) is dropped unanswered, as a
     // malformed one is.
-    http::async_read(
-        *transport_, buffer_, parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
-          if (ec) {
-            self->noteTlsOnPlainPort();
-            return;
-          }
-          self->res_ = respond(self->parser_.get(), self->state_, self->access_.get());
-          http::async_write(*self->transport_, self->res_, [self](beast::error_code, size_t) {
-            beast::error_code ignored;
-            self->transport_->socket().shutdown(tcp::socket::shutdown_send, ignored);
-          });
-        });
+    http::async_read(*transport_, buffer_, parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) {
+                         self->noteTlsOnPlainPort();
+                         return;
+                       }
+                       std::optional<proto::WaitRequest> wait;
+                       StringResponse res =
+                           respond(self->parser_.get(), self->state_, self->access_.get(), wait);
+                       if (wait) {
+                         self->startWait(*wait);
+                       } else {
+                         self->answer(std::move(res));
+                       }
+                     });
+  }
+
+  void answer(StringResponse res) {
+    res_ = std::move(res);
+    // The deadline set at accept bounds the request; after a wait, the answer gets one of its own.
+    transport_->expiresAfter(requestTimeout_);
+    http::async_write(*transport_, res_, [self = shared_from_this()](beast::error_code, size_t) {
+      beast::error_code ignored;
+      self->transport_->socket().shutdown(tcp::socket::shutdown_send, ignored);
+    });
+  }
+
+  // Waits in the registry, without a thread, until the applier publishes the position (or the
+  // timeout passes); beyond --max-waiters, 503 at once.
+  void startWait(const proto::WaitRequest& wait) {
+    const unsigned version = parser_.get().version();
+    const http::verb method = parser_.get().method();
+    const Pos wanted = *wait.pos;
+    const std::string timeout = proto::waitTimeoutText(wait.timeout);
+    auto standing = std::make_shared<WaitStanding>();
+    auto check = [&state = state_, wanted, standing] {
+      *standing = judgeWait(state, wanted);
+      return standing->verdict != WaitVerdict::kNotYet;
+    };
+    auto done = [self = shared_from_this(), standing, wanted, timeout, version,
+                 method](httpd::WaiterRegistry::End end) {
+      // A publish whose re-check had not run yet when the timer fired still counts.
+      if (end == httpd::WaiterRegistry::End::kTimedOut) *standing = judgeWait(self->state_, wanted);
+      StringResponse res;
+      if (end == httpd::WaiterRegistry::End::kClosed) {
+        res = makeJsonError(503, "the replica is stopping", version, kKeepAlive, true);
+      } else {
+        const WaitAnswer a = waitAnswer(*standing, wanted, timeout);
+        res = a.status == 200 ? makeResponse(200, "application/json", a.body, version, kKeepAlive)
+                              : makeJsonError(a.status, a.body, version, kKeepAlive);
+      }
+      httpd::fitToMethod(res, method);
+      asio::dispatch(self->transport_->get_executor(),
+                     [self, res = std::move(res)]() mutable { self->answer(std::move(res)); });
+    };
+    if (waiters_.wait(std::move(check), wait.timeout, std::move(done))) return;
+    StringResponse res =
+        makeJsonError(503,
+                      "too many requests waiting: " + std::to_string(waiters_.maxWaiters()) +
+                          " /wait requests wait already (--max-waiters); retry later",
+                      version, kKeepAlive);
+    res.set(http::field::retry_after, "1");
+    httpd::fitToMethod(res, method);
+    answer(std::move(res));
   }
 
   // Logs a TLS client that reached this plain port: it waits for a handshake and sees a close.
@@ -191,6 +271,7 @@ class Session : public std::enable_shared_from_this<Session> {
   http::request_parser<http::string_body> parser_;
   StringResponse res_;
   const ReplicaState& state_;
+  httpd::WaiterRegistry& waiters_;
   std::shared_ptr<const httpd::ServerAccess> access_;
 };
 
@@ -206,14 +287,16 @@ struct StatusServer::Impl {
   proto::ConnectionCount connections;
   const std::chrono::milliseconds requestTimeout;
   const std::shared_ptr<const httpd::ServerAccess> access;
+  httpd::WaiterRegistry waiters;
   std::thread thread;
 
-  Impl(const ReplicaState& s, size_t maxConnections, std::chrono::milliseconds timeout,
-       std::shared_ptr<const httpd::ServerAccess> serverAccess)
+  Impl(const ReplicaState& s, size_t maxConnections, size_t maxWaiters,
+       std::chrono::milliseconds timeout, std::shared_ptr<const httpd::ServerAccess> serverAccess)
       : state(s),
         connections(maxConnections),
         requestTimeout(timeout),
-        access(std::move(serverAccess)) {}
+        access(std::move(serverAccess)),
+        waiters(ioc.get_executor(), maxWaiters) {}
 
   // Starts a session for `sock`, or closes it at once when maxConnections are open: a
   // connection beyond the cap must not hold a descriptor that LOCAL_DB or the stream needs.
@@ -234,7 +317,8 @@ struct StatusServer::Impl {
     std::unique_ptr<httpd::Transport> transport =
         access && access->tls() ? httpd::tlsServerTransport(std::move(sock), *access->tls())
                                 : httpd::plainTransport(std::move(sock));
-    std::make_shared<Session>(std::move(transport), state, access, std::move(slot), requestTimeout)
+    std::make_shared<Session>(std::move(transport), state, waiters, access, std::move(slot),
+                              requestTimeout)
         ->start();
   }
 
@@ -278,16 +362,20 @@ size_t defaultMaxStatusConnections(unsigned long fileLimit) {
   return std::clamp<size_t>(left / 2, 1, 1024);
 }
 
-StatusServer::StatusServer(const httpd::ListenAddress& address, const ReplicaState& state,
-                           size_t maxConnections, std::chrono::milliseconds requestTimeout,
+StatusServer::StatusServer(const httpd::ListenAddress& address, ReplicaState& state,
+                           const StatusServerLimits& limits,
                            std::shared_ptr<const httpd::ServerAccess> access)
-    : impl_(std::make_unique<Impl>(state, maxConnections, requestTimeout, std::move(access))) {
+    : impl_(std::make_unique<Impl>(state, limits.maxConnections, limits.maxWaiters,
+                                   limits.requestTimeout, std::move(access))),
+      state_(state) {
   httpd::listenAt(impl_->acceptor, address);
   impl_->accept();
+  state_.setPositionListener([waiters = &impl_->waiters] { waiters->notify(); });
   impl_->thread = std::thread([m = impl_.get()] { m->run(); });
 }
 
 StatusServer::~StatusServer() {
+  state_.setPositionListener({});
   impl_->ioc.stop();
   impl_->thread.join();
 }

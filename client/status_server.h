@@ -1,8 +1,11 @@
 // The replica's HTTP endpoints (--http ADDR): /status (JSON, proto/replica_status_json.h),
-// /metrics (Prometheus text) and /healthz (200 once a snapshot has been applied, 503 before),
-// with GET and HEAD, answered as the primary answers (proto/http/), over TLS and with bearer tokens
-// when asked (proto/http/server_access.h). Runs its own Asio thread, which only reads
-// ReplicaState under its mutex: it never touches disk or SQLite.
+// /metrics (Prometheus text), /healthz (200 once a snapshot has been applied, 503 before) and
+// /wait (read-your-writes: 200 once a position is visible to new readers, client/position_wait.h,
+// docs/read-your-writes.md), with GET and HEAD, answered as the primary answers (proto/http/), over
+// TLS and with bearer tokens when asked (proto/http/server_access.h). Runs its own Asio thread,
+// which only reads ReplicaState under its mutex: it never touches disk or SQLite. A /wait costs no
+// thread: it waits in a registry (proto/http/waiter_registry.h) that the stream thread's publish of
+// each applied position wakes (ReplicaState::setPositionListener).
 #pragma once
 
 #include <chrono>
@@ -30,16 +33,24 @@ inline constexpr unsigned long kStatusFileReserve = 64;
 // while it is read). At least 1.
 size_t defaultMaxStatusConnections(unsigned long fileLimit);
 
+struct StatusServerLimits {
+  size_t maxConnections = 1024;
+  // /wait requests waiting at once (--max-waiters); one beyond it is answered 503.
+  size_t maxWaiters = 1024;
+  std::chrono::milliseconds requestTimeout{10000};
+};
+
 class StatusServer {
  public:
   // Binds `address` as the primary binds its own (proto/http/listening_socket.h) and starts
-  // serving, with at most `maxConnections` connections open at once: one beyond it is closed as
-  // soon as it is accepted. A connection whose request (its TLS handshake included) is not
-  // complete `requestTimeout` after it was accepted is closed (--header-timeout). `access` (null:
-  // plain HTTP, no tokens) is read for every new connection, so a reload of its files applies to
-  // the next one. Throws walstream::Error naming the address.
-  StatusServer(const httpd::ListenAddress& address, const ReplicaState& state,
-               size_t maxConnections, std::chrono::milliseconds requestTimeout,
+  // serving, with at most `limits.maxConnections` connections open at once: one beyond it is
+  // closed as soon as it is accepted. A connection whose request (its TLS handshake included) is
+  // not complete `limits.requestTimeout` after it was accepted is closed (--header-timeout).
+  // `access` (null: plain HTTP, no tokens) is read for every new connection, so a reload of its
+  // files applies to the next one. Throws walstream::Error naming the address. `state`'s position
+  // listener is this server's while it lives.
+  StatusServer(const httpd::ListenAddress& address, ReplicaState& state,
+               const StatusServerLimits& limits,
                std::shared_ptr<const httpd::ServerAccess> access = nullptr);
   ~StatusServer();  // stops the thread
   StatusServer(const StatusServer&) = delete;
@@ -51,6 +62,7 @@ class StatusServer {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  ReplicaState& state_;
 };
 
 }  // namespace walstream::client

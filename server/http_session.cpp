@@ -12,6 +12,7 @@
 #include "proto/http/server_access.h"
 #include "proto/stream_request.h"
 #include "server/http_error.h"
+#include "server/position_requests.h"
 #include "server/query.h"
 #include "server/stream_session.h"
 
@@ -155,6 +156,10 @@ void HttpSession::route(const http::request<http::string_body>& req) {
     send(httpd::makeUnauthorized(version, keepAlive), req.method());
     return;
   }
+  if (isPositionPath(target.path)) {
+    answerPosition(req, target);
+    return;
+  }
   const bool known = target.path == proto::kStreamPath || target.path == "/status" ||
                      target.path == "/metrics" || target.path == "/healthz";
   if (!known) {
@@ -218,6 +223,20 @@ void HttpSession::route(const http::request<http::string_body>& req) {
       send(httpd::makeJsonError(503, reasons, version, keepAlive, true), req.method());
     }
   }
+}
+
+void HttpSession::answerPosition(const http::request<http::string_body>& req,
+                                 const RequestTarget& target) {
+  const http::verb method = req.method();
+  // A /sync may answer later, from the waiter registry's strand: the answer is sent on this
+  // session's executor, unless the session ended meanwhile (the server stopping).
+  answerPositionRequest(ctx_, {target.path, target.query, method, req.version(), req.keep_alive()},
+                        [self = shared_from_this(), method](httpd::StringResponse res) {
+                          net::dispatch(self->transport_->get_executor(),
+                                        [self, method, res = std::move(res)]() mutable {
+                                          if (!self->ended_) self->send(std::move(res), method);
+                                        });
+                        });
 }
 
 void HttpSession::send(httpd::StringResponse response, http::verb method) {

@@ -1,6 +1,6 @@
 // One accepted connection: the TLS handshake when the listener is TLS, then reads HTTP/1.1
-// requests (keep-alive) and answers /status, /metrics, /healthz and errors itself (401 without a
-// valid token when tokens are required); a valid /stream request hands the transport to a
+// requests (keep-alive) and answers /status, /metrics, /healthz, /pos, /sync and errors itself (401
+// without a valid token when tokens are required); a valid /stream request hands the transport to a
 // StreamSession.
 #pragma once
 
@@ -36,6 +36,9 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   void readRequest();
   void onRead(boost::beast::error_code ec);
   void route(const boost::beast::http::request<boost::beast::http::string_body>& req);
+  // /pos and /sync (server/position_requests.h).
+  void answerPosition(const boost::beast::http::request<boost::beast::http::string_body>& req,
+                      const RequestTarget& target);
   // Sends `response` as the answer to a request of `method` (no body to HEAD).
   void send(httpd::StringResponse response,
             boost::beast::http::verb method = boost::beast::http::verb::get);

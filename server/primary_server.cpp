@@ -17,6 +17,7 @@
 #include "proto/http/server_access.h"
 #include "server/capture/database.h"
 #include "server/listener.h"
+#include "server/position_requests.h"
 #include "server/server_context.h"
 
 namespace walstream::server {
@@ -80,11 +81,20 @@ struct PrimaryServer::Impl {
       throw Error(e.what());
     }
     listener = std::make_shared<Listener>(ctx, address);
+    // Last, once nothing can throw: a constructor that fails destroys io before ctx, and the
+    // registry's strand must not outlive io; nor may a database keep a listener into it.
+    ctx.syncWaiters =
+        std::make_unique<httpd::WaiterRegistry>(io.get_executor(), options.limits.maxWaiters);
+    hookSyncWaiters(ctx);
   }
 
   ~Impl() {
+    unhookSyncWaiters(ctx);
     gate->close();   // capture threads no longer post to the loop
     workers.join();  // running tasks finish; their results stay queued on the loop
+    // Its strand must go before the io_context does (handlers still queued keep what they
+    // need of it, and go with the io_context).
+    ctx.syncWaiters.reset();
   }
 
   void shutdown() {
@@ -96,6 +106,7 @@ struct PrimaryServer::Impl {
     ctx.setups.close();
     ctx.compressions.close();
     ctx.registry.closeAll();
+    ctx.syncWaiters->close();
   }
 
   ServerOptions options;

@@ -1,5 +1,5 @@
-// The primary's HTTP server: GET /stream, /status, /metrics and /healthz for a set of captured
-// databases.
+// The primary's HTTP server: GET /stream, /status, /metrics, /healthz, /pos and POST /sync for a
+// set of captured databases.
 //
 // Threads: one event loop thread (the caller of run()) does all network I/O and never blocks on
 // disk, fsync or SQLite; that work runs on a small worker pool and hands its results back to
@@ -77,6 +77,10 @@ struct StreamLimits {
   // whose client stops reading in the middle of a shared snapshot is still cut by its own
   // write-stall timer (integration.primary_limits_test).
   std::chrono::milliseconds snapshotShareWindow{1000};
+  // POST /sync requests waiting at once, all databases together (--max-waiters); past it one
+  // is answered 503 with Retry-After. A waiting request holds its connection and a few hundred
+  // bytes, never a thread.
+  size_t maxWaiters = 1024;
 };
 
 // With backups (server/backup): the backup status of the database at `index` (in the order the

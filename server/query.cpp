@@ -57,15 +57,17 @@ StreamQuery parseStreamQuery(std::string_view query, const std::vector<ServedNam
   proto::ParsedStreamRequest parsed = proto::parseStreamRequest(query);
   if (!parsed.request) throw HttpError(400, parsed.error);
   StreamQuery out{0, std::move(*parsed.request)};
-  if (out.request.db.empty()) {
-    if (served.size() != 1) {
-      throw HttpError(400, "missing db: this primary serves " + std::to_string(served.size()) +
-                               " databases (" + servedList(served) + "); name one with db=NAME");
-    }
-  } else {
-    out.database = resolveDatabase(out.request.db, served);
-  }
+  out.database = requestedDatabase(out.request.db, served);
   return out;
+}
+
+size_t requestedDatabase(std::string_view db, const std::vector<ServedName>& served) {
+  if (!db.empty()) return resolveDatabase(db, served);
+  if (served.size() != 1) {
+    throw HttpError(400, "missing db: this primary serves " + std::to_string(served.size()) +
+                             " databases (" + servedList(served) + "); name one with db=NAME");
+  }
+  return 0;
 }
 
 }  // namespace walstream::server

@@ -36,6 +36,10 @@ RequestTarget splitTarget(std::string_view target);
 // absolute path. Never touches the file system. Throws HttpError(404) when none matches.
 size_t resolveDatabase(std::string_view nameOrPath, const std::vector<ServedName>& served);
 
+// The database a request names with db=NAME, or, with none ("" here), the only one served.
+// Throws HttpError: 400 when none is named and several are served, 404 when none matches.
+size_t requestedDatabase(std::string_view db, const std::vector<ServedName>& served);
+
 StreamQuery parseStreamQuery(std::string_view query, const std::vector<ServedName>& served);
 
 // The absolute, lexically normalized form of a path (relative to the current directory).

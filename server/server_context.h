@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "proto/connection_count.h"
+#include "proto/http/waiter_registry.h"
 #include "proto/status_json.h"
 #include "server/byte_budget.h"
 #include "server/counted_snapshot.h"
@@ -47,6 +48,9 @@ struct ServerContext {
   std::atomic<uint64_t> streamsRefused{0};  // /stream requests answered 503 for --max-streams
   MemoryTrimmer trimmer{workers};
   BackupStatusSource backupStatus{};  // ServerOptions::backupStatus
+  // POST /sync requests waiting for capture (server/position_requests.h), at most
+  // limits.maxWaiters; made by PrimaryServer on the io_context.
+  std::unique_ptr<httpd::WaiterRegistry> syncWaiters{};
   // TLS and tokens (ServerOptions::access); null: plain HTTP, no authentication.
   const httpd::ServerAccess* access = nullptr;
 

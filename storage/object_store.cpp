@@ -52,6 +52,7 @@ std::unique_ptr<ObjectStore> openS3Store(const std::string& url, const StoreOpti
                        ? s3CredentialsFromEnvironment()
                        : s3CredentialsFromFile(options.s3CredentialsFile);
   s3.partSize = options.s3PartSize;
+  s3.retry = options.s3Retry;
   return std::make_unique<S3Store>(url, std::move(location), s3);
 }
 

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "storage/s3_retry_policy.h"
 
 namespace walstream::storage {
 
@@ -113,6 +114,9 @@ struct StoreOptions {
   // from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
   std::string s3CredentialsFile;
   uint64_t s3PartSize = kDefaultS3PartSize;  // at least kMinS3PartSize
+  // S3: how each request is retried. A reader that answers a query while it waits (vfs/) keeps
+  // these shorter than a backup writer does.
+  S3RetryPolicy s3Retry;
 };
 
 // The store a URL names: `file:///ABSOLUTE/PATH` (directory_store.h) or

@@ -82,6 +82,7 @@ void Database::open() {
   }
   shadow_.createDirs(shadow_.root());
   segmentFiles_.fill();  // later refills run on the checkpoint worker
+  const uint64_t round = beginCopyRound();
   auto capture = std::make_unique<WalCapture>(path_, options_, shadow_, segmentFiles_, metrics_);
   CaptureStart start = capture->open();
   capture_ = std::move(capture);
@@ -96,6 +97,7 @@ void Database::open() {
               " at " + start.catchUp.end.str());
   }
   publish(start.catchUp);
+  roundPublished(round);
 }
 
 void Database::sync() {
@@ -125,8 +127,10 @@ void Database::sync() {
     std::lock_guard lock(mu_);
     flush = std::exchange(flushRequested_, false);
   }
+  const uint64_t round = beginCopyRound();
   const CaptureSync copied = capture_->copyNew();
   publishLive(copied);
+  roundPublished(round);
   if (flush || capture_->writeDue(std::chrono::steady_clock::now())) {
     capture_->writeSegmentFiles();
   }
@@ -320,6 +324,41 @@ std::optional<Pos> Database::syncBarrier(std::chrono::milliseconds timeout) {
   }
   if (!running_ || lastGoodSync_ < target) return std::nullopt;
   return position_;
+}
+
+uint64_t Database::beginCopyRound() {
+  std::lock_guard lock(mu_);
+  return ++copyRoundsStarted_;
+}
+
+void Database::roundPublished(uint64_t round) {
+  {
+    std::lock_guard lock(mu_);
+    copyRoundsPublished_ = round;
+  }
+  std::lock_guard lock(listenerMu_);
+  if (publishListener_) publishListener_();
+}
+
+uint64_t Database::requestCaptureRound() {
+  uint64_t next = 0;
+  {
+    std::lock_guard lock(mu_);
+    next = copyRoundsStarted_ + 1;
+  }
+  wake();
+  return next;
+}
+
+std::optional<Pos> Database::capturedThrough(uint64_t round) const {
+  std::lock_guard lock(mu_);
+  if (copyRoundsPublished_ < round) return std::nullopt;
+  return live_;
+}
+
+void Database::setPublishListener(std::function<void()> listener) {
+  std::lock_guard lock(listenerMu_);
+  publishListener_ = std::move(listener);
 }
 
 void Database::closeCapture(const std::string& reason) {

@@ -117,6 +117,23 @@ class Database {
   // capture is not running. Blocking.
   std::optional<Pos> syncBarrier(std::chrono::milliseconds timeout);
 
+  // Read-your-writes without blocking (docs/read-your-writes.md). Capture works in copy rounds:
+  // open()'s catch-up and each sync's copy, numbered from 1 in the order they start. A round
+  // reads the wal-index header after it starts and copies every frame committed up to it, so a
+  // round that starts after a moment has captured every commit made before that moment.
+  //
+  // The number of the next round to start (the first one that starts after this call), and
+  // capture is woken to start it now. Never blocks on disk or SQLite.
+  uint64_t requestCaptureRound();
+  // The position published to live streams once round `round`, or a later one, has published
+  // its segments; nullopt before.
+  std::optional<Pos> capturedThrough(uint64_t round) const;
+  // Called on the capture thread after each publish of segments to live streams (and after a
+  // round published nothing new), once position() shows it. It must not block (it posts and
+  // returns). Empty: none. Replaces the previous listener; once this returns, the previous one
+  // is not running and will not run.
+  void setPublishListener(std::function<void()> listener);
+
   // The database image at a published position (see snapshot.h). Blocking; throws Error when
   // capture is not running or on I/O errors.
   //
@@ -168,6 +185,10 @@ class Database {
   // The position, once every segment before it has its file; retention.
   void publishWritten(const CaptureSync& result);
   void failIterators(IteratorEnd reason, const std::string& message);  // requires mu_
+  // A copy round begins (before it reads the wal-index header) and returns its number; then,
+  // once its segments are published to live streams, roundPublished() tells waiters.
+  uint64_t beginCopyRound();
+  void roundPublished(uint64_t round);
   void waitForChange(std::stop_token& stop, int inotifyFd);
   // Revokes every snapshot lease, then closes the capture's connections and descriptors.
   void closeCapture(const std::string& reason);
@@ -224,10 +245,12 @@ class Database {
   uint32_t pageSize_ = 0;
   std::string healthReason_ = "starting";
   bool running_ = false;
-  uint64_t syncsStarted_ = 0;    // syncs are numbered from 1 in the order they start
-  uint64_t syncsFinished_ = 0;   // failed ones included
-  uint64_t lastGoodSync_ = 0;    // the number of the last sync that succeeded
-  bool flushRequested_ = false;  // the next sync writes its segments into a file at once
+  uint64_t syncsStarted_ = 0;         // syncs are numbered from 1 in the order they start
+  uint64_t syncsFinished_ = 0;        // failed ones included
+  uint64_t lastGoodSync_ = 0;         // the number of the last sync that succeeded
+  bool flushRequested_ = false;       // the next sync writes its segments into a file at once
+  uint64_t copyRoundsStarted_ = 0;    // requestCaptureRound()
+  uint64_t copyRoundsPublished_ = 0;  // the last round whose segments are in live_
   std::vector<std::weak_ptr<SegmentIterator>> iterators_;
   std::vector<std::weak_ptr<SnapshotLease>> leases_;  // of live snapshot readers
   std::vector<std::weak_ptr<RetentionHold>> holds_;
@@ -236,6 +259,10 @@ class Database {
   // The image openSnapshot(shareWithin) last opened, and when.
   std::weak_ptr<SnapshotImage> sharedSnapshot_;
   std::chrono::steady_clock::time_point sharedSnapshotAt_;
+
+  // setPublishListener(); held while the listener runs, never with mu_.
+  std::mutex listenerMu_;
+  std::function<void()> publishListener_;
 
   // Serialises openSnapshot() calls that share, so that concurrent ones wait for one image
   // rather than each opening its own. Never taken while holding mu_.

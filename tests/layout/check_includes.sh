@@ -10,7 +10,7 @@
 #   cli -> server, client, backup-writer
 #   server -> proto, capture, http  client -> proto, apply, http
 #   backup-writer -> backup, capture (server/backup)   backup -> storage
-#   backup -> storage core
+#   backup -> storage core          vfs -> backup storage core
 #   proto -> core                   capture -> core          apply -> core       http -> core
 #   storage -> core
 #
@@ -34,6 +34,7 @@ declare -A EDGES=(
   [cli]="server client backup-writer"
   [backup]="storage core"
   [backup-writer]="backup capture"
+  [vfs]="backup storage core"
 )
 
 # `#include "path"` or `#include <path>`: 1 is the opening quote or bracket, 2 the path.
@@ -54,6 +55,7 @@ module_of() {
     cli/*) MODULE=cli ;;
     storage/*) MODULE=storage ;;
     backup/*) MODULE=backup ;;
+    vfs/*) MODULE=vfs ;;
     tests/support/*) MODULE=test-support ;;
     tests/*) MODULE=tests ;;
     bench/*) MODULE=bench ;;
@@ -85,7 +87,7 @@ check_tree() {
 
   local -a files=()
   local dir
-  for dir in core proto server client cli storage backup tests/unit; do
+  for dir in core proto server client cli storage backup vfs tests/unit; do
     [[ -d $dir ]] || continue
     while IFS= read -r -d '' f; do files+=("$f"); done \
       < <(find "$dir" -type f \( -name '*.h' -o -name '*.cpp' \) -print0 | sort -z)

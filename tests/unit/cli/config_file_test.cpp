@@ -111,6 +111,31 @@ TEST_CASE("config file: the replica's one database is a top-level path") {
         "walstream.yml:2: path is empty");
 }
 
+TEST_CASE("config file: a repeatable flag takes a list, each item a setting in order") {
+  ConfigSchema replica{{"upstream", "db"}, false, {}};
+  replica.listKeys = {"upstream"};
+  TempDir dir;
+  const std::string path = writeConfig(dir,
+                                       "upstream:\n"
+                                       "  - http://a:9090\n"
+                                       "  - http://b:9090\n"
+                                       "path: /data/replica.db\n");
+  const ConfigFile file = loadConfigFile(path, replica, environment({}));
+  REQUIRE(file.settings.size() == 2);
+  CHECK(file.settings[0].key == "upstream");
+  CHECK(file.settings[0].value == "http://a:9090");
+  CHECK(file.settings[0].origin == path + ":2");
+  CHECK(file.settings[1].value == "http://b:9090");
+  CHECK(file.settings[1].origin == path + ":3");
+  // A single value is still one setting; an empty list is refused; other keys take no list.
+  CHECK(loadConfigFile(writeConfig(dir, "upstream: http://a:1\n"), replica, environment({}))
+            .settings.size() == 1);
+  CHECK(loadError("upstream: []\n", replica) ==
+        "walstream.yml:1: key \"upstream\" has an empty list");
+  CHECK(loadError("db:\n  - a\n  - b\n", replica) ==
+        "walstream.yml:1: key \"db\" wants a single value, not a list");
+}
+
 TEST_CASE("config file: every error is one line naming the file's line") {
   CHECK(loadError("http: \":9090\"\n"
                   "databases:\n"
