@@ -9,6 +9,7 @@ namespace walstream::cli {
 
 int runPrimary(const std::vector<std::string>& args);
 int runReplica(const std::vector<std::string>& args);
+int runPromote(const std::vector<std::string>& args);
 int runInspect(const std::vector<std::string>& args);
 int runRestore(const std::vector<std::string>& args);
 int runVerify(const std::vector<std::string>& args);

@@ -17,6 +17,7 @@ constexpr const char* kUsage =
     "Commands:\n"
     "  primary   capture DB's WAL into DB-walstream/ and serve it over HTTP\n"
     "  replica   follow a primary and apply its stream into a local read-only database\n"
+    "  promote   turn a stopped replica into a writable database for a new primary (fail-over)\n"
     "  inspect   decode a stream read from standard input, one line per record\n"
     "  restore   rebuild a database from a backup, as of its latest state, a time or a position\n"
     "  verify    restore a backup to a temporary file and check it, or compare it with DB\n"
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   }
   if (command == "primary") return runPrimary(args);
   if (command == "replica") return runReplica(args);
+  if (command == "promote") return runPromote(args);
   if (command == "inspect") return runInspect(args);
   if (command == "restore") return runRestore(args);
   if (command == "verify") return runVerify(args);

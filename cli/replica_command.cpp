@@ -17,6 +17,7 @@
 #include "cli/flags.h"
 #include "cli/stop_signal.h"
 #include "client/replica.h"
+#include "client/replica_lock.h"
 #include "client/status_server.h"
 #include "core/error.h"
 #include "core/fd_limit.h"
@@ -49,6 +50,8 @@ constexpr const char* kReplicaUsage =
     "the applied position is kept in LOCAL_DB-walstream/position so a restart resumes, and\n"
     "the primary's database it follows in LOCAL_DB-walstream/db: a primary that no longer\n"
     "serves that database is refused until LOCAL_DB is removed or --db names another.\n"
+    "While it runs it holds a lock on LOCAL_DB-walstream/lock: a second replica on LOCAL_DB\n"
+    "and `walstream promote` are refused. A promoted LOCAL_DB is refused (docs/promotion.md).\n"
     "Everything received is checked before it is installed, applied or held in memory (see\n"
     "README, \"A hostile or broken upstream\"); a connection that stalls is made again.\n"
     "SIGINT/SIGTERM stop cleanly (exit 0); SIGHUP reloads --http's certificate and tokens.\n"
@@ -247,6 +250,13 @@ ReplicaSettings replicaSettings(Flags& flags) {
 int followUntilStopped(const ReplicaSettings& s, const sigset_t& signals,
                        std::optional<unsigned long> fileLimit) {
   try {
+    // Held until the replica has stopped: `walstream promote` refuses while it is.
+    const std::optional<client::ReplicaLock> lock =
+        client::ReplicaLock::tryAcquire(s.options.localPath);
+    if (!lock) {
+      throw Error(s.options.localPath + " is in use by another walstream replica or promote (" +
+                  client::replicaLockPath(s.options.localPath) + " is locked)");
+    }
     client::ReplicaState state;
     client::Replica replica(s.options, state);
     std::unique_ptr<client::StatusServer> status;

@@ -153,6 +153,7 @@ std::string Replica::requestTarget() const {
   }
   request.heartbeat = options_.heartbeatInterval;
   request.indexEnds = true;
+  request.continues = true;
   return request.target();
 }
 
@@ -402,6 +403,8 @@ class Replica::StreamConnection {
   std::optional<WalChainState> snapshotChain_;  // the head's, for a snapshot mid-index
   // A primary that promises index-end records announces every WAL index change with one.
   bool indexEndsPromised_ = false;
+  // From the response header (proto::kContinuesHeader) until the first segment arrives.
+  std::optional<Pos> continues_;
   // A primary of the original protocol: no heartbeats, so silence is no sign of a dead
   // connection (kOriginalSilenceLimit, TCP keepalive).
   const bool original_;
@@ -440,6 +443,20 @@ Replica::StreamConnection::StreamConnection(Replica& replica, StreamingGet& stre
   }
   const auto indexEnds = head.headers.find("walstream-index-ends");
   indexEndsPromised_ = indexEnds != head.headers.end() && indexEnds->second == "1";
+  if (auto it = head.headers.find("walstream-continues"); it != head.headers.end()) {
+    try {
+      continues_ = parsePos(it->second);
+    } catch (const Error& e) {
+      throw Error(replica_.upstream().url + " sent a malformed " +
+                  std::string(proto::kContinuesHeader) + " header: " + e.what());
+    }
+    const auto& applied = applier_.position();
+    if (continues_->empty() || !applied || applied->pos != *continues_) {
+      throw Error(replica_.upstream().url + " continues " + continues_->str() + ", but " +
+                  options_.localPath + " stands at " +
+                  (applied ? applied->pos.str() : std::string("no position")));
+    }
+  }
 }
 
 void Replica::StreamConnection::follow() {
@@ -538,6 +555,13 @@ void Replica::StreamConnection::onRecord(proto::StreamRecord r) {
 void Replica::StreamConnection::onWalSegment(proto::StreamRecord r) {
   pendingBytes_ += batchCost(r.payload);
   const Pos at = r.header.pos();
+  if (continues_) {
+    // The first segment names the generation the upstream continues into (docs/promotion.md §3).
+    applier_.continueGeneration(*continues_, at);
+    log::info(options_.localPath + ": continuing " + continues_->str() + " in generation " +
+              formatHex16(at.generation) + " without a snapshot");
+    continues_.reset();
+  }
   const bool confirmed = confirmedIndexEnd_ && confirmedIndexEnd_->generation == at.generation &&
                          confirmedIndexEnd_->index + 1 == at.index;
   pending_.push_back({at, std::move(r.payload), !indexEndsPromised_ || confirmed});

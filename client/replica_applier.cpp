@@ -13,6 +13,7 @@
 #include "core/lz4_codec.h"
 #include "core/pos.h"
 #include "core/printable_text.h"
+#include "core/promotion_record.h"
 #include "core/sqlite_conn.h"
 
 namespace walstream::client {
@@ -105,17 +106,6 @@ std::string writeLockBusy(std::chrono::steady_clock::time_point start) {
          " ms (another connection is writing to it or checkpointing it)";
 }
 
-// LOCAL_DB's file as stat(2) sees it; nullopt if it cannot be read (then nothing matches it).
-std::optional<DbFileStamp> stampDbFile(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-  auto ns = [](const timespec& t) {
-    return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(t.tv_nsec);
-  };
-  return DbFileStamp{static_cast<uint64_t>(st.st_ino), static_cast<uint64_t>(st.st_size),
-                     ns(st.st_mtim), ns(st.st_ctim)};
-}
-
 // The fields of a database header (the first 100 bytes) that SQLite requires, for an image of
 // `pages` pages of `pageSize` in WAL mode; "" when they hold, else which does not.
 std::string checkDatabaseHeader(const uint8_t* h, uint32_t pageSize, uint64_t pages) {
@@ -146,6 +136,12 @@ ReplicaApplier::ReplicaApplier(std::string localPath, ApplierOptions options)
       snapshotPath_(localPath_ + ".walstream-snapshot"),
       options_(options),
       maxPageCount_(sqliteMaxPageCount()) {
+  // A promoted database is no replica any more (docs/promotion.md): a snapshot would overwrite
+  // what was written on it since.
+  if (const std::string promoted = promotedRecordPath(localPath_); pathExists(promoted)) {
+    throw Error(localPath_ + " was promoted to a primary's database (" + promoted +
+                " exists); a replica does not follow into it");
+  }
   // A snapshot being received when the replica last stopped (killed) is of no use now; one that
   // cannot be removed is overwritten by the next snapshot.
   try {
@@ -167,6 +163,15 @@ ReplicaApplier::ReplicaApplier(std::string localPath, ApplierOptions options)
 }
 
 void ReplicaApplier::checkLocalWal() {
+  startProblem_ = localWalProblem();
+  if (startProblem_.empty()) return;
+  if (options_.logStartProblem) {
+    log::warn(startProblem_ + "; the replica will fetch a snapshot");
+  }
+  position_.reset();
+}
+
+std::string ReplicaApplier::localWalProblem() {
   // The durability invariant in replica_applier.h says why exactly these cases resume.
   const std::optional<WalIndexHeader> h = appender().readHeader();
   const std::optional<LocalWalState>& saved = position_->local;
@@ -177,22 +182,40 @@ void ReplicaApplier::checkLocalWal() {
       // The database file must be the one the position describes: a local write checkpointed
       // into it (the last SQLite connection to close LOCAL_DB checkpoints, and deletes the WAL)
       // leaves an empty WAL too.
-      if (saved->dbFile && stampDbFile(localPath_) == saved->dbFile) return;
-      log::warn(localPath_ + " has changed since the saved position " + position_->pos.str() +
-                " (its size or times are not those recorded): a local write, checkpointed into "
-                "it while the replica was stopped; the replica will fetch a snapshot");
-      position_.reset();
-      return;
+      if (saved->dbFile && stampFile(localPath_) == saved->dbFile) return {};
+      return localPath_ + " has changed since the saved position " + position_->pos.str() +
+             " (its size or times are not those recorded): a local write, checkpointed into "
+             "it while the replica was stopped";
     }
-    if (saved && saved->mxFrame != 0 && now == *saved) return;
+    if (saved && saved->mxFrame != 0 && now == *saved) return {};
     found = std::to_string(h->mxFrame) + " frames";
   }
-  log::warn(localPath_ + "'s WAL (" + found + ") is not where the saved position " +
-            position_->pos.str() + " left it (" +
-            (saved ? std::to_string(saved->mxFrame) + " frames" : std::string("not recorded")) +
-            "): a crash or power failure between an apply and saving its position, or a local "
-            "write; the replica will fetch a snapshot");
-  position_.reset();
+  return localPath_ + "'s WAL (" + found + ") is not where the saved position " +
+         position_->pos.str() + " left it (" +
+         (saved ? std::to_string(saved->mxFrame) + " frames" : std::string("not recorded")) +
+         "): a crash or power failure between an apply and saving its position, or a local "
+         "write";
+}
+
+void ReplicaApplier::continueGeneration(const Pos& from, const Pos& start) {
+  if (!position_ || position_->pos != from) {
+    throw Error("the upstream continues " + from.str() + ", but " + localPath_ + " stands at " +
+                (position_ ? position_->pos.str() : std::string("no position")));
+  }
+  if (start.generation == from.generation || start.index != 0 || start.offset != 0) {
+    throw Error("the upstream continues " + from.str() + " at " + start.str() +
+                ", which is not the start of another generation");
+  }
+  // As right after a snapshot at an offset 0: the segment there carries the WAL header, which
+  // anchors the chain and tells its word order. LOCAL_DB's own WAL is untouched.
+  const uint32_t pageSize = position_->chain.pageSize;
+  position_->pos = start;
+  position_->chain = WalChainState{};
+  position_->chain.pageSize = pageSize;
+  position_->chainKnown = false;
+  position_->orderKnown = true;
+  overlap_.reset();
+  savePosition();
 }
 
 void ReplicaApplier::recordTruncatedWal() {
@@ -245,7 +268,7 @@ void ReplicaApplier::savePosition() {
       position_->local = LocalWalState{h->salt, h->mxFrame, h->frameChecksum, std::nullopt};
       // LOCAL_DB's file holds the whole state now and changes only by the next checkpoint,
       // before which a later position is flushed (the durability invariant).
-      if (h->mxFrame == 0) position_->local->dbFile = stampDbFile(localPath_);
+      if (h->mxFrame == 0) position_->local->dbFile = stampFile(localPath_);
     }
   }
   if (!positionDirExists_) {

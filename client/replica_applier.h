@@ -140,6 +140,9 @@ struct ApplierOptions {
   // the appender, the position file, a received snapshot) goes through it
   // (core/file_system.h); SQLite's I/O does not. Never null; must outlive the applier.
   FileSystem* fileSystem = &realFileSystem();
+  // Whether a saved position that LOCAL_DB does not match is logged when the applier starts
+  // (startProblem() tells it either way).
+  bool logStartProblem = true;
 };
 
 // A segment as received: its position and its lz4 bytes.
@@ -161,6 +164,9 @@ class ReplicaApplier {
   // The last applied position; nullopt before the first snapshot (or after local writes were
   // detected, which calls for a new snapshot).
   const std::optional<ReplicaPosition>& position() const { return position_; }
+  // Why the position saved in LOCAL_DB-walstream/position was forgotten at construction
+  // (LOCAL_DB's WAL or file is not where it left them); empty when it was not.
+  const std::string& startProblem() const { return startProblem_; }
 
   // Snapshot: received into a file beside LOCAL_DB, then installed by endSnapshot().
   // `chain`: the primary WAL's chain at `pos` when the primary sent it (a snapshot in the
@@ -181,6 +187,13 @@ class ReplicaApplier {
   // is held decompressed while it is applied: the caller bounds its size (see Replica).
   uint64_t applySegments(const std::vector<ReceivedSegment>& segments);
 
+  // The upstream continues the applied position `from` in a new generation that a promotion
+  // started there (docs/promotion.md §3): LOCAL_DB is the state at `start` (that generation's
+  // 0:0), and the next segment must begin its WAL there, header first. Throws Error, changing
+  // nothing, unless the applied position is exactly `from` and `start` is 0:0 of another
+  // generation.
+  void continueGeneration(const Pos& from, const Pos& start);
+
   // Keeps LOCAL_DB's WAL bounded; returns true when a checkpoint ran.
   bool maybeCheckpoint();
 
@@ -189,6 +202,7 @@ class ReplicaApplier {
   void savePosition();
   // Forgets a saved position that LOCAL_DB's WAL does not match (the durability invariant).
   void checkLocalWal();
+  std::string localWalProblem();  // empty: LOCAL_DB is where the saved position left it
   // After a TRUNCATE checkpoint: makes the truncation durable, then the position that says so.
   void recordTruncatedWal();
   WalAppender& appender();
@@ -222,6 +236,7 @@ class ReplicaApplier {
   // is accepted from the stream (a checkpoint could not copy it into LOCAL_DB).
   const uint32_t maxPageCount_;
   std::optional<ReplicaPosition> position_;
+  std::string startProblem_;
   bool positionDirExists_ = false;  // made, and its name flushed, once per run
   std::unique_ptr<WalAppender> appender_;
   // Segments skip lz4's content checksum: the frame chain checked before anything is applied

@@ -27,19 +27,14 @@
 #include <optional>
 #include <string>
 
+#include "core/file_stamp.h"
 #include "core/pos.h"
 #include "core/wal_segment.h"
 
 namespace walstream::client {
 
 // LOCAL_DB's file as stat(2) saw it: it changes only when something writes the file.
-struct DbFileStamp {
-  uint64_t inode = 0;
-  uint64_t size = 0;
-  uint64_t mtimeNs = 0;  // since the epoch
-  uint64_t ctimeNs = 0;
-  friend bool operator==(const DbFileStamp&, const DbFileStamp&) = default;
-};
+using DbFileStamp = FileStamp;
 
 // Where LOCAL_DB's own WAL stood right after the transaction at `pos` was applied.
 struct LocalWalState {

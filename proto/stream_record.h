@@ -40,6 +40,12 @@ inline constexpr size_t kStreamRecordHeaderSize = 40;
 // one. A server that does not know the parameter leaves it out.
 inline constexpr std::string_view kIndexEndsHeader = "Walstream-Index-Ends";
 
+// Response header of a /stream that resumes a client at position P (its value, GEN/INDEX:OFFSET)
+// of the history a promoted database continues, in the new generation from its start
+// (docs/promotion.md §3): sent only to a client that asked (`continues=1`), whose `pos` and
+// `checksum` are exactly the new generation's lineage. The client must hold exactly P, or refuse.
+inline constexpr std::string_view kContinuesHeader = "Walstream-Continues";
+
 enum class RecordType : uint32_t { kSnapshot = 1, kWalSegment = 2, kHeartbeat = 3, kIndexEnd = 4 };
 inline constexpr uint32_t kFlagCompressed = 1;
 

@@ -137,6 +137,7 @@ StreamRequest parseOrThrow(std::string_view query) {
   }
   out.compress = flagValue("compress", params.get("compress"));
   out.indexEnds = flagValue("index-ends", params.get("index-ends"));
+  out.continues = flagValue("continues", params.get("continues"));
   return out;
 }
 
@@ -150,6 +151,7 @@ std::string StreamRequest::target() const {
   t += "&heartbeat=" + std::to_string(heartbeat.count());
   if (compress) t += "&compress=1";
   if (indexEnds) t += "&index-ends=1";
+  if (continues) t += "&continues=1";
   return t;
 }
 

@@ -1,6 +1,6 @@
 // The /stream request: what a replica asks of a primary, as a request target.
 //
-//   GET /stream?db=NAME&pos=POS&checksum=HEX16&heartbeat=MS&compress=1&index-ends=1
+//   GET /stream?db=NAME&pos=POS&checksum=HEX16&heartbeat=MS&compress=1&index-ends=1&continues=1
 //
 // Every parameter is optional (docs/wire-format.md describes each). The query is parsed as
 // proto/query_string.h says: the first occurrence of a parameter wins, unknown parameters are
@@ -38,6 +38,9 @@ struct StreamRequest {
   bool compress = false;
   // Opt-in index-end records (proto/stream_record.h) before each index change.
   bool indexEnds = false;
+  // Opt-in continuation into a generation that a promotion started at `pos`
+  // (docs/wire-format.md §2.3, proto/stream_record.h kContinuesHeader).
+  bool continues = false;
 
   // The request target, "/stream?..." with every value percent-encoded; parse() of its query
   // gives this request back.

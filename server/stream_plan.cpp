@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/promotion_record.h"
 #include "server/capture/segment_tail.h"
 #include "server/counted_snapshot.h"
 #include "server/http_error.h"
@@ -25,6 +26,46 @@ std::string resumeObstacle(const Pos& requested, const Pos& end) {
     return "position " + requested.str() + " is beyond the primary's end " + end.str();
   }
   return "";
+}
+
+// The plan that resumes at `from` (a resume point); nullopt, with `reason` set, when retention
+// removed its segments between the check and the listing.
+std::optional<StreamPlan> openResume(Database& db, const Pos& from, std::string& reason) {
+  StreamPlan plan;
+  plan.iterator = db.openIterator(from);
+  plan.first = plan.iterator->next();
+  // A segment removed by retention between the check and the listing would leave a gap: the
+  // first segment must start exactly where the client is, unless nothing follows yet.
+  const bool contiguous = plan.first
+                              ? plan.first->pos == from
+                              : (plan.iterator->error().has_value() || db.position() == from);
+  if (contiguous) {
+    plan.start = from;
+    plan.pageSize = db.pageSize();
+    return plan;
+  }
+  plan.iterator->close();
+  reason = "segments at " + from.str() + " were removed meanwhile";
+  return std::nullopt;
+}
+
+// Where a client at `requested`, in the history the current generation of `end` was promoted
+// from, continues: the generation's 0:0, when its lineage names exactly that position and
+// checksum (docs/promotion.md §3) and the generation's first segment is still retained.
+std::optional<Pos> continuationPoint(const Database& db, const Pos& requested,
+                                     const std::optional<Checksum>& checksum, const Pos& end) {
+  if (!checksum || requested.empty() || requested.generation == end.generation) {
+    return std::nullopt;
+  }
+  const std::optional<PromotionRecord> lineage =
+      loadPromotionRecord(db.shadow().lineagePath(end.generation));
+  // Without the file stamp (promote was resumed after a crash, or the file changed before capture
+  // started), 0:0 is not known to be the state at the lineage's position.
+  if (!lineage || !lineage->dbFile || lineage->position != requested ||
+      lineage->checksum != checksum) {
+    return std::nullopt;
+  }
+  return resumePoint(db, Pos{end.generation, 0, 0}, end);
 }
 
 }  // namespace
@@ -51,8 +92,8 @@ std::optional<Pos> resumePoint(const Database& db, const Pos& requested, const P
 }
 
 StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Checksum>& checksum,
-                      std::chrono::milliseconds snapshotShareWindow, SnapshotCount& snapshots,
-                      const std::function<bool()>& wanted) {
+                      bool mayContinue, std::chrono::milliseconds snapshotShareWindow,
+                      SnapshotCount& snapshots, const std::function<bool()>& wanted) {
   const Pos end = db.position();
   if (end.empty() || !db.healthy()) {
     std::string reason = db.healthReason();
@@ -61,6 +102,19 @@ StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Ch
   }
 
   std::string reason = resumeObstacle(requested, end);
+  if (mayContinue) {
+    try {
+      const Pos written = db.writtenPosition();
+      if (const auto from = continuationPoint(db, requested, checksum, written)) {
+        if (auto plan = openResume(db, *from, reason)) {
+          plan->continues = requested;
+          return std::move(*plan);
+        }
+      }
+    } catch (const Error& e) {
+      log::warn(db.name() + ": cannot continue " + requested.str() + ": " + e.what());
+    }
+  }
   if (reason.empty()) {
     try {
       // Live streams get segments before their files are written (database.h): a client that
@@ -78,22 +132,8 @@ StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Ch
       } else if (ours && *ours != *checksum) {
         reason = "checksum mismatch at " + requested.str() + ": client " + checksumText(*checksum) +
                  ", primary " + checksumText(*ours);
-      } else {
-        StreamPlan plan;
-        plan.iterator = db.openIterator(*from);
-        plan.first = plan.iterator->next();
-        // A segment removed by retention between the check and the listing would leave a gap:
-        // the first segment must start exactly where the client is, unless nothing follows yet.
-        const bool contiguous =
-            plan.first ? plan.first->pos == *from
-                       : (plan.iterator->error().has_value() || db.position() == *from);
-        if (contiguous) {
-          plan.start = *from;
-          plan.pageSize = db.pageSize();
-          return plan;
-        }
-        plan.iterator->close();
-        reason = "segments at " + from->str() + " were removed meanwhile";
+      } else if (auto plan = openResume(db, *from, reason)) {
+        return std::move(*plan);
       }
     } catch (const Error& e) {
       reason = std::string("cannot resume: ") + e.what();

@@ -27,6 +27,9 @@ struct StreamPlan {
   Pos start;                         // the snapshot's position, or where it resumes
   uint32_t pageSize = 0;
   std::string snapshotReason;  // why a snapshot was chosen, for the log
+  // Set when the client's position in another history is where the current generation's
+  // lineage says it begins (docs/promotion.md §3): the stream resumes at the generation's 0:0.
+  std::optional<Pos> continues;
 };
 
 // Blocking (disk and SQLite): run it on the worker pool. Throws HttpError(503, retryable) while
@@ -36,9 +39,10 @@ struct StreamPlan {
 // `snapshotShareWindow` ago is reused (Database::openSnapshot).
 // `wanted` answers false once the client has gone: a snapshot being opened for it is then
 // abandoned (SnapshotAbandoned).
+// `mayContinue`: the client asked for a continuation (proto::StreamRequest::continues).
 StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Checksum>& checksum,
-                      std::chrono::milliseconds snapshotShareWindow, SnapshotCount& snapshots,
-                      const std::function<bool()>& wanted);
+                      bool mayContinue, std::chrono::milliseconds snapshotShareWindow,
+                      SnapshotCount& snapshots, const std::function<bool()>& wanted);
 
 // The segment start at which a stream for a client at `requested` continues, if it can resume
 // there: `requested` itself when a retained segment starts there or it is the current end, or

@@ -123,8 +123,8 @@ void StreamSession::plan(SetupQueue::Slot slot) {
         if (self->gone_.load()) throw ClientGone();
         StreamPlan plan =
             planStream(self->db_.db, self->query_.request.pos, self->query_.request.checksum,
-                       self->ctx_.limits.snapshotShareWindow, self->ctx_.snapshots,
-                       [&self] { return !self->gone_.load(); });
+                       self->query_.request.continues, self->ctx_.limits.snapshotShareWindow,
+                       self->ctx_.snapshots, [&self] { return !self->gone_.load(); });
         slot.release();
         return plan;
       },
@@ -162,7 +162,9 @@ void StreamSession::onPlanned(WorkerResult<StreamPlan> result) {
   snapshotPos_ = plan.start;
   // A resume may continue at the next index (resumePoint): the client still stands at the end
   // of the previous one, where its index-end record goes.
-  clientEnd_ = snapshot_ ? plan.start : query_.request.pos;
+  // A continuation starts the client over at the new generation's 0:0 (docs/promotion.md §3).
+  clientEnd_ = snapshot_ || plan.continues ? plan.start : query_.request.pos;
+  continues_ = plan.continues;
   if (plan.first) enqueue(std::move(*plan.first));
   snapshotReason_ = std::move(plan.snapshotReason);
   if (snapshot_ && query_.request.compress) {
@@ -267,6 +269,7 @@ void StreamSession::writeResponseHeader(uint32_t pageSize) {
   response.set("Walstream-Page-Size", std::to_string(pageSize));
   response.set("Litestream-page-size", std::to_string(pageSize));
   if (query_.request.indexEnds) response.set(std::string(proto::kIndexEndsHeader), "1");
+  if (continues_) response.set(std::string(proto::kContinuesHeader), continues_->str());
   const std::optional<WalChainState> chain = snapshot_     ? snapshot_->chain()
                                              : compressor_ ? compressor_->chain()
                                                            : std::nullopt;

@@ -212,6 +212,9 @@ class StreamSession : public Session, public std::enable_shared_from_this<Stream
   // Where the client stands once it has applied every record written: the snapshot's position,
   // or the one it resumed at, then the end of each segment written.
   Pos clientEnd_;
+  // The client's position in the history this generation continues, announced in the response
+  // header (proto::kContinuesHeader); set only by a plan that continues it.
+  std::optional<Pos> continues_;
   bool indexEndWritten_ = false;  // an index-end record at clientEnd_ went out
   std::array<char, 1> clientByte_{};
 

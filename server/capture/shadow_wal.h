@@ -4,6 +4,8 @@
 //     generation                         current generation, 16 hex digits + "\n" (atomic write)
 //     position                           last published position, text form + "\n" (in place)
 //     generations/<gen>/wal/<index>/<offset>.wal.lz4
+//     generations/<gen>/lineage          only in a promoted database's first generation: the
+//                                        history it continues (core/promotion_record.h)
 //
 // A segment holds the primary's WAL bytes [offset, next offset) of WAL file <index>, whole
 // transactions, as one LZ4 frame; the segment at offset 0 begins with the 32-byte WAL header.
@@ -86,6 +88,8 @@ class ShadowWal {
   // lives; see docs/capture.md for what a restart of the process after such a failure risks.
   bool syncFailedIn(uint64_t generation) const;
   std::string generationDir(uint64_t gen) const;
+  // Where generation `gen` continues another history from (docs/promotion.md §2).
+  std::string lineagePath(uint64_t gen) const { return generationDir(gen) + "/lineage"; }
   std::string indexDir(uint64_t gen, uint64_t index) const;
   std::string segmentPath(const Pos& pos) const;
   // mkdir -p, each directory it creates made durable (its parent fsynced) before the next: a

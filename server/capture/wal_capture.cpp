@@ -10,8 +10,10 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/file_stamp.h"
 #include "core/log.h"
 #include "core/lz4_codec.h"
+#include "core/promotion_record.h"
 #include "server/capture/database.h"
 
 namespace walstream {
@@ -200,6 +202,9 @@ CaptureStart WalCapture::open() {
 std::string WalCapture::continuityProblem(const std::optional<Tail>& tail) {
   const WalIndexHeader h = readIndexHeader();
   const std::optional<WalHeader> wh = readWalHeader();
+  // Until a generation has taken the promotion record over (startGeneration), the database's
+  // history is the one it was promoted from, whatever generation a crash left behind.
+  if (pathExists(promotedRecordPath(path_))) return "the database was promoted from a replica";
   if (!tail) return "no usable shadow WAL";
   if (shadow_.syncFailedIn(tail->generation)) {
     return "a sync of generation " + formatHex16(tail->generation) +
@@ -295,9 +300,31 @@ void WalCapture::startGeneration(const std::string& reason, CaptureSync* out) {
   // The directory before the pointer to it: a crash between the two leaves an unused directory
   // (removed with the other old generations), never a current generation that is missing.
   shadow_.createDirs(shadow_.generationDir(generation_));
+  // A promoted database's first generation records where it came from (docs/promotion.md §2),
+  // in its directory before the pointer to it; the record is removed only after the pointer,
+  // so that a crash in between starts one more generation that takes it over again.
+  const std::string promoted = promotedRecordPath(path_);
+  std::optional<PromotionRecord> lineage = loadPromotionRecord(promoted);
+  if (lineage && lineage->dbFile && stampFile(path_) != lineage->dbFile) {
+    // Written and checkpointed since the promotion: 0:0 of the new generation is not the state
+    // at the promoted position, so no replica may continue into it (docs/promotion.md §3).
+    log::info(path_ +
+              " was changed since its promotion; replicas of the old primary will take "
+              "a snapshot");
+    lineage->dbFile.reset();
+  }
+  if (lineage) {
+    savePromotionRecord(shadow_.fileSystem(), shadow_.lineagePath(generation_), *lineage);
+  }
   shadow_.writeGeneration(generation_);
   metrics_.generationsStarted.fetch_add(1);
   log::info(path_ + ": starting generation " + formatHex16(generation_) + ": " + reason);
+  if (lineage) {
+    shadow_.fileSystem().unlink(promoted);
+    shadow_.fileSystem().fsyncDir(shadow_.root());
+    log::info(path_ + ": generation " + formatHex16(generation_) + " continues " +
+              lineage->position.str() + ", where this database was promoted from a replica");
+  }
   if (out) out->newGenerationReason = reason;
 }
 

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
+#include "core/promotion_record.h"
 #include "core/sqlite_conn.h"
 #include "core/wal_segment.h"
 #include "server/capture/database.h"
@@ -257,6 +258,53 @@ TEST_CASE("each cause of a generation break starts a new generation") {
     ShadowWal shadow(app + "-walstream");
     CHECK(shadow.listGenerations() == std::vector<uint64_t>{g1});  // older ones deleted
   }
+}
+
+TEST_CASE("a promotion record starts a generation that keeps it as its lineage") {
+  // docs/promotion.md §2. The record is present beside a generation capture could continue: the
+  // state a crash leaves between the new generation's pointer and the record's removal.
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createAppDb(app);
+  // As in "a restarted capture continues its generation": the WAL outlives capture's restarts,
+  // so that only the record can start a new generation.
+  SqliteConnection appConnection(app);
+  appConnection.exec("PRAGMA wal_autocheckpoint=0");
+  appConnection.queryInt("SELECT count(*) FROM t");
+  CaptureOptions options = smallThresholds();
+  options.minCheckpointPages = options.maxCheckpointPages = 1'000'000;
+  options.checkpointInterval = std::chrono::hours(1);
+  uint64_t g0 = 0;
+  {
+    CaptureThread cap(app, options);
+    writeTransactions(app, 20, 11, false);
+    g0 = cap.caughtUp().generation;
+  }
+  PromotionRecord record;
+  record.position = parsePos("0123456789abcdef/0000000000000002:0000000000002040");
+  record.checksum = Checksum{1, 2};
+  record.salt1 = 3;
+  record.salt2 = 4;
+  record.db = "old.db";
+  record.promotedAtMs = 1796000000000;
+  savePromotionRecord(realFileSystem(), promotedRecordPath(app), record);
+  uint64_t g1 = 0;
+  {
+    CaptureThread cap(app, options);
+    g1 = cap.caughtUp().generation;
+    writeTransactions(app, 20, 12, false);
+    CHECK(cap.caughtUp().generation == g1);
+  }
+  CHECK(g1 != g0);
+  CHECK_FALSE(pathExists(promotedRecordPath(app)));
+  ShadowWal shadow(app + "-walstream");
+  CHECK(loadPromotionRecord(shadow.lineagePath(g1)) == record);
+  // Taken over once: the next start continues the generation.
+  {
+    CaptureThread cap(app, options);
+    CHECK(cap.caughtUp().generation == g1);
+  }
+  CHECK(loadPromotionRecord(shadow.lineagePath(g1)) == record);
 }
 
 TEST_CASE("a damaged shadow tail is copied again from the WAL, and the generation continues") {

@@ -40,6 +40,7 @@ TEST_CASE("a /stream query becomes a typed request") {
   CHECK(r.heartbeat.count() == 0);
   CHECK_FALSE(r.compress);
   CHECK_FALSE(r.indexEnds);
+  CHECK_FALSE(r.continues);
 
   CHECK(parsed("") == StreamRequest{});
 
@@ -53,6 +54,8 @@ TEST_CASE("a /stream query becomes a typed request") {
   CHECK_FALSE(parsed("compress=0&heartbeat=0").compress);
   CHECK(parsed("compress=true").compress);
   CHECK_FALSE(parsed("index-ends=false").indexEnds);
+  CHECK(parsed("continues=1").continues);
+  CHECK_FALSE(parsed("continues=0").continues);
 }
 
 TEST_CASE("path= is the older spelling of db=; db= wins when both are given") {
@@ -102,6 +105,7 @@ TEST_CASE("malformed values are rejected, naming the parameter") {
       {"heartbeat=-5", "heartbeat"},
       {"compress=2", "compress"},
       {"index-ends=yes", "index-ends"},
+      {"continues=2", "continues"},
       {"db=app%2", "percent escape"},
       {"db=app%g1", "percent escape"},
       {"db=app%", "percent escape"},
@@ -141,8 +145,10 @@ TEST_CASE("a request's target parses back to the same request") {
   full.heartbeat = std::chrono::milliseconds(1000);
   full.compress = true;
   full.indexEnds = true;
+  full.continues = true;
   CHECK(full.target() == "/stream?db=other%20db%2B%25%26%3D.db&pos=" + kPos +
-                             "&checksum=deadbeef00c0ffee&heartbeat=1000&compress=1&index-ends=1");
+                             "&checksum=deadbeef00c0ffee&heartbeat=1000&compress=1&index-ends=1" +
+                             "&continues=1");
   StreamRequest onlyDb;
   onlyDb.db = "data/app.db";
   for (const StreamRequest& r : {StreamRequest{}, full, onlyDb}) {
