@@ -30,7 +30,7 @@ BackupSource::BackupSource(const SourceOptions& options)
       feed_(*store_),
       view_(feed_.first()) {
   if (options_.poll.count() > 0) {
-    poller_ = std::make_unique<Poller>(options_.poll, [this] { pollOnce(); });
+    poller_ = std::make_unique<Poller>(options_.poll, [this] { return pollOnce(); });
   }
 }
 
@@ -44,7 +44,7 @@ std::string BackupSource::pollError() const {
   return pollError_;
 }
 
-void BackupSource::pollOnce() {
+bool BackupSource::pollOnce() {
   std::string error;
   std::shared_ptr<const View> next;
   try {
@@ -57,7 +57,9 @@ void BackupSource::pollOnce() {
   if (!error.empty() && error != pollError_) {
     sqlite3_log(SQLITE_IOERR, "walstream vfs: polling %s: %s", options_.url.c_str(), error.c_str());
   }
+  const bool succeeded = error.empty();
   pollError_ = std::move(error);
+  return succeeded;
 }
 
 }  // namespace walstream::vfs

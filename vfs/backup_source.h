@@ -37,7 +37,7 @@ class BackupSource {
   std::string pollError() const;
 
  private:
-  void pollOnce();
+  bool pollOnce();  // false when it failed (Poller retries sooner)
 
   const SourceOptions options_;
   const std::unique_ptr<storage::ObjectStore> store_;
