@@ -151,7 +151,10 @@ TEST_CASE_FIXTURE(
     "a plain client on a TLS port and a TLS client on a plain port fail cleanly, logged "
     "once, and the servers go on") {
   PrimaryProcess tlsPrimary(db, dir.file("tls-primary"), tlsFlags(server));
-  PrimaryProcess plainPrimary(db, dir.file("plain-primary"));
+  // A database of its own: two primaries capturing one database would share its shadow WAL.
+  const std::string plainDb = dir.file("plain.db");
+  createBank(plainDb);
+  PrimaryProcess plainPrimary(plainDb, dir.file("plain-primary"));
 
   // Plain HTTP to the TLS port: the connection is closed, no answer.
   std::string answer = "unset";
