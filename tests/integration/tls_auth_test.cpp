@@ -9,15 +9,18 @@
 #include <fstream>
 #include <optional>
 #include <regex>
+#include <thread>
 
 #include "core/file_util.h"
 #include "tests/support/cluster.h"
 #include "tests/support/curl.h"
 #include "tests/support/hostile_clients.h"
 #include "tests/support/http_exchange.h"
+#include "tests/support/primary_status.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_ca.h"
+#include "tests/support/time_scale.h"
 
 using namespace walstream;
 using namespace walstream::test;
@@ -155,6 +158,17 @@ TEST_CASE_FIXTURE(
   const std::string plainDb = dir.file("plain.db");
   createBank(plainDb);
   PrimaryProcess plainPrimary(plainDb, dir.file("plain-primary"));
+  // Both serving (capture started: /healthz 200) before the wrong clients come, so that the
+  // checks after them see what those clients left, not a start still under way on a busy machine.
+  REQUIRE(waitUntilServing(plainPrimary.port(), scaled(30s)));
+  bool tlsServing = false;
+  for (int i = 0; i < 300 && !tlsServing; ++i) {
+    tlsServing = curl(tlsPrimary.url() + "/healthz", {"--cacert", ca.caFile()},
+                      dir.file("c0-" + std::to_string(i)))
+                     .status == 200;
+    if (!tlsServing) std::this_thread::sleep_for(scaled(100ms));
+  }
+  REQUIRE(tlsServing);
 
   // Plain HTTP to the TLS port: the connection is closed, no answer.
   std::string answer = "unset";
@@ -177,7 +191,8 @@ TEST_CASE_FIXTURE(
   CHECK(refused.status == 0);
   log = waitForCount(plainPrimary.process(), "connected to this plain HTTP port", 1);
   CHECK(countOf(log, "a TLS client (127.0.0.1:") == 1);
-  CHECK(statusOf(getWith(plainPrimary.port(), "/healthz", "")) == 200);
+  const std::string health = getWith(plainPrimary.port(), "/healthz", "");
+  CHECK_MESSAGE(statusOf(health) == 200, health);
 
   // The replica's --http alike, and the replica's own client towards a plain primary.
   std::vector<std::string> flags = {"--http", "127.0.0.1:0"};
