@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "core/fd_limit.h"
 #include "core/file_util.h"
+#include "core/instance_lock.h"
 #include "core/log.h"
 #include "proto/http/server_access.h"
 #include "server/backup/backup_writer.h"
@@ -420,6 +421,19 @@ int runPrimary(const std::vector<std::string>& args) {
   // Every connection holds a descriptor: raise the soft limit before any is accepted, so the
   // connection cap derived from it leaves capture its reserve.
   const std::optional<unsigned long> fileLimit = raiseFileLimit();
+
+  // Held until every capture has stopped: a second primary, a replica or `walstream promote` on
+  // one of these databases is refused meanwhile (core/instance_lock.h). Taken before anything
+  // else touches DB-walstream/.
+  std::vector<InstanceLock> locks;
+  try {
+    for (const DatabaseArgs& db : parsed.databases) {
+      locks.push_back(InstanceLock::acquire(db.path, "primary"));
+    }
+  } catch (const Error& e) {
+    std::fprintf(stderr, "walstream primary: %s\n", e.what());
+    return 1;
+  }
 
   std::vector<std::unique_ptr<Database>> databases;
   std::vector<Database*> served;

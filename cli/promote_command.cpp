@@ -25,12 +25,12 @@
 #include "cli/flags.h"
 #include "client/followed_db.h"
 #include "client/replica_applier.h"
-#include "client/replica_lock.h"
 #include "client/replica_position.h"
 #include "core/error.h"
 #include "core/file_stamp.h"
 #include "core/file_system.h"
 #include "core/file_util.h"
+#include "core/instance_lock.h"
 #include "core/pos.h"
 #include "core/promotion_record.h"
 #include "core/sqlite_conn.h"
@@ -139,10 +139,11 @@ int promote(const std::string& db, std::chrono::milliseconds timeout) {
     throw Error("refusing to promote: " + db + " is not a walstream replica (no " +
                 positionPathOf(db) + ")");
   }
-  const std::optional<client::ReplicaLock> lock = client::ReplicaLock::tryAcquire(db);
-  if (!lock) {
-    throw Error("refusing to promote: a walstream replica is running on " + db + " (" +
-                client::replicaLockPath(db) + " is locked); stop it first");
+  std::optional<InstanceLock> lock;
+  try {
+    lock = InstanceLock::acquire(db, "promote");
+  } catch (const InstanceLockBusy& e) {
+    throw Error(std::string("refusing to promote: ") + e.what());
   }
   std::optional<PromotionRecord> record = loadPromotionRecord(recordPath);
   const bool resumed = record.has_value();

@@ -17,10 +17,10 @@
 #include "cli/flags.h"
 #include "cli/stop_signal.h"
 #include "client/replica.h"
-#include "client/replica_lock.h"
 #include "client/status_server.h"
 #include "core/error.h"
 #include "core/fd_limit.h"
+#include "core/instance_lock.h"
 #include "core/log.h"
 #include "proto/heartbeat_bounds.h"
 #include "proto/http/bearer_tokens.h"
@@ -250,13 +250,9 @@ ReplicaSettings replicaSettings(Flags& flags) {
 int followUntilStopped(const ReplicaSettings& s, const sigset_t& signals,
                        std::optional<unsigned long> fileLimit) {
   try {
-    // Held until the replica has stopped: `walstream promote` refuses while it is.
-    const std::optional<client::ReplicaLock> lock =
-        client::ReplicaLock::tryAcquire(s.options.localPath);
-    if (!lock) {
-      throw Error(s.options.localPath + " is in use by another walstream replica or promote (" +
-                  client::replicaLockPath(s.options.localPath) + " is locked)");
-    }
+    // Held until the replica has stopped: a primary, another replica or `walstream promote` on
+    // the same database is refused while it is (core/instance_lock.h).
+    const InstanceLock lock = InstanceLock::acquire(s.options.localPath, "replica");
     client::ReplicaState state;
     client::Replica replica(s.options, state);
     std::unique_ptr<client::StatusServer> status;

@@ -122,13 +122,14 @@ TEST_CASE("promote refuses a replica that is running, and one its position does 
     REQUIRE(replica.process().waitForStderr(": following ", scaled(10s)) != "");
     const auto r = promote(rep, dir, "running");
     CHECK(r.exitCode == 1);
-    CHECK(r.err.find("a walstream replica is running on") != std::string::npos);
+    CHECK(r.err.find("refusing to promote: " + rep + " is in use by walstream replica (pid ") !=
+          std::string::npos);
     CHECK_FALSE(pathExists(promotedRecordPath(rep)));
     // A second replica on the same LOCAL_DB is refused by the same lock.
     const auto second = runToCompletion(
         {WALSTREAM_BINARY, "replica", "--upstream", primary.url(), rep}, dir.file("second"));
     CHECK(second.exitCode == 1);
-    CHECK(second.err.find("is in use by another walstream replica") != std::string::npos);
+    CHECK(second.err.find(rep + " is in use by walstream replica (pid ") != std::string::npos);
     stopCleanly(replica.process());
     stopCleanly(primary.process());
   }

@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "client/apply/ofd_lock.h"
+#include "core/ofd_lock.h"
 #include "client/apply/wal_batch.h"
 #include "client/apply/wal_index_hash.h"
 #include "core/byte_order.h"

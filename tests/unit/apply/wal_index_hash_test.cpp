@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "client/apply/ofd_lock.h"
+#include "core/ofd_lock.h"
 #include "client/apply/wal_index_hash.h"
 #include "core/error.h"
 #include "core/file_util.h"

@@ -7,7 +7,7 @@
 #include <string>
 #include <thread>
 
-#include "client/apply/ofd_lock.h"
+#include "core/ofd_lock.h"
 #include "core/error.h"
 #include "core/file_util.h"
 #include "core/sqlite_conn.h"

@@ -1,4 +1,4 @@
-#include "client/apply/ofd_lock.h"
+#include "core/ofd_lock.h"
 
 #include <fcntl.h>
 
