@@ -111,6 +111,10 @@ std::string renderMetrics(const std::vector<DatabaseMetricsSample>& dbs,
             [](const auto& d, size_t m) {
               return formatDouble(static_cast<double>(d.capture->checkpointMicros[m].load()) / 1e6);
             });
+  w.family("walstream_checkpoint_handoffs_deferred_total", "counter",
+           "Checkpoint hand-offs put off because capture was too far behind the application's "
+           "writes to copy the rest under its write lock.",
+           [](const auto& d) { return u64(d.capture->handOffsDeferred.load()); });
   w.family("walstream_wal_size_bytes", "gauge", "Size of the -wal file at the last sync.",
            [](const auto& d) { return u64(d.capture->walBytes.load()); });
   w.family(

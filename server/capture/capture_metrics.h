@@ -39,6 +39,8 @@ struct CaptureMetrics {
   std::atomic<uint64_t> walRestarts{0};  // proven restarts (index + 1)
   std::array<std::atomic<uint64_t>, kCheckpointModeNames.size()> checkpoints{};
   std::array<std::atomic<uint64_t>, kCheckpointModeNames.size()> checkpointMicros{};
+  // Hand-offs put off because capture was too far behind to copy the rest under the lock.
+  std::atomic<uint64_t> handOffsDeferred{0};
   std::atomic<uint64_t> walBytes{0};      // size of the application's -wal file at the last sync
   std::atomic<int64_t> snapshotsOpen{0};  // snapshot readers holding a read transaction
   DurationHistogram syncDuration;

@@ -65,6 +65,9 @@ struct CaptureOptions {
   // Test hook: runs on the capture thread each time capture opens, after the shadow WAL was read
   // and just before it waits for the application's write lock.
   std::function<void()> beforeOpenLock{};
+  // Test hook: runs on the capture thread each time a checkpoint's hand-off has found capture
+  // close enough behind the WAL and is about to wait for the application's write lock.
+  std::function<void()> beforeHandOffLock{};
   // Test hook: runs on the checkpoint worker each time it is about to move capture's pin.
   std::function<void()> beforeMovePin{};
   // Test hook: runs in openIterator() after each listing of segment files made without the

@@ -37,6 +37,17 @@ constexpr auto kHandOffLockWait = std::chrono::milliseconds(100);
 // Past the maximum WAL size, how long the hand-off holds the write lock waiting for the
 // application's readers to let the backfill finish (at most the busy timeout).
 constexpr auto kMaxReaderWait = std::chrono::milliseconds(1000);
+// A hand-off that holds the write lock this long is reported in the log, with its steps.
+constexpr auto kLongHold = std::chrono::milliseconds(500);
+// The hand-off copies what the WAL holds beyond the copy under the application's write lock:
+// it goes ahead only when that is at most this much (tens of milliseconds of work), and waits
+// for a later sync, once capture has caught up, otherwise. A capture that had fallen behind a
+// fast writer would otherwise stop the application's writers for as long as it took to catch
+// up (seconds), and they would fail with SQLITE_BUSY.
+constexpr uint64_t kMaxHandOffCopyBytes = 16 << 20;
+// While the WAL is past the maximum and hand-offs wait for capture to catch up, this is said in
+// the log at most this often.
+constexpr auto kBehindReportInterval = std::chrono::seconds(60);
 
 // Segments not yet durable are made durable at the latest when this many have piled up (when
 // hand-offs keep failing), to bound the work left for the next hand-off or shutdown.
@@ -723,12 +734,12 @@ void WalCapture::maybeCheckpoint(CaptureSync& out) {
 }
 
 bool WalCapture::handOff(CheckpointMode mode, CaptureSync& out) {
-  const auto t0 = std::chrono::steady_clock::now();
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
   const auto idx = static_cast<size_t>(mode);
   auto account = [&] {
     metrics_.checkpointMicros[idx].fetch_add(static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-            .count()));
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()));
   };
   // The bulk of the backfill ran on the worker (PASSIVE, while pinned, blocking no writer). Not
   // FULL, even past the maximum: FULL holds the write lock while it waits for every reader,
@@ -737,6 +748,29 @@ bool WalCapture::handOff(CheckpointMode mode, CaptureSync& out) {
   // The worker made the older segments durable; the few written since follow here, outside
   // the write lock, and those copied under it below.
   makeSegmentsDurable();
+  if (!lockForHandOff(mode)) {
+    account();
+    return false;
+  }
+  const auto locked = Clock::now();
+  HandOffSteps steps;
+  bool restartable = false;
+  try {
+    restartable = handOffLocked(mode, out, steps);
+  } catch (...) {
+    writer_->exec("ROLLBACK");
+    throw;
+  }
+  writer_->exec("ROLLBACK");
+  account();
+  steps.held = Clock::now() - locked;
+  reportLongHold(steps);
+  return restartable;
+}
+
+bool WalCapture::lockForHandOff(CheckpointMode mode) {
+  if (deferForCopy(mode)) return false;
+  if (options_.beforeHandOffLock) options_.beforeHandOffLock();
   // Below the maximum the hand-off only takes the write lock when it is free within a short
   // wait; past it, it waits as long as the busy timeout allows.
   writer_->setPollingBusyTimeout(kLockPollInterval, mode == CheckpointMode::kWaitForReaders
@@ -745,46 +779,93 @@ bool WalCapture::handOff(CheckpointMode mode, CaptureSync& out) {
   try {
     writer_->exec("BEGIN IMMEDIATE");
   } catch (const Error&) {
-    account();
     return false;  // the application is writing; try again at a later sync
   }
-  bool restartable = false;
-  try {
-    copyCommitted(out);  // the header is stable while we hold the write lock
-    const WalIndexHeader h = readIndexHeader();
-    if (h.mxFrame == copiedFrames_) {
-      // The writer connection's own read transaction pins the WAL while the pin is released.
-      const int old = pinned_;
-      makeSegmentsDurable();  // from here on the WAL may restart
-      pins_[old]->exec("COMMIT");
-      pinned_ = -1;
-      // Past the maximum, wait (bounded) for the application's readers to leave the frames
-      // still to backfill, as a FULL checkpoint would: the application's writers wait too. Not
-      // while a snapshot of ours is being sent: its read transaction holds the backfill back
-      // until the client has the whole image, however long its link takes, so waiting would
-      // only stall the application's writers, once per sync.
-      const bool waitForReaders =
-          mode == CheckpointMode::kWaitForReaders && metrics_.snapshotsOpen.load() == 0;
-      const auto deadline = std::chrono::steady_clock::now() +
-                            (waitForReaders ? std::min<std::chrono::milliseconds>(
-                                                  options_.busyTimeout, kMaxReaderWait)
-                                            : std::chrono::milliseconds(0));
-      for (;;) {
-        checkpointer_->checkpoint(SQLITE_CHECKPOINT_PASSIVE);
-        restartable = shmBackfill(shm_.data()) == h.mxFrame;
-        if (restartable || std::chrono::steady_clock::now() >= deadline) break;
-        std::this_thread::sleep_for(kLockPollInterval * 20);
-      }
-      beginPin(old);  // on READ_LOCK(0) exactly when everything was backfilled
-      setPinMark(h);  // the header cannot change under the write lock
-    }
-  } catch (...) {
+  // What the application committed while we waited for the lock counts too.
+  if (deferForCopy(mode)) {
     writer_->exec("ROLLBACK");
-    throw;
+    return false;
   }
-  writer_->exec("ROLLBACK");
-  account();
+  return true;
+}
+
+bool WalCapture::handOffLocked(CheckpointMode mode, CaptureSync& out, HandOffSteps& steps) {
+  using Clock = std::chrono::steady_clock;
+  auto stepDone = [last = Clock::now()](Clock::duration& step) mutable {
+    const auto now = Clock::now();
+    step = now - last;
+    last = now;
+  };
+  copyCommitted(out);  // the header is stable while we hold the write lock
+  stepDone(steps.copy);
+  const WalIndexHeader h = readIndexHeader();
+  if (h.mxFrame != copiedFrames_) return false;
+  // The writer connection's own read transaction pins the WAL while the pin is released.
+  const int old = pinned_;
+  makeSegmentsDurable();  // from here on the WAL may restart
+  stepDone(steps.sync);
+  pins_[old]->exec("COMMIT");
+  pinned_ = -1;
+  // Past the maximum, wait (bounded) for the application's readers to leave the frames still
+  // to backfill, as a FULL checkpoint would: the application's writers wait too. Not while a
+  // snapshot of ours is being sent: its read transaction holds the backfill back until the
+  // client has the whole image, however long its link takes, so waiting would only stall the
+  // application's writers, once per sync.
+  const bool waitForReaders =
+      mode == CheckpointMode::kWaitForReaders && metrics_.snapshotsOpen.load() == 0;
+  const auto deadline = Clock::now() + (waitForReaders ? std::min<std::chrono::milliseconds>(
+                                                             options_.busyTimeout, kMaxReaderWait)
+                                                       : std::chrono::milliseconds(0));
+  bool restartable = false;
+  for (;;) {
+    checkpointer_->checkpoint(SQLITE_CHECKPOINT_PASSIVE);
+    restartable = shmBackfill(shm_.data()) == h.mxFrame;
+    if (restartable || Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(kLockPollInterval * 20);
+  }
+  stepDone(steps.backfill);
+  beginPin(old);  // on READ_LOCK(0) exactly when everything was backfilled
+  setPinMark(h);  // the header cannot change under the write lock
   return restartable;
+}
+
+uint64_t WalCapture::uncopiedBytes() {
+  const WalIndexHeader h = readIndexHeader();
+  const uint64_t frameBytes = uint64_t{pageSize_} + kWalFrameHeaderSize;
+  // A WAL restarted by the application after the last hand-off holds none of the copied frames.
+  const bool sameWal = chain_ && h.salt1() == chain_->salt1 && h.salt2() == chain_->salt2;
+  const uint32_t copied = sameWal ? std::min(copiedFrames_, h.mxFrame) : 0;
+  return uint64_t{h.mxFrame - copied} * frameBytes;
+}
+
+bool WalCapture::deferForCopy(CheckpointMode mode) {
+  const uint64_t behind = uncopiedBytes();
+  if (behind <= kMaxHandOffCopyBytes) return false;
+  metrics_.handOffsDeferred.fetch_add(1);
+  const auto now = std::chrono::steady_clock::now();
+  if (mode == CheckpointMode::kWaitForReaders &&
+      (lastBehindReport_ == std::chrono::steady_clock::time_point{} ||
+       now - lastBehindReport_ >= kBehindReportInterval)) {
+    lastBehindReport_ = now;
+    log::warn(path_ + ": the WAL is past --max-checkpoint-pages, but capture is " +
+              std::to_string(behind >> 20) +
+              " MiB behind the application's writes; the WAL restarts once capture has caught "
+              "up (the application is writing faster than walstream copies)");
+  }
+  return true;
+}
+
+void WalCapture::reportLongHold(const HandOffSteps& steps) {
+  // The application's writers wait for as long as the hand-off holds their lock; an
+  // application with a busy timeout of a few seconds starts failing well before a hold that
+  // long, so a person reading the log must be able to tell which step took the time.
+  if (steps.held < kLongHold) return;
+  auto ms = [](std::chrono::steady_clock::duration d) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+  };
+  log::warn(path_ + ": a checkpoint held the application's write lock for " + ms(steps.held) +
+            " ms (copying new frames " + ms(steps.copy) + " ms, syncing their segments " +
+            ms(steps.sync) + " ms, backfilling " + ms(steps.backfill) + " ms)");
 }
 
 }  // namespace walstream

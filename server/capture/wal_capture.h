@@ -141,6 +141,19 @@ class WalCapture {
   void makeSegmentsDurable();
   void startGeneration(const std::string& reason, CaptureSync* out);
   bool handOff(CheckpointMode mode, CaptureSync& out);
+  // How long handOff() held the write lock, and its steps under it (zero: not reached).
+  struct HandOffSteps {
+    std::chrono::steady_clock::duration held{}, copy{}, sync{}, backfill{};
+  };
+  void reportLongHold(const HandOffSteps& steps);
+  // handOff()'s steps: take the write lock (false: not now), and what runs under it.
+  bool lockForHandOff(CheckpointMode mode);
+  bool handOffLocked(CheckpointMode mode, CaptureSync& out, HandOffSteps& steps);
+  // Bytes of committed frames in the WAL that are not copied yet.
+  uint64_t uncopiedBytes();
+  // True when the hand-off must wait for capture to catch up (kMaxHandOffCopyBytes), counted
+  // and, past the maximum WAL size, said in the log now and then.
+  bool deferForCopy(CheckpointMode mode);
   void maybeCheckpoint(CaptureSync& out);
   std::optional<Tail> readShadowTail();
   // Why the WAL does not continue `tail` ("" when it does). Requires the write lock.
@@ -190,6 +203,7 @@ class WalCapture {
   std::string readBuffer_;
   std::string segmentBuffer_;
   std::chrono::steady_clock::time_point lastCheckpoint_;
+  std::chrono::steady_clock::time_point lastBehindReport_;  // deferForCopy()'s last warning
 };
 
 }  // namespace walstream

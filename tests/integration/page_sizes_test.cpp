@@ -44,6 +44,9 @@ void followsWithPageSize(int pageSize) {
     writer.waitFor(1500, 60s);
     writer.stop();
     CHECK(writer.transfers() == 1500);
+    if (!writer.failure().empty()) {
+      MESSAGE("primary:\n" << primary.process().stderrText().substr(0, 6000));
+    }
     // The WAL must restart while the replica follows. Beside a writer at 500 tx/s, capture's
     // hand-off (which takes the write lock only when it is free within 100 ms) may miss it on a
     // loaded machine: a trickle of transfers then leaves the lock free between commits.

@@ -1,6 +1,7 @@
 #include "tests/support/cluster.h"
 #include "tests/support/time_scale.h"
 
+#include <doctest/doctest.h>
 #include <signal.h>
 #include <sqlite3.h>
 
@@ -75,43 +76,60 @@ void createBank(const std::string& db) {
 
 BankWriter::BankWriter(const std::string& db, int perSecond, int maxTransfers) {
   thread_ = std::thread([this, db, perSecond, maxTransfers] {
-    SqliteConnection c(db);
-    c.setBusyTimeout(5000);
-    std::mt19937 rng(7);
-    auto next = std::chrono::steady_clock::now();
-    const auto step = perSecond > 0 ? std::chrono::microseconds(1'000'000 / perSecond)
-                                    : std::chrono::microseconds(0);
-    // Transfers continue the numbering of earlier writers on the same bank.
-    const int first = static_cast<int>(c.queryInt("SELECT v FROM meta WHERE k = 'n'")) + 1;
-    for (int n = first; n < first + maxTransfers && !stop_; ++n) {
-      const int a = static_cast<int>(rng() % 100);
-      const int b = (a + 1 + static_cast<int>(rng() % 99)) % 100;
-      const int x = static_cast<int>(rng() % 1000) + 1;
-      c.exec("BEGIN IMMEDIATE");
-      c.exec("UPDATE acct SET bal = bal - " + std::to_string(x) +
-             " WHERE id = " + std::to_string(a));
-      c.exec("UPDATE acct SET bal = bal + " + std::to_string(x) +
-             " WHERE id = " + std::to_string(b));
-      c.exec("INSERT INTO log VALUES(" + std::to_string(n) + ", randomblob(" +
-             std::to_string(50 + rng() % 400) + "))");
-      c.exec("UPDATE meta SET v = " + std::to_string(n) + " WHERE k = 'n'");
-      c.exec("COMMIT");
-      done_ = n - first + 1;
-      if (perSecond > 0) {  // pacing of the workload, not a wait for a condition
-        next += step;
-        std::this_thread::sleep_until(next);
-      }
+    try {
+      run(db, perSecond, maxTransfers);
+    } catch (const std::exception& e) {
+      std::lock_guard lock(mu_);
+      failure_ = e.what();
     }
   });
+}
+
+void BankWriter::run(const std::string& db, int perSecond, int maxTransfers) {
+  SqliteConnection c(db);
+  c.setBusyTimeout(5000);
+  std::mt19937 rng(7);
+  auto next = std::chrono::steady_clock::now();
+  const auto step = perSecond > 0 ? std::chrono::microseconds(1'000'000 / perSecond)
+                                  : std::chrono::microseconds(0);
+  // Transfers continue the numbering of earlier writers on the same bank.
+  const int first = static_cast<int>(c.queryInt("SELECT v FROM meta WHERE k = 'n'")) + 1;
+  for (int n = first; n < first + maxTransfers && !stop_; ++n) {
+    const int a = static_cast<int>(rng() % 100);
+    const int b = (a + 1 + static_cast<int>(rng() % 99)) % 100;
+    const int x = static_cast<int>(rng() % 1000) + 1;
+    c.exec("BEGIN IMMEDIATE");
+    c.exec("UPDATE acct SET bal = bal - " + std::to_string(x) + " WHERE id = " + std::to_string(a));
+    c.exec("UPDATE acct SET bal = bal + " + std::to_string(x) + " WHERE id = " + std::to_string(b));
+    c.exec("INSERT INTO log VALUES(" + std::to_string(n) + ", randomblob(" +
+           std::to_string(50 + rng() % 400) + "))");
+    c.exec("UPDATE meta SET v = " + std::to_string(n) + " WHERE k = 'n'");
+    c.exec("COMMIT");
+    done_ = n - first + 1;
+    if (perSecond > 0) {  // pacing of the workload, not a wait for a condition
+      next += step;
+      std::this_thread::sleep_until(next);
+    }
+  }
 }
 
 BankWriter::~BankWriter() {
   stop();
 }
 
+std::string BankWriter::failure() const {
+  std::lock_guard lock(mu_);
+  return failure_;
+}
+
 void BankWriter::stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mu_);
+  if (!failure_.empty() && !failureReported_) {
+    failureReported_ = true;
+    FAIL_CHECK("the bank's writer stopped after " << done_.load() << " transfers: " << failure_);
+  }
 }
 
 void BankWriter::waitFor(int transfers, std::chrono::milliseconds timeout) {

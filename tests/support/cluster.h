@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -60,10 +61,18 @@ class BankWriter {
   void stop();
   int transfers() const { return done_.load(); }  // by this writer
   void waitFor(int transfers, std::chrono::milliseconds timeout);
+  // Why the writer stopped before it was told to ("" while it has not): it is also reported
+  // as a failed check by stop(), on the test's thread.
+  std::string failure() const;
 
  private:
+  void run(const std::string& db, int perSecond, int maxTransfers);
+
   std::atomic<bool> stop_{false};
   std::atomic<int> done_{0};
+  mutable std::mutex mu_;
+  std::string failure_;
+  bool failureReported_ = false;
   std::thread thread_;
 };
 

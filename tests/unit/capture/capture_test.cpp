@@ -8,6 +8,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include "core/error.h"
 #include "core/file_util.h"
@@ -658,5 +659,88 @@ TEST_CASE("a pin that the worker moved ahead of the copy is not replaced before 
     capture.waitForCheckpointWorker();
   }
   REQUIRE(end.generation == generation);
+  checkReplayEqualsApp(app, base, generation, transactions);
+}
+
+TEST_CASE("a hand-off never copies more than a bounded amount under the application's lock") {
+  // A capture that fell far behind a fast writer would copy everything behind while the
+  // application's writers wait for their lock, and they would fail with SQLITE_BUSY. The
+  // hand-off waits for capture to catch up instead, whether the backlog was there before it
+  // asked for the lock or was committed while it waited; the WAL restarts once it has.
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  const std::string base = createAppAndBase(dir, app);
+  SqliteConnection appConnection(app);
+  appConnection.setBusyTimeout(5000);
+  appConnection.exec("PRAGMA wal_autocheckpoint=0");
+  int transactions = 0;
+  auto commit = [&](int rows) {
+    appConnection.exec("BEGIN IMMEDIATE");
+    for (int r = 0; r < rows; ++r) {
+      appConnection.exec("INSERT INTO t(v, n) VALUES(randomblob(3000), " + std::to_string(r) + ")");
+    }
+    appConnection.exec("UPDATE counter SET n = n + 1 WHERE k = 1");
+    appConnection.exec("COMMIT");
+    ++transactions;
+  };
+  constexpr int kBacklogRows = 6000;  // one page each: about 24 MiB of frames, past 16 MiB
+
+  CaptureOptions options = smallThresholds();
+  options.minCheckpointPages = 1;
+  std::atomic<int> lockWaits{0};
+  bool commitAtLock = false;
+  options.beforeHandOffLock = [&] {
+    lockWaits.fetch_add(1);
+    if (std::exchange(commitAtLock, false)) commit(kBacklogRows);
+  };
+  ShadowWal shadow(app + "-walstream");
+  SegmentFilePool pool(shadow.root() + "/spare");
+  pool.fill();
+  CaptureMetrics metrics;
+  WalCapture capture(app, options, shadow, pool, metrics);
+  const uint64_t generation = capture.open().catchUp.end.generation;
+  auto sync = [&] {
+    capture.copyNew();
+    capture.writeSegmentFiles();
+    capture.checkpointIfDue();
+    capture.waitForCheckpointWorker();
+  };
+  // Three worker passes, each asked to backfill more than a hand-off does itself: the next
+  // checkpoint is a hand-off, whatever is left.
+  for (int i = 0; i < 3; ++i) {
+    commit(200);
+    sync();
+  }
+  REQUIRE(lockWaits.load() == 0);
+
+  // Committed before the hand-off asks for the lock: it does not ask.
+  commit(kBacklogRows);
+  capture.checkpointIfDue();
+  CHECK(metrics.handOffsDeferred.load() == 1);
+  CHECK(lockWaits.load() == 0);
+
+  // Committed while it waits for the lock: it lets go of the lock without copying.
+  commitAtLock = true;
+  bool deferredUnderLock = false;
+  for (int i = 0; i < 8 && lockWaits.load() == 0; ++i) {
+    commit(1);
+    capture.copyNew();  // the first copies the backlog
+    capture.writeSegmentFiles();
+    const uint64_t copied = metrics.walBytesCopied.load();
+    capture.checkpointIfDue();
+    capture.waitForCheckpointWorker();
+    deferredUnderLock = lockWaits.load() == 1 && metrics.walBytesCopied.load() == copied;
+  }
+  CHECK(deferredUnderLock);
+  CHECK(metrics.handOffsDeferred.load() == 2);
+
+  // Caught up, the next hand-offs go ahead and the WAL restarts within the generation.
+  const uint64_t restartsBefore = metrics.walRestarts.load();
+  for (int i = 0; i < 20 && metrics.walRestarts.load() == restartsBefore; ++i) {
+    commit(1);
+    sync();
+  }
+  CHECK(metrics.walRestarts.load() > restartsBefore);
+  CHECK(metrics.handOffsDeferred.load() == 2);
   checkReplayEqualsApp(app, base, generation, transactions);
 }

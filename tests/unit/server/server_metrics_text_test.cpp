@@ -12,6 +12,7 @@ TEST_CASE("/metrics text: one HELP/TYPE per family, a sample per database and mo
   a.checkpoints[static_cast<size_t>(CheckpointMode::kWaitForReaders)] = 2;
   a.checkpointMicros[static_cast<size_t>(CheckpointMode::kWaitForReaders)] = 1'500'000;
   a.walBytes = 4096;
+  a.handOffsDeferred = 6;
   a.syncDuration.observe(0.0002);
   a.syncDuration.observe(1.0);
   proto::BackupStatusJson backup;
@@ -36,6 +37,7 @@ TEST_CASE("/metrics text: one HELP/TYPE per family, a sample per database and mo
   has("walstream_checkpoints_total{db=\"app.db\",mode=\"passive\"} 0");
   has("walstream_checkpoint_seconds_total{db=\"app.db\",mode=\"wait_for_readers\"} 1.5");
   has("walstream_wal_size_bytes{db=\"app.db\"} 4096");
+  has("walstream_checkpoint_handoffs_deferred_total{db=\"app.db\"} 6");
   has("walstream_wal_index{db=\"app.db\"} 3");
   has("walstream_wal_offset{db=\"app.db\"} 8032");
   has("walstream_capture_healthy{db=\"app.db\"} 1");
