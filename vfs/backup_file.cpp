@@ -18,6 +18,12 @@ void BackupFile::lock(int level) {
   lockLevel_ = std::max(lockLevel_, level);
 }
 
+std::string BackupFile::lastError() const {
+  if (!lastError_.empty()) return lastError_;
+  const std::string poll = source_->pollError();
+  return poll.empty() ? "" : "polling for new backup objects: " + poll;
+}
+
 int BackupFile::read(void* buffer, int amount, int64_t offset) {
   auto* out = static_cast<uint8_t*>(buffer);
   const View& view = *view_;

@@ -33,7 +33,9 @@ class BackupFile {
   void lock(int level);
   void unlock(int level) { lockLevel_ = level; }
 
-  const std::string& lastError() const { return lastError_; }
+  // Why the last read failed; without one, why the source's latest poll for new backup objects
+  // failed ("" when it succeeded): a view that stops moving forward says why.
+  std::string lastError() const;
   const View& view() const { return *view_; }
 
  private:

@@ -91,6 +91,12 @@ struct BackedUpBank {
   std::unique_ptr<PrimaryProcess> primary;
 };
 
+// The position a new read transaction through the VFS sees. walstream_vfs_position() alone reads
+// no table, so it starts no read transaction and tells the view of the last one.
+std::string freshPosition(SqliteConnection& c) {
+  return c.queryText("SELECT walstream_vfs_position() FROM sqlite_schema LIMIT 1");
+}
+
 // Loads the extension into this process as any program would: the VFS registered from then on
 // is the shared object's (registerVfs() afterwards finds the name taken and does nothing).
 void loadExtension() {
@@ -251,11 +257,11 @@ TEST_CASE_TEMPLATE("readers through the VFS see new commits after a poll and nev
     waitForBackupAt(bank.primary->port(), pos);
     SqliteConnection check(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
     const auto until = std::chrono::steady_clock::now() + scaled(10s);
-    while (check.queryText("SELECT walstream_vfs_position()") != pos.str() &&
-           std::chrono::steady_clock::now() < until) {
+    while (freshPosition(check) != pos.str() && std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(20ms);
     }
-    CHECK(check.queryText("SELECT walstream_vfs_position()") == pos.str());
+    CHECK_MESSAGE(freshPosition(check) == pos.str(),
+                  "the VFS's last poll error: " << check.queryText("SELECT walstream_vfs_error()"));
     CHECK(check.queryInt("SELECT v FROM meta WHERE k = 'n'") == 50 + writer.transfers());
     stop = true;
   }
@@ -298,4 +304,34 @@ TEST_CASE("an S3 server killed in the middle of a query: a clean SQLITE_IOERR, t
   bank.target.s3()->restart();
   CHECK(c.queryInt("SELECT count(*) FROM (SELECT n FROM log ORDER BY n)") == 3000);
   CHECK(backup::contentDigest(uri) == digest);
+}
+
+TEST_CASE("a poll that fails is told by walstream_vfs_error() until a poll succeeds") {
+  TempDir dir;
+  BackedUpBank bank(dir, BackupTarget::Kind::kS3, 50);
+  registerVfs();
+  const std::string uri = vfsUri(dir.file("vfs.db"), bank.target, "poll=100ms");
+  SqliteConnection c(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+  REQUIRE(c.queryInt("SELECT v FROM meta WHERE k = 'n'") == 50);
+  CHECK(c.queryText("SELECT walstream_vfs_error()").empty());
+
+  bank.target.s3()->kill();
+  std::string cause;
+  for (const auto until = std::chrono::steady_clock::now() + scaled(10s);
+       cause.empty() && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(20ms);
+    cause = c.queryText("SELECT walstream_vfs_error()");
+  }
+  INFO(cause);
+  CHECK(cause.rfind("polling for new backup objects: ", 0) == 0);
+  CHECK(cause.find(S3Server::kSecretAccessKey) == std::string::npos);
+
+  bank.target.s3()->restart();
+  const Pos pos = bank.run(20);
+  for (const auto until = std::chrono::steady_clock::now() + scaled(10s);
+       freshPosition(c) != pos.str() && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(freshPosition(c) == pos.str());
+  CHECK(c.queryText("SELECT walstream_vfs_error()").empty());
 }
