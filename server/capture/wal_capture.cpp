@@ -607,17 +607,34 @@ void WalCapture::copyFrames(const WalIndexHeader& h, CaptureSync& out) {
 bool WalCapture::commitPending() const {
   const std::optional<WalIndexHeader> h = readWalIndexHeader(shm_.data());
   if (!h) return true;  // being written right now
-  if (!chain_) return h->mxFrame != 0;
-  return h->mxFrame != copiedFrames_ || h->salt1() != chain_->salt1 || h->salt2() != chain_->salt2;
+  // A restart publishes the new salts with no frame (mxFrame 0) before the first transaction
+  // of the new WAL is written: nothing to copy yet.
+  if (!chain_ || h->salt1() != chain_->salt1 || h->salt2() != chain_->salt2) {
+    return h->mxFrame != 0;
+  }
+  return h->mxFrame != copiedFrames_;
 }
 
 bool WalCapture::framesBeyondCopy() const {
-  if (!chain_) return false;
   uint8_t b[kWalFrameHeaderSize];
-  const uint64_t off = walFrameOffset(copiedFrames_ + 1, pageSize_);
-  if (preadFull(walFd_.get(), b, sizeof b, off, walPath_) != sizeof b) return false;
+  if (chain_) {
+    const uint64_t off = walFrameOffset(copiedFrames_ + 1, pageSize_);
+    if (preadFull(walFd_.get(), b, sizeof b, off, walPath_) == sizeof b) {
+      const WalFrameHeader f = WalFrameHeader::decode(b);
+      if (f.salt1 == chain_->salt1 && f.salt2 == chain_->salt2) return true;
+    }
+  }
+  // A WAL started since: a header with other salts, and a first frame that carries them. Without
+  // this the first commit into a new WAL waited for the next write or the poll interval (1 s).
+  uint8_t h[kWalHeaderSize];
+  if (preadFull(walFd_.get(), h, sizeof h, 0, walPath_) != sizeof h) return false;
+  const std::optional<WalHeader> wh = WalHeader::decode(h);
+  if (!wh || (chain_ && wh->salt1 == chain_->salt1 && wh->salt2 == chain_->salt2)) return false;
+  if (preadFull(walFd_.get(), b, sizeof b, walFrameOffset(1, wh->pageSize), walPath_) != sizeof b) {
+    return false;
+  }
   const WalFrameHeader f = WalFrameHeader::decode(b);
-  return f.salt1 == chain_->salt1 && f.salt2 == chain_->salt2;
+  return f.salt1 == wh->salt1 && f.salt2 == wh->salt2;
 }
 
 void WalCapture::prepareNextSegment() {

@@ -95,8 +95,10 @@ class WalCapture {
 
   // True when the wal-index shows a commit that is not copied yet (or cannot be read now).
   bool commitPending() const;
-  // True when the WAL holds a frame of the current WAL file after the copied ones: a
-  // transaction is being written, or its commit is about to be published in the wal-index.
+  // True when the WAL holds a frame capture has not copied: after the copied ones in the WAL
+  // capture follows, or the first frame of a WAL the application started since (the first
+  // after walstream started on an empty WAL, or after a restart). A transaction is being
+  // written, or its commit is about to be published in the wal-index.
   bool framesBeyondCopy() const;
   // Creates the file the next segment will be written to, off the path from commit to publish.
   void prepareNextSegment();

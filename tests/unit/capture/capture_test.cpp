@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -743,4 +744,44 @@ TEST_CASE("a hand-off never copies more than a bounded amount under the applicat
   CHECK(metrics.walRestarts.load() > restartsBefore);
   CHECK(metrics.handOffsDeferred.load() == 2);
   checkReplayEqualsApp(app, base, generation, transactions);
+}
+
+TEST_CASE("the first commit into a new WAL is captured at once, not at the fallback poll") {
+  // inotify sees a transaction's frame writes, not its publication in the wal-index, so capture
+  // waits a moment for the publication when the WAL holds frames beyond its copy. It did not
+  // for the first frames of a new WAL (an empty WAL at start, or one the application just
+  // restarted), and such a commit waited for the next write or the fallback poll.
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  {
+    SqliteConnection c(app, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    c.exec("PRAGMA journal_mode=WAL");
+    c.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
+  }  // the last connection to close removes the WAL
+  CaptureOptions options = smallThresholds();
+  options.pollInterval = std::chrono::hours(1);
+  options.minCheckpointPages = 3;  // a restart every few commits
+  CaptureThread cap(app, options);
+  const auto waitForMove = [&](const Pos& from) {
+    const auto until = std::chrono::steady_clock::now() + scaled(std::chrono::seconds(10));
+    while (cap.db.position() == from && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return cap.db.position();
+  };
+  const Pos opened = waitForMove(Pos{});
+  REQUIRE_FALSE(opened.empty());
+  SqliteConnection writer(app);
+  writer.setBusyTimeout(5000);
+  writer.exec("PRAGMA wal_autocheckpoint=0");
+  std::set<uint64_t> indexes;
+  for (int i = 0; i < 12; ++i) {
+    const Pos before = cap.db.position();
+    writer.exec("INSERT INTO t VALUES(" + std::to_string(i) + ", randomblob(100))");
+    const Pos after = waitForMove(before);
+    CHECK_MESSAGE(after != before,
+                  "commit " << i << " was not captured; still at " << before.str());
+    indexes.insert(after.index);
+  }
+  CHECK(indexes.size() >= 3);  // the WAL restarted at least twice on the way
 }
