@@ -48,11 +48,11 @@
 #include <string>
 #include <vector>
 
-#include "core/ofd_lock.h"
 #include "client/apply/wal_index_hash.h"
 #include "core/error.h"
 #include "core/file_system.h"
 #include "core/file_util.h"
+#include "core/ofd_lock.h"
 #include "core/sqlite_conn.h"
 #include "core/wal_index.h"
 #include "core/wal_segment.h"

@@ -278,9 +278,9 @@ TEST_CASE("--help lists every primary flag; a busy address is a clear runtime er
   // Another database: a second primary on the first one's is refused before it binds.
   const std::string other = dir.file("other.db");
   createWriterTable(other);
-  auto r = runToCompletion({WALSTREAM_BINARY, "primary", "--http",
-                            "127.0.0.1:" + std::to_string(first.port()), other},
-                           dir.file("second"), 20s);
+  auto r = runToCompletion(
+      {WALSTREAM_BINARY, "primary", "--http", "127.0.0.1:" + std::to_string(first.port()), other},
+      dir.file("second"), 20s);
   CHECK(r.exitCode == 1);
   CHECK(r.err.find("127.0.0.1:" + std::to_string(first.port())) != std::string::npos);
 }

@@ -21,12 +21,12 @@
 #include <thread>
 #include <vector>
 
-#include "core/ofd_lock.h"
 #include "client/apply/wal_batch.h"
 #include "client/apply/wal_index_hash.h"
 #include "core/byte_order.h"
 #include "core/error.h"
 #include "core/file_util.h"
+#include "core/ofd_lock.h"
 #include "core/sqlite_conn.h"
 #include "core/wal_format.h"
 #include "core/wal_index.h"

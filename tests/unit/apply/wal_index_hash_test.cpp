@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "core/ofd_lock.h"
 #include "client/apply/wal_index_hash.h"
 #include "core/error.h"
 #include "core/file_util.h"
+#include "core/ofd_lock.h"
 #include "core/wal_format.h"
 #include "core/wal_index.h"
 #include "core/wal_segment.h"

@@ -7,9 +7,9 @@
 #include <string>
 #include <thread>
 
-#include "core/ofd_lock.h"
 #include "core/error.h"
 #include "core/file_util.h"
+#include "core/ofd_lock.h"
 #include "core/sqlite_conn.h"
 #include "core/wal_index.h"
 #include "tests/support/sqlite_fixture.h"
