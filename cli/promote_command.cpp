@@ -3,8 +3,8 @@
 //
 // The steps, each restartable (docs/promotion.md §1 says what a crash after each one leaves):
 //   1. refuse unless LOCAL_DB is a replica (a valid LOCAL_DB-walstream/position) or a promotion
-//      already began (LOCAL_DB-walstream/promoted), and unless no replica runs on it (the
-//      replica lock, client/replica_lock.h, held from here to the end);
+//      already began (LOCAL_DB-walstream/promoted), and unless no walstream process works on
+//      it (the instance lock, core/instance_lock.h, held from here to the end);
 //   2. check LOCAL_DB against the saved position as a replica start does
 //      (ReplicaApplier::startProblem), stop it as a replica stops, and run PRAGMA quick_check;
 //   3. write the promotion record (core/promotion_record.h) atomically and durably: from here
