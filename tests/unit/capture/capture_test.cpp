@@ -603,6 +603,43 @@ TEST_CASE("an application transaction that commits while capture opens loses no 
   }
 }
 
+// The application of the step-by-step tests below: autocheckpoint off, so that only capture
+// checkpoints; commit(rows) adds `rows` rows of one page each in one transaction.
+struct AppWriter {
+  explicit AppWriter(TempDir& dir)
+      : path(dir.file("app.db")), base(createAppAndBase(dir, path)), connection(path) {
+    connection.setBusyTimeout(5000);
+    connection.exec("PRAGMA wal_autocheckpoint=0");
+  }
+  void commit(int rows) {
+    connection.exec("BEGIN IMMEDIATE");
+    for (int r = 0; r < rows; ++r) {
+      connection.exec("INSERT INTO t(v, n) VALUES(randomblob(3000), " + std::to_string(r) + ")");
+    }
+    connection.exec("UPDATE counter SET n = n + 1 WHERE k = 1");
+    connection.exec("COMMIT");
+    ++transactions;
+  }
+  const std::string path;
+  const std::string base;  // the database before any transaction (createAppAndBase)
+  SqliteConnection connection;
+  int transactions = 0;
+};
+
+// A WalCapture the test drives step by step on its own thread, with what it needs.
+struct SteppedCapture {
+  SteppedCapture(const std::string& app, const CaptureOptions& options)
+      : shadow(app + "-walstream"),
+        pool(shadow.root() + "/spare"),
+        capture(app, options, shadow, pool, metrics) {
+    pool.fill();  // before open(), as Database does
+  }
+  ShadowWal shadow;
+  SegmentFilePool pool;
+  CaptureMetrics metrics;
+  WalCapture capture;
+};
+
 TEST_CASE("a pin that the worker moved ahead of the copy is not replaced before capture copies") {
   // The worker's pin begins after the sync's copy read the header: its mark covers commits that
   // capture has not copied, and the worker's checkpoint backfills them. A job started now would
@@ -610,21 +647,7 @@ TEST_CASE("a pin that the worker moved ahead of the copy is not replaced before 
   // on READ_LOCK(0): the WAL could restart with those commits in no segment, and capture would
   // take the new salts for a proven restart.
   TempDir dir;
-  const std::string app = dir.file("app.db");
-  const std::string base = createAppAndBase(dir, app);
-  SqliteConnection appConnection(app);
-  appConnection.setBusyTimeout(5000);
-  appConnection.exec("PRAGMA wal_autocheckpoint=0");
-  int transactions = 0;
-  auto commit = [&](int rows) {
-    appConnection.exec("BEGIN IMMEDIATE");
-    for (int r = 0; r < rows; ++r) {
-      appConnection.exec("INSERT INTO t(v, n) VALUES(randomblob(3000), " + std::to_string(r) + ")");
-    }
-    appConnection.exec("UPDATE counter SET n = n + 1 WHERE k = 1");
-    appConnection.exec("COMMIT");
-    ++transactions;
-  };
+  AppWriter app(dir);
 
   CaptureOptions options = smallThresholds();
   options.minCheckpointPages = 1;
@@ -632,13 +655,10 @@ TEST_CASE("a pin that the worker moved ahead of the copy is not replaced before 
   // The first job's pin: commits far more frames than a hand-off takes first land just before
   // it begins (this runs on the worker; the test thread waits for the job meanwhile).
   options.beforeMovePin = [&] {
-    if (moves.fetch_add(1) == 0) commit(200);
+    if (moves.fetch_add(1) == 0) app.commit(200);
   };
-  ShadowWal shadow(app + "-walstream");
-  SegmentFilePool pool(shadow.root() + "/spare");
-  pool.fill();
-  CaptureMetrics metrics;
-  WalCapture capture(app, options, shadow, pool, metrics);
+  SteppedCapture stepped(app.path, options);
+  WalCapture& capture = stepped.capture;
   const uint64_t generation = capture.open().catchUp.end.generation;
   Pos end;
   auto sync = [&] {
@@ -647,20 +667,20 @@ TEST_CASE("a pin that the worker moved ahead of the copy is not replaced before 
     capture.checkpointIfDue();
   };
 
-  for (int i = 0; i < 5; ++i) commit(1);
+  for (int i = 0; i < 5; ++i) app.commit(1);
   sync();  // copies them and starts the worker's first job
   capture.waitForCheckpointWorker();
   REQUIRE(moves.load() == 1);
   // The next sync's checkpoint step, before its copy sees the worker-time commits.
   capture.checkpointIfDue();
   capture.waitForCheckpointWorker();
-  commit(1);  // restarts the WAL if nothing pins it
+  app.commit(1);  // restarts the WAL if nothing pins it
   for (int i = 0; i < 3; ++i) {
     sync();
     capture.waitForCheckpointWorker();
   }
   REQUIRE(end.generation == generation);
-  checkReplayEqualsApp(app, base, generation, transactions);
+  checkReplayEqualsApp(app.path, app.base, generation, app.transactions);
 }
 
 TEST_CASE("a hand-off never copies more than a bounded amount under the application's lock") {
@@ -669,21 +689,7 @@ TEST_CASE("a hand-off never copies more than a bounded amount under the applicat
   // hand-off waits for capture to catch up instead, whether the backlog was there before it
   // asked for the lock or was committed while it waited; the WAL restarts once it has.
   TempDir dir;
-  const std::string app = dir.file("app.db");
-  const std::string base = createAppAndBase(dir, app);
-  SqliteConnection appConnection(app);
-  appConnection.setBusyTimeout(5000);
-  appConnection.exec("PRAGMA wal_autocheckpoint=0");
-  int transactions = 0;
-  auto commit = [&](int rows) {
-    appConnection.exec("BEGIN IMMEDIATE");
-    for (int r = 0; r < rows; ++r) {
-      appConnection.exec("INSERT INTO t(v, n) VALUES(randomblob(3000), " + std::to_string(r) + ")");
-    }
-    appConnection.exec("UPDATE counter SET n = n + 1 WHERE k = 1");
-    appConnection.exec("COMMIT");
-    ++transactions;
-  };
+  AppWriter app(dir);
   constexpr int kBacklogRows = 6000;  // one page each: about 24 MiB of frames, past 16 MiB
 
   CaptureOptions options = smallThresholds();
@@ -692,13 +698,11 @@ TEST_CASE("a hand-off never copies more than a bounded amount under the applicat
   bool commitAtLock = false;
   options.beforeHandOffLock = [&] {
     lockWaits.fetch_add(1);
-    if (std::exchange(commitAtLock, false)) commit(kBacklogRows);
+    if (std::exchange(commitAtLock, false)) app.commit(kBacklogRows);
   };
-  ShadowWal shadow(app + "-walstream");
-  SegmentFilePool pool(shadow.root() + "/spare");
-  pool.fill();
-  CaptureMetrics metrics;
-  WalCapture capture(app, options, shadow, pool, metrics);
+  SteppedCapture stepped(app.path, options);
+  WalCapture& capture = stepped.capture;
+  CaptureMetrics& metrics = stepped.metrics;
   const uint64_t generation = capture.open().catchUp.end.generation;
   auto sync = [&] {
     capture.copyNew();
@@ -709,13 +713,13 @@ TEST_CASE("a hand-off never copies more than a bounded amount under the applicat
   // Three worker passes, each asked to backfill more than a hand-off does itself: the next
   // checkpoint is a hand-off, whatever is left.
   for (int i = 0; i < 3; ++i) {
-    commit(200);
+    app.commit(200);
     sync();
   }
   REQUIRE(lockWaits.load() == 0);
 
   // Committed before the hand-off asks for the lock: it does not ask.
-  commit(kBacklogRows);
+  app.commit(kBacklogRows);
   capture.checkpointIfDue();
   CHECK(metrics.handOffsDeferred.load() == 1);
   CHECK(lockWaits.load() == 0);
@@ -724,7 +728,7 @@ TEST_CASE("a hand-off never copies more than a bounded amount under the applicat
   commitAtLock = true;
   bool deferredUnderLock = false;
   for (int i = 0; i < 8 && lockWaits.load() == 0; ++i) {
-    commit(1);
+    app.commit(1);
     capture.copyNew();  // the first copies the backlog
     capture.writeSegmentFiles();
     const uint64_t copied = metrics.walBytesCopied.load();
@@ -738,12 +742,12 @@ TEST_CASE("a hand-off never copies more than a bounded amount under the applicat
   // Caught up, the next hand-offs go ahead and the WAL restarts within the generation.
   const uint64_t restartsBefore = metrics.walRestarts.load();
   for (int i = 0; i < 20 && metrics.walRestarts.load() == restartsBefore; ++i) {
-    commit(1);
+    app.commit(1);
     sync();
   }
   CHECK(metrics.walRestarts.load() > restartsBefore);
   CHECK(metrics.handOffsDeferred.load() == 2);
-  checkReplayEqualsApp(app, base, generation, transactions);
+  checkReplayEqualsApp(app.path, app.base, generation, app.transactions);
 }
 
 TEST_CASE("the first commit into a new WAL is captured at once, not at the fallback poll") {
