@@ -36,6 +36,17 @@ GenerationListing listGeneration(storage::ObjectStore& store, uint64_t generatio
   return out;
 }
 
+std::vector<WalObjectEntry> listWalObjectsAfter(storage::ObjectStore& store, uint64_t generation,
+                                                const std::string& afterKey) {
+  std::vector<WalObjectEntry> out;
+  for (storage::ObjectInfo& info : store.listAfter(walPrefix(generation), afterKey)) {
+    if (auto w = parseWalObjectKey(info.key); w && w->generation == generation) {
+      out.push_back({std::move(info.key), *w, info.size, info.modified});
+    }
+  }
+  return out;  // key order is position order
+}
+
 SnapshotIndex readSnapshotIndex(storage::ObjectStore& store, const std::string& key) {
   return SnapshotObjectReader(store, key).index();
 }

@@ -44,6 +44,12 @@ std::vector<uint64_t> listGenerations(storage::ObjectStore& store);
 // parse (strays, another tool's files) are skipped.
 GenerationListing listGeneration(storage::ObjectStore& store, uint64_t generation);
 
+// The WAL objects of `generation` whose keys sort after `afterKey`, in position order (their
+// keys sort as their positions do: 16 hex digits a part). A follower that remembers the last
+// key it saw lists only what is new: with S3, requests in proportion to the new objects.
+std::vector<WalObjectEntry> listWalObjectsAfter(storage::ObjectStore& store, uint64_t generation,
+                                                const std::string& afterKey);
+
 // A snapshot object's index (footer and index: two ranged reads). Throws as
 // SnapshotObjectReader does.
 SnapshotIndex readSnapshotIndex(storage::ObjectStore& store, const std::string& key);

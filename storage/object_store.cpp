@@ -58,6 +58,16 @@ std::unique_ptr<ObjectStore> openS3Store(const std::string& url, const StoreOpti
 
 }  // namespace
 
+std::vector<ObjectInfo> ObjectStore::listAfter(const std::string& prefix,
+                                               const std::string& startAfter) {
+  std::vector<ObjectInfo> all = list(prefix);
+  const auto first = std::upper_bound(
+      all.begin(), all.end(), startAfter,
+      [](const std::string& after, const ObjectInfo& info) { return after < info.key; });
+  all.erase(all.begin(), first);
+  return all;
+}
+
 uint64_t ObjectStore::readInto(const std::string& key, uint64_t offset, std::span<char> out) {
   const std::string bytes = read(key, offset, out.size());
   std::copy(bytes.begin(), bytes.end(), out.begin());

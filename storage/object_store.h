@@ -82,6 +82,13 @@ class ObjectStore {
   // error, when nothing is there.
   virtual std::vector<ObjectInfo> list(const std::string& prefix) = 0;
 
+  // The objects of list(prefix) whose keys sort after `startAfter`: what a follower that has
+  // seen everything up to startAfter lists next. The default filters list(); a store whose
+  // server can leave the rest out (S3's start-after) overrides it, so that a poll costs requests
+  // in proportion to what is new rather than to everything under the prefix.
+  virtual std::vector<ObjectInfo> listAfter(const std::string& prefix,
+                                            const std::string& startAfter);
+
   // The object's size and time; throws StorageError(kNotFound) when there is none.
   virtual ObjectInfo stat(const std::string& key) = 0;
 

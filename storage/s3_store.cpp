@@ -53,7 +53,7 @@ std::string S3Store::keyOf(const std::string& name) const {
 
 template <class OnPage>
 void S3Store::listPages(const std::string& name, std::string_view delimiter,
-                        std::string_view prefix, OnPage&& onPage) {
+                        std::string_view prefix, OnPage&& onPage, const std::string& startAfter) {
   std::optional<std::string> token;
   do {
     // Parameters in canonical (sorted) order, as Signature V4 wants them.
@@ -61,6 +61,7 @@ void S3Store::listPages(const std::string& name, std::string_view delimiter,
     if (token) query += "continuation-token=" + s3UriEncode(*token, false) + "&";
     if (!delimiter.empty()) query += "delimiter=" + s3UriEncode(delimiter, false) + "&";
     query += "list-type=2&prefix=" + s3UriEncode(name, false);
+    if (!startAfter.empty()) query += "&start-after=" + s3UriEncode(startAfter, false);
     S3Call list("GET", {}, "list", prefix);
     list.query = std::move(query);
     const S3Reply reply = client_.call(list);
@@ -88,14 +89,30 @@ std::vector<std::string> S3Store::listDirectories(const std::string& prefix) {
 }
 
 std::vector<ObjectInfo> S3Store::list(const std::string& prefix) {
+  return listObjects(prefix, {});
+}
+
+std::vector<ObjectInfo> S3Store::listAfter(const std::string& prefix,
+                                           const std::string& startAfter) {
+  return listObjects(prefix, startAfter);
+}
+
+std::vector<ObjectInfo> S3Store::listObjects(const std::string& prefix,
+                                             const std::string& startAfter) {
   checkListPrefix(url(), prefix);
   std::vector<ObjectInfo> objects;
-  listPages(client_.location().objectName(prefix), {}, prefix, [&](const S3ListPage& page) {
-    for (const S3ListPage::Object& o : page.objects) {
-      std::string key = keyOf(o.name);
-      if (!key.empty()) objects.push_back({std::move(key), o.size, timeOf(o.lastModified)});
-    }
-  });
+  const std::string after = startAfter.empty() ? "" : client_.location().objectName(startAfter);
+  listPages(
+      client_.location().objectName(prefix), {}, prefix,
+      [&](const S3ListPage& page) {
+        for (const S3ListPage::Object& o : page.objects) {
+          std::string key = keyOf(o.name);
+          if (!key.empty() && key > startAfter) {
+            objects.push_back({std::move(key), o.size, timeOf(o.lastModified)});
+          }
+        }
+      },
+      after);
   std::sort(objects.begin(), objects.end(),
             [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
   return objects;

@@ -42,6 +42,8 @@ class S3Store : public ObjectStore {
   std::string url() const override;
   std::vector<std::string> listDirectories(const std::string& prefix) override;
   std::vector<ObjectInfo> list(const std::string& prefix) override;
+  std::vector<ObjectInfo> listAfter(const std::string& prefix,
+                                    const std::string& startAfter) override;
   ObjectInfo stat(const std::string& key) override;
   std::string read(const std::string& key, uint64_t offset, uint64_t maxBytes) override;
   // A ranged GET written straight into `out`, with no copy in between.
@@ -50,11 +52,12 @@ class S3Store : public ObjectStore {
   void remove(const std::vector<std::string>& keys) override;
 
  private:
-  // Calls onPage for each page of ListObjectsV2 of the bucket's names starting with `name`;
-  // `delimiter` "/" or empty.
+  // Calls onPage for each page of ListObjectsV2 of the bucket's names starting with `name` (and
+  // sorting after `startAfter`, a bucket name, when not empty); `delimiter` "/" or empty.
   template <class OnPage>
   void listPages(const std::string& name, std::string_view delimiter, std::string_view prefix,
-                 OnPage&& onPage);
+                 OnPage&& onPage, const std::string& startAfter = {});
+  std::vector<ObjectInfo> listObjects(const std::string& prefix, const std::string& startAfter);
   // The store key of a name in the bucket; empty when it is not under the store's prefix or
   // not a key.
   std::string keyOf(const std::string& name) const;

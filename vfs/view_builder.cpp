@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "backup/layout.h"
 #include "backup/restore_plan.h"
 #include "backup/wal_continuity.h"
 #include "core/error.h"
@@ -23,8 +24,10 @@ ViewBuilder::ViewBuilder(storage::ObjectStore& store, uint64_t generation) : sto
   capturedAtMs_ = plan.snapshot.capturedAtMs;
   snapshot_ = std::make_shared<const backup::SnapshotObjectReader>(store, plan.snapshotKey,
                                                                    std::move(plan.snapshot));
+  listedUpTo_ = backup::walPrefix(generation_) + formatHex16(snapshotAt_.index);
   for (const backup::WalObjectEntry& w : plan.walObjects) {
     if (isNew(w)) applyObject(w);
+    listedUpTo_ = w.key;
   }
 }
 
@@ -33,10 +36,12 @@ bool ViewBuilder::isNew(const backup::WalObjectEntry& entry) const {
   return entry.start.index >= snapshotAt_.index;
 }
 
-bool ViewBuilder::advance(const backup::GenerationListing& listing) {
+bool ViewBuilder::advance() {
   const Pos before = at_;
-  for (const backup::WalObjectEntry& w : listing.walObjects) {
+  for (const backup::WalObjectEntry& w :
+       backup::listWalObjectsAfter(store_, generation_, listedUpTo_)) {
     if (isNew(w)) applyObject(w);
+    listedUpTo_ = w.key;
   }
   return at_ != before;
 }

@@ -36,10 +36,11 @@ class ViewBuilder {
   // store, a broken chain).
   ViewBuilder(storage::ObjectStore& store, uint64_t generation = 0);
 
-  // Applies the objects of `listing` (the generation's, from a fresh listGeneration) that start
-  // after the last one applied; returns whether the view moved. Throws as the constructor does;
-  // what was applied before the failing object stays applied.
-  bool advance(const backup::GenerationListing& listing);
+  // Lists the generation's WAL objects after the last one listed (one request for a poll with
+  // nothing new, however long the generation) and applies them; returns whether the view moved.
+  // Throws as the constructor does; what was applied before the failing object stays applied,
+  // and the next call lists that object again.
+  bool advance();
 
   // The state so far, as an immutable view numbered `version`.
   std::shared_ptr<const View> view(uint64_t version);
@@ -67,6 +68,9 @@ class ViewBuilder {
   Pos snapshotAt_;
   Pos at_;
   std::optional<Pos> lastObjectStart_;  // of the last object applied (or skipped as applied)
+  // Listings start after this key: the last object applied or skipped, or, before any, the
+  // snapshot's WAL index (its objects and later ones sort after it).
+  std::string listedUpTo_;
   WalChainState chain_;
   uint32_t pageCount_ = 0;
   uint32_t snapshotPages_ = 0;

@@ -34,7 +34,7 @@ std::shared_ptr<const View> ViewFeed::poll() {
     builder_ = std::move(next);
     return builder_->view(++version_);
   }
-  if (builder_->advance(backup::listGeneration(store_, builder_->generation()))) {
+  if (builder_->advance()) {
     return builder_->view(++version_);
   }
   return nullptr;

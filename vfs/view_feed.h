@@ -1,6 +1,6 @@
 // Follows a backup store: the newest state of its newest generation, as a series of views.
-// Each poll lists the store's generations and the current generation's objects, applies the WAL
-// objects that appeared since (view_builder.h), and switches to a newer generation once one
+// Each poll lists the store's generations and the current generation's new WAL objects, applies
+// those that appeared since (view_builder.h), and switches to a newer generation once one
 // holds a snapshot captured after the newest commit of the current one (a primary that restarted
 // and could not prove continuity). docs/vfs.md §5.
 //

@@ -50,6 +50,19 @@ TEST_CASE("list returns every object under a prefix at any depth, sorted by key"
   CHECK(all[0].modified == store.stat("a/b/c").modified);
 }
 
+TEST_CASE("listAfter returns the objects of list() whose keys sort after the given one") {
+  TempDir dir;
+  DirectoryStore store(dir.path());
+  for (const std::string key : {"w/01/a", "w/01/b", "w/02/a", "w/03/a", "x"}) {
+    putObject(store, key, key);
+  }
+  CHECK(keysOf(store.listAfter("w/", "")) == Keys{"w/01/a", "w/01/b", "w/02/a", "w/03/a"});
+  CHECK(keysOf(store.listAfter("w/", "w/01/b")) == Keys{"w/02/a", "w/03/a"});
+  CHECK(keysOf(store.listAfter("w/", "w/02")) == Keys{"w/02/a", "w/03/a"});
+  CHECK(keysOf(store.listAfter("w/", "w/01/a0")) == Keys{"w/01/b", "w/02/a", "w/03/a"});
+  CHECK(store.listAfter("w/", "w/03/a").empty());
+}
+
 TEST_CASE("list sorts by the bytes of whole keys, not directory by directory") {
   TempDir dir;
   DirectoryStore store(dir.path());

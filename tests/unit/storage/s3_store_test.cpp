@@ -106,6 +106,12 @@ TEST_CASE("S3: more than 1,000 objects list completely, and one remove() takes t
     putObject(*store, key, "x");
   }
   CHECK(keysOf(store->list("d/")) == keys);
+  CHECK(keysOf(store->listAfter("d/", "")) == keys);
+  CHECK(keysOf(store->listAfter("d/", "d/0999/o")) ==
+        std::vector<std::string>{"d/1000/o", "d/1001/o", "d/1002/o"});
+  CHECK(keysOf(store->listAfter("d/", "d/0999")) ==  // keys inside "d/0999/" sort after it
+        std::vector<std::string>{"d/0999/o", "d/1000/o", "d/1001/o", "d/1002/o"});
+  CHECK(store->listAfter("d/", "d/1002/o").empty());
   const auto directories = store->listDirectories("d/");
   REQUIRE(directories.size() == kCount);
   CHECK(directories.front() == "0000");
@@ -358,4 +364,21 @@ TEST_CASE("S3: a 206 of another range than the one asked for is refused, as perm
   std::string buffer(20, '\0');
   CHECK(store->readInto("k", 40, buffer) == 10);
   CHECK(buffer.substr(0, 10) == "0123456789");
+}
+
+TEST_CASE("S3: listAfter asks the server for the keys after the given one, not for all of them") {
+  const std::string body =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult><Name>bucket</Name>"
+      "<Prefix>p/g/</Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys>"
+      "<IsTruncated>false</IsTruncated></ListBucketResult>";
+  CannedHttpServer server("HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+  auto store = openS3TestStore("s3://bucket/p?endpoint=" + server.url());
+  CHECK(store->listAfter("g/", "g/0001/x").empty());
+  REQUIRE(server.targets().size() == 1);
+  const std::string target = server.targets()[0];
+  INFO(target);
+  // The bucket name of the key, under the store's prefix, percent-encoded as Signature V4 wants.
+  CHECK(target.find("start-after=p%2Fg%2F0001%2Fx") != std::string::npos);
+  CHECK(target.find("prefix=p%2Fg%2F") != std::string::npos);
 }
