@@ -20,6 +20,7 @@
 #include "core/pos.h"
 #include "core/sqlite_conn.h"
 #include "tests/support/cluster.h"
+#include "tests/support/contains.h"
 #include "tests/support/http_client.h"
 #include "tests/support/replica_with_status.h"
 #include "tests/support/sqlite_fixture.h"
@@ -31,10 +32,6 @@ using namespace walstream::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
-}
 
 // The primary's database: one table the test writes rows into.
 std::unique_ptr<SqliteConnection> openSource(const std::string& path) {

@@ -14,6 +14,7 @@
 #include "core/file_util.h"
 #include "core/lz4_codec.h"
 #include "tests/support/canned_http_server.h"
+#include "tests/support/contains.h"
 #include "tests/support/hostile_stream.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
@@ -59,10 +60,6 @@ uint64_t peakRss(pid_t pid) {
 // must not keep: its own memory plus a batch (16 MiB), a 1 MiB socket read and a segment, with
 // room for AddressSanitizer's padding and quarantine.
 constexpr uint64_t kBoundedPeak = uint64_t{192} << 20;
-
-bool contains(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
-}
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include "core/sqlite_conn.h"
 #include "proto/query_string.h"
 #include "tests/support/cluster.h"
+#include "tests/support/contains.h"
 #include "tests/support/hostile_stream.h"
 #include "tests/support/http_client.h"
 #include "tests/support/original_primary.h"
@@ -66,10 +67,6 @@ struct Replica : ReplicaWithStatus {
           return flags;
         }()) {}
 };
-
-bool contains(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
-}
 
 std::string resumeQuery(uint64_t index) {
   return "generation=" + formatHex16(kGeneration) + "&index=" + formatHex16(index);

@@ -18,6 +18,7 @@
 
 #include "core/file_util.h"
 #include "tests/support/canned_http_server.h"
+#include "tests/support/contains.h"
 #include "tests/support/hostile_clients.h"
 #include "tests/support/hostile_stream.h"
 #include "tests/support/http_client.h"
@@ -32,10 +33,6 @@ using namespace walstream::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
-}
 
 std::string upstreamAnswer(int status, const std::string& reason, const std::string& body) {
   return "HTTP/1.1 " + std::to_string(status) + " " + reason +

@@ -14,9 +14,11 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "tests/support/contains.h"
 
 using namespace walstream;
 using namespace std::chrono_literals;
+using walstream::test::contains;
 
 namespace {
 
@@ -85,10 +87,6 @@ std::string errorOf(F&& f) {
     return e.what();
   }
   return {};
-}
-
-bool contains(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
 }
 
 // A 200 response whose chunked body is `body` cut into chunks of the given sizes (the rest as

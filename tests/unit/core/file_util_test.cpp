@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/file_util.h"
+#include "tests/support/contains.h"
 #include "tests/support/temp_dir.h"
 
 using namespace walstream;
@@ -22,10 +23,6 @@ std::string errorOf(auto&& fn) {
     return e.what();
   }
   return "(no error)";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 ino_t inodeOf(const std::string& path) {
