@@ -22,6 +22,14 @@ namespace {
 // See waitForChange.
 constexpr auto kCommitSettle = std::chrono::milliseconds(2);
 constexpr auto kCommitSettlePoll = std::chrono::microseconds(20);
+// Frames beyond the copy whose commit is still not published after the settle: the writer is
+// syncing the WAL (an fsync can take longer than the settle) or still writing a transaction.
+// No inotify event announces the publication, so capture looks again after this long, doubling
+// up to the maximum while the frames stay unpublished, instead of after the poll interval. (Frames
+// of a transaction that spilled to the WAL and then rolled back stay "unpublished" until the
+// next commit overwrites them: a few cheap wake-ups a second meanwhile.)
+constexpr auto kUnpublishedFirstRecheck = std::chrono::milliseconds(2);
+constexpr auto kUnpublishedMaxRecheck = std::chrono::milliseconds(256);
 
 }  // namespace
 
@@ -395,6 +403,12 @@ void Database::waitForChange(std::stop_token& stop, int inotifyFd) {
   // Segments waiting to be batched into a file are written when their delay is up, even if
   // nothing else happens.
   auto timeout = options_.pollInterval;
+  if (capture_ && !capture_->commitPending() && capture_->framesBeyondCopy()) {
+    timeout = std::min<std::chrono::milliseconds>(timeout, unpublishedRecheck_);
+    unpublishedRecheck_ = std::min(unpublishedRecheck_ * 2, kUnpublishedMaxRecheck);
+  } else {
+    unpublishedRecheck_ = kUnpublishedFirstRecheck;
+  }
   if (capture_) {
     if (auto due = capture_->writeDeadline()) {
       const auto left =

@@ -239,6 +239,8 @@ class Database {
   std::unique_ptr<WalCapture> capture_;  // capture thread only
   RecordFile positionFile_;              // capture thread only; not durable (shadow_wal.h)
   SegmentFilePool segmentFiles_;         // capture thread only
+  // waitForChange()'s next look at frames whose commit is not published yet; capture thread only.
+  std::chrono::milliseconds unpublishedRecheck_{2};
 
   // Shared with other threads, under mu_.
   mutable std::mutex mu_;

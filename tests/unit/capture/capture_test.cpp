@@ -22,6 +22,7 @@
 #include "server/capture/wal_capture.h"
 #include "tests/support/capture_thread.h"
 #include "tests/support/shadow_replay.h"
+#include "tests/support/slow_sync_vfs.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/time_scale.h"
 
@@ -788,4 +789,38 @@ TEST_CASE("the first commit into a new WAL is captured at once, not at the fallb
     indexes.insert(after.index);
   }
   CHECK(indexes.size() >= 3);  // the WAL restarted at least twice on the way
+}
+
+TEST_CASE("a commit published well after its last frame was written is captured at once") {
+  // A commit is published in the wal-index only after the WAL's sync; on a slow disk that comes
+  // later than capture's settle after the frame writes that woke it, and nothing wakes capture
+  // for the publication. It waited for the next write or the fallback poll (1 s by default).
+  const SlowSyncVfs slowDisk("walstream-test-slow-sync", std::chrono::milliseconds(40));
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  {
+    SqliteConnection c(app, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    c.exec("PRAGMA journal_mode=WAL");
+    c.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
+  }
+  CaptureOptions options = smallThresholds();
+  options.pollInterval = std::chrono::hours(1);
+  CaptureThread cap(app, options);
+  const auto waitForMove = [&](const Pos& from) {
+    const auto until = std::chrono::steady_clock::now() + scaled(std::chrono::seconds(10));
+    while (cap.db.position() == from && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return cap.db.position();
+  };
+  REQUIRE_FALSE(waitForMove(Pos{}).empty());
+  SqliteConnection writer("file:" + app + "?vfs=" + slowDisk.name(),
+                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI);
+  writer.setBusyTimeout(5000);
+  writer.exec("PRAGMA synchronous=FULL");  // a WAL sync at every commit
+  for (int i = 0; i < 5; ++i) {
+    const Pos before = cap.db.position();
+    writer.exec("INSERT INTO t VALUES(" + std::to_string(i) + ", randomblob(100))");
+    CHECK_MESSAGE(waitForMove(before) != before, "commit " << i << " was not captured");
+  }
 }
