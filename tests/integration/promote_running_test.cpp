@@ -68,6 +68,29 @@ struct FollowingReplica {
   std::optional<ReplicaWithStatus> replica;
 };
 
+// POST /promote on `replica`, whose LOCAL_DB (holding `written`) was written behind its back:
+// refused at step 2 with `reason`, nothing recorded, LOCAL_DB and the replica's files as they
+// were, and `walstream promote` refuses it too.
+void checkRefusedAsWritten(ReplicaWithStatus& replica, const std::string& written,
+                           const std::string& reason, const TempDir& dir) {
+  const std::string rep = replica.db;
+  const std::string answer = promoteRequest(replica.port, "POST");
+  CHECK(statusOf(answer) == 500);
+  const std::string body = bodyOf(answer);
+  CHECK(body.find("refusing to promote") != std::string::npos);
+  CHECK(body.find(reason) != std::string::npos);
+  CHECK(countOf(body, "\n") == 1);
+  CHECK(replica.process.wait(scaled(20s)) == std::optional<int>(1));
+  CHECK(replica.process.stderrText().find("the promotion failed: refusing to promote") !=
+        std::string::npos);
+  CHECK_FALSE(pathExists(promotedRecordPath(rep)));
+  CHECK(pathExists(rep + "-walstream/position"));
+  CHECK(bankDigest(rep) == written);
+  const auto again = promote(rep, dir, "cli");
+  CHECK(again.exitCode == 1);
+  CHECK(again.err.find(reason) != std::string::npos);
+}
+
 }  // namespace
 
 TEST_CASE("POST /promote promotes a running replica, which exits; a primary then serves it") {
@@ -167,31 +190,29 @@ TEST_CASE("POST /promote: 401 without the token, 405 for GET, 409 while a promot
   CHECK(bankDigest(rep) == bankDigest(f.app));
 }
 
-TEST_CASE("POST /promote refuses a LOCAL_DB its position does not describe: 500, exit code 1") {
+TEST_CASE("POST /promote refuses a LOCAL_DB written while the replica was stopped: 500, exit 1") {
   TempDir dir;
   const std::string app = dir.file("app.db"), rep = dir.file("replica.db");
   makeStoppedReplica(app, rep, dir, 50);
-  // A write made while the replica was stopped; the replica then runs without an upstream, so
-  // it cannot replace the state by a snapshot before the promotion is asked for.
+  // The replica then runs without an upstream, so it cannot replace the state by a snapshot
+  // before the promotion is asked for.
   transferWithShell(rep, dir);
   const std::string written = bankDigest(rep);
   ReplicaWithStatus replica(dir, {"--upstream", "http://127.0.0.1:1"});
   REQUIRE(replica.process.waitForStderr("has changed since the saved position", scaled(10s)) != "");
+  checkRefusedAsWritten(replica, written, "has changed since the saved position", dir);
+}
 
-  const std::string answer = promoteRequest(replica.port, "POST");
-  CHECK(statusOf(answer) == 500);
-  const std::string body = bodyOf(answer);
-  CHECK(body.find("refusing to promote") != std::string::npos);
-  CHECK(body.find("has changed since the saved position") != std::string::npos);
-  CHECK(countOf(body, "\n") == 1);
-  CHECK(replica.process.wait(scaled(20s)) == std::optional<int>(1));
-  CHECK(replica.process.stderrText().find("the promotion failed: refusing to promote") !=
+TEST_CASE("POST /promote refuses a LOCAL_DB written while the replica runs: 500, exit 1") {
+  FollowingReplica f(50);
+  // No apply comes after it (the writer has stopped), so only the stop can notice it: its
+  // checkpoint must not copy it into the database file as if it were the primary's.
+  transferWithShell(f.replica->db, f.dir);
+  const std::string written = bankDigest(f.replica->db);
+  CHECK(written != bankDigest(f.app));
+  // The write is still in the WAL, which has frames the saved position does not describe.
+  checkRefusedAsWritten(*f.replica, written, "is not where the saved position", f.dir);
+  CHECK(f.replica->process.stderrText().find("was written locally since the last apply") !=
         std::string::npos);
-  // Refused at step 2: nothing recorded, the replica's files and LOCAL_DB as they were.
-  CHECK_FALSE(pathExists(promotedRecordPath(rep)));
-  CHECK(pathExists(rep + "-walstream/position"));
-  CHECK(bankDigest(rep) == written);
-  const auto again = promote(rep, dir, "cli");
-  CHECK(again.exitCode == 1);
-  CHECK(again.err.find("has changed since the saved position") != std::string::npos);
+  stopCleanly(f.primary.process());
 }

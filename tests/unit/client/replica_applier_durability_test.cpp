@@ -328,6 +328,27 @@ TEST_CASE("a local write made while the replica is stopped is seen on start") {
   }
 }
 
+TEST_CASE("a local write no apply has seen is not checkpointed by the clean stop") {
+  TempDir dir;
+  Source source(dir);
+  const std::string local = dir.file("replica.db");
+  {
+    client::ReplicaApplier a(local, {});
+    installSnapshot(a, source);
+    source.insert(20);
+    REQUIRE(a.applySegments({source.segmentFrom(0)}) == 20);
+    // Made while the applier runs, after its last apply: the stop is the first to meet it.
+    SqliteConnection c(local);
+    c.exec("DELETE FROM t WHERE x = 7");
+  }
+  // Its frames are still in the WAL, which the saved position does not describe: the next start
+  // forgets the position (a snapshot) instead of taking the write for the primary's state.
+  REQUIRE(std::filesystem::file_size(local + "-wal") > 0);
+  client::ReplicaApplier b(local, {});
+  CHECK_FALSE(b.position().has_value());
+  CHECK(b.startProblem().find("is not where the saved position") != std::string::npos);
+}
+
 TEST_CASE("an apply whose write of LOCAL_DB's WAL fails publishes nothing and keeps its position") {
   // Through the file-system seam (core/file_system.h): the appender's write of the batch's frames
   // into LOCAL_DB's WAL fails part way.
