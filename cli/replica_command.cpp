@@ -303,6 +303,7 @@ std::unique_ptr<client::StatusServer> startStatusServer(const ReplicaSettings& s
 int promoteStopped(const std::string& db, const InstanceLock& lock,
                    const client::PromotionReply& reply) {
   try {
+    client::checkPromotionCandidate(db);  // a replica that never had a snapshot: said plainly
     const std::string text =
         client::describePromotion(db, client::promoteReplica(db, lock, kPromoteCheckpointTimeout));
     log::info(text.substr(0, text.find('\n')));

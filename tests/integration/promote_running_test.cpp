@@ -216,3 +216,14 @@ TEST_CASE("POST /promote refuses a LOCAL_DB written while the replica runs: 500,
         std::string::npos);
   stopCleanly(f.primary.process());
 }
+
+TEST_CASE("POST /promote on a replica that has no snapshot yet: 500, exit 1, nothing created") {
+  TempDir dir;
+  ReplicaWithStatus replica(dir, {"--upstream", "http://127.0.0.1:1"});
+  const std::string answer = promoteRequest(replica.port, "POST");
+  CHECK(statusOf(answer) == 500);
+  CHECK(bodyOf(answer) == replica.db + " does not exist\n");
+  CHECK(replica.process.wait(scaled(20s)) == std::optional<int>(1));
+  CHECK_FALSE(pathExists(replica.db));
+  CHECK_FALSE(pathExists(promotedRecordPath(replica.db)));
+}
