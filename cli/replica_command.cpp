@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "cli/config_file.h"
 #include "cli/flags.h"
 #include "cli/stop_signal.h"
+#include "client/promotion.h"
 #include "client/replica.h"
 #include "client/status_server.h"
 #include "core/error.h"
@@ -55,6 +57,9 @@ constexpr const char* kReplicaUsage =
     "Everything received is checked before it is installed, applied or held in memory (see\n"
     "README, \"A hostile or broken upstream\"); a connection that stalls is made again.\n"
     "SIGINT/SIGTERM stop cleanly (exit 0); SIGHUP reloads --http's certificate and tokens.\n"
+    "POST /promote on --http promotes it while it runs: it stops as on SIGTERM, promotes\n"
+    "LOCAL_DB as `walstream promote` does, answers 200 and exits 0 (500 and exit code 1 when\n"
+    "the promotion fails; `walstream promote LOCAL_DB` then says why or finishes it).\n"
     "\n"
     "--config FILE reads the flags from a YAML file instead, each a top-level key named as the\n"
     "flag without the dashes, and LOCAL_DB from its path: key; flags given here override the\n"
@@ -88,7 +93,8 @@ void defineReplicaFlags(Flags& flags) {
                "heartbeats; needs --db, the database's path on the primary)");
   flags.define(
       "http", "ADDR", "",
-      "serve /status, /metrics, /healthz and /wait on ADDR (:9091, 127.0.0.1:9091, [::1]:9091)");
+      "serve /status, /metrics, /healthz and /wait on ADDR (:9091, 127.0.0.1:9091, [::1]:9091), "
+      "and POST /promote, which stops the replica and promotes LOCAL_DB (docs/promotion.md)");
   defineServerAccessFlags(flags);
   flags.define("min-checkpoint-pages", "N", "1000",
                "checkpoint LOCAL_DB's WAL (PASSIVE, or restart it when no reader is in it) past "
@@ -244,47 +250,113 @@ ReplicaSettings replicaSettings(Flags& flags) {
   return s;
 }
 
-// Runs the replica (and its status server, when asked for) until SIGINT or SIGTERM. The stop
-// signals must be blocked before this starts any thread, so that only the waiting thread sees
-// them.
+// How long POST /promote's checkpoint waits for readers to leave LOCAL_DB's WAL: the default
+// --timeout of `walstream promote`.
+constexpr std::chrono::seconds kPromoteCheckpointTimeout{30};
+
+// POST /promote, from the status server's thread to the one that waits for the stop signals,
+// which then stops the replica and promotes.
+class PromotionHandOver {
+ public:
+  explicit PromotionHandOver(StopSignalWaiter& waiter) : waiter_(waiter) {}
+
+  client::PromotionStarter starter() {
+    return [this](client::PromotionReply reply) {
+      {
+        std::lock_guard lock(mu_);
+        reply_ = std::move(reply);
+      }
+      waiter_.wake();
+    };
+  }
+  client::PromotionReply take() {
+    std::lock_guard lock(mu_);
+    return std::move(reply_);
+  }
+
+ private:
+  StopSignalWaiter& waiter_;
+  std::mutex mu_;
+  client::PromotionReply reply_;
+};
+
+std::unique_ptr<client::StatusServer> startStatusServer(const ReplicaSettings& s,
+                                                        client::ReplicaState& state,
+                                                        std::optional<unsigned long> fileLimit,
+                                                        client::PromotionStarter promote) {
+  if (!s.listen) return nullptr;
+  const client::StatusServerLimits limits{
+      s.maxConnections > 0 ? s.maxConnections
+                           : client::defaultMaxStatusConnections(fileLimit.value_or(1024)),
+      s.maxWaiters, s.headerTimeout};
+  auto status = std::make_unique<client::StatusServer>(*s.listen, state, limits, s.access,
+                                                       std::move(promote));
+  log::info("replica status: listening on " + status->address() + " (open-file limit " +
+            (fileLimit ? std::to_string(*fileLimit) : std::string("unknown")) + ", at most " +
+            std::to_string(status->maxConnections()) + " connections" +
+            (s.access && s.access->requiresToken() ? ", bearer tokens required" : "") + ")");
+  return status;
+}
+
+// POST /promote, once the replica has stopped: the promotion's steps under the instance lock
+// the replica held all along (client/promotion.h), answered through `reply`. The exit code.
+int promoteStopped(const std::string& db, const InstanceLock& lock,
+                   const client::PromotionReply& reply) {
+  try {
+    client::checkPromotionCandidate(db);  // a replica that never had a snapshot: said plainly
+    const std::string text =
+        client::describePromotion(db, client::promoteReplica(db, lock, kPromoteCheckpointTimeout));
+    log::info(text.substr(0, text.find('\n')));
+    reply({200, text});
+    return 0;
+  } catch (const std::exception& e) {
+    log::error(db + ": the promotion failed: " + e.what());
+    reply({500, std::string(e.what()) + "\n"});
+    return 1;
+  }
+}
+
+// Runs the replica (and its status server, when asked for) until SIGINT or SIGTERM, or until
+// POST /promote, which stops it the same way and then promotes LOCAL_DB. The stop signals must
+// be blocked before this starts any thread, so that only the waiting thread sees them.
 int followUntilStopped(const ReplicaSettings& s, const sigset_t& signals,
                        std::optional<unsigned long> fileLimit) {
   try {
-    // Held until the replica has stopped: a primary, another replica or `walstream promote` on
-    // the same database is refused while it is (core/instance_lock.h).
+    // Held until the replica has stopped (or promoted): a primary, another replica or `walstream
+    // promote` on the same database is refused while it is (core/instance_lock.h).
     const InstanceLock lock = InstanceLock::acquire(s.options.localPath, "replica");
     client::ReplicaState state;
-    client::Replica replica(s.options, state);
-    std::unique_ptr<client::StatusServer> status;
+    std::optional<client::Replica> replica(std::in_place, s.options, state);
+    StopSignalWaiter waiter(signals);
+    PromotionHandOver promotion(waiter);
+    const std::unique_ptr<client::StatusServer> status =
+        startStatusServer(s, state, fileLimit, promotion.starter());
     if (s.options.access.tls && !s.options.access.tls->verifies()) {
       log::warn(
           "--tls-insecure: the upstream's certificate and name are not checked; anyone on "
           "the path can read and change the stream");
-    }
-    if (s.listen) {
-      const client::StatusServerLimits limits{
-          s.maxConnections > 0 ? s.maxConnections
-                               : client::defaultMaxStatusConnections(fileLimit.value_or(1024)),
-          s.maxWaiters, s.headerTimeout};
-      status = std::make_unique<client::StatusServer>(*s.listen, state, limits, s.access);
-      log::info("replica status: listening on " + status->address() + " (open-file limit " +
-                (fileLimit ? std::to_string(*fileLimit) : std::string("unknown")) + ", at most " +
-                std::to_string(status->maxConnections()) + " connections" +
-                (s.access && s.access->requiresToken() ? ", bearer tokens required" : "") + ")");
     }
     std::string upstreams;
     for (const client::Upstream& u : s.options.upstreams) {
       upstreams += (upstreams.empty() ? "" : ", then ") + u.url;
     }
     log::info(s.options.localPath + ": following " + upstreams);
-    std::thread worker([&] { replica.run(); });
-    const std::string stopSignal =
-        waitForStopSignal(signals, [&s] { httpd::reloadServerAccess(s.access.get()); });
-    log::info("received " + stopSignal + "; stopping");
-    replica.stop();
+    std::thread worker([&] { replica->run(); });
+    const std::optional<std::string> stopSignal =
+        waiter.wait([&s] { httpd::reloadServerAccess(s.access.get()); });
+    log::info(stopSignal ? "received " + *stopSignal + "; stopping"
+                         : "POST /promote: stopping to promote " + s.options.localPath);
+    // The one way the replica stops: no apply starts after stop(), the thread's end waits for
+    // the one in flight, and the applier closes as at every clean stop (ReplicaApplier).
+    replica->stop();
     worker.join();
-    log::info(s.options.localPath + ": stopped");
-    return 0;
+    replica.reset();
+    if (stopSignal) {
+      log::info(s.options.localPath + ": stopped");
+      return 0;
+    }
+    // A SIGINT or SIGTERM meanwhile stays pending: the promotion goes on, and the exit ends it.
+    return promoteStopped(s.options.localPath, lock, promotion.take());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "walstream replica: %s\n", e.what());
     return 1;

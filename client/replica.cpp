@@ -600,7 +600,9 @@ void Replica::StreamConnection::onHeartbeat(const proto::StreamRecord& r) {
 
 // Applies the batch gathered so far as one transaction.
 void Replica::StreamConnection::applyPending() {
-  if (pending_.empty()) return;
+  // Once stop() was called no apply starts: a promotion may follow the stop (POST /promote),
+  // and what was not applied is sent again at the next start anyway.
+  if (pending_.empty() || replica_.stopping_) return;
   progressed();
   const uint64_t n = applier_.applySegments(pending_);
   // Visible to new readers from here: /wait is told before the checkpoint, which may take long.

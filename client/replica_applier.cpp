@@ -234,9 +234,19 @@ ReplicaApplier::~ReplicaApplier() {
   // start resumes even after a later power failure. An empty WAL is preferred: the last
   // read-write connection to close LOCAL_DB while the replica is stopped checkpoints and
   // deletes a non-empty WAL, which a restart cannot tell from a WAL lost to a power failure.
+  // Never after a local write that no apply has seen yet: the checkpoint would copy it into the
+  // database file and the position would then describe that file, so the next start (or a
+  // promotion) would take a state the primary never had for the one at the position. Left in
+  // the WAL, the write makes the WAL differ from the saved position, which the next start sees.
   try {
     if (appender_) {
-      if (position_ && appender_->checkpointTruncate(std::chrono::milliseconds(0))) {
+      const bool written = position_ && !appender_->unmodified();
+      if (written) {
+        log::warn(localPath_ +
+                  " was written locally since the last apply; not checkpointed at "
+                  "the stop (the next start fetches a snapshot)");
+      }
+      if (position_ && !written && appender_->checkpointTruncate(std::chrono::milliseconds(0))) {
         recordTruncatedWal();
       } else {
         appender_->syncWal();

@@ -77,9 +77,10 @@
 //        primary then sends the snapshot again.
 //      * local write detected (ReplicaModifiedError): P is removed, the removal flushed:
 //        snapshot.
-//      * clean stop: a TRUNCATE checkpoint if no reader is in the WAL (handled as above), else
-//        the WAL and P are flushed; either way a restart resumes even after a later F. While no
-//        replica runs, the last read-write SQLite connection to close LOCAL_DB checkpoints and
+//      * clean stop: a TRUNCATE checkpoint if no reader is in the WAL and no local write came
+//        since the last apply (handled as above), else the WAL and P are flushed; either way a
+//        restart resumes even after a later F, except after such a write, which it detects. While
+//        no replica runs, the last read-write SQLite connection to close LOCAL_DB checkpoints and
 //        deletes the WAL: after a truncation at stop that changes nothing; otherwise the empty
 //        WAL beside a P that says frames costs a snapshot (nothing tells it apart from a WAL
 //        lost to F).

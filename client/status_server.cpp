@@ -7,6 +7,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <future>
 #include <thread>
 
 #include "client/position_wait.h"
@@ -53,6 +54,8 @@ constexpr size_t kMaxRequestBufferBytes = 16 * 1024;
 constexpr uint64_t kMaxRequestBodyBytes = 4 * 1024;
 
 constexpr std::string_view kWaitPath = "/wait";
+constexpr std::string_view kPromotePath = "/promote";
+constexpr const char* kTextPlain = "text/plain; charset=utf-8";
 
 using httpd::makeJsonError;
 using httpd::makeResponse;
@@ -95,6 +98,23 @@ StringResponse healthAnswer(const ReplicaState& state, unsigned version) {
       version, kKeepAlive);
 }
 
+// POST /promote: started at most once in the server's life (docs/promotion.md §5). Touched on
+// the server's thread only.
+struct PromotionGate {
+  PromotionStarter start;  // empty: no /promote
+  bool started = false;
+  // The session that waits for the promotion's answer, kept alive here (it has no operation
+  // pending meanwhile) and so destroyed with the server, before the connection count its slot
+  // returns to. The PromotionReply holds it weakly: a reply that outlives the server is a no-op.
+  std::shared_ptr<void> waiting;
+};
+
+// A request the session answers later: a valid GET /wait when `wait` is set, a POST /promote.
+struct Deferred {
+  std::optional<proto::WaitRequest> wait;
+  bool promote = false;
+};
+
 // A GET /wait (client/position_wait.h): parsed, or its 400.
 StringResponse parseWait(std::string_view query, unsigned version,
                          std::optional<proto::WaitRequest>& wait) {
@@ -106,10 +126,10 @@ StringResponse parseWait(std::string_view query, unsigned version,
   return {};
 }
 
-// The answer to the request, or, for a valid GET /wait, `wait` set and an empty answer: the
-// session answers when the wait ends.
+// The answer to the request, or, for a valid GET /wait and a POST /promote, `deferred` set and
+// an empty answer: the session answers when the wait or the promotion ends.
 StringResponse route(const http::request<http::string_body>& req, const ReplicaState& state,
-                     const httpd::ServerAccess* access, std::optional<proto::WaitRequest>& wait) {
+                     const httpd::ServerAccess* access, bool promotes, Deferred& deferred) {
   const unsigned version = req.version();
   const std::string target(req.target());
   const std::string path = target.substr(0, target.find('?'));
@@ -117,10 +137,18 @@ StringResponse route(const http::request<http::string_body>& req, const ReplicaS
   if (access != nullptr && !access->admits(path, {authorization.data(), authorization.size()})) {
     return httpd::makeUnauthorized(version, kKeepAlive);
   }
-  const bool known =
-      path == "/status" || path == "/healthz" || path == "/metrics" || path == kWaitPath;
+  const bool known = path == "/status" || path == "/healthz" || path == "/metrics" ||
+                     path == kWaitPath || (promotes && path == kPromotePath);
   if (!known) {
     return makeJsonError(404, "no such path: " + printableText(path, 256), version, kKeepAlive);
+  }
+  if (path == kPromotePath) {
+    if (req.method() != http::verb::post) {
+      return httpd::methodNotAllowed(printableText(std::string(req.method_string()), 32), path,
+                                     "POST", version, kKeepAlive);
+    }
+    deferred.promote = true;
+    return {};
   }
   if (!httpd::isGetOrHead(req.method())) {
     return httpd::methodNotAllowed(printableText(std::string(req.method_string()), 32), path,
@@ -130,7 +158,7 @@ StringResponse route(const http::request<http::string_body>& req, const ReplicaS
     const size_t q = target.find('?');
     return parseWait(
         q == std::string::npos ? std::string_view() : std::string_view(target).substr(q + 1),
-        version, wait);
+        version, deferred.wait);
   }
   if (path == "/status") return statusAnswer(state, version);
   if (path == "/healthz") return healthAnswer(state, version);
@@ -140,11 +168,11 @@ StringResponse route(const http::request<http::string_body>& req, const ReplicaS
 
 // The request target is the client's: anything echoed from it is escaped (printable_text.h).
 StringResponse respond(const http::request<http::string_body>& req, const ReplicaState& state,
-                       const httpd::ServerAccess* access, std::optional<proto::WaitRequest>& wait) {
+                       const httpd::ServerAccess* access, bool promotes, Deferred& deferred) {
   StringResponse res;
   try {
-    res = route(req, state, access, wait);
-    if (wait) return res;
+    res = route(req, state, access, promotes, deferred);
+    if (deferred.wait || deferred.promote) return res;
   } catch (const std::exception& e) {
     // No request may take the replica down: whatever failed is this request's alone.
     log::warn(std::string("replica status: request failed: ") + e.what());
@@ -160,13 +188,15 @@ StringResponse respond(const http::request<http::string_body>& req, const Replic
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(std::unique_ptr<httpd::Transport> transport, const ReplicaState& state,
-          httpd::WaiterRegistry& waiters, std::shared_ptr<const httpd::ServerAccess> access,
-          proto::ConnectionCount::Slot slot, std::chrono::milliseconds requestTimeout)
+          httpd::WaiterRegistry& waiters, PromotionGate& promotion,
+          std::shared_ptr<const httpd::ServerAccess> access, proto::ConnectionCount::Slot slot,
+          std::chrono::milliseconds requestTimeout)
       : slot_(std::move(slot)),
         requestTimeout_(requestTimeout),
         transport_(std::move(transport)),
         state_(state),
         waiters_(waiters),
+        promotion_(promotion),
         access_(std::move(access)) {
     parser_.body_limit(kMaxRequestBodyBytes);
   }
@@ -188,30 +218,64 @@ class Session : public std::enable_shared_from_this<Session> {
   void readRequest() {
     // A request beyond the bounds (buffer_overflow, body_limit) is dropped unanswered, as a
     // malformed one is.
-    http::async_read(*transport_, buffer_, parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       if (ec) {
-                         self->noteTlsOnPlainPort();
-                         return;
-                       }
-                       std::optional<proto::WaitRequest> wait;
-                       StringResponse res =
-                           respond(self->parser_.get(), self->state_, self->access_.get(), wait);
-                       if (wait) {
-                         self->startWait(*wait);
-                       } else {
-                         self->answer(std::move(res));
-                       }
-                     });
+    http::async_read(
+        *transport_, buffer_, parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec) {
+            self->noteTlsOnPlainPort();
+            return;
+          }
+          Deferred deferred;
+          StringResponse res = respond(self->parser_.get(), self->state_, self->access_.get(),
+                                       static_cast<bool>(self->promotion_.start), deferred);
+          if (deferred.wait) {
+            self->startWait(*deferred.wait);
+          } else if (deferred.promote) {
+            self->startPromotion();
+          } else {
+            self->answer(std::move(res));
+          }
+        });
   }
 
-  void answer(StringResponse res) {
+  // `written` runs once the answer is written or its write failed.
+  void answer(StringResponse res, std::function<void()> written = {}) {
     res_ = std::move(res);
     // The deadline set at accept bounds the request; after a wait, the answer gets one of its own.
     transport_->expiresAfter(requestTimeout_);
-    http::async_write(*transport_, res_, [self = shared_from_this()](beast::error_code, size_t) {
-      beast::error_code ignored;
-      self->transport_->socket().shutdown(tcp::socket::shutdown_send, ignored);
+    http::async_write(
+        *transport_, res_,
+        [self = shared_from_this(), written = std::move(written)](beast::error_code, size_t) {
+          beast::error_code ignored;
+          self->transport_->socket().shutdown(tcp::socket::shutdown_send, ignored);
+          if (written) written();
+        });
+  }
+
+  // Hands the promotion to the replica's thread (PromotionStarter); its PromotionReply answers
+  // this connection. Only the first POST /promote in the server's life promotes.
+  void startPromotion() {
+    const unsigned version = parser_.get().version();
+    if (promotion_.started) {
+      answer(makeResponse(409, kTextPlain, "a promotion of this replica is already running\n",
+                          version, kKeepAlive));
+      return;
+    }
+    promotion_.started = true;
+    log::info("replica status: POST /promote from " +
+              httpd::remoteEndpointText(transport_->socket()));
+    promotion_.waiting = shared_from_this();
+    auto written = std::make_shared<std::promise<void>>();
+    std::shared_future<void> done = written->get_future().share();
+    promotion_.start([weak = weak_from_this(), written, done, version,
+                      timeout = requestTimeout_](const PromotionAnswer& a) {
+      const std::shared_ptr<Session> self = weak.lock();
+      if (!self) return;
+      StringResponse res = makeResponse(a.status, kTextPlain, a.body, version, kKeepAlive);
+      asio::dispatch(self->transport_->get_executor(),
+                     [self, written, res = std::move(res)]() mutable {
+                       self->answer(std::move(res), [written] { written->set_value(); });
+                     });
+      done.wait_for(timeout);
     });
   }
 
@@ -272,6 +336,7 @@ class Session : public std::enable_shared_from_this<Session> {
   StringResponse res_;
   const ReplicaState& state_;
   httpd::WaiterRegistry& waiters_;
+  PromotionGate& promotion_;
   std::shared_ptr<const httpd::ServerAccess> access_;
 };
 
@@ -288,6 +353,7 @@ struct StatusServer::Impl {
   const std::chrono::milliseconds requestTimeout;
   const std::shared_ptr<const httpd::ServerAccess> access;
   httpd::WaiterRegistry waiters;
+  PromotionGate promotion;  // after connections: its session is destroyed first
   std::thread thread;
 
   Impl(const ReplicaState& s, size_t maxConnections, size_t maxWaiters,
@@ -317,8 +383,8 @@ struct StatusServer::Impl {
     std::unique_ptr<httpd::Transport> transport =
         access && access->tls() ? httpd::tlsServerTransport(std::move(sock), *access->tls())
                                 : httpd::plainTransport(std::move(sock));
-    std::make_shared<Session>(std::move(transport), state, waiters, access, std::move(slot),
-                              requestTimeout)
+    std::make_shared<Session>(std::move(transport), state, waiters, promotion, access,
+                              std::move(slot), requestTimeout)
         ->start();
   }
 
@@ -364,10 +430,12 @@ size_t defaultMaxStatusConnections(unsigned long fileLimit) {
 
 StatusServer::StatusServer(const httpd::ListenAddress& address, ReplicaState& state,
                            const StatusServerLimits& limits,
-                           std::shared_ptr<const httpd::ServerAccess> access)
+                           std::shared_ptr<const httpd::ServerAccess> access,
+                           PromotionStarter promote)
     : impl_(std::make_unique<Impl>(state, limits.maxConnections, limits.maxWaiters,
                                    limits.requestTimeout, std::move(access))),
       state_(state) {
+  impl_->promotion.start = std::move(promote);
   httpd::listenAt(impl_->acceptor, address);
   impl_->accept();
   state_.setPositionListener([waiters = &impl_->waiters] { waiters->notify(); });

@@ -35,7 +35,7 @@ InstanceLock InstanceLock::acquire(const std::string& dbPath, std::string_view r
       "walstream " + std::string(role) + " (pid " + std::to_string(::getpid()) + ")\n";
   if (::ftruncate(fd.get(), 0) != 0) throwErrno("cannot truncate", path);
   pwriteFull(fd.get(), line.data(), line.size(), 0, path);
-  return InstanceLock(std::move(fd), std::move(lock));
+  return InstanceLock(dbPath, std::move(fd), std::move(lock));
 }
 
 std::string InstanceLock::describeHolder(const std::string& dbPath) {

@@ -40,9 +40,14 @@ class InstanceLock {
   // What the holder wrote about itself, e.g. "walstream primary (pid 4242)"; "" if nothing.
   static std::string describeHolder(const std::string& dbPath);
 
- private:
-  InstanceLock(UniqueFd fd, OfdLock lock) : fd_(std::move(fd)), lock_(std::move(lock)) {}
+  // The database acquire() was given: what a function that needs the lock held checks.
+  const std::string& dbPath() const { return dbPath_; }
 
+ private:
+  InstanceLock(std::string dbPath, UniqueFd fd, OfdLock lock)
+      : dbPath_(std::move(dbPath)), fd_(std::move(fd)), lock_(std::move(lock)) {}
+
+  std::string dbPath_;
   UniqueFd fd_;   // open for as long as the lock is held
   OfdLock lock_;  // declared after fd_: released before it closes
 };

@@ -142,6 +142,17 @@ std::optional<WalIndexHeader> WalAppender::readHeader() {
   return std::nullopt;
 }
 
+bool WalAppender::unmodified() {
+  const std::optional<WalIndexHeader> h = readHeader();
+  if (!h) return false;
+  try {
+    checkUnmodified(*h, /*recovered=*/false);
+  } catch (const ReplicaModifiedError&) {
+    return false;
+  }
+  return true;
+}
+
 uint32_t WalAppender::walFrameCount() {
   if (auto h = readHeader()) return h->mxFrame;
   return lastSeen_ ? lastSeen_->mxFrame : 0;

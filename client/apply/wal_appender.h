@@ -157,6 +157,10 @@ class WalAppender {
   uint32_t walFrameCount();
   // The current validated wal-index header (nullopt if it stays torn or invalid for a while).
   std::optional<WalIndexHeader> readHeader();
+  // Whether the wal-index header is still the one this appender last published or attached to
+  // (or that state's TRUNCATE reset): false once a local write has come since, or when the
+  // header stays unreadable. Read without the write lock: a write made after it is not seen.
+  bool unmodified();
 
  private:
   struct FramePosition;  // where the next frame goes, under the write lock

@@ -13,6 +13,7 @@
 #include "core/sqlite_conn.h"
 #include "tests/support/cluster.h"
 #include "tests/support/process_stop.h"
+#include "tests/support/promotion_fixture.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/time_scale.h"
 
@@ -20,63 +21,6 @@ using namespace walstream;
 using namespace walstream::test;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-namespace {
-
-RunResult promote(const std::string& db, const TempDir& dir, const std::string& logName) {
-  return runToCompletion({WALSTREAM_BINARY, "promote", db}, dir.file(logName), scaled(30s));
-}
-
-std::string bankDigest(const std::string& db) {
-  SqliteConnection c(db, SQLITE_OPEN_READONLY);
-  return c.queryText(
-      "SELECT (SELECT v FROM meta) || ':' || (SELECT count(*) FROM log) || ':' || "
-      "(SELECT group_concat(bal) FROM acct) || ':' || (SELECT sum(bal) FROM acct)");
-}
-
-std::string integrity(const std::string& db) {
-  SqliteConnection c(db, SQLITE_OPEN_READONLY);
-  return c.queryText("PRAGMA integrity_check");
-}
-
-// A stopped replica of `app` (which has `transfers` transfers, all applied), primary stopped.
-void makeStoppedReplica(const std::string& app, const std::string& rep, const TempDir& dir,
-                        int transfers) {
-  createBank(app);
-  PrimaryProcess primary(app, dir.file("primary0"));
-  ReplicaProcess replica(primary.url(), rep, dir.file("replica0"));
-  // Segments after the snapshot: the replica then knows the chain at its position.
-  REQUIRE(replica.waitForSnapshots(1, scaled(30s)) == 1);
-  {
-    BankWriter writer(app, 0, transfers);
-    writer.waitFor(transfers, scaled(30s));
-  }
-  REQUIRE(waitForConvergence(app, rep, scaled(30s)));
-  stopCleanly(replica.process());
-  stopCleanly(primary.process());
-}
-
-// One more transfer, by the stock sqlite3 shell: the bank invariant holds after it.
-void transferWithShell(const std::string& db, const TempDir& dir) {
-  const auto r = runToCompletion(
-      {"/usr/bin/sqlite3", db,
-       "BEGIN; UPDATE acct SET bal = bal - 7 WHERE id = 1; UPDATE acct SET bal = bal + 7 WHERE "
-       "id = 2; INSERT INTO log VALUES((SELECT v FROM meta WHERE k = 'n') + 1, randomblob(9)); "
-       "UPDATE meta SET v = v + 1 WHERE k = 'n'; COMMIT;"},
-      dir.file("sqlite3"));
-  REQUIRE_MESSAGE(r.exitCode == 0, r.err);
-}
-
-std::vector<std::string> lineageFiles(const std::string& db) {
-  std::vector<std::string> found;
-  for (const std::string& gen : listDir(db + "-walstream/generations")) {
-    const std::string path = db + "-walstream/generations/" + gen + "/lineage";
-    if (pathExists(path)) found.push_back(path);
-  }
-  return found;
-}
-
-}  // namespace
 
 TEST_CASE("promote refuses what is not a stopped replica, and changes nothing") {
   TempDir dir;
@@ -123,6 +67,8 @@ TEST_CASE("promote refuses a replica that is running, and one its position does 
     const auto r = promote(rep, dir, "running");
     CHECK(r.exitCode == 1);
     CHECK(r.err.find("refusing to promote: " + rep + " is in use by walstream replica (pid ") !=
+          std::string::npos);
+    CHECK(r.err.find("; stop it first, or POST /promote to its status server") !=
           std::string::npos);
     CHECK_FALSE(pathExists(promotedRecordPath(rep)));
     // A second replica on the same LOCAL_DB is refused by the same lock.
