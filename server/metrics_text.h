@@ -15,7 +15,7 @@ namespace walstream::server {
 // What /metrics reports about one database, read at request time.
 struct DatabaseMetricsSample {
   std::string name;
-  const CaptureMetrics* capture = nullptr;
+  const CaptureMetrics* capture = nullptr;  // null: not captured here (no capture families)
   Pos pos;
   bool healthy = false;
   uint64_t streams = 0;                           // connected /stream clients

@@ -22,15 +22,15 @@ httpd::StringResponse positionAnswer(const ServedDatabase& sd, const Pos& pos,
 
 // Why capture may not answer: "" while it runs healthy.
 std::string captureTrouble(const ServedDatabase& sd) {
-  if (sd.db.healthy()) return "";
-  const std::string reason = sd.db.healthReason();
+  if (sd.source.healthy()) return "";
+  const std::string reason = sd.source.healthReason();
   return "; capture of " + sd.name.name +
          " is not running: " + (reason.empty() ? std::string("not healthy") : reason);
 }
 
 void answerPos(const ServedDatabase& sd, const PositionRequest& r,
                const std::function<void(httpd::StringResponse)>& reply) {
-  const Pos pos = sd.db.position();
+  const Pos pos = sd.source.position();
   if (pos.empty()) {
     reply(httpd::makeJsonError(
         503, "capture of " + sd.name.name + " has not started" + captureTrouble(sd), r.version,
@@ -60,18 +60,28 @@ httpd::StringResponse syncEnded(const ServedDatabase& sd, const PositionRequest&
 void answerSync(ServerContext& ctx, ServedDatabase& sd, const PositionRequest& r,
                 std::chrono::milliseconds timeout,
                 std::function<void(httpd::StringResponse)> reply) {
-  const uint64_t round = sd.db.requestCaptureRound();
+  CaptureRounds* rounds = sd.source.captureRounds();
+  if (!rounds) {
+    reply(httpd::makeJsonError(
+        404,
+        sd.name.name +
+            " is not captured here (this server relays it): send POST /sync to the primary",
+        r.version, r.keepAlive));
+    return;
+  }
+  const uint64_t round = rounds->requestCaptureRound();
   auto captured = std::make_shared<std::optional<Pos>>();
-  auto check = [&db = sd.db, round, captured] {
-    *captured = db.capturedThrough(round);
+  auto check = [rounds, round, captured] {
+    *captured = rounds->capturedThrough(round);
     return captured->has_value();
   };
   auto shared = std::make_shared<std::function<void(httpd::StringResponse)>>(std::move(reply));
   // The request's views (path, query) are not kept: its buffer is reused before the wait ends.
   const PositionRequest form{kSyncPath, {}, r.method, r.version, r.keepAlive};
-  auto done = [&sd, round, form, captured, timeout, shared](httpd::WaiterRegistry::End end) {
+  auto done = [&sd, rounds, round, form, captured, timeout,
+               shared](httpd::WaiterRegistry::End end) {
     // A publish whose re-check had not run yet when the timer fired still counts.
-    if (end == httpd::WaiterRegistry::End::kTimedOut) *captured = sd.db.capturedThrough(round);
+    if (end == httpd::WaiterRegistry::End::kTimedOut) *captured = rounds->capturedThrough(round);
     (*shared)(syncEnded(sd, form, end, *captured, timeout));
   };
   if (ctx.syncWaiters->wait(std::move(check), timeout, std::move(done))) return;
@@ -114,14 +124,18 @@ void answerPositionRequest(ServerContext& ctx, const PositionRequest& r,
 
 void hookSyncWaiters(ServerContext& ctx) {
   for (auto& sd : ctx.databases) {
-    sd->db.setPublishListener([gate = ctx.gate, waiters = ctx.syncWaiters.get()] {
+    CaptureRounds* rounds = sd->source.captureRounds();
+    if (!rounds) continue;  // no /sync waits on it
+    rounds->setPublishListener([gate = ctx.gate, waiters = ctx.syncWaiters.get()] {
       gate->run([&] { waiters->notify(); });
     });
   }
 }
 
 void unhookSyncWaiters(ServerContext& ctx) {
-  for (auto& sd : ctx.databases) sd->db.setPublishListener({});
+  for (auto& sd : ctx.databases) {
+    if (CaptureRounds* rounds = sd->source.captureRounds()) rounds->setPublishListener({});
+  }
 }
 
 }  // namespace walstream::server

@@ -54,8 +54,8 @@ ServerOptions resolved(ServerOptions options, size_t databases) {
 // (pending handlers release their sessions, which use the context and the workers), then the
 // context, then the worker pool.
 struct PrimaryServer::Impl {
-  Impl(std::vector<Database*> dbs, ServerOptions opts)
-      : options(resolved(std::move(opts), dbs.size())),
+  Impl(std::vector<StreamSource*> sources, ServerOptions opts)
+      : options(resolved(std::move(opts), sources.size())),
         // Setups and compressions never take every worker (setup_queue.h): at least two
         // threads beside them, for heartbeats and the reads of streams already set up.
         workers(std::max(options.workerThreads, options.limits.maxRunningSetups +
@@ -64,13 +64,13 @@ struct PrimaryServer::Impl {
         io(),
         signals(io, SIGINT, SIGTERM, SIGHUP) {
     std::set<std::string> names;
-    for (Database* db : dbs) {
-      ServedName n{db->name(), db->path(), absoluteNormalPath(db->path())};
+    for (StreamSource* source : sources) {
+      ServedName n{source->name(), source->path(), absoluteNormalPath(source->path())};
       if (!names.insert(n.name).second) {
         throw Error("two databases are named " + n.name + "; each must have its own file name");
       }
       ctx.names.push_back(n);
-      ctx.databases.push_back(std::make_unique<ServedDatabase>(*db, std::move(n)));
+      ctx.databases.push_back(std::make_unique<ServedDatabase>(*source, std::move(n)));
     }
     ctx.backupStatus = options.backupStatus;
     ctx.access = options.access.get();
@@ -136,8 +136,12 @@ struct PrimaryServer::Impl {
   }
 };
 
-PrimaryServer::PrimaryServer(std::vector<Database*> databases, ServerOptions options)
-    : impl_(std::make_unique<Impl>(std::move(databases), std::move(options))) {}
+PrimaryServer::PrimaryServer(std::vector<StreamSource*> sources, ServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(sources), std::move(options))) {}
+
+PrimaryServer::PrimaryServer(const std::vector<Database*>& databases, ServerOptions options)
+    : PrimaryServer(std::vector<StreamSource*>(databases.begin(), databases.end()),
+                    std::move(options)) {}
 
 PrimaryServer::~PrimaryServer() = default;
 

@@ -24,7 +24,8 @@
 
 namespace walstream {
 class Database;
-}
+class StreamSource;
+}  // namespace walstream
 
 namespace walstream::httpd {
 class ServerAccess;
@@ -120,8 +121,11 @@ using httpd::parseListenAddress;
 class PrimaryServer {
  public:
   // Databases are served under their file names, which must be distinct; they must outlive the
-  // server. Binds the address at once; throws walstream::Error when it cannot.
-  PrimaryServer(std::vector<Database*> databases, ServerOptions options);
+  // server. Binds the address at once; throws walstream::Error when it cannot. A source without
+  // CaptureRounds answers POST /sync with 404 (docs/stream-source.md).
+  PrimaryServer(std::vector<StreamSource*> sources, ServerOptions options);
+  // The primary's captured databases.
+  PrimaryServer(const std::vector<Database*>& databases, ServerOptions options);
   ~PrimaryServer();
   PrimaryServer(const PrimaryServer&) = delete;
   PrimaryServer& operator=(const PrimaryServer&) = delete;

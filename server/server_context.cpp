@@ -9,16 +9,17 @@ proto::PrimaryStatusJson ServerContext::status() const {
   const auto streams = registry.streams();
   for (size_t i = 0; i < databases.size(); ++i) {
     const ServedDatabase& sd = *databases[i];
-    Database& db = sd.db;
+    const StreamSource& source = sd.source;
     proto::DatabaseStatusJson d;
     d.name = sd.name.name;
     d.path = sd.name.path;
-    d.pageSize = db.pageSize();
-    const Pos pos = db.position();
+    d.pageSize = source.pageSize();
+    const Pos pos = source.position();
     d.generation = pos.empty() ? "" : formatHex16(pos.generation);
     d.pos = pos.str();
-    d.walBytes = db.metrics().walBytes.load();
-    d.healthy = db.healthy();
+    const CaptureMetrics* capture = source.captureMetrics();
+    d.walBytes = capture ? capture->walBytes.load() : 0;
+    d.healthy = source.healthy();
     for (const auto& s : streams) {
       if (s.database == i) d.streams.push_back({s.remote, s.pos.str(), s.connectedAt});
     }
@@ -34,10 +35,10 @@ std::string ServerContext::metricsText() const {
   for (const auto& s : registry.streams()) ++connected[s.database];
   std::vector<DatabaseMetricsSample> samples;
   for (size_t i = 0; i < databases.size(); ++i) {
-    ServedDatabase& sd = *databases[i];
-    samples.push_back({sd.name.name, &sd.db.metrics(), sd.db.position(), sd.db.healthy(),
-                       connected[i], sd.streamsStarted.load(), sd.bytesSent.load(),
-                       backupStatus ? backupStatus(i) : std::nullopt});
+    const ServedDatabase& sd = *databases[i];
+    samples.push_back({sd.name.name, sd.source.captureMetrics(), sd.source.position(),
+                       sd.source.healthy(), connected[i], sd.streamsStarted.load(),
+                       sd.bytesSent.load(), backupStatus ? backupStatus(i) : std::nullopt});
   }
   return renderMetrics(samples, {streamCount.open(), streamCount.max(), streamsRefused.load()});
 }
@@ -47,8 +48,8 @@ std::string ServerContext::unhealthyReasons() const {
   const auto add = [&](const std::string& reason) { out += (out.empty() ? "" : "; ") + reason; };
   for (size_t i = 0; i < databases.size(); ++i) {
     const ServedDatabase& sd = *databases[i];
-    if (!sd.db.healthy()) {
-      const std::string reason = sd.db.healthReason();
+    if (!sd.source.healthy()) {
+      const std::string reason = sd.source.healthReason();
       add(sd.name.name + ": " + (reason.empty() ? "not healthy" : reason));
     }
     const std::optional<proto::BackupStatusJson> backup =

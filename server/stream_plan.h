@@ -11,9 +11,9 @@
 
 #include "core/pos.h"
 #include "core/wal_format.h"
-#include "server/capture/database.h"
 #include "server/capture/segment_iterator.h"
 #include "server/capture/snapshot.h"
+#include "server/capture/stream_source.h"
 #include "server/counted_snapshot.h"
 
 namespace walstream::server {
@@ -36,17 +36,18 @@ struct StreamPlan {
 // capture has no position or cannot produce a snapshot, and when the stream needs a snapshot
 // while every place of `snapshots` (--max-snapshots) is taken; a snapshot planned holds one
 // until its reader is destroyed (counted_snapshot.h). A snapshot opened less than
-// `snapshotShareWindow` ago is reused (Database::openSnapshot).
+// `snapshotShareWindow` ago is reused (StreamSource::openSnapshot).
 // `wanted` answers false once the client has gone: a snapshot being opened for it is then
 // abandoned (SnapshotAbandoned).
 // `mayContinue`: the client asked for a continuation (proto::StreamRequest::continues).
-StreamPlan planStream(Database& db, const Pos& requested, const std::optional<Checksum>& checksum,
-                      bool mayContinue, std::chrono::milliseconds snapshotShareWindow,
-                      SnapshotCount& snapshots, const std::function<bool()>& wanted);
+StreamPlan planStream(StreamSource& source, const Pos& requested,
+                      const std::optional<Checksum>& checksum, bool mayContinue,
+                      std::chrono::milliseconds snapshotShareWindow, SnapshotCount& snapshots,
+                      const std::function<bool()>& wanted);
 
 // The segment start at which a stream for a client at `requested` continues, if it can resume
 // there: `requested` itself when a retained segment starts there or it is the current end, or
 // the next index's offset 0 when `requested` is exactly the end of a finished index. Blocking.
-std::optional<Pos> resumePoint(const Database& db, const Pos& requested, const Pos& end);
+std::optional<Pos> resumePoint(const StreamSource& source, const Pos& requested, const Pos& end);
 
 }  // namespace walstream::server

@@ -122,7 +122,7 @@ void StreamSession::plan(SetupQueue::Slot slot) {
         // Checked again now that a worker has it: the client may have gone while it waited.
         if (self->gone_.load()) throw ClientGone();
         StreamPlan plan =
-            planStream(self->db_.db, self->query_.request.pos, self->query_.request.checksum,
+            planStream(self->db_.source, self->query_.request.pos, self->query_.request.checksum,
                        self->query_.request.continues, self->ctx_.limits.snapshotShareWindow,
                        self->ctx_.snapshots, [&self] { return !self->gone_.load(); });
         slot.release();
@@ -156,9 +156,9 @@ void StreamSession::onPlanned(WorkerResult<StreamPlan> result) {
   snapshot_ = std::move(plan.snapshot);
   // One sync can publish the whole WAL at once, and capture checkpoints it past
   // max-checkpoint-pages: a healthy client may briefly have that much queued, twice over.
-  pendingByteLimit_ = std::max<uint64_t>(ctx_.limits.maxPendingBytes,
-                                         uint64_t{2} * db_.db.options().maxCheckpointPages *
-                                             (uint64_t{plan.pageSize} + kWalFrameHeaderSize));
+  pendingByteLimit_ = std::max<uint64_t>(
+      ctx_.limits.maxPendingBytes,
+      uint64_t{2} * db_.source.maxPublishPages() * (uint64_t{plan.pageSize} + kWalFrameHeaderSize));
   snapshotPos_ = plan.start;
   // A resume may continue at the next index (resumePoint): the client still stands at the end
   // of the previous one, where its index-end record goes.
@@ -415,14 +415,14 @@ void StreamSession::snapshotDone() {
   phase_ = Phase::kTail;  // no iterator yet: pump() waits for it; a stop can end the body
   // The segments after the snapshot are read now, from the shadow WAL: none was queued while
   // the snapshot was sent, so however long that took it did not count against the limits on
-  // queued segments. The snapshot reader keeps the index from retention (Database's snapshot
+  // queued segments. The snapshot reader keeps the index from retention (the source's snapshot
   // lease) until the iterator exists.
   runOnWorker(
-      [&db = db_.db, pos = snapshotPos_, snapshot = std::move(snapshot_)]() mutable {
+      [&source = db_.source, pos = snapshotPos_, snapshot = std::move(snapshot_)]() mutable {
         // The snapshot's position may have become the end of a finished index meanwhile.
-        const std::optional<Pos> from = resumePoint(db, pos, db.writtenPosition());
+        const std::optional<Pos> from = resumePoint(source, pos, source.writtenPosition());
         if (!from) throw Error("no segment of the shadow WAL follows " + pos.str());
-        auto it = db.openIterator(*from);
+        auto it = source.openIterator(*from);
         snapshot.reset();
         return it;
       },
@@ -559,7 +559,7 @@ void StreamSession::readSegmentThenWrite() {
   }
   readingSegment_ = true;
   runOnWorker(
-      [&shadow = db_.db.shadow(), run] {
+      [&shadow = db_.source.shadow(), run] {
         std::vector<std::shared_ptr<const std::string>> out;
         for (std::string& data : shadow.readSegmentRun(run)) {
           out.push_back(std::make_shared<const std::string>(std::move(data)));
@@ -627,9 +627,9 @@ void StreamSession::scheduleHeartbeat() {
     self->heartbeatPreparing_ = true;
     self->runOnWorker(
         [&db = self->db_] {
-          const Pos pos = db.db.writtenPosition();  // the checksum comes from its file
-          return std::make_pair(pos,
-                                db.heartbeatChecksums.at(db.db.shadow(), pos, db.db.pageSize()));
+          const Pos pos = db.source.writtenPosition();  // the checksum comes from its file
+          return std::make_pair(
+              pos, db.heartbeatChecksums.at(db.source.shadow(), pos, db.source.pageSize()));
         },
         [raw = self.get()](WorkerResult<std::pair<Pos, Checksum>> r) {
           raw->heartbeatPreparing_ = false;
@@ -640,7 +640,7 @@ void StreamSession::scheduleHeartbeat() {
             } catch (const std::exception& e) {
               log::warn(raw->db_.name.name + ": heartbeat checksum: " + e.what());
             }
-            r.value = std::make_pair(raw->db_.db.writtenPosition(), Checksum{});
+            r.value = std::make_pair(raw->db_.source.writtenPosition(), Checksum{});
           }
           raw->heartbeatDue_ = *r.value;
           raw->pump();

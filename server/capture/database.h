@@ -46,6 +46,7 @@
 #include "server/capture/segment_iterator.h"
 #include "server/capture/shadow_wal.h"
 #include "server/capture/snapshot.h"
+#include "server/capture/stream_source.h"
 #include "server/capture/wal_capture.h"
 
 namespace walstream {
@@ -75,17 +76,20 @@ struct CaptureOptions {
   std::function<void()> afterUnlockedListing{};
 };
 
-class Database {
+// The primary's StreamSource (stream_source.h), with read-your-writes rounds.
+class Database final : public StreamSource, public CaptureRounds {
  public:
   Database(std::string path, CaptureOptions options);
-  ~Database();
+  ~Database() override;
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  const std::string& path() const { return path_; }
-  std::string name() const;  // the file name, as served over HTTP
-  const ShadowWal& shadow() const { return shadow_; }
+  const std::string& path() const override { return path_; }
+  std::string name() const override;  // the file name, as served over HTTP
+  const ShadowWal& shadow() const override { return shadow_; }
   const CaptureOptions& options() const { return options_; }
+  // The WAL is checkpointed past max-checkpoint-pages, and one sync publishes at most the WAL.
+  uint32_t maxPublishPages() const override { return options_.maxCheckpointPages; }
 
   // --- capture thread ---
   // Opens the database (switching a rollback-journal database to WAL), pins the WAL, and
@@ -99,26 +103,28 @@ class Database {
   void close();
 
   // --- any thread ---
-  uint32_t pageSize() const;
+  uint32_t pageSize() const override;
   // The end of what live streams have been sent; empty until open() succeeded.
-  Pos position() const;
+  Pos position() const override;
   // The end of the segments in files: what listings, resume checks and snapshots can use.
   // At most a few milliseconds behind position(); equal to it after syncBarrier().
-  Pos writtenPosition() const;
-  bool healthy() const;
-  std::string healthReason() const;  // why not healthy ("" when healthy)
+  Pos writtenPosition() const override;
+  bool healthy() const override;
+  std::string healthReason() const override;  // why not healthy ("" when healthy)
   CaptureMetrics& metrics() { return metrics_; }
+  const CaptureMetrics* captureMetrics() const override { return &metrics_; }
+  CaptureRounds* captureRounds() override { return this; }
 
   // Every segment at or after `from` (same generation; `from` must be a segment boundary),
   // registered so that capture appends later segments. When the generation changes, the
   // iterator ends with IteratorEnd::kGenerationChanged; when capture stops, with kClosed.
   // Blocking.
-  std::shared_ptr<SegmentIterator> openIterator(const Pos& from);
+  std::shared_ptr<SegmentIterator> openIterator(const Pos& from) override;
 
   // Waits until a sync that starts after this call has finished, with every segment it copied
   // in a file; returns the position then. nullopt on timeout, when that sync failed, or when
   // capture is not running. Blocking.
-  std::optional<Pos> syncBarrier(std::chrono::milliseconds timeout);
+  std::optional<Pos> syncBarrier(std::chrono::milliseconds timeout) override;
 
   // Read-your-writes without blocking (docs/read-your-writes.md). Capture works in copy rounds:
   // open()'s catch-up and each sync's copy, numbered from 1 in the order they start. A round
@@ -127,15 +133,15 @@ class Database {
   //
   // The number of the next round to start (the first one that starts after this call), and
   // capture is woken to start it now. Never blocks on disk or SQLite.
-  uint64_t requestCaptureRound();
+  uint64_t requestCaptureRound() override;
   // The position published to live streams once round `round`, or a later one, has published
   // its segments; nullopt before.
-  std::optional<Pos> capturedThrough(uint64_t round) const;
+  std::optional<Pos> capturedThrough(uint64_t round) const override;
   // Called on the capture thread after each publish of segments to live streams (and after a
   // round published nothing new), once position() shows it. It must not block (it posts and
   // returns). Empty: none. Replaces the previous listener; once this returns, the previous one
   // is not running and will not run.
-  void setPublishListener(std::function<void()> listener);
+  void setPublishListener(std::function<void()> listener) override;
 
   // The database image at a published position (see snapshot.h). Blocking; throws Error when
   // capture is not running or on I/O errors.
@@ -154,7 +160,7 @@ class Database {
   // client that has gone does not keep a worker busy reading a large index for nobody.
   std::unique_ptr<SnapshotReader> openSnapshot(
       std::chrono::milliseconds shareWithin = std::chrono::milliseconds(0),
-      const std::function<bool()>& wanted = {});
+      const std::function<bool()>& wanted = {}) override;
 
   // Keeps every WAL index of `from`'s generation at or after `from.index` out of the shadow
   // WAL's retention for as long as the returned hold lives, without an iterator (whose queue

@@ -16,6 +16,7 @@
 #include "server/primary_server.h"
 #include "tests/support/db_writer.h"
 #include "tests/support/http_client.h"
+#include "tests/support/in_process_primary.h"
 #include "tests/support/primary_status.h"
 #include "tests/support/shadow_replay.h"
 #include "tests/support/stream_replay.h"
@@ -28,38 +29,6 @@ using namespace walstream::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Capture and server for one database, stopped in the right order on destruction.
-class InProcessPrimary {
- public:
-  InProcessPrimary(const std::string& db, StreamLimits limits, CaptureOptions capture)
-      : database_(db, capture) {
-    capture_ = std::jthread([this](std::stop_token stop) { database_.run(stop); });
-    ServerOptions options;
-    options.listenAddress = "127.0.0.1:0";
-    options.limits = limits;
-    server_ = std::make_unique<PrimaryServer>(std::vector<Database*>{&database_}, options);
-    const std::string bound = server_->boundAddress();
-    port_ = static_cast<uint16_t>(std::stoi(bound.substr(bound.rfind(':') + 1)));
-    loop_ = std::thread([this] { server_->run(); });
-  }
-  ~InProcessPrimary() {
-    server_->stop();
-    loop_.join();
-    server_.reset();
-    capture_.request_stop();
-    database_.wake();
-    capture_.join();
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  Database database_;
-  std::jthread capture_;
-  std::unique_ptr<PrimaryServer> server_;
-  std::thread loop_;
-  uint16_t port_ = 0;
-};
 
 // A client that stops reading while the application keeps writing: inside a snapshot far
 // larger than the socket buffers between it and the server (send buffer at most 4 MiB here,

@@ -79,3 +79,31 @@ TEST_CASE("/metrics text: no backup family when no database has a backup") {
   const std::string text = renderMetrics({{"app.db", &a, Pos{}, true, 0, 0, 0, std::nullopt}});
   CHECK(text.find("walstream_backup") == std::string::npos);
 }
+
+TEST_CASE("/metrics text: capture families only for captured databases") {
+  CaptureMetrics a;
+  a.walBytesCopied = 42;
+  a.syncDuration.observe(0.001);
+  // "relayed.db" is served from a source that captures nothing (docs/stream-source.md §3).
+  const std::string mixed =
+      renderMetrics({{"app.db", &a, Pos{1, 2, 0}, true, 0, 0, 0, std::nullopt},
+                     {"relayed.db", nullptr, Pos{1, 5, 0}, true, 1, 1, 10, std::nullopt}});
+  CHECK(mixed.find("walstream_wal_bytes_copied_total{db=\"app.db\"} 42\n") != std::string::npos);
+  CHECK(mixed.find("walstream_sync_duration_seconds_count{db=\"app.db\"} 1\n") !=
+        std::string::npos);
+  CHECK(mixed.find("walstream_checkpoints_total{db=\"app.db\",mode=\"passive\"} 0\n") !=
+        std::string::npos);
+  CHECK(mixed.find("_total{db=\"relayed.db\",mode=") == std::string::npos);
+  CHECK(mixed.find("walstream_wal_bytes_copied_total{db=\"relayed.db\"}") == std::string::npos);
+  CHECK(mixed.find("walstream_sync_duration_seconds_count{db=\"relayed.db\"}") ==
+        std::string::npos);
+  CHECK(mixed.find("walstream_wal_index{db=\"relayed.db\"} 5\n") != std::string::npos);
+  CHECK(mixed.find("walstream_streams_connected{db=\"relayed.db\"} 1\n") != std::string::npos);
+
+  const std::string none =
+      renderMetrics({{"relayed.db", nullptr, Pos{1, 5, 0}, false, 0, 0, 0, std::nullopt}});
+  CHECK(none.find("walstream_wal_bytes_copied_total") == std::string::npos);
+  CHECK(none.find("walstream_checkpoints_total") == std::string::npos);
+  CHECK(none.find("walstream_sync_duration_seconds") == std::string::npos);
+  CHECK(none.find("walstream_capture_healthy{db=\"relayed.db\"} 0\n") != std::string::npos);
+}
