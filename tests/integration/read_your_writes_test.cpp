@@ -33,14 +33,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// The primary's database: one table the test writes rows into.
-std::unique_ptr<SqliteConnection> openSource(const std::string& path) {
-  auto conn = openWalDatabase(path);
-  conn->setBusyTimeout(5000);  // capture takes the write lock briefly when it opens
-  conn->exec("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)");
-  return conn;
-}
-
 // The position a 200 answer of /sync, /pos or /wait names.
 std::string posOf(const HttpResponse& r) {
   return nlohmann::json::parse(r.body).at("pos").get<std::string>();
@@ -96,7 +88,7 @@ struct Cluster {
   explicit Cluster(std::vector<std::string> replicaFlags = {},
                    std::vector<std::string> primaryFlags = {})
       : db(dir.file("app.db")),
-        writer(openSource(db)),
+        writer(openRowsDatabase(db)),
         primary(db, dir.file("primary"), primaryFlags),
         replica(dir, [&] {
           std::vector<std::string> flags{"--upstream", primary.url()};
@@ -237,7 +229,7 @@ TEST_CASE("a flood of /wait requests beyond --max-waiters gets 503 while the rep
 TEST_CASE("/sync to a primary whose capture cannot open times out cleanly, then recovers") {
   TempDir dir;
   const std::string db = dir.file("app.db");
-  auto writer = openSource(db);
+  auto writer = openRowsDatabase(db);
   writer->exec("INSERT INTO t(v) VALUES ('before')");
   // The application holds its write lock: capture cannot open (it waits for that lock, bounded
   // by --busy-timeout, and retries).

@@ -28,13 +28,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::unique_ptr<SqliteConnection> openSource(const std::string& path) {
-  auto conn = openWalDatabase(path);
-  conn->setBusyTimeout(5000);  // capture takes the write lock briefly when it opens
-  conn->exec("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)");
-  return conn;
-}
-
 void insertRows(SqliteConnection& db, int n, const std::string& tag) {
   for (int i = 0; i < n; ++i) db.exec("INSERT INTO t(v) VALUES ('" + tag + "')");
 }
@@ -52,7 +45,7 @@ TEST_CASE(
     "a replica moves to the next upstream when the one it follows fails, without a snapshot") {
   TempDir dir;
   const std::string db = dir.file("app.db");
-  auto writer = openSource(db);
+  auto writer = openRowsDatabase(db);
   insertRows(*writer, 50, "before");
   PrimaryProcess primary(db, dir.file("primary"));
   auto proxy = std::make_unique<StallingProxy>(primary.port());
@@ -83,7 +76,7 @@ TEST_CASE(
 TEST_CASE("a primary restarted on another port, same database and shadow WAL: no snapshot") {
   TempDir dir;
   const std::string db = dir.file("app.db");
-  auto writer = openSource(db);
+  auto writer = openRowsDatabase(db);
   insertRows(*writer, 30, "before");
   auto first = std::make_unique<PrimaryProcess>(db, dir.file("first"));
   const std::string firstUrl = first->url();
@@ -114,7 +107,7 @@ TEST_CASE("a primary restarted on another port, same database and shadow WAL: no
 TEST_CASE("a replica follows the first upstream it reaches, from the flags or the config file") {
   TempDir dir;
   const std::string db = dir.file("app.db");
-  auto writer = openSource(db);
+  auto writer = openRowsDatabase(db);
   insertRows(*writer, 20, "rows");
   PrimaryProcess primary(db, dir.file("primary"));
   const std::string refused = refusingUrl();

@@ -9,6 +9,13 @@
 
 namespace walstream::test {
 
+std::unique_ptr<SqliteConnection> openRowsDatabase(const std::string& path) {
+  auto conn = openWalDatabase(path);
+  conn->setBusyTimeout(5000);
+  conn->exec("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)");
+  return conn;
+}
+
 std::unique_ptr<SqliteConnection> openWalDatabase(const std::string& path,
                                                   const WalDbOptions& options) {
   auto conn = std::make_unique<SqliteConnection>(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);

@@ -30,6 +30,11 @@ struct WalDbOptions {
 std::unique_ptr<SqliteConnection> openWalDatabase(const std::string& path,
                                                   const WalDbOptions& options = {});
 
+// A primary's database for tests that write rows: openWalDatabase with a 5 s busy timeout
+// (capture takes the write lock briefly when it opens) and a table t(id INTEGER PRIMARY KEY,
+// v TEXT).
+std::unique_ptr<SqliteConnection> openRowsDatabase(const std::string& path);
+
 // The rows of `sql`, each row's columns as text joined by '|' (NULL as "").
 std::vector<std::string> queryRows(SqliteConnection& conn, std::string_view sql);
 
