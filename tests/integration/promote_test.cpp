@@ -243,12 +243,17 @@ struct FailOver {
     for (ReplicaProcess* r : {replicaA.get(), replicaB.get(), replicaC.get()}) {
       REQUIRE(r->waitForSnapshots(1, scaled(30s)) == 1);
     }
+    // C converges while no writer runs: beside a writer a replica's dump never equals the
+    // primary's dump taken a moment later on a slow (sanitized) build.
     {
-      BankWriter writer(old, 200, 100000);
+      BankWriter writer(old, 200, 100);
       writer.waitFor(100, scaled(30s));
-      REQUIRE(waitForConvergence(old, c, scaled(30s)));
-      stopCleanly(replicaC->process());
-      writer.waitFor(300, scaled(30s));
+    }
+    REQUIRE(waitForConvergence(old, c, 30s));
+    stopCleanly(replicaC->process());
+    {
+      BankWriter writer(old, 200, 200);
+      writer.waitFor(200, scaled(30s));
     }  // the writer stops, then the primary
     REQUIRE(waitForConvergence(old, a, scaled(30s)));
     REQUIRE(waitForConvergence(old, b, scaled(30s)));
