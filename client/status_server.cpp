@@ -343,13 +343,15 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 struct StatusServer::Impl {
+  // Before the io_context, so destroyed after it: sessions still pending when the server stops
+  // are destroyed with the io_context and return their slots here.
+  proto::ConnectionCount connections;
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
   asio::steady_timer acceptDelay{ioc};
   bool acceptStarved = false;  // logged once per run of failed accepts
   bool refusing = false;       // logged once per run of connections beyond the cap
   const ReplicaState& state;
-  proto::ConnectionCount connections;
   const std::chrono::milliseconds requestTimeout;
   const std::shared_ptr<const httpd::ServerAccess> access;
   httpd::WaiterRegistry waiters;
@@ -358,8 +360,8 @@ struct StatusServer::Impl {
 
   Impl(const ReplicaState& s, size_t maxConnections, size_t maxWaiters,
        std::chrono::milliseconds timeout, std::shared_ptr<const httpd::ServerAccess> serverAccess)
-      : state(s),
-        connections(maxConnections),
+      : connections(maxConnections),
+        state(s),
         requestTimeout(timeout),
         access(std::move(serverAccess)),
         waiters(ioc.get_executor(), maxWaiters) {}
