@@ -403,7 +403,8 @@ void Database::waitForChange(std::stop_token& stop, int inotifyFd) {
   // Segments waiting to be batched into a file are written when their delay is up, even if
   // nothing else happens.
   auto timeout = options_.pollInterval;
-  if (capture_ && !capture_->commitPending() && capture_->framesBeyondCopy()) {
+  const bool unpublishedFrames = capture_ && capture_->framesAwaitingCommit();
+  if (unpublishedFrames) {
     timeout = std::min<std::chrono::milliseconds>(timeout, unpublishedRecheck_);
     unpublishedRecheck_ = std::min(unpublishedRecheck_ * 2, kUnpublishedMaxRecheck);
   } else {
@@ -431,7 +432,14 @@ void Database::waitForChange(std::stop_token& stop, int inotifyFd) {
       // the publication a moment instead. An event for frames already copied (SQLite writes a
       // frame in two calls, so events outlive the sync they woke) costs one pread; a
       // transaction still being written costs at most kCommitSettle of polling per wake-up.
-      if (capture_ && !capture_->commitPending() && capture_->framesBeyondCopy()) {
+      // Frames found before the wait are still beyond the copy after it (this thread copied
+      // nothing since; a WAL restarted meanwhile has a first frame of its own, which counts
+      // too), so only whether their commit came is asked, and the WAL is not read again. Should
+      // they be gone (a rolled-back transaction's frames overwritten), the cost is the
+      // kCommitSettle of polling a transaction still being written costs.
+      const bool settle = unpublishedFrames ? !capture_->commitPending()
+                                            : capture_ && capture_->framesAwaitingCommit();
+      if (settle) {
         const auto settleEnd = std::chrono::steady_clock::now() + kCommitSettle;
         auto pause = kCommitSettlePoll;
         while (!capture_->commitPending() && !stop.stop_requested() &&
