@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <utility>
 
 namespace walstream::bench {
 
@@ -28,6 +29,14 @@ LatencySummary summarize(std::vector<double> samples) {
   s.p90 = rank(0.90);
   s.p99 = rank(0.99);
   return s;
+}
+
+void reportMillis(ScenarioResult& result, const std::string& what, std::vector<double> samples) {
+  const LatencySummary s = summarize(std::move(samples));
+  result.metric(what + "_samples", static_cast<double>(s.count));
+  result.metric(what + "_p50_ms", s.p50);
+  result.metric(what + "_p99_ms", s.p99);
+  result.metric(what + "_max_ms", s.max);
 }
 
 }  // namespace walstream::bench

@@ -2,7 +2,10 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <vector>
+
+#include "bench/scenario_result.h"
 
 namespace walstream::bench {
 
@@ -14,5 +17,8 @@ struct LatencySummary {
 // Nearest-rank percentiles (the smallest sample with at least p% of samples at or below it).
 // With no samples every field is NaN except count.
 LatencySummary summarize(std::vector<double> samples);
+
+// Adds `what`_samples, `what`_p50_ms, `what`_p99_ms and `what`_max_ms of samples in milliseconds.
+void reportMillis(ScenarioResult& result, const std::string& what, std::vector<double> samples);
 
 }  // namespace walstream::bench

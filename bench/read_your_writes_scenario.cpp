@@ -32,14 +32,6 @@ struct RoundTrips {
   int64_t missed = 0;
 };
 
-void reportLatency(ScenarioResult& result, const std::string& what, std::vector<double> samples) {
-  const LatencySummary s = summarize(std::move(samples));
-  result.metric(what + "_samples", static_cast<double>(s.count));
-  result.metric(what + "_p50_ms", s.p50);
-  result.metric(what + "_p99_ms", s.p99);
-  result.metric(what + "_max_ms", s.max);
-}
-
 }  // namespace
 
 void runReadYourWritesScenario(const BenchConfig& config, ScenarioResult& result) {
@@ -70,9 +62,9 @@ void runReadYourWritesScenario(const BenchConfig& config, ScenarioResult& result
       });
   result.metric("writer_rows", static_cast<double>(run.rows));
   result.metric("writer_rate_tx_per_s", run.rowsPerSecond());
-  reportLatency(result, "sync", trips.syncMs);
-  reportLatency(result, "wait", trips.waitMs);
-  reportLatency(result, "read_your_write", trips.totalMs);
+  reportMillis(result, "sync", trips.syncMs);
+  reportMillis(result, "wait", trips.waitMs);
+  reportMillis(result, "read_your_write", trips.totalMs);
   result.metric("rows_missed", static_cast<double>(trips.missed));
   result.target("rows read back missing after /wait", "0", static_cast<double>(trips.missed),
                 trips.missed == 0);

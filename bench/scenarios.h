@@ -23,6 +23,7 @@ std::vector<Scenario> allScenarios();
 
 void runLagScenario(const BenchConfig& config, ScenarioResult& result);
 void runReadYourWritesScenario(const BenchConfig& config, ScenarioResult& result);
+void runWaitWakeScenario(const BenchConfig& config, ScenarioResult& result);
 void runReadersScenario(const BenchConfig& config, ScenarioResult& result);
 void runOverheadScenario(const BenchConfig& config, ScenarioResult& result);
 void runCatchupScenario(const BenchConfig& config, ScenarioResult& result);

@@ -114,31 +114,28 @@ void Database::sync() {
   // before it started (one that follows a failed write may succeed without writing anything).
   struct Finished {
     Database& db;
-    uint64_t number = 0;
+    uint64_t round = 0;
     bool good = false;
     ~Finished() {
       std::lock_guard lock(db.mu_);
-      ++db.syncsFinished_;
-      if (good) db.lastGoodSync_ = number;
+      db.lastSyncFinished_ = round;
+      if (good) db.lastGoodSync_ = round;
       db.syncDone_.notify_all();
     }
   } finished{*this};
-  {
-    std::lock_guard lock(mu_);
-    finished.number = ++syncsStarted_;
-  }
   const auto t0 = std::chrono::steady_clock::now();
   // New segments go to live streams first, from memory; writing their files, the position and
-  // checkpoints follow off the path from commit to replica.
+  // checkpoints follow off the path from commit to replica. The round's number and the flush
+  // request are taken together: a barrier that asks after this round began waits for the next.
   bool flush = false;
   {
     std::lock_guard lock(mu_);
+    finished.round = ++copyRoundsStarted_;
     flush = std::exchange(flushRequested_, false);
   }
-  const uint64_t round = beginCopyRound();
   const CaptureSync copied = capture_->copyNew();
   publishLive(copied);
-  roundPublished(round);
+  roundPublished(finished.round);
   if (flush || capture_->writeDue(std::chrono::steady_clock::now())) {
     capture_->writeSegmentFiles();
   }
@@ -322,12 +319,15 @@ std::shared_ptr<SegmentIterator> Database::openIterator(const Pos& from) {
 std::optional<Pos> Database::syncBarrier(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   if (!running_) return std::nullopt;
-  const uint64_t target = syncsStarted_ + 1;
+  // The next round to start: a sync (or, after capture failed and reopened, open()'s catch-up,
+  // and then the sync after it, since running_ went false in between).
+  const uint64_t target = copyRoundsStarted_ + 1;
   flushRequested_ = true;  // that sync writes every segment it has into a file
   lock.unlock();
   wake();
   lock.lock();
-  if (!syncDone_.wait_for(lock, timeout, [&] { return syncsFinished_ >= target || !running_; })) {
+  if (!syncDone_.wait_for(lock, timeout,
+                          [&] { return lastSyncFinished_ >= target || !running_; })) {
     return std::nullopt;
   }
   if (!running_ || lastGoodSync_ < target) return std::nullopt;
@@ -403,7 +403,8 @@ void Database::waitForChange(std::stop_token& stop, int inotifyFd) {
   // Segments waiting to be batched into a file are written when their delay is up, even if
   // nothing else happens.
   auto timeout = options_.pollInterval;
-  if (capture_ && !capture_->commitPending() && capture_->framesBeyondCopy()) {
+  const bool unpublishedFrames = capture_ && capture_->framesAwaitingCommit();
+  if (unpublishedFrames) {
     timeout = std::min<std::chrono::milliseconds>(timeout, unpublishedRecheck_);
     unpublishedRecheck_ = std::min(unpublishedRecheck_ * 2, kUnpublishedMaxRecheck);
   } else {
@@ -431,7 +432,14 @@ void Database::waitForChange(std::stop_token& stop, int inotifyFd) {
       // the publication a moment instead. An event for frames already copied (SQLite writes a
       // frame in two calls, so events outlive the sync they woke) costs one pread; a
       // transaction still being written costs at most kCommitSettle of polling per wake-up.
-      if (capture_ && !capture_->commitPending() && capture_->framesBeyondCopy()) {
+      // Frames found before the wait are still beyond the copy after it (this thread copied
+      // nothing since; a WAL restarted meanwhile has a first frame of its own, which counts
+      // too), so only whether their commit came is asked, and the WAL is not read again. Should
+      // they be gone (a rolled-back transaction's frames overwritten), the cost is the
+      // kCommitSettle of polling a transaction still being written costs.
+      const bool settle = unpublishedFrames ? !capture_->commitPending()
+                                            : capture_ && capture_->framesAwaitingCommit();
+      if (settle) {
         const auto settleEnd = std::chrono::steady_clock::now() + kCommitSettle;
         auto pause = kCommitSettlePoll;
         while (!capture_->commitPending() && !stop.stop_requested() &&

@@ -256,12 +256,18 @@ class Database final : public StreamSource, public CaptureRounds {
   uint32_t pageSize_ = 0;
   std::string healthReason_ = "starting";
   bool running_ = false;
-  uint64_t syncsStarted_ = 0;         // syncs are numbered from 1 in the order they start
-  uint64_t syncsFinished_ = 0;        // failed ones included
-  uint64_t lastGoodSync_ = 0;         // the number of the last sync that succeeded
-  bool flushRequested_ = false;       // the next sync writes its segments into a file at once
-  uint64_t copyRoundsStarted_ = 0;    // requestCaptureRound()
+  // One numbering serves read-your-writes and syncBarrier(): copy rounds, open()'s catch-up and
+  // each sync, numbered from 1 in the order they start (a sync is known by its round's number).
+  // Three marks follow them, each moving forward only:
+  //  - a round is published once its segments are in live_ (before their files are written:
+  //    /sync answers from here, off the disk's path);
+  //  - a sync is finished once its files, position and checkpoint are done, failed or not;
+  //  - a sync is good when it succeeded and left no copied segment without a file.
+  uint64_t copyRoundsStarted_ = 0;    // requestCaptureRound(), syncBarrier()
   uint64_t copyRoundsPublished_ = 0;  // the last round whose segments are in live_
+  uint64_t lastSyncFinished_ = 0;     // the round of the last sync that finished, failed or not
+  uint64_t lastGoodSync_ = 0;         // the round of the last sync that was good
+  bool flushRequested_ = false;       // the next sync writes its segments into a file at once
   std::vector<std::weak_ptr<SegmentIterator>> iterators_;
   std::vector<std::weak_ptr<SnapshotLease>> leases_;  // of live snapshot readers
   std::vector<std::weak_ptr<RetentionHold>> holds_;

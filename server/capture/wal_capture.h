@@ -100,6 +100,9 @@ class WalCapture {
   // after walstream started on an empty WAL, or after a restart). A transaction is being
   // written, or its commit is about to be published in the wal-index.
   bool framesBeyondCopy() const;
+  // Frames beyond the copied ones whose commit the wal-index does not show yet: !commitPending()
+  // and framesBeyondCopy(), the WAL read only when the wal-index shows nothing to copy.
+  bool framesAwaitingCommit() const { return !commitPending() && framesBeyondCopy(); }
   // Creates the file the next segment will be written to, off the path from commit to publish.
   void prepareNextSegment();
 

@@ -9,13 +9,13 @@
 #include <fstream>
 #include <optional>
 #include <regex>
-#include <thread>
 
 #include "core/file_util.h"
 #include "tests/support/cluster.h"
 #include "tests/support/curl.h"
 #include "tests/support/hostile_clients.h"
 #include "tests/support/http_exchange.h"
+#include "tests/support/poll_until.h"
 #include "tests/support/primary_status.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -59,12 +59,13 @@ int statusOf(const std::string& answer) {
 
 // Waits (bounded) until `process` has logged `needle` `times` times; returns the log.
 std::string waitForCount(Process& process, const std::string& needle, size_t times) {
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  std::string log = process.stderrText();
-  while (countOf(log, needle) < times && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-    log = process.stderrText();
-  }
+  std::string log;
+  pollUntil(
+      [&] {
+        log = process.stderrText();
+        return countOf(log, needle) >= times;
+      },
+      scaled(30s), 20ms);
   return log;
 }
 
@@ -161,14 +162,14 @@ TEST_CASE_FIXTURE(
   // Both serving (capture started: /healthz 200) before the wrong clients come, so that the
   // checks after them see what those clients left, not a start still under way on a busy machine.
   REQUIRE(waitUntilServing(plainPrimary.port(), scaled(30s)));
-  bool tlsServing = false;
-  for (int i = 0; i < 300 && !tlsServing; ++i) {
-    tlsServing = curl(tlsPrimary.url() + "/healthz", {"--cacert", ca.caFile()},
-                      dir.file("c0-" + std::to_string(i)))
-                     .status == 200;
-    if (!tlsServing) std::this_thread::sleep_for(scaled(100ms));
-  }
-  REQUIRE(tlsServing);
+  int attempts = 0;
+  REQUIRE(pollUntil(
+      [&] {
+        return curl(tlsPrimary.url() + "/healthz", {"--cacert", ca.caFile()},
+                    dir.file("c0-" + std::to_string(attempts++)))
+                   .status == 200;
+      },
+      scaled(30s)));
 
   // Plain HTTP to the TLS port: the connection is closed, no answer.
   std::string answer = "unset";

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "tests/support/http_client.h"
+#include "tests/support/poll_until.h"
 
 namespace walstream::test {
 
@@ -69,16 +70,15 @@ bool waitForStreams(uint16_t port, size_t want, std::chrono::milliseconds timeou
 }
 
 bool waitUntilServing(uint16_t port, std::chrono::milliseconds timeout) {
-  for (const auto until = std::chrono::steady_clock::now() + timeout;
-       std::chrono::steady_clock::now() < until;) {
-    try {
-      if (httpRequest(port, "/healthz", std::chrono::seconds(2)).status == 200) return true;
-    } catch (const std::exception&) {
-      // refused or cut: the next attempt comes after the pause
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
+  return pollUntil(
+      [port] {
+        try {
+          return httpRequest(port, "/healthz", std::chrono::seconds(2)).status == 200;
+        } catch (const std::exception&) {
+          return false;  // refused or cut: the next attempt comes after the pause
+        }
+      },
+      timeout);
 }
 
 }  // namespace walstream::test
