@@ -27,11 +27,9 @@ struct BenchConfig {
   // the last row. A poller sweeping all 50 took a whole core of the 2 the processes share.
   int fanoutLagSample = 10;
   int concurrentReaders = 4;
-  // Pause of the visibility poller between sweeps; 0 (the default) polls in a tight loop, which
-  // keeps one core busy and can delay the processes being measured on a small machine.
-  // Between two visibility polls. A tight loop would take a whole core of this 2-core machine
-  // from the processes being measured; 50 us (with 1 ns timer slack) bounds the measuring error
-  // at about one sweep, always in the direction of a larger lag.
+  // Pause of the visibility poller between sweeps (0: a tight loop). A tight loop would take a
+  // whole core of this 2-core machine from the processes being measured; 50 us (with 1 ns timer
+  // slack) bounds the measuring error at about one sweep, always in the direction of a larger lag.
   std::chrono::microseconds pollPause{50};
 };
 
