@@ -148,6 +148,7 @@ void Database::sync() {
   capture_->prepareNextSegment();
   metrics_.walBytes.store(fileSize(capture_->walFd(), capture_->walPath()));
   finished.good = capture_->writtenEnd() == checkpointed.end;
+  if (options_.afterSync) options_.afterSync();
 }
 
 void Database::publish(const CaptureSync& result) {
@@ -403,8 +404,16 @@ void Database::waitForChange(std::stop_token& stop, int inotifyFd) {
   // Segments waiting to be batched into a file are written when their delay is up, even if
   // nothing else happens.
   auto timeout = options_.pollInterval;
-  const bool unpublishedFrames = capture_ && capture_->framesAwaitingCommit();
-  if (unpublishedFrames) {
+  // A commit published after sync() copied: the inotify events of its frames may have been
+  // read before (by the wake-up whose settle ended before the publication), and the publication
+  // itself raises none. Waiting for an event would leave it uncaptured until the next write or
+  // the poll interval; poll() only collects what is pending, and the next sync copies it.
+  const bool published = capture_ && capture_->commitPending();
+  const bool unpublishedFrames = !published && capture_ && capture_->framesBeyondCopy();
+  if (published) {
+    timeout = std::chrono::milliseconds(0);
+    unpublishedRecheck_ = kUnpublishedFirstRecheck;
+  } else if (unpublishedFrames) {
     timeout = std::min<std::chrono::milliseconds>(timeout, unpublishedRecheck_);
     unpublishedRecheck_ = std::min(unpublishedRecheck_ * 2, kUnpublishedMaxRecheck);
   } else {

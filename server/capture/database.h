@@ -74,6 +74,8 @@ struct CaptureOptions {
   // Test hook: runs in openIterator() after each listing of segment files made without the
   // Database's lock, before the lock is taken again.
   std::function<void()> afterUnlockedListing{};
+  // Test hook: runs on the capture thread at the end of each sync, before it waits for a change.
+  std::function<void()> afterSync{};
 };
 
 // The primary's StreamSource (stream_source.h), with read-your-writes rounds.

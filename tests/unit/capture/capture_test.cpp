@@ -824,3 +824,48 @@ TEST_CASE("a commit published well after its last frame was written is captured 
     CHECK_MESSAGE(waitForMove(before) != before, "commit " << i << " was not captured");
   }
 }
+
+TEST_CASE("a commit published after a sync copied, with no write after it, is captured at once") {
+  // Capture woke on the frames' writes, settled, found no commit, and synced; the commit was
+  // published between that sync's copy and the next wait. The events of its frames were read
+  // already and the publication raises none: capture then waited for the poll interval.
+  const SlowSyncVfs slowDisk("walstream-test-late-publish", std::chrono::milliseconds(400));
+  TempDir dir;
+  const std::string app = dir.file("app.db");
+  createEmptyWalApp(app);
+  std::atomic<bool> writing{false}, committed{false}, held{false};
+  std::chrono::steady_clock::time_point writeStarted;
+  CaptureOptions options = smallThresholds();
+  options.pollInterval = std::chrono::hours(1);
+  // Holds the first sync that ends well after the frames were written (their events read by
+  // then) until the commit is published: the publication then falls after that sync's copy.
+  options.afterSync = [&] {
+    if (!writing.load() || held.load() ||
+        std::chrono::steady_clock::now() - writeStarted < std::chrono::milliseconds(200)) {
+      return;
+    }
+    held = true;
+    for (const auto until = std::chrono::steady_clock::now() + scaled(10s);
+         !committed.load() && std::chrono::steady_clock::now() < until;) {
+      std::this_thread::sleep_for(1ms);
+    }
+  };
+  CaptureThread cap(app, options);
+  const Pos opened = waitForPositionMove(cap, Pos{});
+  REQUIRE_FALSE(opened.empty());
+  SqliteConnection writer("file:" + app + "?vfs=" + slowDisk.name(),
+                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI);
+  writer.setBusyTimeout(5000);
+  writer.exec("PRAGMA synchronous=FULL");  // the WAL synced before the commit is published
+  // The WAL's first commit writes and syncs its header before its frames: not the one measured.
+  writer.exec("INSERT INTO t VALUES(0, randomblob(100))");
+  const Pos before = waitForPositionMove(cap, opened);
+  REQUIRE(before != opened);
+  writeStarted = std::chrono::steady_clock::now();
+  writing = true;
+  writer.exec("INSERT INTO t VALUES(1, randomblob(100))");
+  committed = true;
+  const Pos after = waitForPositionMove(cap, before);
+  CHECK(held.load());
+  CHECK_MESSAGE(after != before, "the commit was not captured; still at " << before.str());
+}
