@@ -72,7 +72,7 @@ SpareFile SegmentFilePool::take() {
       spare.path = std::move(files_.front().path);
       files_.pop_front();
     }
-    spare.fd = fs_.openFileIfExists(spare.path, O_WRONLY | O_TRUNC);
+    spare.fd = fs_.openFileIfExists(spare.path, O_WRONLY);
     if (spare.fd.valid()) return spare;  // else removed by someone: try the next one
   }
   spare.fd = fs_.openFile(spare.path, O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -6,8 +6,12 @@
 // the last seconds, and creating the segment files became half of the primary's CPU time.
 // Renaming a retired file into place needs neither an inode allocation nor a deletion.
 //
-// Layout: DB-walstream/spare/<16 hex digits>. A pooled file means nothing; it is truncated
-// when taken, and a pool left by a crash is simply reused. The capture thread takes and retires
+// Layout: DB-walstream/spare/<16 hex digits>. A pooled file means nothing, and a pool left by
+// a crash is simply reused. A file is taken with its old bytes: the writer overwrites them and
+// cuts the file to what it wrote (ShadowWal::storeSegments). Truncating it to 0 when taken
+// instead cost about 15% of capture's CPU at 1000 tx/s on ext4: the old blocks freed, new ones
+// allocated, and, as for any file truncated to 0 and written, its data flushed at close
+// (auto_da_alloc). Overwritten blocks need neither. The capture thread takes and retires
 // files; the checkpoint worker refills the pool in the background (fill), so inode allocations
 // stay off the path from commit to publish. Thread-safe; no syscall runs under the mutex.
 //
@@ -28,6 +32,8 @@
 namespace walstream {
 
 // A file open for writing the next segment; writeSegment renames it to the segment's name.
+// It may hold bytes of an earlier segment: whoever writes it starts at offset 0 and cuts the
+// file to the length written (ftruncate) before giving it a name.
 struct SpareFile {
   UniqueFd fd;
   std::string path;
@@ -42,7 +48,8 @@ class SegmentFilePool {
 
   // Moves the file at `path` into the pool, or deletes it when the pool is full.
   void retire(const std::string& path);
-  // An empty file to write a segment to: a pooled one, truncated, or a new one.
+  // A file to write a segment to, open for writing at offset 0: a pooled one with its old bytes
+  // (see SpareFile), or a new, empty one.
   SpareFile take();
 
   // Files kept ready: about a second of segments under a heavy write load.

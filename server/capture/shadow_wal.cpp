@@ -168,7 +168,8 @@ void ShadowWal::storeSegments(std::span<SegmentInfo> segments, SpareFile* spare)
   const std::string path = segmentPath(first);
   makeDirsDurable(*fs_, dir);
   SpareFile file;
-  if (spare && spare->fd.valid()) {
+  const bool reused = spare && spare->fd.valid();
+  if (reused) {
     file = std::move(*spare);
   } else {
     file.path = path + ".tmp";
@@ -181,6 +182,8 @@ void ShadowWal::storeSegments(std::span<SegmentInfo> segments, SpareFile* spare)
       seg.byteOffset = byteOffset;
       byteOffset += seg.data->size();
     }
+    // A pooled file keeps its old length (segment_file_pool.h): bytes past ours must go.
+    if (reused) fs_->ftruncate(file.fd.get(), byteOffset, file.path);
     file.fd.reset();
     fs_->rename(file.path, path);
   } catch (const Error&) {

@@ -23,6 +23,11 @@
 // again from the WAL on start; start-up therefore checks every segment of the last index and
 // drops a damaged tail (WalCapture::readShadowTail). Per-segment fsyncs cost a file-system
 // journal commit each, which on the machine measured was most of the replication lag.
+// A segment file may be written over a pooled file's bytes (segment_file_pool.h), so what a
+// power failure leaves of a segment not yet durable may also be bytes, or the length, of the
+// segment the file held before. Those are frames of an older WAL (other salts) or of another
+// offset, which break the checksum chain start-up checks, as any damage does; frames that do
+// continue the chain at the same offset of the same WAL are the WAL's own bytes.
 //
 // Segments are the authority: the position file is a convenience for people and tools, and is
 // rebuilt from the segments on start.

@@ -305,6 +305,7 @@ void WalCapture::startGeneration(const std::string& reason, CaptureSync* out) {
   generation_ = newGenerationId();
   index_ = 0;
   chain_.reset();
+  walHeader_.reset();  // read again: continuity was lost, so nothing of the old WAL is assumed
   copiedFrames_ = 0;
   indexHasSegments_ = false;
   unsynced_.clear();  // the old generation's segments are no longer needed
@@ -439,11 +440,20 @@ void WalCapture::copyCommitted(CaptureSync& out) {
 }
 
 std::optional<WalHeader> WalCapture::walHeaderMatching(WalIndexHeader& h) {
+  // A header is rewritten only by a restart, which publishes new salts in the wal-index first
+  // (docs/sqlite-wal.md §4.4): while the wal-index shows the salts of the header read last, that
+  // is still the header on disk, and it is not read again for every sync.
+  if (walHeader_ && h.salt1() == walHeader_->salt1 && h.salt2() == walHeader_->salt2) {
+    return walHeader_;
+  }
   // Around a restart the wal-index salts change before the WAL header is written; the header
   // is on disk before any frame of the new WAL is published, so this settles at once.
   for (int attempt = 0;; ++attempt) {
     std::optional<WalHeader> wh = readWalHeader();
-    if (wh && wh->salt1 == h.salt1() && wh->salt2 == h.salt2()) return wh;
+    if (wh && wh->salt1 == h.salt1() && wh->salt2 == h.salt2()) {
+      walHeader_ = wh;
+      return wh;
+    }
     if (attempt == 100) {
       throw Error(walPath_ + ": the WAL header does not match the wal-index salts " +
                   hexSalts(h.salt1(), h.salt2()));
@@ -626,6 +636,12 @@ bool WalCapture::framesBeyondCopy() const {
   }
   // A WAL started since: a header with other salts, and a first frame that carries them. Without
   // this the first commit into a new WAL waited for the next write or the poll interval (1 s).
+  // A restart publishes its new salts in the wal-index before it writes the WAL header: while
+  // the wal-index shows the chain's salts, no WAL was started since, and the header is not read.
+  if (chain_) {
+    const std::optional<WalIndexHeader> ih = readWalIndexHeader(shm_.data());
+    if (ih && ih->salt1() == chain_->salt1 && ih->salt2() == chain_->salt2) return false;
+  }
   uint8_t h[kWalHeaderSize];
   if (preadFull(walFd_.get(), h, sizeof h, 0, walPath_) != sizeof h) return false;
   const std::optional<WalHeader> wh = WalHeader::decode(h);

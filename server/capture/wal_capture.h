@@ -196,6 +196,7 @@ class WalCapture {
   uint64_t index_ = 0;
   uint32_t pageSize_ = 0;
   std::optional<WalChainState> chain_;  // chain at `copiedFrames_`; nullopt: WAL not seen yet
+  std::optional<WalHeader> walHeader_;  // the WAL header walHeaderMatching() read last
   uint32_t copiedFrames_ = 0;
   bool indexHasSegments_ = false;
   // Copied, not yet in a file (writeSegmentFiles): consecutive segments of the current index.

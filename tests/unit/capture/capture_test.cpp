@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <set>
@@ -346,6 +347,18 @@ TEST_CASE("a damaged shadow tail is copied again from the WAL, and the generatio
   }
   SUBCASE("a missing segment file") {
     std::filesystem::remove(fileOf(segs[segs.size() - 3]));
+  }
+  // A segment file is written over a pooled file's bytes (segment_file_pool.h): a power failure
+  // may leave those instead of the new ones, or the old length past the new bytes.
+  SUBCASE("a segment file holding an earlier segment file's bytes") {
+    REQUIRE(fileOf(segs[1]) != fileOf(segs[segs.size() - 2]));
+    std::filesystem::copy_file(fileOf(segs[1]), fileOf(segs[segs.size() - 2]),
+                               std::filesystem::copy_options::overwrite_existing);
+  }
+  SUBCASE("a segment file followed by an earlier segment file's bytes") {
+    REQUIRE(fileOf(segs[1]) != fileOf(segs.back()));
+    const std::string stale = readFile(fileOf(segs[1]));
+    std::ofstream(fileOf(segs.back()), std::ios::binary | std::ios::app) << stale;
   }
   {
     CaptureThread cap(app, options);

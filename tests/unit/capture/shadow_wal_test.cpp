@@ -269,12 +269,11 @@ TEST_CASE("segment files of removed indexes are pooled, and reused only after a 
   CHECK(pool.size() == 2);
   CHECK(readFile(fresh.path).empty());
 
-  // A pool found on disk (left by an earlier run) is reusable at once; files are truncated.
+  // A pool found on disk (left by an earlier run) is reusable at once.
   SegmentFilePool reopened(shadow.root() + "/spare");
   CHECK(reopened.size() == 3);
   SpareFile reused = reopened.take();
   CHECK(reopened.size() == 2);
-  CHECK(readFile(reused.path).empty());
   const SegmentInfo s = shadow.writeSegment({kGen, 1, 3000}, compressed, 3000, &reused);
   CHECK(shadow.readSegment(s.pos) == compressed);
   CHECK(listDir(shadow.root() + "/spare").size() == 2);
@@ -285,6 +284,35 @@ TEST_CASE("segment files of removed indexes are pooled, and reused only after a 
   CHECK(listDir(shadow.root() + "/spare").size() == SegmentFilePool::kTarget);
   CHECK_FALSE(reopened.refillWanted());
   CHECK(readFile(reopened.take().path).empty());
+}
+
+TEST_CASE("a pooled file is written over: the segment ends where its bytes end") {
+  TempDir dir;
+  ShadowWal shadow(dir.file("app.db-walstream"));
+  // Incompressible, so the retired file is far longer than the segment written over it.
+  std::string noise(20000, '\0');
+  uint32_t x = 12345;
+  for (char& c : noise) c = static_cast<char>((x = x * 1103515245 + 12345) >> 24);
+  const std::string longSegment = lz4Compress(asBytes(noise));
+  shadow.writeSegment({kGen, 0, 0}, longSegment, noise.size());
+  {
+    SegmentFilePool pool(shadow.root() + "/spare");
+    CHECK(shadow.removeOld(kGen, 1, &pool) == 1);
+  }
+  SegmentFilePool reopened(shadow.root() + "/spare");  // no quarantine for a pool found on disk
+  SpareFile reused = reopened.take();
+  REQUIRE(reused.fd.valid());
+  // Taken with its old bytes: truncating it to 0 would free and reallocate its blocks.
+  CHECK(fileSize(reused.fd.get(), reused.path) == longSegment.size());
+  const std::string raw = payload({kGen, 1, 0});
+  const std::string shortSegment = lz4Compress(asBytes(raw));
+  const SegmentInfo s = shadow.writeSegment({kGen, 1, 0}, shortSegment, raw.size(), &reused);
+  const std::string path = shadow.segmentPath(s.pos);
+  CHECK(readFile(path) == shortSegment);
+  const std::vector<SegmentInfo> listed = shadow.listSegments(kGen, 1);
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].walBytes == raw.size());
+  CHECK(lz4Decompress(asBytes(shadow.readSegment(s.pos)), 1 << 20) == raw);
 }
 
 TEST_CASE("a segment file holding several segments lists, reads and cuts them one by one") {
