@@ -46,8 +46,9 @@ struct AppliedState {
 class AppliedStateListener {
  public:
   virtual std::unique_lock<std::mutex> lockPublish() = 0;
-  // LOCAL_DB now shows `state`. `segments` are the upstream's segments that led there from the
-  // previously reported state, in order, when every one was applied whole; empty after a
+  // LOCAL_DB now shows `state` (first called, when the applier starts at a saved position,
+  // with that position and no segments). `segments` are the upstream's segments that led there from
+  // the previously reported state, in order, when every one was applied whole; empty after a
   // snapshot, a continuation into a new generation, or a segment partly resent.
   virtual void published(const AppliedState& state, std::span<const AppliedSegment> segments) = 0;
   // The applied position was forgotten (a local write, a diverged upstream): no state to serve.

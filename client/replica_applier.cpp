@@ -160,6 +160,9 @@ ReplicaApplier::ReplicaApplier(std::string localPath, ApplierOptions options)
       checkLocalWal();
     }
   }
+  // The state LOCAL_DB resumes at is served before anything new arrives.
+  std::unique_lock<std::mutex> publish = lockPublish();
+  reportPublished();
 }
 
 void ReplicaApplier::checkLocalWal() {

@@ -19,9 +19,19 @@ std::string windowRoot(const std::string& localPath) {
 }  // namespace
 
 RelaySource::RelaySource(RelayOptions options)
-    : options_(std::move(options)), shadow_(windowRoot(options_.localPath)) {
-  // A window left by an earlier run may not continue LOCAL_DB's state: dropped.
-  shadow_.removeOld(0, 0);
+    : options_(std::move(options)), shadow_(windowRoot(options_.localPath)) {}
+
+bool RelaySource::earlierWindowEndsAt(const Pos& at) const {
+  // Contiguous from its first segment, every segment whole, and ending exactly at `at`: then it
+  // holds the upstream's segments up to the state LOCAL_DB resumes at (docs/cascading.md §3).
+  std::optional<Pos> end;
+  for (uint64_t index : shadow_.listIndexes(at.generation)) {
+    for (const SegmentInfo& s : shadow_.listSegments(at.generation, index)) {
+      if (s.walBytes == 0 || (end && !segmentMayFollow(*end, s.pos))) return false;
+      end = Pos{s.pos.generation, s.pos.index, s.pos.offset + s.walBytes};
+    }
+  }
+  return end == at;
 }
 
 RelaySource::~RelaySource() {
@@ -83,10 +93,26 @@ bool RelaySource::continuesWindow(std::span<const RelaySegment> segments, const 
   return end == to;
 }
 
+void RelaySource::adoptEarlierWindow(const Pos& at) {
+  try {
+    if (!earlierWindowEndsAt(at)) return;  // dropped by the restart that follows
+    shadow_.removeOld(at.generation, 0);   // other generations
+    windowEnd_ = at;
+    log::info(options_.localPath + ": the stream window of the last run ends at " + at.str() +
+              " and is kept");
+  } catch (const Error& e) {
+    log::warn(options_.localPath + ": the stream window of the last run is dropped: " + e.what());
+  }
+}
+
 void RelaySource::published(const ImageState& state, std::span<const RelaySegment> segments) {
   std::optional<IteratorEnding> ending;
   std::vector<SegmentInfo> stored;
   bool restart = false;
+  if (!started_) {
+    started_ = true;
+    if (segments.empty()) adoptEarlierWindow(state.pos);
+  }
   if (!windowEnd_ || windowEnd_->generation != state.pos.generation) {
     restart = true;
     if (windowEnd_) {
@@ -113,7 +139,7 @@ void RelaySource::published(const ImageState& state, std::span<const RelaySegmen
                                   (windowEnd_ ? windowEnd_->str() : std::string("(none)")) +
                                   " to " + state.pos.str() + " (a snapshot was applied)"};
     }
-    restartWindow(state.pos);
+    restartWindow();
   }
   windowEnd_ = state.pos;
   {
@@ -155,10 +181,11 @@ std::vector<SegmentInfo> RelaySource::storeWindow(std::span<const RelaySegment> 
   return infos;
 }
 
-void RelaySource::restartWindow(const Pos& at) {
+void RelaySource::restartWindow() {
   try {
-    // Every other generation, and every index of this one up to the new start's.
-    shadow_.removeOld(at.generation, at.empty() ? 0 : at.index + 1);
+    // Everything: no generation is 0. Segments after `at` left in place could break the
+    // contiguity of the next ones written.
+    shadow_.removeOld(0, 0);
   } catch (const Error& e) {
     log::warn(options_.localPath + ": cannot empty the stream window: " + e.what());
   }
@@ -203,7 +230,7 @@ void RelaySource::failIteratorsLocked(IteratorEnd reason, const std::string& mes
 }
 
 void RelaySource::forgotten() {
-  restartWindow(Pos{});
+  restartWindow();
   windowEnd_.reset();
   std::lock_guard lock(mu_);
   state_.reset();

@@ -7,8 +7,9 @@
 //    contiguous and ends at the applied position; anything that breaks that (a snapshot, a
 //    segment partly resent, a new generation) restarts it empty at the new position. It holds at
 //    most `windowIndexes` WAL indexes, and never drops one a live iterator or snapshot may need.
-//    It is dropped when the relay starts: a downstream at a position before the window gets a
-//    snapshot, never a gap.
+//    A window left by an earlier run is kept only when it is contiguous, whole, and ends exactly
+//    at the position LOCAL_DB resumes at; otherwise it is dropped. A downstream at a position
+//    before the window gets a snapshot, never a gap.
 //  - The applied state (position, page size, the upstream's chain, LOCAL_DB's own WAL end),
 //    recorded under the publish lock right after LOCAL_DB shows it.
 //
@@ -86,6 +87,7 @@ class RelaySource final : public StreamSource {
   std::string healthReason() const override;
   const ShadowWal& shadow() const override { return shadow_; }
   uint32_t maxPublishPages() const override { return options_.maxPublishPages; }
+  bool followsUpstream() const override { return true; }
   std::shared_ptr<SegmentIterator> openIterator(const Pos& from) override;
   std::optional<Pos> syncBarrier(std::chrono::milliseconds timeout) override;
   std::unique_ptr<SnapshotReader> openSnapshot(std::chrono::milliseconds shareWithin,
@@ -94,8 +96,13 @@ class RelaySource final : public StreamSource {
  private:
   // publishMu_ held. Whether `segments` lead from the window's end exactly to `to`.
   bool continuesWindow(std::span<const RelaySegment> segments, const Pos& to) const;
-  // publishMu_ held. Removes every stored segment; the window starts again at `at`.
-  void restartWindow(const Pos& at);
+  // publishMu_ held. Whether the window an earlier run left ends exactly at `at`, whole and
+  // contiguous.
+  bool earlierWindowEndsAt(const Pos& at) const;
+  // publishMu_ held, at the first state. Keeps the earlier run's window if it ends at `at`.
+  void adoptEarlierWindow(const Pos& at);
+  // publishMu_ held. Removes every stored segment; the window starts again empty.
+  void restartWindow();
   // publishMu_ held. Writes the segments (one file per run of one index); returns their infos.
   std::vector<SegmentInfo> storeWindow(std::span<const RelaySegment> segments);
   // publishMu_ held. Drops indexes beyond the window that nothing still needs.
@@ -109,6 +116,7 @@ class RelaySource final : public StreamSource {
 
   std::mutex publishMu_;
   std::optional<Pos> windowEnd_;  // publishMu_: where the stored window ends (the applied pos)
+  bool started_ = false;          // publishMu_: a state was published in this run
 
   mutable std::mutex mu_;
   std::condition_variable stateChanged_;

@@ -81,6 +81,11 @@ class StreamSource {
   virtual std::unique_ptr<SnapshotReader> openSnapshot(std::chrono::milliseconds shareWithin,
                                                        const std::function<bool()>& wanted) = 0;
 
+  // Whether the source follows an upstream (a replica serving downstream replicas): it may be
+  // behind a client that came from another source of the same history, so a position beyond
+  // its end in its generation is answered "retry" rather than with a snapshot of an older state.
+  virtual bool followsUpstream() const { return false; }
+
   // Optional capabilities; null when the source has none.
   virtual CaptureRounds* captureRounds() { return nullptr; }                // POST /sync
   virtual const CaptureMetrics* captureMetrics() const { return nullptr; }  // capture families
