@@ -36,10 +36,33 @@ struct RelayReplica {
   std::string url;
 };
 
+// `n` transfers on the primary, as fast as it takes them.
+void transfer(const std::string& app, int n) {
+  BankWriter writer(app, 0, n);
+  writer.waitFor(n, scaled(30s));
+}
+
 void stopCleanly(Process& p) {
   p.signal(SIGTERM);
   REQUIRE(p.wait(scaled(30s)) == 0);
 }
+
+// A bank on a primary, the paths of a relay A and a downstream B, and the processes a test
+// starts, stopped cleanly in order (downstream, relay, primary) at the end.
+struct BankChain {
+  BankChain() : primary((createBank(app), app), dir.file("primary")) {}
+  void stopAll() {
+    stopCleanly(downstream->process());
+    stopCleanly(relay->process.process());
+    stopCleanly(primary.process());
+  }
+
+  TempDir dir;
+  const std::string app = dir.file("app.db"), a = dir.file("a.db"), b = dir.file("b.db");
+  PrimaryProcess primary;
+  std::unique_ptr<RelayReplica> relay;
+  std::unique_ptr<ReplicaProcess> downstream;
+};
 
 }  // namespace
 
@@ -136,73 +159,54 @@ TEST_CASE(
 }
 
 TEST_CASE("a downstream ahead of the relay is told to retry, never sent an older state") {
-  TempDir dir;
-  const std::string app = dir.file("app.db"), a = dir.file("a.db"), b = dir.file("b.db");
-  createBank(app);
-  PrimaryProcess primary(app, dir.file("primary"));
-  {
-    BankWriter writer(app, 0, 100);
-    writer.waitFor(100, scaled(30s));
-  }
-  auto relay = std::make_unique<RelayReplica>(primary.url(), a, dir.file("a"));
-  REQUIRE(waitForConvergence(app, a, scaled(30s)));
-  stopCleanly(relay->process.process());
-  relay.reset();
+  BankChain chain;
+  transfer(chain.app, 100);
+  chain.relay = std::make_unique<RelayReplica>(chain.primary.url(), chain.a, chain.dir.file("a"));
+  REQUIRE(waitForConvergence(chain.app, chain.a, scaled(30s)));
+  stopCleanly(chain.relay->process.process());
 
   // B follows the primary further than A went.
-  auto downstream = std::make_unique<ReplicaProcess>(primary.url(), b, dir.file("b"));
-  {
-    BankWriter writer(app, 0, 100);
-    writer.waitFor(100, scaled(30s));
-  }
-  REQUIRE(waitForConvergence(app, b, scaled(30s)));
-  stopCleanly(downstream->process());
+  chain.downstream =
+      std::make_unique<ReplicaProcess>(chain.primary.url(), chain.b, chain.dir.file("b"));
+  transfer(chain.app, 100);
+  REQUIRE(waitForConvergence(chain.app, chain.b, scaled(30s)));
+  stopCleanly(chain.downstream->process());
 
   // A comes back with no upstream it can reach: it serves what it has, behind B.
-  relay = std::make_unique<RelayReplica>("http://127.0.0.1:1", a, dir.file("a2"));
-  downstream = std::make_unique<ReplicaProcess>(relay->url, b, dir.file("b2"));
+  chain.relay = std::make_unique<RelayReplica>("http://127.0.0.1:1", chain.a, chain.dir.file("a2"));
+  chain.downstream =
+      std::make_unique<ReplicaProcess>(chain.relay->url, chain.b, chain.dir.file("b2"));
   const std::string log =
-      downstream->process().waitForStderr("behind the requested position", scaled(30s));
-  CAPTURE(downstream->process().stderrText());
+      chain.downstream->process().waitForStderr("behind the requested position", scaled(30s));
+  CAPTURE(chain.downstream->process().stderrText());
   CHECK(log != "");
-  CHECK(downstream->snapshotsApplied() == 0);
+  CHECK(chain.downstream->snapshotsApplied() == 0);
   {
-    SqliteConnection rows(b, SQLITE_OPEN_READONLY);
+    SqliteConnection rows(chain.b, SQLITE_OPEN_READONLY);
     CHECK(rows.queryInt("SELECT v FROM meta WHERE k = 'n'") == 200);
   }
-  stopCleanly(downstream->process());
-  stopCleanly(relay->process.process());
-  stopCleanly(primary.process());
+  chain.stopAll();
 }
 
 TEST_CASE("the relay keeps its window across a restart: a downstream behind it resumes from it") {
-  TempDir dir;
-  const std::string app = dir.file("app.db"), a = dir.file("a.db"), b = dir.file("b.db");
-  createBank(app);
-  PrimaryProcess primary(app, dir.file("primary"));
-  auto relay = std::make_unique<RelayReplica>(primary.url(), a, dir.file("a"));
-  auto downstream = std::make_unique<ReplicaProcess>(relay->url, b, dir.file("b"));
-  {
-    BankWriter writer(app, 0, 100);
-    writer.waitFor(100, scaled(30s));
-  }
-  REQUIRE(waitForConvergence(app, b, scaled(30s)));
-  stopCleanly(downstream->process());
-  {
-    BankWriter writer(app, 0, 100);
-    writer.waitFor(100, scaled(30s));
-  }
-  REQUIRE(waitForConvergence(app, a, scaled(30s)));
-  stopCleanly(relay->process.process());
+  BankChain chain;
+  chain.relay = std::make_unique<RelayReplica>(chain.primary.url(), chain.a, chain.dir.file("a"));
+  chain.downstream =
+      std::make_unique<ReplicaProcess>(chain.relay->url, chain.b, chain.dir.file("b"));
+  transfer(chain.app, 100);
+  REQUIRE(waitForConvergence(chain.app, chain.b, scaled(30s)));
+  stopCleanly(chain.downstream->process());
+  transfer(chain.app, 100);
+  REQUIRE(waitForConvergence(chain.app, chain.a, scaled(30s)));
+  stopCleanly(chain.relay->process.process());
 
   // Back with no upstream it can reach: B, behind it, resumes from the window it kept.
-  relay = std::make_unique<RelayReplica>("http://127.0.0.1:1", a, dir.file("a2"));
-  CHECK(countOf(relay->process.process().stderrText(), "is kept") == 1);
-  downstream = std::make_unique<ReplicaProcess>(relay->url, b, dir.file("b2"));
-  CHECK(waitForConvergence(app, b, scaled(30s)));
-  CAPTURE(downstream->process().stderrText());
-  CHECK(downstream->snapshotsApplied() == 0);
-  stopCleanly(downstream->process());
-  stopCleanly(relay->process.process());
-  stopCleanly(primary.process());
+  chain.relay = std::make_unique<RelayReplica>("http://127.0.0.1:1", chain.a, chain.dir.file("a2"));
+  CHECK(countOf(chain.relay->process.process().stderrText(), "is kept") == 1);
+  chain.downstream =
+      std::make_unique<ReplicaProcess>(chain.relay->url, chain.b, chain.dir.file("b2"));
+  CHECK(waitForConvergence(chain.app, chain.b, scaled(30s)));
+  CAPTURE(chain.downstream->process().stderrText());
+  CHECK(chain.downstream->snapshotsApplied() == 0);
+  chain.stopAll();
 }
