@@ -20,6 +20,7 @@
 #include "cli/stream_relay.h"
 #include "client/promotion.h"
 #include "client/replica.h"
+#include "client/replica_id.h"
 #include "client/status_server.h"
 #include "core/error.h"
 #include "core/fd_limit.h"
@@ -279,6 +280,7 @@ std::optional<StreamRelay> makeRelay(const ReplicaSettings& s) {
   if (s.serveStream.empty()) return std::nullopt;
   relay::RelayOptions relayOptions;
   relayOptions.localPath = s.options.localPath;
+  relayOptions.id = s.options.access.via;
   relayOptions.windowIndexes = s.serveWindow;
   relayOptions.maxPublishPages = s.options.applier.maxCheckpointPages;
   server::ServerOptions serverOptions;
@@ -363,9 +365,12 @@ int followUntilStopped(const ReplicaSettings& s, const sigset_t& signals,
     // promote` on the same database is refused while it is (core/instance_lock.h).
     const InstanceLock lock = InstanceLock::acquire(s.options.localPath, "replica");
     client::ReplicaState state;
+    // Every replica names itself on its stream requests, so that a relay refuses a cycle.
+    ReplicaSettings settings = s;
+    settings.options.access.via = client::loadOrCreateReplicaId(s.options.localPath);
     // Declared before the replica, whose applier tells it every publish; stopped before it.
-    std::optional<StreamRelay> relay = makeRelay(s);
-    client::ReplicaOptions options = s.options;
+    std::optional<StreamRelay> relay = makeRelay(settings);
+    client::ReplicaOptions options = settings.options;
     if (relay) options.applier.listener = &*relay;
     std::optional<client::Replica> replica(std::in_place, options, state);
     StopSignalWaiter waiter(signals);

@@ -36,6 +36,7 @@ class StreamRelay final : public client::AppliedStateListener {
                  std::span<const client::AppliedSegment> segments) override;
   void forgotten() override { source_.forgotten(); }
   void replacingLocalDb() override { source_.revokeSnapshots(); }
+  void upstreamChain(const std::string& chain) override { source_.setUpstreamChain(chain); }
 
  private:
   void serve(const client::ReplicaState& state);

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "core/pos.h"
 #include "core/wal_segment.h"
@@ -54,6 +55,10 @@ class AppliedStateListener {
   // The applied position was forgotten (a local write, a diverged upstream): no state to serve.
   virtual void forgotten() = 0;
   virtual void replacingLocalDb() = 0;
+  // After each stream response the upstream accepted, on the stream thread, without the lock:
+  // its Walstream-Chain header (the ids of the replicas it and its own upstreams are), "" when
+  // it sent none (a primary).
+  virtual void upstreamChain(const std::string& chain) = 0;
 
  protected:
   ~AppliedStateListener() = default;

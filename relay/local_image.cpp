@@ -83,7 +83,8 @@ void overlayLocalWal(Image& im, const std::function<void()>& step) {
   if (preadFull(im.walFd.get(), h, sizeof h, 0, im.walPath) == sizeof h) {
     header = WalHeader::decode({h, sizeof h});
   }
-  if (!header || header->pageSize != im.state.pageSize || loadBE32(h + 16) != loadBE32(im.state.localSalt.data()) ||
+  if (!header || header->pageSize != im.state.pageSize ||
+      loadBE32(h + 16) != loadBE32(im.state.localSalt.data()) ||
       loadBE32(h + 20) != loadBE32(im.state.localSalt.data() + 4)) {
     throw Error(im.walPath + " is not the WAL recorded at " + im.state.pos.str());
   }

@@ -59,6 +59,47 @@ bool RelaySource::waitForState(std::chrono::milliseconds timeout) {
   return state_.has_value();
 }
 
+void RelaySource::setUpstreamChain(const std::string& chain) {
+  // At most 64 ids of 16 lowercase hex digits each: what a relay sends, and all it echoes.
+  std::vector<std::string> ids;
+  size_t at = 0;
+  while (at <= chain.size() && ids.size() < 64) {
+    size_t end = chain.find(',', at);
+    if (end == std::string::npos) end = chain.size();
+    const std::string id = chain.substr(at, end - at);
+    const bool hex =
+        id.size() == 16 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (hex) ids.push_back(id);
+    at = end + 1;
+  }
+  std::lock_guard lock(mu_);
+  upstreamIds_ = std::move(ids);
+}
+
+std::string RelaySource::chainHeader() const {
+  std::lock_guard lock(mu_);
+  std::string header = options_.id;
+  for (const std::string& id : upstreamIds_) header += "," + id;
+  return header;
+}
+
+std::string RelaySource::cycleWith(std::string_view via) const {
+  if (via.empty()) return {};
+  std::lock_guard lock(mu_);
+  const bool self = via == options_.id;
+  const bool upstream =
+      std::find(upstreamIds_.begin(), upstreamIds_.end(), via) != upstreamIds_.end();
+  if (!self && !upstream) return {};
+  const std::string why = name_ + ": refused, a cycle of replicas: the replica " +
+                          std::string(via) + (self ? " is this one" : " is upstream of this one") +
+                          " (" + options_.localPath + "), which cannot serve it";
+  if (std::find(refusedIds_.begin(), refusedIds_.end(), via) == refusedIds_.end()) {
+    refusedIds_.emplace_back(via);
+    log::error(why);
+  }
+  return why;
+}
+
 std::string RelaySource::name() const {
   std::lock_guard lock(mu_);
   return name_;
@@ -167,8 +208,7 @@ std::vector<SegmentInfo> RelaySource::storeWindow(std::span<const RelaySegment> 
   infos.reserve(segments.size());
   for (const RelaySegment& s : segments) {
     infos.push_back(ShadowWal::newSegment(
-        s.pos, std::string(reinterpret_cast<const char*>(s.lz4.data()), s.lz4.size()),
-        s.walBytes));
+        s.pos, std::string(reinterpret_cast<const char*>(s.lz4.data()), s.lz4.size()), s.walBytes));
   }
   // One file per run of one index (storeSegments' rule); not made durable: the window does not
   // survive a restart (docs/cascading.md §3).
@@ -262,7 +302,8 @@ std::shared_ptr<SegmentIterator> RelaySource::openIterator(const Pos& from) {
     generation = state_->pos.generation;
   }
   if (from.generation != generation) {
-    auto ended = std::make_shared<SegmentIterator>(from.generation, std::deque<SegmentInfo>{}, from);
+    auto ended =
+        std::make_shared<SegmentIterator>(from.generation, std::deque<SegmentInfo>{}, from);
     ended->fail(IteratorEnd::kGenerationChanged,
                 "generation " + formatHex16(from.generation) + " is not the current one");
     return ended;

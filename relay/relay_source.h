@@ -31,6 +31,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/pos.h"
@@ -41,8 +42,9 @@
 namespace walstream::relay {
 
 struct RelayOptions {
-  std::string localPath;       // LOCAL_DB
-  uint32_t windowIndexes = 32;  // WAL indexes of the upstream kept for resuming downstreams
+  std::string localPath;             // LOCAL_DB
+  std::string id;                    // the replica's id (LOCAL_DB-walstream/id)
+  uint32_t windowIndexes = 32;       // WAL indexes of the upstream kept for resuming downstreams
   uint32_t maxPublishPages = 10000;  // the most WAL pages one apply may hand live streams
 };
 
@@ -53,7 +55,7 @@ struct RelaySegment {
   uint64_t walBytes = 0;
 };
 
-class RelaySource final : public StreamSource {
+class RelaySource final : public StreamSource, public ReplicaChain {
  public:
   // Drops any window a previous run left.
   explicit RelaySource(RelayOptions options);
@@ -70,6 +72,14 @@ class RelaySource final : public StreamSource {
   void revokeSnapshots();  // publish lock held: every snapshot's read transaction is closed
   // Ends every iterator (kClosed) and serves nothing more.
   void close();
+
+  // The upstream's Walstream-Chain ("" for a primary): the replicas upstream of this one.
+  // Malformed ids are left out.
+  void setUpstreamChain(const std::string& chain);
+
+  // --- ReplicaChain: refuses a downstream that is this replica or one upstream of it ---
+  std::string cycleWith(std::string_view via) const override;
+  std::string chainHeader() const override;
 
   // The name downstreams ask for (the database the replica follows upstream). Set once, before
   // the server starts.
@@ -88,6 +98,7 @@ class RelaySource final : public StreamSource {
   const ShadowWal& shadow() const override { return shadow_; }
   uint32_t maxPublishPages() const override { return options_.maxPublishPages; }
   bool followsUpstream() const override { return true; }
+  const ReplicaChain* replicaChain() const override { return this; }
   std::shared_ptr<SegmentIterator> openIterator(const Pos& from) override;
   std::optional<Pos> syncBarrier(std::chrono::milliseconds timeout) override;
   std::unique_ptr<SnapshotReader> openSnapshot(std::chrono::milliseconds shareWithin,
@@ -126,6 +137,8 @@ class RelaySource final : public StreamSource {
   bool closed_ = false;
   std::vector<std::weak_ptr<SegmentIterator>> iterators_;
   std::vector<std::weak_ptr<ImageLease>> leases_;
+  std::vector<std::string> upstreamIds_;  // from the upstream's Walstream-Chain, nearest first
+  mutable std::vector<std::string> refusedIds_;  // refusals logged once each
 };
 
 }  // namespace walstream::relay

@@ -210,3 +210,38 @@ TEST_CASE("the relay keeps its window across a restart: a downstream behind it r
   CHECK(chain.downstream->snapshotsApplied() == 0);
   chain.stopAll();
 }
+
+TEST_CASE("a cycle of replicas is refused with a clear error, nothing lost") {
+  BankChain chain;
+  transfer(chain.app, 100);
+  chain.relay = std::make_unique<RelayReplica>(chain.primary.url(), chain.a, chain.dir.file("a"));
+  auto middle = std::make_unique<RelayReplica>(chain.relay->url, chain.b, chain.dir.file("b"));
+  REQUIRE(waitForConvergence(chain.app, chain.b, scaled(30s)));
+  const uint16_t port = chain.relay->port();
+  stopCleanly(chain.relay->process.process());
+
+  SUBCASE("A follows B, which follows A") {
+    chain.relay = std::make_unique<RelayReplica>(middle->url, chain.a, chain.dir.file("a2"),
+                                                 std::vector<std::string>{}, port);
+  }
+  SUBCASE("A follows itself") {
+    chain.relay =
+        std::make_unique<RelayReplica>("http://127.0.0.1:" + std::to_string(port), chain.a,
+                                       chain.dir.file("a2"), std::vector<std::string>{}, port);
+  }
+  // A's stream request is refused: its log says so in one line, naming the cycle.
+  const std::string log = chain.relay->process.process().waitForStderr(
+      "refuses the replica's stream (409)", scaled(30s));
+  CAPTURE(log);
+  const size_t at = log.find("refuses the replica's stream (409)");
+  REQUIRE(at != std::string::npos);
+  CHECK(log.substr(at, log.find('\n', at) - at).find("a cycle of replicas") != std::string::npos);
+  // Both still hold everything they had.
+  for (const std::string& db : {chain.a, chain.b}) {
+    SqliteConnection rows(db, SQLITE_OPEN_READONLY);
+    CHECK(rows.queryInt("SELECT v FROM meta WHERE k = 'n'") == 100);
+  }
+  stopCleanly(chain.relay->process.process());
+  stopCleanly(middle->process.process());
+  stopCleanly(chain.primary.process());
+}
