@@ -339,7 +339,12 @@ std::unique_ptr<SnapshotReader> RelaySource::openSnapshot(std::chrono::milliseco
     std::lock_guard lock(mu_);
     leases_.push_back(lease);
   }
-  return openLocalImage(options_.localPath, std::move(lease), state, wanted);
+  std::unique_ptr<SnapshotReader> image =
+      openLocalImage(options_.localPath, std::move(lease), state, wanted);
+  log::info(options_.localPath + ": a snapshot for a downstream at " + state.pos.str() + " (" +
+            std::to_string(image->size() / state.pageSize) + " pages, LOCAL_DB's WAL at frame " +
+            std::to_string(state.localMxFrame) + ")");
+  return image;
 }
 
 }  // namespace walstream::relay

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <memory>
+#include <regex>
 #include <string>
 
 #include "core/sqlite_conn.h"
@@ -77,12 +78,24 @@ TEST_CASE(
   writer.waitFor(50, scaled(30s));
   RelayReplica relay(primary.url(), a, dir.file("a"), {"--min-checkpoint-pages", "300"});
   auto downstream = std::make_unique<ReplicaProcess>(relay.url, b, dir.file("b"));
+  const std::string late = dir.file("late.db");
   {
     BankReader reader(b, /*quickCheck=*/true);
-    writer.waitFor(writer.transfers() + 600, scaled(60s));
+    writer.waitFor(writer.transfers() + 300, scaled(60s));
+    // Bootstraps from A while A's WAL holds frames: the image overlays them on A's file.
+    ReplicaProcess lateDownstream(relay.url, late, dir.file("late"));
+    writer.waitFor(writer.transfers() + 300, scaled(60s));
     writer.stop();
     CHECK(waitForConvergence(app, a, scaled(60s)));
     CHECK(waitForConvergence(app, b, scaled(60s)));
+    CHECK(waitForConvergence(app, late, scaled(60s)));
+    CHECK(lateDownstream.waitForSnapshots(1, scaled(10s)) == 1);
+    const std::string relayLog = relay.process.process().stderrText();
+    CAPTURE(relayLog);
+    CHECK(std::regex_search(relayLog, std::regex("LOCAL_DB's WAL at frame [1-9]")));
+    stopCleanly(lateDownstream.process());
+    SqliteConnection c(late, SQLITE_OPEN_READONLY);
+    CHECK(c.queryText("PRAGMA integrity_check") == "ok");
     reader.stop();
     CHECK(reader.reads() > 10);
     CHECK_MESSAGE(reader.violations() == 0, reader.firstProblem());
