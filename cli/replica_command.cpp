@@ -98,15 +98,18 @@ void defineReplicaFlags(Flags& flags) {
       "serve /status, /metrics, /healthz and /wait on ADDR (:9091, 127.0.0.1:9091, [::1]:9091), "
       "and POST /promote, which stops the replica and promotes LOCAL_DB (docs/promotion.md)");
   defineServerAccessFlags(flags);
-  flags.define("serve-stream", "ADDR", "",
-               "serve downstream replicas on ADDR (:9092, 127.0.0.1:9092; port 0: any free "
-               "port) from what this replica has applied: /stream, /status, /pos, /metrics and "
-               "/healthz as a primary serves them, at the upstream's positions, under the name "
-               "of the database followed, with --http's TLS and token flags "
-               "(docs/cascading.md). Starts once the replica has applied a snapshot");
+  flags.define(
+      "serve-stream", "ADDR", "",
+      "serve downstream replicas on ADDR (:9092, 127.0.0.1:9092; port 0: any free "
+      "port) from what this replica has applied: /stream, /status, /pos, /metrics and "
+      "/healthz as a primary serves them, at the upstream's positions, under the name "
+      "of the database followed, with --http's TLS and token flags "
+      "(docs/cascading.md). Starts once the replica has a position (at once when it resumes "
+      "one)");
   flags.define("serve-window", "N", "32",
                "with --serve-stream: WAL indexes of the upstream kept under "
-               "LOCAL_DB-walstream/serve/ for resuming downstream replicas (dropped on restart)");
+               "LOCAL_DB-walstream/serve/ for resuming downstream replicas (kept across a restart "
+               "only when it ends exactly at LOCAL_DB's position)");
   flags.define("min-checkpoint-pages", "N", "1000",
                "checkpoint LOCAL_DB's WAL (PASSIVE, or restart it when no reader is in it) past "
                "N pages");
