@@ -122,7 +122,7 @@ soak: deps
 
 test-tsan: tsan
 
-FORMAT_SOURCES = find core proto server client cli storage backup vfs tests bench -name '*.cpp' -o -name '*.h'
+FORMAT_SOURCES = find core proto server client cli relay storage backup vfs tests bench -name '*.cpp' -o -name '*.h'
 
 format: deps
 	$(FORMAT_SOURCES) | xargs clang-format -i

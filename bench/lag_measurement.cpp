@@ -49,7 +49,8 @@ LagRun measureLag(const std::string& appDb, const std::vector<std::string>& repl
               .count());
     }
     all.insert(all.end(), replica.begin(), replica.end());
-    out.replicaP99Ms.push_back(summarize(std::move(replica)).p99);
+    out.replicaLagMs.push_back(summarize(std::move(replica)));
+    out.replicaP99Ms.push_back(out.replicaLagMs.back().p99);
   }
   out.lagMs = summarize(std::move(all));
   out.write.commitTimes.clear();

@@ -16,11 +16,12 @@
 namespace walstream::bench {
 
 struct LagRun {
-  WriteRun write;                    // commit times are dropped once lags are computed
-  LatencySummary lagMs;              // over every (replica, row) pair that became visible
-  std::vector<double> replicaP99Ms;  // p99 per replica
-  int64_t missing = 0;               // (replica, row) pairs not visible 30 s after the last commit
-  double meanSweepMicros = 0;        // visibility resolution: one poll of every replica
+  WriteRun write;                            // commit times are dropped once lags are computed
+  LatencySummary lagMs;                      // over every (replica, row) pair that became visible
+  std::vector<double> replicaP99Ms;          // p99 per replica
+  std::vector<LatencySummary> replicaLagMs;  // per replica, in the order given
+  int64_t missing = 0;         // (replica, row) pairs not visible 30 s after the last commit
+  double meanSweepMicros = 0;  // visibility resolution: one poll of every replica
   uint64_t pollErrors = 0;
   std::string firstPollError;
   std::vector<double> cpuSeconds;  // per watched pid, over the writing window

@@ -5,6 +5,10 @@ namespace walstream::bench {
 std::vector<Scenario> allScenarios() {
   return {
       {"lag", "replica visibility lag, writer at 100 and 1000 tx/s", runLagScenario},
+      {"cascade",
+       "lag through two hops (primary -> replica -> replica, --serve-stream) beside one hop, "
+       "writer at 1000 tx/s",
+       runCascadeScenario},
       {"read_your_writes",
        "POST /sync then GET /wait after each commit at 100 tx/s: their latencies, rows missed",
        runReadYourWritesScenario},

@@ -22,6 +22,7 @@ struct Scenario {
 std::vector<Scenario> allScenarios();
 
 void runLagScenario(const BenchConfig& config, ScenarioResult& result);
+void runCascadeScenario(const BenchConfig& config, ScenarioResult& result);
 void runReadYourWritesScenario(const BenchConfig& config, ScenarioResult& result);
 void runWaitWakeScenario(const BenchConfig& config, ScenarioResult& result);
 void runReadersScenario(const BenchConfig& config, ScenarioResult& result);

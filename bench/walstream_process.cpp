@@ -146,7 +146,7 @@ void WalstreamPrimary::stop() {
 
 WalstreamReplica::WalstreamReplica(const std::string& binary, const std::string& upstreamUrl,
                                    const std::string& localDb, const std::string& logPrefix,
-                                   bool serveStatus)
+                                   bool serveStatus, std::vector<std::string> extraFlags)
     : process_(
           [&] {
             std::vector<std::string> argv = {binary, "replica", "--upstream", upstreamUrl};
@@ -154,6 +154,7 @@ WalstreamReplica::WalstreamReplica(const std::string& binary, const std::string&
               argv.push_back("--http");
               argv.push_back("127.0.0.1:0");
             }
+            argv.insert(argv.end(), extraFlags.begin(), extraFlags.end());
             argv.push_back(localDb);
             return argv;
           }(),
@@ -167,6 +168,15 @@ void WalstreamReplica::waitUntilBootstrapped(std::chrono::milliseconds timeout) 
     throw Error("walstream replica " + localDb_ + " applied no snapshot within " +
                 std::to_string(timeout.count()) + " ms: " + process_.stderrText());
   }
+}
+
+std::string WalstreamReplica::servedStreamUrl(std::chrono::milliseconds timeout) {
+  const std::string log = process_.waitForStderr("serving the stream of", timeout);
+  const size_t at = log.find("http://", log.find("serving the stream of"));
+  if (log.empty() || at == std::string::npos) {
+    throw Error("walstream replica " + localDb_ + " serves no stream: " + process_.stderrText());
+  }
+  return log.substr(at, log.find(' ', at) - at);
 }
 
 bool WalstreamReplica::stderrContains(const std::string& text) const {

@@ -53,9 +53,11 @@ class WalstreamPrimary {
 
 class WalstreamReplica {
  public:
-  // Starts `BINARY replica --upstream URL [--http 127.0.0.1:0] LOCAL_DB`; does not wait.
+  // Starts `BINARY replica --upstream URL [--http 127.0.0.1:0] [extraFlags] LOCAL_DB`; does not
+  // wait.
   WalstreamReplica(const std::string& binary, const std::string& upstreamUrl,
-                   const std::string& localDb, const std::string& logPrefix, bool serveStatus);
+                   const std::string& localDb, const std::string& logPrefix, bool serveStatus,
+                   std::vector<std::string> extraFlags = {});
 
   pid_t pid() const { return process_.pid(); }
   const std::string& localDb() const { return localDb_; }
@@ -65,6 +67,8 @@ class WalstreamReplica {
   // With serveStatus: the replica's GET /status JSON text, and the port of its --http.
   std::string status();
   uint16_t statusPort() const { return statusPort_.value(); }
+  // With --serve-stream: the URL it serves downstream replicas on, once logged (bounded).
+  std::string servedStreamUrl(std::chrono::milliseconds timeout);
   void stop();
 
  private:

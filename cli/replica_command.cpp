@@ -17,8 +17,10 @@
 #include "cli/config_file.h"
 #include "cli/flags.h"
 #include "cli/stop_signal.h"
+#include "cli/stream_relay.h"
 #include "client/promotion.h"
 #include "client/replica.h"
+#include "client/replica_id.h"
 #include "client/status_server.h"
 #include "core/error.h"
 #include "core/fd_limit.h"
@@ -96,6 +98,18 @@ void defineReplicaFlags(Flags& flags) {
       "serve /status, /metrics, /healthz and /wait on ADDR (:9091, 127.0.0.1:9091, [::1]:9091), "
       "and POST /promote, which stops the replica and promotes LOCAL_DB (docs/promotion.md)");
   defineServerAccessFlags(flags);
+  flags.define(
+      "serve-stream", "ADDR", "",
+      "serve downstream replicas on ADDR (:9092, 127.0.0.1:9092; port 0: any free "
+      "port) from what this replica has applied: /stream, /status, /pos, /metrics and "
+      "/healthz as a primary serves them, at the upstream's positions, under the name "
+      "of the database followed, with --http's TLS and token flags "
+      "(docs/cascading.md). Starts once the replica has a position (at once when it resumes "
+      "one)");
+  flags.define("serve-window", "N", "32",
+               "with --serve-stream: WAL indexes of the upstream kept under "
+               "LOCAL_DB-walstream/serve/ for resuming downstream replicas (kept across a restart "
+               "only when it ends exactly at LOCAL_DB's position)");
   flags.define("min-checkpoint-pages", "N", "1000",
                "checkpoint LOCAL_DB's WAL (PASSIVE, or restart it when no reader is in it) past "
                "N pages");
@@ -131,6 +145,8 @@ struct ReplicaSettings {
   uint64_t maxWaiters = 1024;                      // --max-waiters
   std::chrono::milliseconds headerTimeout{10000};  // --header-timeout
   std::shared_ptr<httpd::ServerAccess> access;     // --http's TLS and tokens; or null
+  std::string serveStream;                         // --serve-stream; empty: none
+  uint32_t serveWindow = 32;                       // --serve-window
 };
 
 // How the replica reaches its upstream: TLS for https:// (--tls-ca, --tls-insecure) and the
@@ -247,7 +263,33 @@ ReplicaSettings replicaSettings(Flags& flags) {
     throw flags.invalidValue("header-timeout", "want 100ms to 1h");
   }
   s.access = serverAccessFromFlags(flags);
+  if (flags.given("serve-stream")) {
+    s.serveStream = flags.str("serve-stream");
+    try {
+      httpd::parseListenAddress(s.serveStream);
+    } catch (const std::invalid_argument& e) {
+      throw flags.error("serve-stream",
+                        std::string("invalid value for --serve-stream: ") + e.what());
+    }
+  } else if (flags.given("serve-window")) {
+    throw flags.error("serve-window", "--serve-window needs --serve-stream");
+  }
+  s.serveWindow = flags.u32("serve-window", 1);
   return s;
+}
+
+// --serve-stream's relay, not started; nullopt without the flag.
+std::optional<StreamRelay> makeRelay(const ReplicaSettings& s) {
+  if (s.serveStream.empty()) return std::nullopt;
+  relay::RelayOptions relayOptions;
+  relayOptions.localPath = s.options.localPath;
+  relayOptions.id = s.options.access.via;
+  relayOptions.windowIndexes = s.serveWindow;
+  relayOptions.maxPublishPages = s.options.applier.maxCheckpointPages;
+  server::ServerOptions serverOptions;
+  serverOptions.listenAddress = s.serveStream;
+  serverOptions.access = s.access;
+  return std::optional<StreamRelay>(std::in_place, relayOptions, serverOptions);
 }
 
 // How long POST /promote's checkpoint waits for readers to leave LOCAL_DB's WAL: the default
@@ -326,7 +368,14 @@ int followUntilStopped(const ReplicaSettings& s, const sigset_t& signals,
     // promote` on the same database is refused while it is (core/instance_lock.h).
     const InstanceLock lock = InstanceLock::acquire(s.options.localPath, "replica");
     client::ReplicaState state;
-    std::optional<client::Replica> replica(std::in_place, s.options, state);
+    // Every replica names itself on its stream requests, so that a relay refuses a cycle.
+    ReplicaSettings settings = s;
+    settings.options.access.via = client::loadOrCreateReplicaId(s.options.localPath);
+    // Declared before the replica, whose applier tells it every publish; stopped before it.
+    std::optional<StreamRelay> relay = makeRelay(settings);
+    client::ReplicaOptions options = settings.options;
+    if (relay) options.applier.listener = &*relay;
+    std::optional<client::Replica> replica(std::in_place, options, state);
     StopSignalWaiter waiter(signals);
     PromotionHandOver promotion(waiter);
     const std::unique_ptr<client::StatusServer> status =
@@ -342,10 +391,14 @@ int followUntilStopped(const ReplicaSettings& s, const sigset_t& signals,
     }
     log::info(s.options.localPath + ": following " + upstreams);
     std::thread worker([&] { replica->run(); });
+    if (relay) relay->start(state);
     const std::optional<std::string> stopSignal =
         waiter.wait([&s] { httpd::reloadServerAccess(s.access.get()); });
     log::info(stopSignal ? "received " + *stopSignal + "; stopping"
                          : "POST /promote: stopping to promote " + s.options.localPath);
+    // Downstream streams and their snapshot readers go first: the applier closes LOCAL_DB's
+    // connections only once no other connection of this process is open on it.
+    if (relay) relay->stop();
     // The one way the replica stops: no apply starts after stop(), the thread's end waits for
     // the one in flight, and the applier closes as at every clean stop (ReplicaApplier).
     replica->stop();

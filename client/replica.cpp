@@ -347,6 +347,11 @@ void Replica::checkStreamResponse(const HttpResponseHead& head) const {
   if (head.status == 503) {
     throw Error(upstream().url + " is not ready (503): " + head.body);
   }
+  if (head.status == 409) {
+    // A cycle of replicas (docs/cascading.md §5): a configuration error.
+    throw RequestRejectedError(upstream().url +
+                               " refuses the replica's stream (409): " + head.body);
+  }
   if (head.status == 400) {
     throw RequestRejectedError(upstream().url + " rejects the replica's request " +
                                requestTarget() + " as invalid (400: " + head.body +
@@ -689,6 +694,10 @@ void Replica::streamOnce() {
                                             options_.connectTimeout, options_.stallTimeout);
   checkStreamResponse(head);
   noteUpstreamProtocol(head);
+  if (AppliedStateListener* listener = options_.applier.listener) {
+    const auto chain = head.headers.find("walstream-chain");
+    listener->upstreamChain(chain == head.headers.end() ? std::string() : chain->second);
+  }
   StreamConnection connection(*this, stream, head);
   recordFollowedDb();
   {

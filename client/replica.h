@@ -4,7 +4,8 @@
 // resume check and heartbeats), decode, check and apply (dropping a connection that stalls:
 // ReplicaOptions::stallTimeout), and on any failure reconnect with
 // capped exponential backoff and jitter (100 ms up to 5 s); a request the primary rejects as
-// invalid (400), for a database it does not serve (404) or without a valid token (401) is a
+// invalid (400), for a database it does not serve (404), without a valid token (401) or that
+// would close a cycle of replicas (409, docs/cascading.md §5) is a
 // configuration error, logged as one and asked again only every 30 s. The request always names
 // the database: without --db or a recorded one, the primary's /status tells which
 // (discoverDatabase). A primary of the original protocol (client/upstream_protocol.h,
@@ -71,7 +72,7 @@ class Replica {
   // changed), throws on errors.
   void streamOnce();
   // Throws for a stream response other than 200: RequestRejectedError for the configuration
-  // errors (400, 401, 404), Error for the rest.
+  // errors (400, 401, 404, 409), Error for the rest.
   void checkStreamResponse(const HttpResponseHead& head) const;
   // Before each connection: the token of --upstream-token-file as the file now holds it (a
   // rotated token), or the last good one when the file cannot be read (logged).

@@ -160,6 +160,9 @@ ReplicaApplier::ReplicaApplier(std::string localPath, ApplierOptions options)
       checkLocalWal();
     }
   }
+  // The state LOCAL_DB resumes at is served before anything new arrives.
+  std::unique_lock<std::mutex> publish = lockPublish();
+  reportPublished();
 }
 
 void ReplicaApplier::checkLocalWal() {
@@ -215,7 +218,9 @@ void ReplicaApplier::continueGeneration(const Pos& from, const Pos& start) {
   position_->chainKnown = false;
   position_->orderKnown = true;
   overlap_.reset();
+  std::unique_lock<std::mutex> publish = lockPublish();
   savePosition();
+  reportPublished();
 }
 
 void ReplicaApplier::recordTruncatedWal() {
@@ -387,6 +392,7 @@ void ReplicaApplier::endSnapshot() {
     throw Error("snapshot at " + snapshotPos_.str() +
                 " is refused: " + printableText(problem, 256));
   }
+  std::unique_lock<std::mutex> publish = lockPublish();
   try {
     options_.fileSystem->fsync(snapshotFd_.get(), snapshotPath_);
     installSnapshotFile();
@@ -402,6 +408,7 @@ void ReplicaApplier::endSnapshot() {
     position_->chainKnown = true;
   }
   savePosition();
+  reportPublished();
 }
 
 void ReplicaApplier::installSnapshotFile() {
@@ -416,6 +423,7 @@ void ReplicaApplier::installSnapshotFile() {
               std::to_string(appender().pageSize()) + " to " + std::to_string(snapshotPageSize_) +
               "; replacing LOCAL_DB with the new snapshot");
     // This process's last connection to the old file; closing it drops its locks there.
+    if (options_.listener) options_.listener->replacingLocalDb();
     appender_.reset();
   }
   if (replace || (!appender_ && !pathExists(localPath_))) {
@@ -650,6 +658,10 @@ std::optional<ParsedWalSegment> ReplicaApplier::checkSegment(ReplicaPosition& ne
 void ReplicaApplier::forgetPosition() {
   // Only a snapshot can bring LOCAL_DB back to a state the primary had. The removal is flushed:
   // the old position must not come back after a power failure.
+  {
+    std::unique_lock<std::mutex> publish = lockPublish();
+    if (options_.listener) options_.listener->forgotten();
+  }
   position_.reset();
   overlap_.reset();
   positionFile_.remove();
@@ -660,12 +672,19 @@ uint64_t ReplicaApplier::applyBatch(const std::vector<ReceivedSegment>& segments
   ReplicaPosition next = *position_;
   const std::vector<std::span<const uint8_t>> raws = decompressBatch(segments);
   std::vector<WalTransaction> txns;
+  std::vector<AppliedSegment> applied;  // applied whole, for the listener
   for (size_t i = 0; i < segments.size(); ++i) {
+    const Pos before = next.pos;
     std::optional<ParsedWalSegment> parsed = checkSegment(next, segments[i], raws[i]);
     if (!parsed) continue;
+    const Pos& at = segments[i].pos;
+    const bool resent =
+        at.generation == before.generation && at.index == before.index && at.offset < before.offset;
+    if (!resent) applied.push_back({at, segments[i].lz4, raws[i].size()});
     for (auto& t : parsed->transactions) txns.push_back(std::move(t));
   }
 
+  std::unique_lock<std::mutex> publish = lockPublish();
   if (!txns.empty()) {
     // One local transaction for the whole batch; its frames point into scratch_.
     const WalTransaction merged = merger_.merge(txns);
@@ -683,13 +702,37 @@ uint64_t ReplicaApplier::applyBatch(const std::vector<ReceivedSegment>& segments
         }
       }
     } catch (const ReplicaModifiedError&) {
+      if (publish.owns_lock()) publish.unlock();  // forgetPosition() takes it
       forgetPosition();
       throw;
     }
   }
   position_ = next;
   savePosition();
+  reportPublished(applied);
   return txns.size();
+}
+
+std::unique_lock<std::mutex> ReplicaApplier::lockPublish() {
+  if (!options_.listener) return {};
+  return options_.listener->lockPublish();
+}
+
+void ReplicaApplier::reportPublished(std::span<const AppliedSegment> segments) {
+  if (!options_.listener || !position_) return;
+  AppliedState state;
+  state.pos = position_->pos;
+  state.pageSize = position_->chain.pageSize;
+  if (position_->chainKnown && position_->orderKnown) state.chain = position_->chain;
+  // Read now, under the publish lock: exactly what a reader beginning under it sees.
+  if (const auto h = appender().readHeader()) {
+    state.localMxFrame = h->mxFrame;
+    state.localSalt = h->salt;
+  } else {
+    options_.listener->forgotten();  // no wal-index to describe: nothing can be served
+    return;
+  }
+  options_.listener->published(state, segments);
 }
 
 bool ReplicaApplier::maybeCheckpoint() {
@@ -704,9 +747,15 @@ bool ReplicaApplier::maybeCheckpoint() {
   // copies what the readers allow.
   const auto wait = frames >= options_.maxCheckpointPages ? options_.truncateBusyTimeout
                                                           : std::chrono::milliseconds(0);
-  if (appender_->checkpointTruncate(wait)) {
-    recordTruncatedWal();
-    return true;
+  // A truncation empties LOCAL_DB's WAL: the listener learns the new local state under the
+  // same lock (its snapshots read the WAL's frames up to the mxFrame reported).
+  {
+    std::unique_lock<std::mutex> publish = lockPublish();
+    if (appender_->checkpointTruncate(wait)) {
+      recordTruncatedWal();
+      reportPublished();
+      return true;
+    }
   }
   appender_->checkpointPassive();
   return true;

@@ -106,11 +106,13 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "client/applied_state_listener.h"
 #include "client/apply/wal_appender.h"
 #include "client/apply/wal_batch.h"
 #include "client/apply/wal_overlap.h"
@@ -144,6 +146,9 @@ struct ApplierOptions {
   // Whether a saved position that LOCAL_DB does not match is logged when the applier starts
   // (startProblem() tells it either way).
   bool logStartProblem = true;
+  // Told of every change of LOCAL_DB's visible state, under its publish lock
+  // (client/applied_state_listener.h); null: nobody. Must outlive the applier.
+  AppliedStateListener* listener = nullptr;
 };
 
 // A segment as received: its position and its lz4 bytes.
@@ -223,8 +228,14 @@ class ReplicaApplier {
   // when it holds nothing new (all of it resent from before the applied position, verified).
   std::optional<ParsedWalSegment> checkSegment(ReplicaPosition& next, const ReceivedSegment& s,
                                                std::span<const uint8_t> raw);
-  // Forgets the applied position, durably: the next stream starts with a snapshot.
+  // Forgets the applied position, durably: the next stream starts with a snapshot. Takes the
+  // listener's publish lock: not to be called with it held.
   void forgetPosition();
+  // The listener's publish lock; an empty lock without a listener.
+  std::unique_lock<std::mutex> lockPublish();
+  // Tells the listener (if any) the state just published; the publish lock must be held.
+  // `segments`: as AppliedStateListener::published says.
+  void reportPublished(std::span<const AppliedSegment> segments = {});
   // Frees the decompression scratch when it is larger than what is kept between batches.
   void releaseLargeScratch();
 

@@ -129,6 +129,7 @@ struct StreamingGet::Impl {
     req.set(http::field::host, hostName);
     req.set(http::field::user_agent, "walstream-replica");
     if (!access.token.empty()) req.set(http::field::authorization, "Bearer " + access.token);
+    if (!access.via.empty()) req.set("Walstream-Via", access.via);
     beast::error_code ec;
     bool done = false;
     stream->expiresAfter(timeout);

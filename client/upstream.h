@@ -30,6 +30,8 @@ struct UpstreamAccess {
   // --upstream-token-file, or "": the replica reads it again before each connection, so that a
   // rotated token is sent from the next connection on without a restart (refreshToken).
   std::string tokenFile;
+  // The replica's id (client/replica_id.h), sent as Walstream-Via; "": none.
+  std::string via;
 };
 
 // Reads `access.tokenFile` again (when set) into `access.token`. Throws walstream::Error naming

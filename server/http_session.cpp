@@ -145,6 +145,17 @@ void HttpSession::onRead(beast::error_code ec) {
   route(parser_->get());
 }
 
+bool HttpSession::refusedAsCycle(const http::request<http::string_body>& req,
+                                 const StreamQuery& query) {
+  const ReplicaChain* chain = ctx_.databases[query.database]->source.replicaChain();
+  if (!chain) return false;
+  const auto via = req["Walstream-Via"];
+  const std::string cycle = chain->cycleWith(std::string_view(via.data(), via.size()));
+  if (cycle.empty()) return false;
+  send(httpd::makeJsonError(409, cycle, req.version(), req.keep_alive(), false), req.method());
+  return true;
+}
+
 void HttpSession::route(const http::request<http::string_body>& req) {
   const std::string_view rawTarget(req.target().data(), req.target().size());
   const RequestTarget target = splitTarget(rawTarget);
@@ -187,6 +198,7 @@ void HttpSession::route(const http::request<http::string_body>& req) {
            req.method());
       return;
     }
+    if (refusedAsCycle(req, query)) return;
     ConnectionCount::Slot streamSlot;
     if (!ctx_.streamCount.tryTake(streamSlot)) {
       ctx_.streamsRefused.fetch_add(1);

@@ -13,6 +13,7 @@
 
 #include "proto/http/response.h"
 #include "proto/http/transport.h"
+#include "server/query.h"
 #include "server/server_context.h"
 #include "server/session_registry.h"
 
@@ -36,6 +37,10 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   void readRequest();
   void onRead(boost::beast::error_code ec);
   void route(const boost::beast::http::request<boost::beast::http::string_body>& req);
+  // Answers 409 and returns true when the stream request would close a cycle of replicas
+  // (docs/cascading.md §5): its Walstream-Via names the serving replica or one upstream of it.
+  bool refusedAsCycle(const boost::beast::http::request<boost::beast::http::string_body>& req,
+                      const StreamQuery& query);
   // /pos and /sync (server/position_requests.h).
   void answerPosition(const boost::beast::http::request<boost::beast::http::string_body>& req,
                       const RequestTarget& target);

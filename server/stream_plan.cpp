@@ -103,6 +103,14 @@ StreamPlan planStream(StreamSource& source, const Pos& requested,
         true);
   }
 
+  if (source.followsUpstream() && !requested.empty() && requested.generation == end.generation &&
+      sameGenerationBefore(end, requested)) {
+    // The client was served further by another source of this history; this one catches up.
+    throw HttpError(503,
+                    source.name() + ": this replica is at " + end.str() +
+                        ", behind the requested position " + requested.str() + "; retry shortly",
+                    true);
+  }
   std::string reason = resumeObstacle(requested, end);
   if (mayContinue) {
     try {

@@ -270,6 +270,9 @@ void StreamSession::writeResponseHeader(uint32_t pageSize) {
   response.set("Litestream-page-size", std::to_string(pageSize));
   if (query_.request.indexEnds) response.set(std::string(proto::kIndexEndsHeader), "1");
   if (continues_) response.set(std::string(proto::kContinuesHeader), continues_->str());
+  if (const ReplicaChain* chain = db_.source.replicaChain()) {
+    response.set("Walstream-Chain", chain->chainHeader());
+  }
   const std::optional<WalChainState> chain = snapshot_     ? snapshot_->chain()
                                              : compressor_ ? compressor_->chain()
                                                            : std::nullopt;

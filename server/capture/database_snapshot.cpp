@@ -12,29 +12,11 @@
 #include "core/sqlite_conn.h"
 #include "core/wal_segment.h"
 #include "server/capture/database.h"
+#include "server/capture/database_pages.h"
 
 namespace walstream {
 
 namespace {
-
-// The page that holds SQLite's lock bytes (offset 2^30): never written, in the file or the WAL,
-// so a database that grew past it in the WAL may not have it in the file yet. Its content is
-// never read by SQLite; the image carries zeros.
-uint64_t pendingBytePage(uint32_t pageSize) {
-  return (uint64_t{1} << 30) / pageSize + 1;
-}
-
-// The database's size in pages from its header (offset 28), valid when the header's
-// version-valid-for number (offset 92) equals its change counter (offset 24), as SQLite
-// requires; otherwise the file's size.
-uint64_t databasePageCount(int fd, const std::string& path, uint32_t pageSize) {
-  uint8_t h[100];
-  if (preadFull(fd, h, sizeof h, 0, path) == sizeof h) {
-    const uint32_t count = loadBE32(h + 28);
-    if (count != 0 && loadBE32(h + 24) == loadBE32(h + 92)) return count;
-  }
-  return (fileSize(fd, path) + pageSize - 1) / pageSize;
-}
 
 std::string closedWhileOpening(const std::string& path) {
   return "capture of " + path + " was closed while a snapshot was being opened";

@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/pos.h"
 #include "server/capture/capture_metrics.h"
@@ -47,6 +48,21 @@ class CaptureRounds {
 
  protected:
   ~CaptureRounds() = default;  // not owned through this interface
+};
+
+// A replica serving downstream replicas, as a link of a chain (docs/cascading.md §5): its own id
+// and those of the replicas upstream of it. Only such a source has one.
+class ReplicaChain {
+ public:
+  // Why a stream request that names its replica `via` (Walstream-Via) would close a cycle of
+  // replicas following each other: a one-line error; "" when it would not (or `via` is empty).
+  // Never blocks.
+  virtual std::string cycleWith(std::string_view via) const = 0;
+  // The Walstream-Chain response header: this replica's id, then those upstream of it.
+  virtual std::string chainHeader() const = 0;
+
+ protected:
+  ~ReplicaChain() = default;  // not owned through this interface
 };
 
 class StreamSource {
@@ -81,9 +97,15 @@ class StreamSource {
   virtual std::unique_ptr<SnapshotReader> openSnapshot(std::chrono::milliseconds shareWithin,
                                                        const std::function<bool()>& wanted) = 0;
 
+  // Whether the source follows an upstream (a replica serving downstream replicas): it may be
+  // behind a client that came from another source of the same history, so a position beyond
+  // its end in its generation is answered "retry" rather than with a snapshot of an older state.
+  virtual bool followsUpstream() const { return false; }
+
   // Optional capabilities; null when the source has none.
   virtual CaptureRounds* captureRounds() { return nullptr; }                // POST /sync
   virtual const CaptureMetrics* captureMetrics() const { return nullptr; }  // capture families
+  virtual const ReplicaChain* replicaChain() const { return nullptr; }      // cycle refusal
 };
 
 }  // namespace walstream

@@ -31,7 +31,8 @@ declare -A EDGES=(
   [storage]="core"
   [server]="proto capture http"
   [client]="proto apply http"
-  [cli]="server client backup-writer"
+  [cli]="server client backup-writer relay"
+  [relay]="capture core"
   [backup]="storage core"
   [backup-writer]="backup capture"
   [vfs]="backup storage core"
@@ -53,6 +54,7 @@ module_of() {
     client/apply/*) MODULE=apply ;;
     client/*) MODULE=client ;;
     cli/*) MODULE=cli ;;
+    relay/*) MODULE=relay ;;
     storage/*) MODULE=storage ;;
     backup/*) MODULE=backup ;;
     vfs/*) MODULE=vfs ;;

@@ -62,6 +62,16 @@ int ReplicaProcess::waitForSnapshots(int atLeast, std::chrono::milliseconds time
   }
 }
 
+std::string waitForServedStream(Process& replica, std::chrono::milliseconds timeout) {
+  const std::string log = replica.waitForStderr("serving the stream of", scaled(timeout));
+  std::smatch m;
+  if (!std::regex_search(
+          log, m, std::regex("serving the stream of [^ ]+ on (https?://127\\.0\\.0\\.1:[0-9]+)"))) {
+    throw std::runtime_error("the replica does not serve its stream: " + replica.stderrText());
+  }
+  return m[1];
+}
+
 void createBank(const std::string& db) {
   SqliteConnection c(db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   c.exec("PRAGMA journal_mode=WAL");

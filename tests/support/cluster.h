@@ -48,6 +48,11 @@ class ReplicaProcess {
   std::unique_ptr<Process> process_;
 };
 
+// `walstream replica --serve-stream 127.0.0.1:0` (docs/cascading.md): the URL it serves
+// downstream replicas on, once it has logged it (bounded by `timeout`, scaled). Throws when it
+// did not.
+std::string waitForServedStream(Process& replica, std::chrono::milliseconds timeout);
+
 // The bank: 100 accounts whose balances always sum to 0, a log table with one row per transfer,
 // and a counter equal to the number of transfers.
 void createBank(const std::string& db);
