@@ -11,6 +11,7 @@
 
 #include "core/sqlite_conn.h"
 #include "tests/support/cluster.h"
+#include "tests/support/process_stop.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/time_scale.h"
 
@@ -41,11 +42,6 @@ struct RelayReplica {
 void transfer(const std::string& app, int n) {
   BankWriter writer(app, 0, n);
   writer.waitFor(n, scaled(30s));
-}
-
-void stopCleanly(Process& p) {
-  p.signal(SIGTERM);
-  REQUIRE(p.wait(scaled(30s)) == 0);
 }
 
 // A bank on a primary, the paths of a relay A and a downstream B, and the processes a test
