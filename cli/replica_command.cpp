@@ -104,8 +104,8 @@ void defineReplicaFlags(Flags& flags) {
       "port) from what this replica has applied: /stream, /status, /pos, /metrics and "
       "/healthz as a primary serves them, at the upstream's positions, under the name "
       "of the database followed, with --http's TLS and token flags "
-      "(docs/cascading.md). Starts once the replica has a position (at once when it resumes "
-      "one)");
+      "(docs/cascading.md). ADDR is bound at start; streams are served once the replica has a "
+      "position (at once when it resumes one)");
   flags.define("serve-window", "N", "32",
                "with --serve-stream: WAL indexes of the upstream kept under "
                "LOCAL_DB-walstream/serve/ for resuming downstream replicas (kept across a restart "
@@ -380,6 +380,8 @@ int followUntilStopped(const ReplicaSettings& s, const sigset_t& signals,
     PromotionHandOver promotion(waiter);
     const std::unique_ptr<client::StatusServer> status =
         startStatusServer(s, state, fileLimit, promotion.starter());
+    // Binds at once, like --http: an address in use is an error before the replica starts.
+    if (relay) relay->start(state);
     if (s.options.access.tls && !s.options.access.tls->verifies()) {
       log::warn(
           "--tls-insecure: the upstream's certificate and name are not checked; anyone on "
@@ -391,7 +393,6 @@ int followUntilStopped(const ReplicaSettings& s, const sigset_t& signals,
     }
     log::info(s.options.localPath + ": following " + upstreams);
     std::thread worker([&] { replica->run(); });
-    if (relay) relay->start(state);
     const std::optional<std::string> stopSignal =
         waiter.wait([&s] { httpd::reloadServerAccess(s.access.get()); });
     log::info(stopSignal ? "received " + *stopSignal + "; stopping"

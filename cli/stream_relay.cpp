@@ -3,7 +3,9 @@
 #include <chrono>
 #include <vector>
 
+#include "core/error.h"
 #include "core/log.h"
+#include "proto/http/listening_socket.h"
 #include "proto/http/server_access.h"
 
 namespace walstream::cli {
@@ -26,6 +28,15 @@ void StreamRelay::published(const client::AppliedState& state,
 }
 
 void StreamRelay::start(const client::ReplicaState& state) {
+  std::string address = serverOptions_.listenAddress;
+  try {
+    serverOptions_.listening = std::make_shared<UniqueFd>(
+        httpd::openListeningSocket(httpd::parseListenAddress(serverOptions_.listenAddress)));
+  } catch (const std::invalid_argument& e) {
+    throw Error("cannot serve the stream on " + address + ": " + e.what());
+  } catch (const Error& e) {
+    throw Error("cannot serve the stream on " + address + ": " + e.what());
+  }
   thread_ = std::thread([this, &state] { serve(state); });
 }
 

@@ -1,8 +1,9 @@
 // --serve-stream: a replica that serves downstream replicas (docs/cascading.md). The relay
 // source (relay/relay_source.h), fed by the replica's applier as its AppliedStateListener, and
-// the primary's HTTP stack over it. The server starts once the replica has applied a state and
-// knows the name of the database it follows, which is the name it serves under, so that a
-// downstream's db= is the same at every hop.
+// the primary's HTTP stack over it. The address is bound at start; the server takes the
+// listening socket over once the replica has applied a state and knows the name of the database
+// it follows, which is the name it serves under, so that a downstream's db= is the same at
+// every hop.
 #pragma once
 
 #include <memory>
@@ -23,8 +24,10 @@ class StreamRelay final : public client::AppliedStateListener {
   StreamRelay(const StreamRelay&) = delete;
   StreamRelay& operator=(const StreamRelay&) = delete;
 
-  // Starts the thread that waits for the first applied state, binds, logs "serving the stream
-  // on URL" and serves until stop(). A listen error is logged; the replica goes on without it.
+  // Binds and listens on the address at once (a port in use throws walstream::Error, before the
+  // replica starts), then starts the thread that waits for the first applied state, logs
+  // "serving the stream on URL" and serves until stop(). Connections made meanwhile wait in
+  // the listening socket's backlog.
   void start(const client::ReplicaState& state);
   // Stops the server (every stream and snapshot reader is gone when it returns), then the
   // source. Must run before the replica stops: its applier closes its connections to LOCAL_DB
@@ -42,8 +45,8 @@ class StreamRelay final : public client::AppliedStateListener {
   void serve(const client::ReplicaState& state);
 
   relay::RelaySource source_;
-  const server::ServerOptions serverOptions_;
-  std::mutex mu_;  // guards server_ and stopping_
+  server::ServerOptions serverOptions_;  // its listening socket is opened by start()
+  std::mutex mu_;                        // guards server_ and stopping_
   std::unique_ptr<server::PrimaryServer> server_;
   bool stopping_ = false;
   std::thread thread_;

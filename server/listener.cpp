@@ -23,6 +23,12 @@ Listener::Listener(ServerContext& ctx, const httpd::ListenAddress& address)
   endpoint_ = httpd::endpointText(localEndpoint());
 }
 
+Listener::Listener(ServerContext& ctx, UniqueFd listening)
+    : ctx_(ctx), acceptor_(net::make_strand(ctx.io)), retryTimer_(acceptor_.get_executor()) {
+  httpd::adoptListening(acceptor_, std::move(listening));
+  endpoint_ = httpd::endpointText(localEndpoint());
+}
+
 tcp::endpoint Listener::localEndpoint() const {
   error_code ec;
   return acceptor_.local_endpoint(ec);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "core/file_util.h"
 #include "proto/http/listen_address.h"
 #include "server/server_context.h"
 
@@ -17,6 +18,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // Binds and listens at once (proto/http/listening_socket.h); throws walstream::Error naming
   // the address when it cannot.
   Listener(ServerContext& ctx, const httpd::ListenAddress& address);
+  // Takes over a socket already listening (httpd::openListeningSocket).
+  Listener(ServerContext& ctx, UniqueFd listening);
 
   boost::asio::ip::tcp::endpoint localEndpoint() const;
   void run();

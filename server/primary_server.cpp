@@ -74,13 +74,17 @@ struct PrimaryServer::Impl {
     }
     ctx.backupStatus = options.backupStatus;
     ctx.access = options.access.get();
-    ListenAddress address;
-    try {
-      address = parseListenAddress(options.listenAddress);
-    } catch (const std::invalid_argument& e) {
-      throw Error(e.what());
+    if (options.listening && options.listening->valid()) {
+      listener = std::make_shared<Listener>(ctx, std::move(*options.listening));
+    } else {
+      ListenAddress address;
+      try {
+        address = parseListenAddress(options.listenAddress);
+      } catch (const std::invalid_argument& e) {
+        throw Error(e.what());
+      }
+      listener = std::make_shared<Listener>(ctx, address);
     }
-    listener = std::make_shared<Listener>(ctx, address);
     // Last, once nothing can throw: a constructor that fails destroys io before ctx, and the
     // registry's strand must not outlive io; nor may a database keep a listener into it.
     ctx.syncWaiters =

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/file_util.h"
 #include "proto/status_json.h"
 
 #include "proto/http/listen_address.h"
@@ -90,6 +91,9 @@ using BackupStatusSource = std::function<std::optional<proto::BackupStatusJson>(
 
 struct ServerOptions {
   std::string listenAddress;  // ":9090", "127.0.0.1:9090", "[::1]:9090"; port 0 = ephemeral
+  // A socket already listening at listenAddress (httpd::openListeningSocket), which the server
+  // takes over instead of binding; null or empty: the server binds listenAddress.
+  std::shared_ptr<UniqueFd> listening;
   size_t workerThreads = 4;
   // Connections held open at once (--max-connections); the listener closes the ones beyond
   // at once. 0: defaultMaxConnections() of the process's open-file limit.

@@ -1,6 +1,10 @@
 #include "proto/http/listening_socket.h"
 
+#include <sys/socket.h>
+
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <string>
 
 #include "core/error.h"
 #include "proto/http/endpoint_text.h"
@@ -58,6 +62,26 @@ void listenAt(tcp::acceptor& acceptor, const ListenAddress& address) {
     if (!address.host.empty()) throw;
     bindAndListen(acceptor, tcp::endpoint(tcp::v4(), endpoint.port()));  // a host without IPv6
   }
+}
+
+UniqueFd openListeningSocket(const ListenAddress& address) {
+  net::io_context io;
+  tcp::acceptor acceptor(io);
+  listenAt(acceptor, address);
+  return UniqueFd(acceptor.release());
+}
+
+void adoptListening(tcp::acceptor& acceptor, UniqueFd fd) {
+  sockaddr_storage local{};
+  socklen_t length = sizeof local;
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &length) != 0) {
+    throwErrno("cannot read the address of listening socket", std::to_string(fd.get()));
+  }
+  const tcp protocol = local.ss_family == AF_INET6 ? tcp::v6() : tcp::v4();
+  boost::system::error_code ec;
+  acceptor.assign(protocol, fd.get(), ec);
+  if (ec) throw Error("cannot take over a listening socket: " + ec.message());
+  [[maybe_unused]] const int owned = fd.release();  // the acceptor closes it now
 }
 
 }  // namespace walstream::httpd

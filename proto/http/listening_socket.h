@@ -7,6 +7,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "core/file_util.h"
 #include "proto/http/listen_address.h"
 
 namespace walstream::httpd {
@@ -14,5 +15,15 @@ namespace walstream::httpd {
 // Opens `acceptor` (closed before) with SO_REUSEADDR, binds it and listens. Throws
 // walstream::Error naming the address and the reason.
 void listenAt(boost::asio::ip::tcp::acceptor& acceptor, const ListenAddress& address);
+
+// A socket bound to `address` and listening, for a server that starts later (a replica's
+// --serve-stream): the address is taken, and a port in use reported, when the process starts;
+// connections wait in the backlog until the server takes the socket over (adoptListening).
+// Throws walstream::Error as listenAt does.
+UniqueFd openListeningSocket(const ListenAddress& address);
+
+// Opens `acceptor` (closed before) on the listening socket `fd` made by openListeningSocket,
+// which it then owns.
+void adoptListening(boost::asio::ip::tcp::acceptor& acceptor, UniqueFd fd);
 
 }  // namespace walstream::httpd

@@ -9,8 +9,11 @@
 #include <regex>
 #include <string>
 
+#include "core/file_util.h"
 #include "core/sqlite_conn.h"
 #include "tests/support/cluster.h"
+#include "tests/support/loopback_server.h"
+#include "tests/support/process.h"
 #include "tests/support/process_stop.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/time_scale.h"
@@ -253,4 +256,21 @@ TEST_CASE("a cycle of replicas is refused with a clear error, nothing lost") {
   stopCleanly(chain.relay->process.process());
   stopCleanly(middle->process.process());
   stopCleanly(chain.primary.process());
+}
+
+TEST_CASE("--serve-stream on an address in use: the replica refuses to start, in one line") {
+  TempDir dir;
+  uint16_t port = 0;
+  const UniqueFd taken = listenOnLoopback(port);
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  const RunResult r =
+      runToCompletion({WALSTREAM_BINARY, "replica", "--upstream", "http://127.0.0.1:1",
+                       "--serve-stream", address, dir.file("replica.db")},
+                      dir.file("replica"), scaled(30s));
+  CHECK(r.exitCode == 1);
+  CHECK(r.err.find("walstream replica: cannot serve the stream on " + address) !=
+        std::string::npos);
+  CHECK(r.err.find("Address already in use") != std::string::npos);
+  CHECK(countOf(r.err, "\n") == 1);
+  CHECK_FALSE(pathExists(dir.file("replica.db")));
 }
